@@ -1,0 +1,3 @@
+"""hostprep: Ansible-style provisioning over SSH, with a bundled container runtime."""
+
+__version__ = "0.1.0"

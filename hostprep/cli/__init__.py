@@ -1,0 +1,1 @@
+"""The `hostprep` command line (click)."""

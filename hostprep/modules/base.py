@@ -1,0 +1,179 @@
+"""The module contract: probe the host, compare with the wanted state, plan the change.
+
+A module never needs Python on the host. It describes:
+  * `probe(args)`: a POSIX shell snippet that prints what the module needs to know (or None);
+  * `plan(args, probe, ctx)`: from the probe's output, the steps that close the gap
+    (none = ok), a diff, and the values to return;
+  * `finish(args, plan, outputs, ctx)`: the result after the steps ran (default: merge rc/stdout).
+
+Because probes are pure functions of the arguments, the executor can run the probes of
+many tasks in one remote script (the fast path) and fall back to step-by-step work only
+from the first task that must change. Modules that need a conversation with the host
+(wait_for, reboot) or run on the controller (debug, set_fact) override `run` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hostprep.errors import ModuleArgError
+from hostprep.transport.base import BecomeSpec, RunResult, Transport
+
+BOOL_TRUE = {"yes", "on", "1", "true", "y", "t"}
+BOOL_FALSE = {"no", "off", "0", "false", "n", "f", ""}
+
+
+def to_bool(value: Any, name: str = "value") -> bool:
+    """Ansible's boolean conversion: yes/no, on/off, true/false, 1/0 (any case)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in BOOL_TRUE:
+            return True
+        if low in BOOL_FALSE:
+            return False
+    raise ModuleArgError(f"{value!r} is not a valid boolean", key=name)
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One module argument, with Ansible's name, type and meaning."""
+
+    type: str = "str"  # str, bool, int, float, list, dict, path, raw, mode
+    required: bool = False
+    default: Any = None
+    choices: tuple[Any, ...] | None = None
+    aliases: tuple[str, ...] = ()
+    elements: str | None = None  # element type for lists
+    no_log: bool = False
+    doc: str = ""
+
+
+@dataclass
+class Command:
+    """A step: run a shell command on the host (with the task's become unless `become=False`)."""
+
+    cmd: str
+    become: bool | None = None
+    stdin: bytes | None = None
+    env: dict[str, str] | None = None
+    check_rc: bool = True  # a non-zero rc fails the task
+    no_log: bool = False
+
+
+@dataclass
+class Upload:
+    """A step: write bytes to a file atomically with mode/owner/group."""
+
+    data: bytes
+    dest: str
+    mode: str | None = None
+    owner: str | None = None
+    group: str | None = None
+
+
+Step = Command | Upload
+
+
+@dataclass
+class Plan:
+    """What a module would do: `changed` with steps, a diff for --diff, and return values."""
+
+    changed: bool = False
+    steps: list[Step] = field(default_factory=list)
+    diff: list[dict[str, Any]] | dict[str, Any] | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False
+    msg: str = ""
+
+
+@dataclass
+class ProbeResult:
+    """The probe's output on one host (stdout is what modules parse)."""
+
+    rc: int
+    stdout: str
+    stderr: str = ""
+
+
+@dataclass
+class TaskContext:
+    """What a module may use while it runs on one host for one task."""
+
+    transport: Transport
+    host: str
+    check_mode: bool = False
+    diff: bool = False
+    become: BecomeSpec | None = None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    render: Callable[[str], str] | None = None  # template text -> rendered text with task vars
+    find_file: Callable[[str, str], Path] | None = None  # (name, "templates"|"files") -> local path
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    log: Callable[[str], None] | None = None
+
+    def run(self, cmd: str, *, become: bool | None = None, stdin: bytes | None = None,
+            env: dict[str, str] | None = None, timeout: float | None = None) -> RunResult:
+        """Run a command with the task's become (or none when `become=False`)."""
+        spec = self.become if become is not False else None
+        return self.transport.run(cmd, become=spec, stdin=stdin, env=env, timeout=timeout)
+
+
+class Module:
+    """Base class; subclasses set `name`, `args`, `doc`, `examples` and implement probe/plan."""
+
+    name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    args: ClassVar[dict[str, Arg]] = {}
+    doc: ClassVar[str] = ""
+    examples: ClassVar[str] = ""
+    free_form: ClassVar[str | None] = None  # arg receiving `module: free form text` (command/shell)
+    mutually_exclusive: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    required_one_of: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    runs_on: ClassVar[str] = "host"  # "host" or "controller"
+    supports_check_mode: ClassVar[bool] = True
+
+    # -- arguments ---------------------------------------------------------------------
+    def validate(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Check names and types the way Ansible's argument spec does; fill defaults."""
+        from hostprep.modules.argspec import validate_args
+
+        return validate_args(self, raw)
+
+    # -- the probe/plan contract --------------------------------------------------------
+    def probe(self, args: dict[str, Any]) -> str | None:
+        """Shell snippet whose stdout tells the current state; None if nothing to read."""
+        return None
+
+    def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
+        raise NotImplementedError
+
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list[RunResult], ctx: TaskContext) -> dict:
+        """Result after the steps ran. Default: plan.result plus rc/stdout/stderr of the last command."""
+        result = dict(plan.result)
+        if outputs:
+            last = outputs[-1]
+            result.setdefault("rc", last.rc)
+            result.setdefault("stdout", last.stdout.rstrip("\n"))
+            result.setdefault("stderr", last.stderr.rstrip("\n"))
+            result.setdefault("stdout_lines", result["stdout"].splitlines())
+            result.setdefault("stderr_lines", result["stderr"].splitlines())
+        return result
+
+    # -- running ------------------------------------------------------------------------
+    def run(self, args: dict[str, Any], ctx: TaskContext, probe: ProbeResult | None = None) -> dict[str, Any]:
+        """Probe (unless given), plan, and apply unless in check mode. Returns Ansible's result dict."""
+        from hostprep.modules.apply import apply_plan
+
+        if probe is None:
+            snippet = self.probe(args)
+            if snippet is not None:
+                res = ctx.run(snippet)
+                probe = ProbeResult(res.rc, res.stdout, res.stderr)
+        plan = self.plan(args, probe, ctx)
+        return apply_plan(self, args, plan, ctx)

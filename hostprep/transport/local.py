@@ -1,0 +1,85 @@
+"""Run on the control node itself (`ansible_connection: local`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+
+from hostprep.transport.base import BecomeSpec, RunResult, become_prefix, wrap_sh
+
+_PROMPT = "[hostprep-become-password]"
+
+
+class LocalTransport:
+    """Commands via subprocess, files via a temp file in the destination directory and rename."""
+
+    def __init__(self, name: str = "localhost") -> None:
+        self.name = name
+        self.round_trips = 0
+
+    def run(
+        self,
+        command: str,
+        *,
+        become: BecomeSpec | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+    ) -> RunResult:
+        self.round_trips += 1
+        line = become_prefix(become, _PROMPT) + wrap_sh(command, env)
+        data = stdin or b""
+        if become and become.enabled and become.password is not None:
+            data = become.password.encode() + b"\n" + data
+        proc = subprocess.run(
+            ["/bin/sh", "-c", line], input=data, capture_output=True, timeout=timeout, check=False
+        )
+        stderr = proc.stderr.decode("utf-8", "replace").replace(_PROMPT, "")
+        return RunResult(proc.returncode, proc.stdout.decode("utf-8", "replace"), stderr)
+
+    def put(
+        self,
+        data: bytes,
+        dest: str,
+        *,
+        mode: str | None = None,
+        owner: str | None = None,
+        group: str | None = None,
+        become: BecomeSpec | None = None,
+    ) -> None:
+        if become and become.enabled and os.geteuid() != 0:
+            from hostprep.transport.remote_put import put_via_shell
+
+            put_via_shell(self, data, dest, mode=mode, owner=owner, group=group, become=become)
+            return
+        directory = os.path.dirname(dest) or "."
+        fd, tmp = tempfile.mkstemp(prefix=".hostprep-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if mode is not None:
+                os.chmod(tmp, int(str(mode), 8) if not isinstance(mode, int) else mode)
+            elif os.path.exists(dest):
+                os.chmod(tmp, os.stat(dest).st_mode & 0o7777)
+            else:
+                os.chmod(tmp, 0o644)
+            if owner or group:
+                import shutil
+
+                shutil.chown(tmp, owner or None, group or None)
+            os.replace(tmp, dest)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def get(self, path: str, *, become: BecomeSpec | None = None) -> bytes:
+        self.round_trips += 1
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    def close(self) -> None:
+        pass
