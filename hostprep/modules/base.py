@@ -113,6 +113,7 @@ class TaskContext:
     become: BecomeSpec | None = None
     variables: Mapping[str, Any] = field(default_factory=dict)
     render: Callable[[str], str] | None = None  # template text -> rendered text with task vars
+    render_file: Callable[[Path], str] | None = None  # a Jinja2 template file -> text (template module)
     find_file: Callable[[str, str], Path] | None = None  # (name, "templates"|"files") -> local path
     facts: Mapping[str, Any] = field(default_factory=dict)
     log: Callable[[str], None] | None = None
