@@ -1,0 +1,99 @@
+"""A throwaway sshd on 127.0.0.1 for transport tests: own config, keys and port, stopped by pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LoopbackSshd:
+    """A running sshd process and the files a client needs to reach it."""
+
+    port: int
+    client_key: Path
+    known_hosts: Path
+    host_pub: str
+    proc: subprocess.Popen
+
+    def hostvars(self, **extra: object) -> dict:
+        hv = {
+            "ansible_host": "127.0.0.1",
+            "ansible_port": self.port,
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(self.client_key),
+            "ansible_ssh_common_args": f"-o UserKnownHostsFile={self.known_hosts} -o StrictHostKeyChecking=yes",
+        }
+        hv.update(extra)
+        return hv
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def start_sshd(workdir: Path) -> LoopbackSshd:
+    """Start sshd in the foreground (-D) on a free loopback port with keys under `workdir`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    host_key = workdir / "ssh_host_ed25519_key"
+    client_key = workdir / "id_ed25519"
+    for key in (host_key, client_key):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    auth = workdir / "authorized_keys"
+    auth.write_text((workdir / "id_ed25519.pub").read_text())
+    os.chmod(auth, 0o600)
+    port = free_port()
+    config = workdir / "sshd_config"
+    config.write_text(
+        "\n".join(
+            [
+                f"Port {port}",
+                "ListenAddress 127.0.0.1",
+                f"HostKey {host_key}",
+                f"AuthorizedKeysFile {auth}",
+                f"PidFile {workdir / 'sshd.pid'}",
+                "PermitRootLogin prohibit-password",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "StrictModes no",
+                "Subsystem sftp internal-sftp",
+                "",
+            ]
+        )
+    )
+    Path("/run/sshd").mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+    )
+    host_pub = (workdir / "ssh_host_ed25519_key.pub").read_text().split()
+    known = workdir / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                if sock.recv(4).startswith(b"SSH-"):
+                    break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        raise RuntimeError("loopback sshd did not start")
+    return LoopbackSshd(port, client_key, known, f"{host_pub[0]} {host_pub[1]}", proc)
