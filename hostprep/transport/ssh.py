@@ -311,13 +311,13 @@ class SSHTransport:
                     out += chan.recv(65536)
                 while chan.recv_stderr_ready():
                     err += chan.recv_stderr(65536)
-                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
-                    # drain what is left after the exit status
-                    if chan.eof_received:
-                        break
+                # done once the exit status and EOF arrived and nothing is left to read
+                if (chan.exit_status_ready() and chan.eof_received
+                        and not chan.recv_ready() and not chan.recv_stderr_ready()):
+                    break
                 if deadline and time.monotonic() > deadline:
                     raise TransportError(f"command timed out after {timeout}s on {self.name}")
-                select.select([chan], [], [], 0.05 if sent < len(payload) else 1.0)
+                select.select([chan], [], [], 0.05 if sent < len(payload) else 0.2)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self._conn = None
             raise UnreachableError(f"connection to {self.settings.host} lost: {exc}") from None
