@@ -1,0 +1,104 @@
+"""`hostprep lab ...`: disposable offline EL-like test hosts on this machine."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+
+@click.group("lab")
+def command() -> None:
+    """Disposable lab hosts (systemd-nspawn) that emulate EL7/EL8/EL9, offline."""
+    if os.geteuid() != 0:
+        raise click.ClickException("the lab needs root (namespaces, mounts, cgroups)")
+
+
+@command.group("image")
+def image() -> None:
+    """Lab images."""
+
+
+@image.command("build")
+@click.option("--flavor", type=click.Choice(["el7", "el8", "el9", "debian12"]), default="el9", show_default=True)
+@click.option("--rebuild", is_flag=True, help="Build even if a cached image matches the recipe.")
+@click.option("--image", "image_tar", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Use this root filesystem tar (e.g. a real EL image) as the flavour instead.")
+def image_build(flavor: str, rebuild: bool, image_tar: Path | None) -> None:
+    """Build (or find in the cache) a lab image."""
+    from hostprep.lab.image import build_image, import_image
+
+    started = time.monotonic()
+    root = import_image(image_tar, flavor) if image_tar else build_image(flavor, rebuild=rebuild)
+    click.echo(f"{flavor}: {root} ({time.monotonic() - started:.1f}s)")
+
+
+@command.command("up")
+@click.option("-n", "count", default=1, show_default=True, help="Number of hosts.")
+@click.option("--flavor", type=click.Choice(["el7", "el8", "el9", "debian12"]), default="el9", show_default=True)
+@click.option("--name", default="lab", show_default=True, help="Host name (n=1) or prefix NAME-1..NAME-n.")
+@click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), help="Write an Ansible inventory here.")
+@click.option("--backend", type=click.Choice(["nspawn", "vm"]), default="nspawn", show_default=True)
+def up(count: int, flavor: str, name: str, inventory: Path | None, backend: str) -> None:
+    """Boot lab hosts and (optionally) write their inventory."""
+    from hostprep.lab.api import up as lab_up
+
+    if backend == "vm":
+        raise click.ClickException("--backend vm is not implemented yet; use the default nspawn backend")
+    started = time.monotonic()
+    hosts = lab_up(count, flavor, name, inventory)
+    for h in hosts:
+        click.echo(f"{h.name}\t{h.address}\t{h.flavor}")
+    click.echo(f"{len(hosts)} host(s) up in {time.monotonic() - started:.1f}s"
+               + (f"; inventory: {inventory}" if inventory else ""))
+
+
+@command.command("down")
+@click.option("--name", help="Remove hosts NAME and NAME-<n>.")
+@click.option("--all", "everything", is_flag=True, help="Remove every lab host.")
+@click.argument("hosts", nargs=-1)
+def down(name: str | None, everything: bool, hosts: tuple[str, ...]) -> None:
+    """Remove lab hosts, leaving nothing behind."""
+    from hostprep.lab.api import down as lab_down
+
+    if not (name or everything or hosts):
+        raise click.UsageError("name hosts, or give --name PREFIX or --all")
+    left = lab_down(name=name, names=list(hosts), all=everything)
+    if left:
+        click.echo("left behind: " + ", ".join(left), err=True)
+        sys.exit(1)
+
+
+@command.command("list")
+def list_() -> None:
+    """Show running lab hosts."""
+    from hostprep.lab.api import list_hosts
+
+    table = Table()
+    for col in ("name", "address", "flavor"):
+        table.add_column(col)
+    for h in list_hosts():
+        table.add_row(h.name, h.address, h.flavor)
+    Console().print(table)
+
+
+@command.command("ssh", context_settings={"ignore_unknown_options": True})
+@click.option("--user", default="root", show_default=True)
+@click.argument("host")
+@click.argument("cmd", nargs=-1, type=click.UNPROCESSED)
+def ssh(user: str, host: str, cmd: tuple[str, ...]) -> None:
+    """Log in to a lab host (or run CMD there) with the lab key and known_hosts."""
+    from hostprep.lab import paths
+    from hostprep.lab.api import list_hosts
+
+    match = [h for h in list_hosts() if h.name == host]
+    if not match:
+        raise click.ClickException(f"no lab host named {host}")
+    args = ["ssh", "-i", str(paths.KEY), "-o", f"UserKnownHostsFile={paths.KNOWN_HOSTS}",
+            "-o", "StrictHostKeyChecking=yes", f"{user}@{match[0].address}", *cmd]
+    os.execvp("ssh", args)
