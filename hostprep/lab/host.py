@@ -78,10 +78,7 @@ def ensure_key() -> Path:
 
 def _is_mounted(path: Path) -> bool:
     target = str(path)
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        if line.split()[4] == target:
-            return True
-    return False
+    return any(line.split()[4] == target for line in Path("/proc/self/mountinfo").read_text().splitlines())
 
 
 def _prepare_root(rec: HostRecord) -> None:
