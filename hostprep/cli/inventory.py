@@ -1,0 +1,45 @@
+"""`hostprep inventory -i SRC --list | --host NAME | --graph`: the same JSON as ansible-inventory."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("inventory")
+@click.option("-i", "--inventory", "sources", multiple=True, required=True, help="Inventory source(s).")
+@click.option("--list", "as_list", is_flag=True, help="Every group and host, with host variables.")
+@click.option("--host", help="The variables of one host.")
+@click.option("--graph", is_flag=True, help="The group tree.")
+@click.option("--export", is_flag=True, help="With --list: group variables on groups, not merged into hosts.")
+@click.option("-l", "--limit", help="Only hosts matching this pattern.")
+def command(sources: tuple[str, ...], as_list: bool, host: str | None, graph: bool, export: bool,
+            limit: str | None) -> None:
+    """Show an inventory the way ansible-inventory does."""
+    from hostprep.inventory import load_inventory
+
+    inv = load_inventory(list(sources))
+    if limit:
+        keep = {h.name for h in inv.select(limit)}
+        for name in list(inv.hosts):
+            if name not in keep:
+                for g in inv.groups.values():
+                    if name in g.hosts:
+                        g.hosts.remove(name)
+                del inv.hosts[name]
+    if host:
+        if host not in inv.hosts:
+            raise click.ClickException(f"host {host!r} is not in the inventory")
+        click.echo(inv.dumps(inv.host_json(host)))
+    elif graph:
+        def show(group: str, depth: int) -> None:
+            click.echo("  " * depth + ("|--" if depth else "") + f"@{group}:")
+            for child in inv.groups[group].children:
+                show(child, depth + 1)
+            for h in inv.groups[group].hosts:
+                click.echo("  " * (depth + 1) + f"|--{h}")
+
+        show("all", 0)
+    elif as_list:
+        click.echo(inv.dumps(inv.list_json(export=export)))
+    else:
+        raise click.UsageError("give --list, --host NAME or --graph")
