@@ -137,6 +137,7 @@ class Module:
     mutually_exclusive: ClassVar[tuple[tuple[str, ...], ...]] = ()
     required_one_of: ClassVar[tuple[tuple[str, ...], ...]] = ()
     runs_on: ClassVar[str] = "host"  # "host" or "controller"
+    accepts_any_args: ClassVar[bool] = False  # set_fact: argument names are the user's variables
     supports_check_mode: ClassVar[bool] = True
 
     # -- arguments ---------------------------------------------------------------------

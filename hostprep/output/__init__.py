@@ -1,1 +1,1 @@
-"""hostprep.output"""
+"""Output for people (Ansible-like lines and PLAY RECAP) and programs (--json)."""

@@ -1,0 +1,97 @@
+"""`hostprep apply` (and `hostprep check`): run a playbook against an inventory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+def _options(func):  # noqa: ANN001, ANN202 - click decorator stack
+    decorators = [
+        click.argument("playbook", required=False, default="site.yml", type=click.Path(path_type=Path)),
+        click.option("-i", "--inventory", "inventories", multiple=True, help="Inventory source(s) (repeatable)."),
+        click.option("-l", "--limit", help="Further limit hosts with a pattern (or @retry-file)."),
+        click.option("-t", "--tags", "tags", multiple=True, help="Only tasks with these tags (comma list)."),
+        click.option("--skip-tags", "skip_tags", multiple=True, help="Skip tasks with these tags."),
+        click.option("-C", "--check", is_flag=True, help="Do not change hosts; report what would change."),
+        click.option("-D", "--diff", is_flag=True, help="Show file and state differences."),
+        click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="k=v, @file.yml or JSON (repeatable)."),
+        click.option("-f", "--forks", default=50, show_default=True, help="Hosts worked on at once."),
+        click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout: one per result, then a summary."),
+        click.option("-v", "--verbose", count=True, help="More output (-vv, -vvv)."),
+        click.option("--detailed-exitcode", is_flag=True,
+                     help="Exit 2 when all hosts succeeded and something changed."),
+        click.option("--syntax-check", is_flag=True, help="Only load and validate the playbook."),
+        click.option("--list-tasks", is_flag=True, help="List the tasks and exit."),
+    ]
+    for d in reversed(decorators):
+        func = d(func)
+    return func
+
+
+def _split(values: tuple[str, ...]) -> set[str]:
+    return {v.strip() for value in values for v in value.split(",") if v.strip()}
+
+
+def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, tags: tuple[str, ...],
+              skip_tags: tuple[str, ...], check: bool, diff: bool, extra_vars: tuple[str, ...], forks: int,
+              as_json: bool, verbose: int, detailed_exitcode: bool, syntax_check: bool, list_tasks: bool) -> int:
+    from hostprep.executor.play import PlaybookRunner, exit_code
+    from hostprep.executor.state import RunOptions
+    from hostprep.inventory import load_inventory
+    from hostprep.output.human import HumanOutput
+    from hostprep.output.jsonlines import JsonOutput
+    from hostprep.playbook.loader import load_playbook, parse_extra_vars
+
+    # everything is loaded and checked before the first connection
+    extra = parse_extra_vars(extra_vars)
+    book = load_playbook(playbook)
+    if syntax_check:
+        click.echo(f"playbook: {playbook} (syntax OK)")
+        return 0
+    if list_tasks:
+        from hostprep.playbook.loader import _walk
+
+        for play in book.plays:
+            click.echo(f"play: {play.name}")
+            for role in play.roles:
+                for t in _walk(role.tasks):
+                    click.echo(f"  {t.display_name}")
+            for t in _walk(play.pre_tasks) + _walk(play.tasks) + _walk(play.post_tasks):
+                click.echo(f"  {t.display_name}")
+        return 0
+    if not inventories:
+        default = Path("inventories/lab")
+        if not default.exists():
+            raise click.UsageError("no inventory: give -i INVENTORY")
+        inventories = (str(default),)
+    inv = load_inventory(list(inventories))
+    options = RunOptions(check=check, diff=diff, forks=forks, tags=_split(tags), skip_tags=_split(skip_tags),
+                         limit=limit, extra_vars=extra, verbosity=verbose)
+    output = JsonOutput() if as_json else HumanOutput(verbosity=verbose, diff=diff)
+    stats = PlaybookRunner(book, inv, options, output).run()
+    failed = sorted(h for h, s in stats.items() if s.failed or s.unreachable)
+    if failed:
+        retry = playbook.with_suffix(".retry")
+        try:
+            retry.write_text("".join(f"{h}\n" for h in failed))
+        except OSError:
+            pass
+    return exit_code(stats, detailed_exitcode)
+
+
+@click.command("apply")
+@_options
+def command(**kwargs) -> None:  # noqa: ANN003
+    """Apply PLAYBOOK (default site.yml) to the inventory's hosts."""
+    sys.exit(run_apply(**kwargs))
+
+
+@click.command("check")
+@_options
+def check_command(**kwargs) -> None:  # noqa: ANN003
+    """Like apply --check: report what would change, change nothing."""
+    kwargs["check"] = True
+    sys.exit(run_apply(**kwargs))

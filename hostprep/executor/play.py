@@ -1,0 +1,386 @@
+"""Running plays: host batches (serial), a bounded pool of hosts, sections, blocks, handlers.
+
+Each host walks the play's tasks on its own (one host's failure never stops the others);
+a pool of `forks` workers bounds how many hosts are worked on at once.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from hostprep.errors import HostprepError, InputError, UnreachableError
+from hostprep.executor.scope import Scope, tags_selected
+from hostprep.executor.state import HostState, HostVars, RunOptions
+from hostprep.executor.taskrun import TaskRunner
+from hostprep.inventory import Inventory
+from hostprep.modules.base import to_bool
+from hostprep.output.events import HostStats, TaskEvent
+from hostprep.playbook.model import Block, Play, Playbook, Role, Task
+from hostprep.templating import Templar, TemplateError
+from hostprep.transport.connect import open_transport
+from hostprep.transport.local import LocalTransport
+from hostprep.yamlsource import load_yaml_file
+
+
+class PlayRunner:
+    """Runs one play over its hosts."""
+
+    def __init__(self, playbook_runner: PlaybookRunner, play: Play) -> None:
+        self.pb = playbook_runner
+        self.play = play
+        self.options = playbook_runner.options
+        self.inventory = playbook_runner.inventory
+        self._vars_files_cache: dict[str, dict[str, Any]] = {}
+        self._once: dict[int, dict[str, Any]] = {}
+        self._once_lock = threading.Lock()
+        self.play_hosts: list[str] = []
+        self.batch: list[str] = []
+
+    # -- shared services for TaskRunner --------------------------------------------------
+    def emit(self, event: TaskEvent) -> None:
+        self.pb.output.event(event)
+
+    def magic_vars(self, host: HostState, role: Role | None) -> dict[str, Any]:
+        magic = {
+            "hostvars": self.pb.hostvars,
+            "inventory_hostname": host.name,
+            "inventory_hostname_short": host.name.split(".")[0],
+            "group_names": host.inv_vars.get("group_names", []),
+            "groups": host.inv_vars.get("groups", {}),
+            "play_hosts": list(self.batch),
+            "ansible_play_hosts": [h for h in self.play_hosts if self.pb.states[h].active],
+            "ansible_play_hosts_all": list(self.play_hosts),
+            "ansible_play_batch": list(self.batch),
+            "ansible_play_name": self.play.name,
+            "playbook_dir": str(self.play.basedir),
+            "ansible_check_mode": self.options.check,
+            "ansible_diff_mode": self.options.diff,
+            "ansible_run_tags": sorted(self.options.tags) or ["all"],
+            "ansible_skip_tags": sorted(self.options.skip_tags),
+            "ansible_version": {"full": "2.16.0", "major": 2, "minor": 16, "revision": 0, "string": "2.16.0"},
+            "hostprep_version": __import__("hostprep").__version__,
+        }
+        if role is not None:
+            magic.update(role_name=role.name, role_path=str(role.path))
+        return magic
+
+    def vars_files_vars(self, host: HostState) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for entry in self.play.vars_files:
+            candidates = entry if isinstance(entry, list) else [entry]
+            for cand in candidates:
+                name = str(cand)
+                if "{{" in name:
+                    name = str(Templar({**host.inv_vars, **self.options.extra_vars, **self.play.vars}).render(name))
+                path = Path(name) if Path(name).is_absolute() else self.play.basedir / name
+                if path.exists():
+                    if str(path) not in self._vars_files_cache:
+                        data = load_yaml_file(path) or {}
+                        if not isinstance(data, Mapping):
+                            raise InputError("a vars file must hold a mapping", file=str(path))
+                        self._vars_files_cache[str(path)] = dict(data)
+                    out.update(self._vars_files_cache[str(path)])
+                    break
+            else:
+                raise InputError(f"none of the vars files {candidates} was found", file=self.play.file,
+                                 key="vars_files")
+        return out
+
+    def transport_for(self, host: HostState, delegate: Any) -> Any:
+        if delegate in (None, "", host.name):
+            if host.transport is None:
+                host.transport = open_transport(host.name, host.inv_vars)
+            return host.transport
+        if delegate in ("localhost", "127.0.0.1"):
+            return LocalTransport("localhost")
+        target = self.pb.states.get(str(delegate))
+        if target is None:
+            if str(delegate) not in self.inventory.hosts:
+                raise InputError(f"delegate_to: unknown host {delegate!r}")
+            target = self.pb.state_for(str(delegate))
+        return self.transport_for(target, None)
+
+    # -- the play ------------------------------------------------------------------------
+    def run(self) -> None:
+        pattern = self.play.hosts
+        if isinstance(pattern, list):
+            pattern = ",".join(map(str, pattern))
+        pattern = str(Templar(self.options.extra_vars).render(str(pattern)))
+        names = [h.name for h in self.inventory.select(pattern)]
+        if self.options.limit:
+            allowed = {h.name for h in self.inventory.select(self.options.limit)}
+            names = [n for n in names if n in allowed]
+        self.pb.output.play(self.play.name)
+        if not names:
+            self.pb.output.warn("no hosts matched the play's hosts and --limit")
+            return
+        self.play_hosts = names
+        for batch in self._batches(names):
+            self.batch = batch
+            states = [self.pb.state_for(n) for n in batch if self.pb.state_for(n).active]
+            with ThreadPoolExecutor(max_workers=max(1, min(self.options.forks, len(states) or 1))) as pool:
+                list(pool.map(self._run_host, states))
+            failed = [s for s in (self.pb.state_for(n) for n in batch) if s.failed or s.unreachable]
+            mfp = self.play.kw("max_fail_percentage")
+            if mfp is not None and batch and len(failed) * 100.0 / len(batch) > float(mfp):
+                self.pb.output.warn(f"max_fail_percentage {mfp}% exceeded in a batch: stopping the play")
+                break
+            if failed and to_bool(self.play.kw("any_errors_fatal", False)):
+                break
+
+    def _batches(self, names: list[str]) -> list[list[str]]:
+        serial = self.play.kw("serial")
+        if serial is None:
+            return [names]
+        sizes = serial if isinstance(serial, list) else [serial]
+        out, i, k = [], 0, 0
+        while i < len(names):
+            spec = sizes[min(k, len(sizes) - 1)]
+            if isinstance(spec, str) and spec.strip().endswith("%"):
+                size = max(1, math.floor(len(names) * float(spec.strip()[:-1]) / 100))
+            else:
+                size = int(spec) if int(spec) > 0 else len(names)
+            out.append(names[i:i + size])
+            i += size
+            k += 1
+        return out
+
+    def _run_host(self, host: HostState) -> None:
+        started = time.monotonic()
+        try:
+            self._gather(host)
+            scope = Scope(self.play)
+            sections = [("pre_tasks", self.play.pre_tasks)]
+            for _name, items in sections:
+                self.run_items(host, items, scope)
+                self.flush_handlers(host)
+            if host.active:
+                for role in self.play.roles:
+                    if role.when is not None:
+                        pass  # role.when is applied to each of its tasks through the scope
+                    self.run_items(host, role.tasks, scope.with_role(role))
+                self.run_items(host, self.play.tasks, scope)
+                self.flush_handlers(host)
+            self.run_items(host, self.play.post_tasks, scope)
+            self.flush_handlers(host)
+        except UnreachableError as exc:
+            host.unreachable = True
+            host.stats.unreachable = 1
+            self.emit(TaskEvent(host.name, "connect", "unreachable", {"msg": str(exc)}))
+        except HostprepError as exc:
+            host.failed = True
+            host.stats.failed += 1
+            self.emit(TaskEvent(host.name, "error", "failed", {"msg": str(exc)}))
+        finally:
+            host.stats.seconds += time.monotonic() - started
+            if host.transport is not None:
+                host.stats.round_trips = host.transport.round_trips
+
+    def _gather(self, host: HostState) -> None:
+        gather = self.play.kw("gather_facts", True)
+        if not to_bool(Templar(self.options.extra_vars).render(gather), "gather_facts") or host.facts:
+            return
+        from hostprep.facts import gather_facts
+
+        self.pb.output.header("Gathering Facts")
+        try:
+            transport = self.transport_for(host, None)
+            facts = gather_facts(transport)
+        except UnreachableError as exc:
+            host.unreachable = True
+            host.stats.unreachable = 1
+            self.emit(TaskEvent(host.name, "Gathering Facts", "unreachable", {"msg": str(exc)}))
+            return
+        host.facts.update(facts)
+        host.stats.ok += 1
+        self.emit(TaskEvent(host.name, "Gathering Facts", "ok", {"changed": False}))
+
+    # -- walking task lists ---------------------------------------------------------------
+    def run_items(self, host: HostState, items: list[Any], scope: Scope) -> None:
+        for item in items:
+            if not host.active:
+                return
+            if isinstance(item, Block):
+                self.run_block(host, item, scope)
+            else:
+                self.run_task(host, item, scope)
+
+    def run_block(self, host: HostState, block: Block, scope: Scope) -> None:
+        bscope = scope.with_block(block)
+        self.run_items(host, block.block, bscope)
+        if host.failed and not host.unreachable and block.rescue:
+            failure = getattr(host, "last_failure", None)
+            host.failed = False
+            host.stats.failed = max(0, host.stats.failed - 1)
+            host.stats.rescued += 1
+            if failure:
+                host.set_facts["ansible_failed_task"] = {"name": failure[0].name, "action": failure[0].module}
+                host.set_facts["ansible_failed_result"] = {k: v for k, v in failure[1].items()
+                                                           if not k.startswith("_hostprep")}
+            self.run_items(host, block.rescue, bscope)
+        if block.always and not host.unreachable and not host.ended:
+            was_failed = host.failed
+            host.failed = False
+            self.run_items(host, block.always, bscope)
+            host.failed = host.failed or was_failed
+
+    def run_task(self, host: HostState, task: Task, scope: Scope) -> None:
+        if not tags_selected(scope.task_tags(task), self.options.tags, self.options.skip_tags) \
+                and task.module not in ("include_tasks", "include_role"):
+            return
+        if task.module == "meta":
+            self._meta(host, task, scope)
+            return
+        if task.module in ("include_tasks", "include_role"):
+            self._include(host, task, scope)
+            return
+        runner = TaskRunner(self, host, task, scope)
+        if scope.keyword(task, "run_once"):
+            self._run_once(host, task, scope, runner)
+            return
+        runner.run()
+
+    def _run_once(self, host: HostState, task: Task, scope: Scope, runner: TaskRunner) -> None:
+        with self._once_lock:
+            first = task.uid not in self._once
+            if first:
+                self._once[task.uid] = {"event": threading.Event(), "result": None}
+            slot = self._once[task.uid]
+        if first:
+            try:
+                slot["result"] = runner.run()
+            finally:
+                slot["event"].set()
+            return
+        slot["event"].wait()
+        name = task.kw("register")
+        if name and slot["result"] is not None:
+            host.set_facts[name] = slot["result"]
+
+    def _include(self, host: HostState, task: Task, scope: Scope) -> None:
+        runner = TaskRunner(self, host, task, scope)
+        templar = runner.templar()
+        whens = [*scope.whens, task.kw("when")] if task.kw("when") is not None else list(scope.whens)
+        if not all(templar.is_true(w, context=runner.context) for w in whens if w is not None):
+            return
+        from hostprep.playbook.loader import LoadContext
+        from hostprep.playbook.tasks import TaskSource, load_task_file
+
+        if task.module == "include_tasks":
+            items = task.included
+            if items is None:
+                name = str(templar.render(task.args["file"], context=runner.context))
+                ctx = LoadContext(self.play.basedir)
+                src = TaskSource(Path(task.file or self.play.basedir / "x"), task.role)
+                from hostprep.playbook.tasks import _resolve_relative
+
+                items = load_task_file(_resolve_relative(name, src, ctx), ctx, src)
+            params = dict(templar.render(task.kw("vars") or {}, context=runner.context))
+            self.run_items(host, items, scope.with_include(task, params))
+            return
+        role = task.included[0] if task.included else None
+        if role is None:
+            from hostprep.playbook.loader import LoadContext
+
+            name = str(templar.render(task.args["name"], context=runner.context))
+            role = LoadContext(self.play.basedir).load_role(name, tasks_from=task.args.get("tasks_from", "main"),
+                                                            vars_from=task.args.get("vars_from", "main"),
+                                                            defaults_from=task.args.get("defaults_from", "main"))
+        params = dict(templar.render(task.kw("vars") or {}, context=runner.context))
+        role = Role(**{**role.__dict__, "params": {**role.params, **params}})
+        if role not in self.play.roles:
+            self.play.handlers.extend(h for h in role.handlers if h not in self.play.handlers)
+        self.run_items(host, role.tasks, scope.with_include(task, {}).with_role(role))
+
+    def _meta(self, host: HostState, task: Task, scope: Scope) -> None:
+        action = task.args["action"]
+        runner = TaskRunner(self, host, task, scope)
+        if task.kw("when") is not None and not runner.templar().is_true(task.kw("when"), context=runner.context):
+            return
+        if action == "flush_handlers":
+            self.flush_handlers(host)
+        elif action == "end_host":
+            host.ended = True
+        elif action == "end_play" or action == "end_batch":
+            for name in self.batch:
+                self.pb.state_for(name).ended = True
+        elif action == "clear_host_errors":
+            host.failed = False
+        elif action == "clear_facts":
+            host.facts.clear()
+        elif action == "reset_connection" and host.transport is not None:
+            host.transport.close()
+            host.transport = None
+
+    def flush_handlers(self, host: HostState) -> None:
+        while host.notified and (host.active or to_bool(self.play.kw("force_handlers", False))):
+            notified = list(host.notified)
+            host.notified.clear()
+            for handler in self.play.handlers:
+                names = {str(handler.name)} if handler.name else set()
+                if handler.role is not None and handler.name:
+                    names.add(f"{handler.role.name} : {handler.name}")
+                listen = handler.kw("listen")
+                if listen:
+                    names.update([listen] if isinstance(listen, str) else map(str, listen))
+                if names & set(notified):
+                    if not host.active and not to_bool(self.play.kw("force_handlers", False)):
+                        return
+                    TaskRunner(self, host, handler, Scope(self.play, handler.role, handler=True)).run()
+
+
+class PlaybookRunner:
+    """Runs every play of a playbook and keeps the per-host results for the recap."""
+
+    def __init__(self, playbook: Playbook, inventory: Inventory, options: RunOptions, output: Any) -> None:
+        self.playbook = playbook
+        self.inventory = inventory
+        self.options = options
+        self.output = output
+        self.states: dict[str, HostState] = {}
+        self._states_lock = threading.Lock()
+        self.hostvars = HostVars(self.states, inventory, playbook.basedir)
+
+    def state_for(self, name: str) -> HostState:
+        with self._states_lock:
+            if name not in self.states:
+                self.states[name] = HostState(name, self.inventory.host_vars(name, self.playbook.basedir))
+            return self.states[name]
+
+    def run(self) -> dict[str, HostStats]:
+        try:
+            for play in self.playbook.plays:
+                for state in self.states.values():
+                    state.ended = False
+                PlayRunner(self, play).run()
+        finally:
+            for state in self.states.values():
+                if state.transport is not None:
+                    state.stats.round_trips = state.transport.round_trips
+                    try:
+                        state.transport.close()
+                    except Exception:  # noqa: BLE001 - closing must not hide the run's result
+                        pass
+        stats = {name: s.stats for name, s in self.states.items()}
+        self.output.recap(stats)
+        return stats
+
+
+def exit_code(stats: dict[str, HostStats], detailed: bool) -> int:
+    """0 ok; 2 changed (with --detailed-exitcode); 1 a task failed; 4 a host unreachable (none failed)."""
+    if any(s.failed for s in stats.values()):
+        return 1
+    if any(s.unreachable for s in stats.values()):
+        return 4
+    if detailed and any(s.changed for s in stats.values()):
+        return 2
+    return 0
+
+
+__all__ = ["PlaybookRunner", "RunOptions", "exit_code", "TemplateError"]

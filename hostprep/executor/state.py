@@ -1,0 +1,86 @@
+"""Per-host state during a run, and the options of the run."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hostprep.output.events import HostStats
+from hostprep.transport.base import Transport
+
+
+@dataclass
+class RunOptions:
+    """What the user asked for on the command line."""
+
+    check: bool = False
+    diff: bool = False
+    forks: int = 50
+    tags: set[str] = field(default_factory=set)
+    skip_tags: set[str] = field(default_factory=set)
+    limit: str | None = None
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    verbosity: int = 0
+    start_at_task: str | None = None
+
+
+@dataclass
+class HostState:
+    """Everything the run knows about one host: its variables, facts, results and counters."""
+
+    name: str
+    inv_vars: dict[str, Any]
+    facts: dict[str, Any] = field(default_factory=dict)
+    set_facts: dict[str, Any] = field(default_factory=dict)
+    include_vars: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False
+    unreachable: bool = False
+    ended: bool = False
+    notified: list[str] = field(default_factory=list)
+    stats: HostStats = field(default_factory=HostStats)
+    transport: Transport | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def active(self) -> bool:
+        return not (self.failed or self.unreachable or self.ended)
+
+    def visible_vars(self) -> dict[str, Any]:
+        """What `hostvars[this host]` shows: inventory vars, facts, set_fact/registered values."""
+        out = dict(self.inv_vars)
+        out.update(fact_vars(self.facts))
+        out.update(self.include_vars)
+        out.update(self.set_facts)
+        return out
+
+
+def fact_vars(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Facts as Ansible exposes them: `ansible_facts` and each fact as `ansible_<name>`."""
+    out: dict[str, Any] = {"ansible_facts": dict(facts)}
+    for k, v in facts.items():
+        out[f"ansible_{k}"] = v
+    return out
+
+
+class HostVars(Mapping):
+    """`hostvars`: every host's variables, read when used."""
+
+    def __init__(self, states: Mapping[str, HostState], inventory: Any, playbook_dir: Any) -> None:
+        self._states = states
+        self._inventory = inventory
+        self._playbook_dir = playbook_dir
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        if name in self._states:
+            return self._states[name].visible_vars()
+        if name in self._inventory.hosts:
+            return self._inventory.host_vars(name, self._playbook_dir)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._inventory.hosts)
+
+    def __len__(self) -> int:
+        return len(self._inventory.hosts)

@@ -1,0 +1,43 @@
+"""--json: one JSON object per line on stdout, one per task result, then a summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from hostprep.output.events import CENSORED, HostStats, TaskEvent, censor
+
+
+class JsonOutput:
+    def __init__(self, stream: TextIO | None = None, **_: Any) -> None:
+        self.stream = stream or sys.stdout
+        self._lock = threading.Lock()
+
+    def _emit(self, obj: dict[str, Any]) -> None:
+        with self._lock:
+            self.stream.write(json.dumps(obj, default=str, sort_keys=True) + "\n")
+            self.stream.flush()
+
+    def play(self, name: str) -> None:
+        self._emit({"event": "play", "name": name})
+
+    def header(self, title: str) -> None:
+        pass
+
+    def warn(self, text: str) -> None:
+        self._emit({"event": "warning", "msg": text})
+
+    def event(self, ev: TaskEvent) -> None:
+        result = {"censored": CENSORED} if ev.no_log else censor(
+            {k: v for k, v in ev.result.items() if not k.startswith("_")})
+        obj = {"event": "task_result", "host": ev.host, "task": ev.task, "status": ev.status, "result": result,
+               "handler": ev.handler, "ignored": ev.ignored}
+        if ev.is_item:
+            obj["item"] = "(censored)" if ev.no_log else ev.item
+        self._emit(obj)
+
+    def recap(self, stats: dict[str, HostStats]) -> None:
+        self._emit({"event": "summary", "hosts": {h: asdict(s) for h, s in stats.items()}})

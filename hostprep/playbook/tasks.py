@@ -1,0 +1,393 @@
+"""Task lists: tasks and blocks, module arguments in every Ansible form, static imports.
+
+Every task is checked here, before any host is contacted: its keywords, its module and the
+module's argument names (and types, where no template is involved).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hostprep.errors import InputError
+from hostprep.modules import get_module
+from hostprep.playbook import keywords as K
+from hostprep.playbook.model import Block, Role, Task
+from hostprep.templating import is_template
+from hostprep.yamlsource import PosDict, load_yaml_file
+
+if TYPE_CHECKING:
+    from hostprep.playbook.loader import LoadContext
+
+_uids = itertools.count(1)
+FQCN_PREFIXES = ("ansible.builtin.", "ansible.legacy.", "community.general.", "ansible.posix.")
+SPECIAL = K.INCLUDES | {"meta"}
+
+
+def canonical_module(name: str) -> str:
+    for prefix in FQCN_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _err(data: Any, message: str, key: str | None = None) -> InputError:
+    if isinstance(data, PosDict):
+        return data.error(message, key)
+    return InputError(message, key=key)
+
+
+def split_args(text: str) -> list[str]:
+    """Split k=v text on whitespace outside quotes and Jinja delimiters, then unquote each value."""
+    tokens: list[str] = []
+    current = ""
+    quote = ""
+    depth = 0
+    i = 0
+    while i < len(text):
+        two = text[i:i + 2]
+        ch = text[i]
+        if not quote and two in ("{{", "{%", "{#"):
+            depth += 1
+            current += two
+            i += 2
+            continue
+        if not quote and depth and two in ("}}", "%}", "#}"):
+            depth -= 1
+            current += two
+            i += 2
+            continue
+        if quote:
+            if ch == quote:
+                quote = ""
+            else:
+                current += ch
+        elif ch in "\"'" and not depth:
+            quote = ch
+        elif ch.isspace() and not depth:
+            if current:
+                tokens.append(current)
+            current = ""
+        else:
+            current += ch
+        i += 1
+    if quote:
+        raise ValueError("unbalanced quotes")
+    if current:
+        tokens.append(current)
+    return tokens
+
+
+def parse_kv(text: str, free_form: str | None, known: set[str]) -> dict[str, Any]:
+    """`k=v k2="v 2"` into a dict; for free-form modules the rest is the command text."""
+    if free_form is None:
+        out: dict[str, Any] = {}
+        for token in split_args(text):
+            if "=" not in token:
+                raise InputError(f"expected key=value arguments, got {token!r}")
+            k, v = token.split("=", 1)
+            out[k] = v
+        return out
+    out = {}
+    pattern = re.compile(r"(?:^|\s)({})=(\"[^\"]*\"|'[^']*'|\S+)".format("|".join(map(re.escape, sorted(known)))))
+    rest = text
+    for match in list(pattern.finditer(text)):
+        value = match.group(2)
+        if value[:1] in "\"'" and value[-1:] == value[:1]:
+            value = value[1:-1]
+        out[match.group(1)] = value
+        rest = rest.replace(match.group(0), " ", 1)
+    rest = rest.strip()
+    if rest:
+        out[free_form] = rest
+    return out
+
+
+@dataclass
+class TaskSource:
+    """Where task lists are being read from (for relative paths and error messages)."""
+
+    file: Path
+    role: Role | None = None
+    stack: list[str] = field(default_factory=list)
+
+
+def load_task_file(path: Path, ctx: LoadContext, src: TaskSource, *, handlers: bool = False) -> list[Any]:
+    key = str(path.resolve())
+    if key in src.stack:
+        raise InputError("tasks file includes itself (directly or through others)", file=str(path))
+    data = load_yaml_file(path)
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise InputError("a tasks file must hold a list of tasks", file=str(path))
+    sub = TaskSource(path, src.role, [*src.stack, key])
+    return parse_task_list(data, ctx, sub, handlers=handlers)
+
+
+def parse_task_list(items: Any, ctx: LoadContext, src: TaskSource, *, handlers: bool = False) -> list[Any]:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise _err(items, "expected a list of tasks")
+    out: list[Any] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise InputError("a task must be a mapping", file=str(src.file),
+                             line=getattr(items, "line", None))
+        parsed = parse_task(item, ctx, src, handlers=handlers)
+        if isinstance(parsed, list):
+            out.extend(parsed)
+        else:
+            out.append(parsed)
+    return out
+
+
+def _check_keywords(data: Mapping, allowed: set[str], kind: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise _err(data, f"unknown {kind} keyword", key=str(key))
+
+
+def _resolve_relative(name: str, src: TaskSource, ctx: LoadContext, subdir: str = "tasks") -> Path:
+    candidates = [src.file.parent / name]
+    if src.role is not None:
+        candidates.append(src.role.path / subdir / name)
+    candidates.append(ctx.basedir / name)
+    for c in candidates:
+        if c.exists():
+            return c
+    raise InputError(f"file {name!r} not found (looked in {', '.join(str(c.parent) for c in candidates)})")
+
+
+def parse_task(data: Mapping, ctx: LoadContext, src: TaskSource, *, handlers: bool = False) -> Any:
+    """One entry of a task list: a Task, a Block, or (for static imports) a list of them."""
+    if "block" in data:
+        _check_keywords(data, K.BLOCK, "block")
+        kw = {k: v for k, v in data.items() if k not in ("block", "rescue", "always")}
+        _check_task_values(data, kw)
+        return Block(
+            block=parse_task_list(data.get("block"), ctx, src, handlers=handlers),
+            rescue=parse_task_list(data.get("rescue"), ctx, src, handlers=handlers),
+            always=parse_task_list(data.get("always"), ctx, src, handlers=handlers),
+            keywords=kw, file=str(src.file), line=getattr(data, "line", None), role=src.role,
+            name=data.get("name"),
+        )
+    for key in ("rescue", "always"):
+        if key in data:
+            raise _err(data, f"{key} needs a block", key=key)
+    module_keys = [k for k in data if k not in K.TASK]
+    action = None
+    raw_args: Any = None
+    keywords = {k: v for k, v in data.items() if k in K.TASK}
+    if "action" in data or "local_action" in data:
+        if module_keys:
+            raise _err(data, "a task with action/local_action cannot also name a module", key=str(module_keys[0]))
+        key = "action" if "action" in data else "local_action"
+        value = data[key]
+        if key == "local_action":
+            keywords["delegate_to"] = "localhost"
+        keywords.pop(key, None)
+        if isinstance(value, Mapping):
+            value = dict(value)
+            action = value.pop("module", None)
+            raw_args = value
+        else:
+            action, _, rest = str(value).partition(" ")
+            raw_args = rest
+        if not action:
+            raise _err(data, "action without a module name", key=key)
+    else:
+        if not module_keys:
+            raise _err(data, "task has no module or action", key=None)
+        if len(module_keys) > 1:
+            unknown = [k for k in module_keys if get_module(canonical_module(str(k))) is None
+                       and canonical_module(str(k)) not in SPECIAL]
+            if unknown:
+                raise _err(data, "unknown task keyword or module", key=str(unknown[0]))
+            raise _err(data, f"task names more than one module: {', '.join(map(str, module_keys))}",
+                       key=str(module_keys[1]))
+        action = str(module_keys[0])
+        raw_args = data[action]
+    module = canonical_module(str(action))
+    line = data.line_of(action) if isinstance(data, PosDict) and action in data else getattr(data, "line", None)
+    for key, reason in K.UNSUPPORTED_TASK.items():
+        if reason and key in keywords:
+            raise _err(data, reason, key=key)
+    if "listen" in keywords and not handlers:
+        raise _err(data, "listen is only valid on handlers", key="listen")
+    _check_task_values(data, keywords)
+    loops = [k for k in K.LOOP_KEYWORDS if k in keywords]
+    if len(loops) > 1:
+        raise _err(data, f"only one loop per task ({', '.join(loops)})", key=loops[1])
+
+    if module in SPECIAL:
+        return _special(module, raw_args, keywords, data, ctx, src, line, handlers)
+
+    cls = get_module(module)
+    if cls is None:
+        raise InputError(f"unknown module or task keyword {action!r}", file=str(src.file), line=line, key=str(action))
+    args = _normalize_args(cls, raw_args, keywords.pop("args", None), data, src, line, str(action))
+    _check_args(cls, args, src, line)
+    return Task(name=data.get("name"), module=cls.name, args=args, keywords=keywords, file=str(src.file),
+                line=line, role=src.role, is_handler=handlers, uid=next(_uids))
+
+
+def _check_task_values(data: Mapping, kw: Mapping) -> None:
+    tags = kw.get("tags")
+    if tags is not None and not isinstance(tags, (str, list)):
+        raise _err(data, "tags must be a string or a list", key="tags")
+    for key in ("vars", "environment"):
+        if key in kw and kw[key] is not None and not isinstance(kw[key], Mapping) and not is_template(kw[key]):
+            raise _err(data, f"{key} must be a mapping", key=key)
+    notify = kw.get("notify")
+    if notify is not None and not isinstance(notify, (str, list)):
+        raise _err(data, "notify must be a handler name or a list of them", key="notify")
+    lc = kw.get("loop_control")
+    if lc is not None:
+        if not isinstance(lc, Mapping):
+            raise _err(data, "loop_control must be a mapping", key="loop_control")
+        for key in lc:
+            if key not in ("loop_var", "index_var", "label", "pause", "extended", "extended_allitems"):
+                raise _err(lc, "unknown loop_control option", key=str(key))
+
+
+def _normalize_args(cls: Any, raw: Any, extra: Any, data: Mapping, src: TaskSource, line: int | None,
+                    action: str) -> dict[str, Any]:
+    known = set(cls.args)
+    for spec in cls.args.values():
+        known.update(spec.aliases)
+    if raw is None:
+        args: dict[str, Any] = {}
+    elif isinstance(raw, Mapping):
+        args = dict(raw)
+        if cls.free_form and "_raw_params" in args:
+            args[cls.free_form] = args.pop("_raw_params")
+    elif isinstance(raw, str):
+        try:
+            args = parse_kv(raw, cls.free_form, known)
+        except (InputError, ValueError) as exc:
+            raise InputError(f"cannot parse arguments of {action}: {exc}", file=str(src.file), line=line,
+                             key=action) from None
+    else:
+        raise InputError(f"arguments of {action} must be a mapping or a string", file=str(src.file), line=line,
+                         key=action)
+    if extra is not None:
+        if not isinstance(extra, Mapping):
+            raise _err(data, "args must be a mapping", key="args")
+        args.update(extra)
+    return args
+
+
+def _has_template(value: Any) -> bool:
+    if is_template(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(_has_template(k) or _has_template(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return False
+
+
+def _check_args(cls: Any, args: dict[str, Any], src: TaskSource, line: int | None) -> None:
+    if cls.accepts_any_args:
+        if not _has_template(args):
+            try:
+                cls().validate(args)
+            except InputError as exc:
+                raise InputError(exc.message, file=str(src.file), line=line, key=exc.key) from None
+        return
+    names = set(cls.args)
+    for spec in cls.args.values():
+        names.update(spec.aliases)
+    for key in args:
+        if key not in names:
+            raise InputError(f"{cls.name}: unsupported argument (known: {', '.join(sorted(cls.args))})",
+                             file=str(src.file), line=line, key=str(key))
+    if not _has_template(args):
+        try:
+            cls().validate(args)
+        except InputError as exc:
+            raise InputError(exc.message, file=str(src.file), line=line, key=exc.key) from None
+
+
+def _special(module: str, raw: Any, keywords: dict, data: Mapping, ctx: LoadContext, src: TaskSource,
+             line: int | None, handlers: bool) -> Any:
+    name = data.get("name")
+    if module == "meta":
+        action = raw if isinstance(raw, str) else None
+        allowed = ("flush_handlers", "noop", "end_play", "end_host", "clear_host_errors", "refresh_inventory",
+                   "end_batch", "clear_facts", "reset_connection")
+        if action not in allowed:
+            raise InputError(f"meta: unsupported action {raw!r} (one of {', '.join(allowed)})",
+                             file=str(src.file), line=line, key="meta")
+        return Task(name=name, module="meta", args={"action": action}, keywords=keywords, file=str(src.file),
+                    line=line, role=src.role, is_handler=handlers, uid=next(_uids))
+    if module == "include":
+        raise InputError("the bare `include` keyword was removed from Ansible; use include_tasks or import_tasks",
+                         file=str(src.file), line=line, key="include")
+    if module == "import_playbook":
+        raise InputError("import_playbook is only valid at the top level of a playbook", file=str(src.file),
+                         line=line, key="import_playbook")
+    if isinstance(raw, Mapping):
+        args = dict(raw)
+    elif isinstance(raw, str):
+        args = {"file" if module.endswith("_tasks") else "name": raw}
+    else:
+        raise InputError(f"{module} needs a file or role name", file=str(src.file), line=line, key=module)
+    args.update(keywords.pop("args", None) or {})
+    if module in ("import_tasks", "include_tasks"):
+        allowed_args = {"file", "apply", "_raw_params"} if module == "include_tasks" else {"file", "_raw_params"}
+        for key in args:
+            if key not in allowed_args:
+                raise InputError(f"{module}: unsupported argument", file=str(src.file), line=line, key=str(key))
+        target = args.get("file") or args.get("_raw_params")
+        if not target:
+            raise InputError(f"{module} needs a file", file=str(src.file), line=line, key=module)
+        if module == "import_tasks":
+            if is_template(target):
+                raise InputError("import_tasks is static: its file name cannot be a template (use include_tasks)",
+                                 file=str(src.file), line=line, key="import_tasks")
+            path = _resolve_relative(str(target), src, ctx)
+            tasks = load_task_file(path, ctx, src, handlers=handlers)
+            if not keywords:
+                return tasks
+            # keywords on an import apply to every imported task: wrap them in a block
+            return Block(block=tasks, rescue=[], always=[], keywords=keywords, file=str(src.file), line=line,
+                         role=src.role, name=name)
+        task = Task(name=name, module="include_tasks", args={"file": target, "apply": args.get("apply") or {}},
+                    keywords=keywords, file=str(src.file), line=line, role=src.role, is_handler=handlers,
+                    uid=next(_uids))
+        if not is_template(target):
+            path = _resolve_relative(str(target), src, ctx)
+            task.args["path"] = str(path)
+            task.included = load_task_file(path, ctx, src, handlers=handlers)
+        return task
+    # include_role / import_role
+    allowed = {"name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "public", "apply",
+               "allow_duplicates", "rolespec_validate"}
+    for key in args:
+        if key not in allowed:
+            raise InputError(f"{module}: unsupported argument", file=str(src.file), line=line, key=str(key))
+    role_name = args.get("name")
+    if not role_name:
+        raise InputError(f"{module} needs a role name", file=str(src.file), line=line, key=module)
+    if module == "import_role" and is_template(role_name):
+        raise InputError("import_role is static: the role name cannot be a template", file=str(src.file),
+                         line=line, key="name")
+    role = None
+    if not is_template(role_name):
+        role = ctx.load_role(str(role_name), params=dict(keywords.get("vars") or {}),
+                             tasks_from=args.get("tasks_from", "main"), vars_from=args.get("vars_from", "main"),
+                             defaults_from=args.get("defaults_from", "main"),
+                             handlers_from=args.get("handlers_from", "main"), where=(str(src.file), line))
+    task = Task(name=name, module="include_role", args=dict(args), keywords=keywords, file=str(src.file),
+                line=line, role=src.role, is_handler=handlers, uid=next(_uids))
+    task.included = [role] if role else None
+    if module == "import_role":
+        task.args["static"] = True
+    return task
