@@ -82,7 +82,7 @@ def _is_mounted(path: Path) -> bool:
 
 
 def _prepare_root(rec: HostRecord) -> None:
-    for sub in ("upper", "work", "merged"):
+    for sub in ("upper", "work", "merged", "docker-data"):
         (rec.dir / sub).mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
                     f"lowerdir={rec.image},upperdir={rec.dir / 'upper'},workdir={rec.dir / 'work'}",
@@ -112,6 +112,10 @@ def nspawn_command(rec: HostRecord) -> list[str]:
         "--register=no", "--keep-unit", f"--network-namespace-path=/run/netns/{rec.netns}",
         "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=passive",
         "--system-call-filter=add_key keyctl bpf",
+        # dockerd manages iptables and bridges in the host's own network namespace
+        "--capability=CAP_NET_ADMIN",
+        # overlay2 cannot use the overlay root as its upper layer: give /var/lib/docker a real directory
+        f"--bind={rec.dir / 'docker-data'}:/var/lib/docker",
     ]
 
 

@@ -177,6 +177,9 @@ def customize(root: Path, flavor: str) -> None:
         _write(root, "/usr/bin/yum", YUM_WRAPPER, 0o755)
         if flavor == "el7":
             _write(root, "/usr/bin/yum-config-manager", YUM_CONFIG_MANAGER, 0o755)
+    # EL hosts let pip install into the system Python; Debian's PEP 668 marker would refuse it
+    for marker in (root / "usr/lib").glob("python3*/EXTERNALLY-MANAGED"):
+        marker.unlink()
     _write(root, "/etc/fstab", "# hostprep lab: no disks\n")
     _write(root, "/etc/ssh/sshd_config.d/hostprep-lab.conf", SSHD_CONF)
     for key in (root / "etc/ssh").glob("ssh_host_*"):

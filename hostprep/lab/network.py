@@ -82,6 +82,9 @@ def create_host_link(netns: str, veth: str, address: str) -> None:
         _ip("-n", netns, "link", "set", "eth0", "up")
         _ip("-n", netns, "link", "set", "lo", "up")
         _ip("-n", netns, "route", "add", "default", "via", paths.BRIDGE_ADDRESS)
+        # nspawn mounts /proc/sys read-only in the host; dockerd needs forwarding on (it only checks it then)
+        subprocess.run(["ip", "netns", "exec", netns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"],
+                       capture_output=True, check=False)
     except HostprepError:
         delete_host_link(netns, veth)
         raise

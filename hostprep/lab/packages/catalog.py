@@ -1,0 +1,145 @@
+"""Which lab packages exist, what they carry, and in which repositories they are published."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DOCKER_STABLE = ["24.0.7", "25.0.5", "26.1.4"]
+DOCKER_TEST = [("27.0.0", "0.1.rc1")]
+DOCKER_NIGHTLY = [("27.1.0", "0.1.nightly")]
+
+DOCKER_GROUP_PRE = """
+local found = false
+local f = io.open("/etc/group", "r")
+if f then
+  for line in f:lines() do if line:match("^docker:") then found = true end end
+  f:close()
+end
+if not found then
+  if rpm.execute then rpm.execute("/usr/sbin/groupadd", "-r", "docker")
+  else os.execute("/usr/sbin/groupadd -r docker") end
+end
+"""
+
+DAEMON_RELOAD_POST = """
+if posix.access("/run/systemd/system") then
+  if rpm.execute then rpm.execute("/bin/systemctl", "daemon-reload")
+  else os.execute("/bin/systemctl daemon-reload") end
+end
+"""
+
+
+@dataclass
+class Package:
+    """One lab RPM: its name, version, the files it carries, its relations and where it is published."""
+
+    name: str
+    version: str
+    release: str = "1.lab"
+    epoch: int | None = None
+    arch: str = "x86_64"
+    # destination path -> (source kind, source detail): ("deb", "pkg:path-in-deb"), ("text", content)
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
+    modes: dict[str, int] = field(default_factory=dict)
+    requires: list[str] = field(default_factory=list)
+    provides: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    obsoletes: list[str] = field(default_factory=list)
+    pre_lua: str = ""
+    post_lua: str = ""
+    summary: str = ""
+    repos: list[str] = field(default_factory=list)  # "docker/stable", "base", "epel"
+    releasevers: tuple[str, ...] = ("7", "8", "9")
+
+    @property
+    def nevra(self) -> str:
+        epoch = f"{self.epoch}:" if self.epoch is not None else ""
+        return f"{self.name}-{epoch}{self.version}-{self.release}.{self.arch}"
+
+
+def _marker(name: str, version: str, repos: list[str], summary: str, **kw) -> Package:
+    return Package(name=name, version=version, arch="noarch", repos=repos, summary=summary,
+                   files={f"/usr/share/hostprep-lab/packages/{name}": ("text", f"{name} {version} (hostprep lab)\n")},
+                   **kw)
+
+
+def catalog(repo_url: str) -> list[Package]:
+    """Every lab package (repo_url is where the lab serves its repositories)."""
+    pkgs: list[Package] = []
+    engine_files = {
+        "/usr/sbin/dockerd": ("deb", "docker.io:usr/sbin/dockerd"),
+        "/usr/sbin/docker-proxy": ("deb", "docker.io:usr/sbin/docker-proxy"),
+        "/usr/bin/docker-init": ("deb", "tini:usr/bin/tini-static"),
+        "/usr/lib/systemd/system/docker.service": ("deb", "docker.io:lib/systemd/system/docker.service"),
+        "/usr/lib/systemd/system/docker.socket": ("deb", "docker.io:lib/systemd/system/docker.socket"),
+    }
+    channels = [("docker/stable", v, "1.lab") for v in DOCKER_STABLE]
+    channels += [("docker/test", v, r) for v, r in DOCKER_TEST]
+    channels += [("docker/nightly", v, r) for v, r in DOCKER_NIGHTLY]
+    for repo, version, release in channels:
+        pkgs.append(Package(
+            name="docker-ce", version=version, release=release, epoch=3, repos=[repo], files=dict(engine_files),
+            requires=["docker-ce-cli", "containerd.io >= 1.6"], conflicts=["docker", "docker-engine", "docker-io",
+                                                                            "podman-docker"],
+            obsoletes=["docker-engine-cs", "docker-ee"], pre_lua=DOCKER_GROUP_PRE, post_lua=DAEMON_RELOAD_POST,
+            summary="The open-source application container engine (hostprep lab build of Debian's docker.io)",
+        ))
+        pkgs.append(Package(
+            name="docker-ce-cli", version=version, release=release, epoch=1, repos=[repo],
+            files={"/usr/bin/docker": ("deb", "docker.io:usr/bin/docker")}, conflicts=["docker", "docker-client"],
+            summary="The Docker CLI (hostprep lab build)",
+        ))
+        pkgs.append(_marker("docker-ce-rootless-extras", version, [repo], "Rootless support (lab marker)",
+                            release=release))
+    for repo in ("docker/stable", "docker/test", "docker/nightly"):
+        pkgs.append(Package(
+            name="containerd.io", version="1.6.20", release="3.1.lab", repos=[repo],
+            files={
+                "/usr/bin/containerd": ("deb", "containerd:usr/bin/containerd"),
+                "/usr/bin/containerd-shim": ("deb", "containerd:usr/bin/containerd-shim"),
+                "/usr/bin/containerd-shim-runc-v1": ("deb", "containerd:usr/bin/containerd-shim-runc-v1"),
+                "/usr/bin/containerd-shim-runc-v2": ("deb", "containerd:usr/bin/containerd-shim-runc-v2"),
+                "/usr/bin/ctr": ("deb", "containerd:usr/bin/ctr"),
+                "/usr/bin/runc": ("deb", "runc:usr/sbin/runc"),
+                "/usr/lib/systemd/system/containerd.service": ("deb",
+                                                               "containerd:lib/systemd/system/containerd.service"),
+            },
+            provides=["runc"], conflicts=["runc"], obsoletes=["runc"], post_lua=DAEMON_RELOAD_POST,
+            summary="containerd and runc (hostprep lab build of Debian's containerd and runc)",
+        ))
+        pkgs.append(Package(
+            name="docker-buildx-plugin", version="0.13.1", release="1.lab", repos=[repo],
+            files={"/usr/libexec/docker/cli-plugins/docker-buildx": ("deb", "docker-buildx:usr/libexec/docker/"
+                                                                           "cli-plugins/docker-buildx")},
+            summary="Docker buildx plugin (hostprep lab build of Debian trixie's docker-buildx)",
+        ))
+        pkgs.append(Package(
+            name="docker-compose-plugin", version="2.26.1", release="1.lab", repos=[repo],
+            files={"/usr/libexec/docker/cli-plugins/docker-compose": ("deb", "docker-compose:usr/libexec/docker/"
+                                                                             "cli-plugins/docker-compose")},
+            summary="Docker Compose v2 plugin (hostprep lab build of Debian trixie's docker-compose)",
+        ))
+    yum_config_manager = "#!/bin/sh\n# hostprep lab yum-utils: yum-config-manager over dnf config-manager\n" \
+                         "exec /usr/bin/dnf config-manager \"$@\"\n"
+    pkgs.append(Package(name="yum-utils", version="1.1.31", arch="noarch", repos=["base"],
+                        files={"/usr/bin/yum-config-manager": ("text", yum_config_manager)},
+                        modes={"/usr/bin/yum-config-manager": 0o755}, summary="yum-config-manager (lab wrapper)"))
+    for name, version in (("dnf-plugins-core", "4.3.0"), ("device-mapper-persistent-data", "0.9.0"),
+                          ("lvm2", "2.03.21"), ("container-selinux", "2.221.0"), ("python3-pip", "21.3.1")):
+        pkgs.append(_marker(name, version, ["base"], f"{name} (lab marker; the host has the real tools)"))
+    for name in ("docker", "docker-client", "docker-client-latest", "docker-common", "docker-latest",
+                 "docker-latest-logrotate", "docker-logrotate", "docker-engine", "podman-docker", "runc"):
+        pkgs.append(_marker(name, "1.13.1" if name != "runc" else "1.1.12", ["base"],
+                            f"{name}: conflicts with Docker CE (lab marker, for removal tests)"))
+    epel_repo = (f"[epel]\nname=hostprep lab EPEL-like {'$'}releasever - {'$'}basearch\n"
+                 f"baseurl={repo_url}/el/$releasever/epel/$basearch/\nenabled=1\ngpgcheck=1\n"
+                 "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-hostprep-lab\nskip_if_unavailable=0\n")
+    pkgs.append(Package(name="epel-release", version="9", release="7.lab", arch="noarch", repos=["base"],
+                        files={"/etc/yum.repos.d/epel.repo": ("text", epel_repo),
+                               "/etc/pki/rpm-gpg/RPM-GPG-KEY-hostprep-lab": ("key", "")},
+                        summary="EPEL-like repository configuration (lab)"))
+    for name in ("python-pip", "python2-pip"):
+        pkgs.append(_marker(name, "9.0.3", ["epel"], f"{name} (lab marker; the host's pip is Debian's)",
+                            releasevers=("7",)))
+    pkgs.append(_marker("python3-pip-wheel", "21.3.1", ["epel"], "pip wheel (lab marker)"))
+    return pkgs

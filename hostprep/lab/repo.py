@@ -1,0 +1,223 @@
+"""The lab's package server: a signed RPM repository tree in Docker's and EL's layouts, served over HTTP.
+
+`build_repo()` makes (or finds in /var/cache/hostprep/repo, keyed by a hash of this recipe) the
+tree; `ensure_served()` runs a detached HTTP server on the lab bridge address only, with a pidfile,
+and `stop_served()` stops it by that pid. Usage: python -m hostprep.lab.repo build|serve|stop|fingerprint
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hostprep.errors import HostprepError
+from hostprep.lab import paths
+from hostprep.lab.packages import build as rpmtools
+from hostprep.lab.packages.catalog import catalog
+from hostprep.lab.packages.debsource import download_bookworm, download_suite, extract
+
+LAB_REPO_URL = paths.REPO_URL
+REPO_CACHE = paths.CACHE / "repo"
+GNUPGHOME = paths.CACHE / "gpg"
+DEBS = paths.CACHE / "debs"
+KEY_NAME = "hostprep lab signing key"
+PIDFILE = paths.RUN / "repo-server.pid"
+BOOKWORM_DEBS = ["docker.io", "containerd", "runc", "tini"]
+TRIXIE_DEBS = ["docker-compose", "docker-buildx"]
+RELEASEVERS = ("7", "8", "9")
+
+
+def recipe_hash() -> str:
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for f in [Path(__file__), *sorted((here / "packages").glob("*.py"))]:
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def repo_dir() -> Path:
+    return REPO_CACHE / recipe_hash()
+
+
+# -- signing key ------------------------------------------------------------------------------
+def ensure_key() -> tuple[str, str]:
+    """The lab signing key (made once): (ASCII-armored public key, fingerprint)."""
+    GNUPGHOME.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(GNUPGHOME, 0o700)
+    env = dict(os.environ, GNUPGHOME=str(GNUPGHOME))
+    listed = subprocess.run(["gpg", "--batch", "--with-colons", "--list-keys", KEY_NAME], capture_output=True,
+                            text=True, env=env)
+    if listed.returncode != 0:
+        subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", KEY_NAME, "rsa3072", "sign",
+                        "never"], check=True, capture_output=True, env=env)
+        listed = subprocess.run(["gpg", "--batch", "--with-colons", "--list-keys", KEY_NAME], capture_output=True,
+                                text=True, env=env, check=True)
+    fpr = next(line.split(":")[9] for line in listed.stdout.splitlines() if line.startswith("fpr:"))
+    armored = subprocess.run(["gpg", "--batch", "--armor", "--export", KEY_NAME], capture_output=True, text=True,
+                             env=env, check=True).stdout
+    return armored, fpr
+
+
+def lab_key_fingerprint() -> str:
+    """The lab key's fingerprint, in the spaced form Docker publishes its own in."""
+    fpr = ensure_key()[1]
+    return " ".join(fpr[i:i + 4] for i in range(0, len(fpr), 4))
+
+
+# -- building ---------------------------------------------------------------------------------
+def _docker_repo_file() -> str:
+    url = f"{LAB_REPO_URL}/linux/centos"
+    sections = []
+    for channel, enabled in (("stable", 1), ("test", 0), ("nightly", 0)):
+        sections.append(
+            f"[docker-ce-{channel}]\nname=Docker CE {channel.capitalize()} - $basearch\n"
+            f"baseurl={url}/$releasever/$basearch/{channel}\nenabled={enabled}\ngpgcheck=1\ngpgkey={url}/gpg\n"
+        )
+    return "\n".join(sections)
+
+
+def build_repo(rebuild: bool = False) -> Path:
+    """Build the whole repository tree (cached by recipe hash) and return its directory."""
+    target = repo_dir()
+    if (target / ".complete").exists() and not rebuild:
+        return target
+    armored, _fpr = ensure_key()
+    REPO_CACHE.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=REPO_CACHE))
+    try:
+        debs = download_bookworm(BOOKWORM_DEBS, DEBS / "bookworm")
+        debs.update(download_suite("trixie", TRIXIE_DEBS, DEBS / "trixie"))
+        trees = {name: extract(path, work / "debs" / name) for name, path in debs.items()}
+        out = work / "rpms"
+        out.mkdir()
+        built: list[tuple[object, Path]] = []
+        for pkg in catalog(LAB_REPO_URL):
+            tree = work / "trees" / f"{pkg.name}-{pkg.version}-{pkg.release}"
+            files = rpmtools.make_tree(pkg, tree, trees, armored)
+            built.append((pkg, rpmtools.rpmbuild(pkg, tree, files, work, out)))
+        rpmtools.sign([p for _, p in built], GNUPGHOME, KEY_NAME)
+        tree_root = work / "tree"
+        for pkg, rpm in built:
+            for rel in pkg.releasevers:  # type: ignore[attr-defined]
+                for repo in pkg.repos:  # type: ignore[attr-defined]
+                    if repo.startswith("docker/"):
+                        dest = tree_root / "linux/centos" / rel / "x86_64" / repo.split("/")[1] / "Packages"
+                    else:
+                        dest = tree_root / "el" / rel / repo / "x86_64" / "Packages"
+                    dest.mkdir(parents=True, exist_ok=True)
+                    os.link(rpm, dest / rpm.name)
+        for rel in RELEASEVERS:
+            for channel in ("stable", "test", "nightly"):
+                (tree_root / "linux/centos" / rel / "x86_64" / channel / "Packages").mkdir(parents=True, exist_ok=True)
+            for repo in ("base", "epel"):
+                (tree_root / "el" / rel / repo / "x86_64" / "Packages").mkdir(parents=True, exist_ok=True)
+        for repodir in [*tree_root.glob("linux/centos/*/x86_64/*"), *tree_root.glob("el/*/*/x86_64")]:
+            proc = subprocess.run(["createrepo_c", "--quiet", "--general-compress-type=gz", str(repodir)],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise HostprepError(f"createrepo_c {repodir} failed: {proc.stderr}")
+        (tree_root / "linux/centos/docker-ce.repo").write_text(_docker_repo_file())
+        (tree_root / "linux/centos/gpg").write_text(armored)
+        (tree_root / "RPM-GPG-KEY-hostprep-lab").write_text(armored)
+        (tree_root / "pypi/simple").mkdir(parents=True, exist_ok=True)
+        (tree_root / "pypi/simple/index.html").write_text("<!DOCTYPE html><html><body></body></html>\n")
+        if target.exists():
+            shutil.rmtree(target)
+        tree_root.rename(target)
+        (target / ".complete").write_text(recipe_hash() + "\n")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for old in REPO_CACHE.iterdir():
+        if old.is_dir() and old != target and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+# -- serving ----------------------------------------------------------------------------------
+def _pid() -> int | None:
+    try:
+        pid = int(PIDFILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
+def ensure_served(address: str = paths.BRIDGE_ADDRESS, port: int = paths.REPO_PORT) -> None:
+    """Start the repository's HTTP server on address:port (only) unless it already runs."""
+    directory = build_repo()
+    pid = _pid()
+    if pid is not None:
+        recorded = PIDFILE.read_text().split()
+        if len(recorded) > 1 and recorded[1] == str(directory):
+            return
+        stop_served()
+    paths.RUN.mkdir(parents=True, exist_ok=True)
+    log = open(paths.RUN / "repo-server.log", "ab")  # noqa: SIM115 - handed to the detached server
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", address, "--directory", str(directory), str(port)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    log.close()
+    PIDFILE.write_text(f"{proc.pid} {directory}\n")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=0.3):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                raise HostprepError(f"the lab repository server exited ({proc.returncode}); see "
+                                    f"{paths.RUN / 'repo-server.log'}")
+            time.sleep(0.05)
+    raise HostprepError("the lab repository server did not start listening")
+
+
+def stop_served() -> None:
+    """Stop the repository server by its recorded pid."""
+    pid = _pid()
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    PIDFILE.unlink(missing_ok=True)
+
+
+def main(argv: list[str]) -> int:
+    cmd = argv[0] if argv else "build"
+    if cmd == "build":
+        started = time.monotonic()
+        print(f"{build_repo(rebuild='--rebuild' in argv)} ({time.monotonic() - started:.1f}s)")
+    elif cmd == "serve":
+        ensure_served()
+    elif cmd == "stop":
+        stop_served()
+    elif cmd == "fingerprint":
+        print(lab_key_fingerprint())
+    else:
+        print("usage: python -m hostprep.lab.repo build [--rebuild] | serve | stop | fingerprint", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
