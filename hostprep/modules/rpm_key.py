@@ -1,0 +1,75 @@
+"""rpm_key: import (or remove) a GPG key into the RPM database, checking its fingerprint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext
+from hostprep.modules.shellutil import q, sections
+
+
+class RpmKeyModule(Module):
+    name = "rpm_key"
+    doc = ("Import a key (URL, file on the host, or inline armored text) with rpm --import, after checking "
+           "its fingerprint when one is given; already-imported keys (by key id) are left alone.")
+    examples = ("- rpm_key:\n    key: https://download.docker.com/linux/centos/gpg\n"
+                "    fingerprint: 060A 61C5 1B55 8A7F 742B 77AA C52F EB6B 621E 9F35\n")
+    args = {
+        "key": Arg("str", required=True, doc="URL, host path, or ASCII-armored key text."),
+        "state": Arg("str", default="present", choices=("present", "absent")),
+        "fingerprint": Arg("list", elements="str", doc="Expected fingerprint(s); spaces are ignored."),
+        "validate_certs": Arg("bool", default=True),
+    }
+
+    def _fetch(self, args: dict[str, Any]) -> str:
+        key = args["key"]
+        insecure = "" if args["validate_certs"] else "-k "
+        if key.lstrip().startswith("-----BEGIN PGP"):
+            return f"printf '%s\\n' {q(key)} > \"$k\""
+        if "://" in key:
+            return (f"(curl -fsSL {insecure}{q(key)} -o \"$k\" 2>/dev/null || wget -q -O \"$k\" {q(key)}) "
+                    f"|| echo fetch-failed")
+        return f"cp {q(key)} \"$k\" 2>/dev/null || echo missing-file"
+
+    def probe(self, args: dict[str, Any]) -> str | None:
+        return "\n".join([
+            'k=$(mktemp); trap \'rm -f "$k"\' EXIT',
+            "echo '@@hostprep:fetch@@'",
+            self._fetch(args),
+            "echo '@@hostprep:key@@'",
+            'gpg --batch --with-colons --show-keys "$k" 2>/dev/null | grep -E "^(fpr|pub):" || '
+            'gpg --batch --with-colons --with-fingerprint "$k" 2>/dev/null | grep -E "^(fpr|pub):"',
+            "echo '@@hostprep:installed@@'",
+            "rpm -q gpg-pubkey --qf '%{VERSION}-%{RELEASE}\\n' 2>/dev/null | grep -v 'not installed' || true",
+        ])
+
+    def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
+        sec = sections(probe.stdout if probe else "")
+        if "fetch-failed" in sec.get("fetch", "") or "missing-file" in sec.get("fetch", ""):
+            return Plan(failed=True, msg=f"could not read the key {args['key']}")
+        fprs = [line.split(":")[9] for line in sec.get("key", "").splitlines() if line.startswith("fpr:")]
+        if not fprs:
+            return Plan(failed=True, msg=f"{args['key']} is not a GPG public key")
+        primary = fprs[0].upper()
+        keyid = primary[-8:].lower()
+        installed = {line.split("-")[0].lower() for line in sec.get("installed", "").split() if line}
+        result = {"fingerprints": fprs, "keyid": keyid}
+        if args["state"] == "absent":
+            if keyid in installed:
+                return Plan(True, [Command(f"rpm -e --allmatches gpg-pubkey-{keyid}")], result=result,
+                            diff={"before": f"gpg-pubkey-{keyid}: present\n", "after": f"gpg-pubkey-{keyid}: absent\n"})
+            return Plan(False, result=result)
+        if args.get("fingerprint"):
+            wanted = {f.replace(" ", "").upper() for f in args["fingerprint"]}
+            if not wanted & {f.upper() for f in fprs}:
+                return Plan(failed=True, result=result,
+                            msg=f"the key's fingerprint {primary} does not match {', '.join(sorted(wanted))}")
+        if keyid in installed:
+            return Plan(False, result=result)
+        key = args["key"]
+        if key.lstrip().startswith("-----BEGIN PGP") or "://" in key:
+            cmd = f"k=$(mktemp); trap 'rm -f \"$k\"' EXIT; {self._fetch(args)}; rpm --import \"$k\""
+        else:
+            cmd = f"rpm --import {q(key)}"
+        return Plan(True, [Command(cmd)], result=result,
+                    diff={"before": f"gpg-pubkey-{keyid}: absent\n", "after": f"gpg-pubkey-{keyid}: present\n"})
