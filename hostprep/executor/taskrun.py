@@ -153,6 +153,13 @@ class TaskRunner:
     def run(self) -> dict[str, Any]:
         """Run the task; returns the (registered) result. Emits events; updates host state."""
         templar = self.templar()
+        self.title = self.task.display_name
+        if self.task.name and "{" in str(self.task.name):
+            try:
+                rendered = str(templar.render(self.task.name))
+                self.title = f"{self.role.name} : {rendered}" if self.task.role else rendered
+            except TemplateError:
+                pass
         no_log = self._bool_kw(templar, "no_log")
         whens = [*self.scope.whens, self.task.kw("when")] if self.task.kw("when") is not None else \
             list(self.scope.whens)
@@ -179,7 +186,7 @@ class TaskRunner:
             if not self._conditions_hold(item_templar, whens):
                 res = {"skipped": True, "changed": False, "skip_reason": SKIP_REASON, loop_var: item,
                        "ansible_loop_var": loop_var, "_ansible_item_label": label}
-                self.runner.emit(TaskEvent(self.host.name, self.task.display_name, "skipped", res, item=label,
+                self.runner.emit(TaskEvent(self.host.name, self.title, "skipped", res, item=label,
                                            is_item=True, no_log=no_log, handler=self.task.is_handler))
                 results.append(res)
                 continue
@@ -211,7 +218,7 @@ class TaskRunner:
 
     def _skipped(self, no_log: bool) -> dict[str, Any]:
         res = {"changed": False, "skipped": True, "skip_reason": SKIP_REASON}
-        self.runner.emit(TaskEvent(self.host.name, self.task.display_name, "skipped", res, no_log=no_log,
+        self.runner.emit(TaskEvent(self.host.name, self.title, "skipped", res, no_log=no_log,
                                    handler=self.task.is_handler))
         self.host.stats.skipped += 1
         self._register(res)
@@ -248,7 +255,7 @@ class TaskRunner:
             result["_hostprep_ignored"] = True
         if extra is not None:
             status = self._status(result)
-            self.runner.emit(TaskEvent(self.host.name, task.display_name, status, result, item=item_label,
+            self.runner.emit(TaskEvent(self.host.name, self.title, status, result, item=item_label,
                                        is_item=True, no_log=no_log, ignored=bool(result.get("_hostprep_ignored")),
                                        handler=task.is_handler))
         return result
@@ -337,7 +344,7 @@ class TaskRunner:
         host, task = self.host, self.task
         status = self._status(result)
         if not loop:
-            self.runner.emit(TaskEvent(host.name, task.display_name, status, result, no_log=no_log,
+            self.runner.emit(TaskEvent(host.name, self.title, status, result, no_log=no_log,
                                        ignored=bool(result.get("_hostprep_ignored")), handler=task.is_handler))
         if status == "unreachable":
             if self.scope.keyword(task, "ignore_unreachable"):

@@ -110,9 +110,8 @@ class DnfModule(Module):
                 lines.append(f"n=$(rpm -qp --qf '%{{NAME}}-%{{VERSION}}-%{{RELEASE}}' {q(spec)} 2>/dev/null) && "
                              f"rpm {root}-q \"$n\" >/dev/null 2>&1 && echo installed || echo missing")
             else:
-                lines.append(f"rpm {root}-q {q(spec)} --qf '%{{NAME}}\\n' 2>/dev/null | grep -q . && echo installed "
-                             "|| { rpm " + root + "-q --whatprovides " + q(spec) + " >/dev/null 2>&1 && "
-                             "echo installed || echo missing; }")
+                lines.append(f"if rpm {root}-q {q(spec)} >/dev/null 2>&1 || rpm {root}-q --whatprovides {q(spec)} "
+                             ">/dev/null 2>&1; then echo installed; else echo missing; fi")
         if state == "latest":
             refresh = " --refresh" if args["update_cache"] else ""
             targets = " ".join(q(s) for s in names if s != "*")
