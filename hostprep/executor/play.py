@@ -6,6 +6,7 @@ a pool of `forks` workers bounds how many hosts are worked on at once.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -54,7 +55,7 @@ class PlayRunner:
             "group_names": host.inv_vars.get("group_names", []),
             "groups": host.inv_vars.get("groups", {}),
             "play_hosts": list(self.batch),
-            "ansible_play_hosts": [h for h in self.play_hosts if self.pb.states[h].active],
+            "ansible_play_hosts": [h for h in self.play_hosts if self.pb.state_for(h).active],
             "ansible_play_hosts_all": list(self.play_hosts),
             "ansible_play_batch": list(self.batch),
             "ansible_play_name": self.play.name,
@@ -177,6 +178,14 @@ class PlayRunner:
             host.failed = True
             host.stats.failed += 1
             self.emit(TaskEvent(host.name, "error", "failed", {"msg": str(exc)}))
+        except Exception as exc:  # noqa: BLE001 - one host's internal error must not stop the others
+            import traceback
+
+            host.failed = True
+            host.stats.failed += 1
+            self.emit(TaskEvent(host.name, "internal error", "failed",
+                                {"msg": f"hostprep internal error: {type(exc).__name__}: {exc}",
+                                 "exception": traceback.format_exc()}))
         finally:
             host.stats.seconds += time.monotonic() - started
             if host.transport is not None:
@@ -243,8 +252,22 @@ class PlayRunner:
         runner = TaskRunner(self, host, task, scope)
         if scope.keyword(task, "run_once"):
             self._run_once(host, task, scope, runner)
+        else:
+            runner.run()
+        if not host.active and not host.ended:
+            self._check_batch_failures()
+
+    def _check_batch_failures(self) -> None:
+        """max_fail_percentage / any_errors_fatal: stop the whole batch once too many hosts failed."""
+        mfp = self.play.kw("max_fail_percentage")
+        fatal = to_bool(self.play.kw("any_errors_fatal", False))
+        if mfp is None and not fatal:
             return
-        runner.run()
+        states = [self.pb.state_for(n) for n in self.batch]
+        failed = sum(1 for s in states if s.failed or s.unreachable)
+        if fatal and failed or (mfp is not None and failed * 100.0 / len(states) > float(mfp)):
+            for s in states:
+                s.ended = True
 
     def _run_once(self, host: HostState, task: Task, scope: Scope, runner: TaskRunner) -> None:
         with self._once_lock:
@@ -264,38 +287,53 @@ class PlayRunner:
             host.set_facts[name] = slot["result"]
 
     def _include(self, host: HostState, task: Task, scope: Scope) -> None:
+        from hostprep.executor.taskrun import _loop_items
+
         runner = TaskRunner(self, host, task, scope)
         templar = runner.templar()
+        items = _loop_items(templar, task, runner.context)
+        if items is None:
+            self._include_one(host, task, scope, runner, templar, {})
+            return
+        lc = task.kw("loop_control") or {}
+        loop_var = lc.get("loop_var", "item")
+        for index, item in enumerate(items):
+            extra = {loop_var: item}
+            if lc.get("index_var"):
+                extra[lc["index_var"]] = index
+            self._include_one(host, task, scope, runner, templar.child(extra), extra)
+            if not host.active:
+                return
+
+    def _include_one(self, host: HostState, task: Task, scope: Scope, runner: TaskRunner, templar: Templar,
+                     loop_vars: dict[str, Any]) -> None:
         whens = [*scope.whens, task.kw("when")] if task.kw("when") is not None else list(scope.whens)
         if not all(templar.is_true(w, context=runner.context) for w in whens if w is not None):
             return
         from hostprep.playbook.loader import LoadContext
-        from hostprep.playbook.tasks import TaskSource, load_task_file
+        from hostprep.playbook.tasks import TaskSource, _resolve_relative, load_task_file
 
+        params = {**loop_vars, **dict(templar.render(task.kw("vars") or {}, context=runner.context))}
         if task.module == "include_tasks":
             items = task.included
             if items is None:
                 name = str(templar.render(task.args["file"], context=runner.context))
                 ctx = LoadContext(self.play.basedir)
                 src = TaskSource(Path(task.file or self.play.basedir / "x"), task.role)
-                from hostprep.playbook.tasks import _resolve_relative
-
                 items = load_task_file(_resolve_relative(name, src, ctx), ctx, src)
-            params = dict(templar.render(task.kw("vars") or {}, context=runner.context))
             self.run_items(host, items, scope.with_include(task, params))
             return
         role = task.included[0] if task.included else None
         if role is None:
-            from hostprep.playbook.loader import LoadContext
-
             name = str(templar.render(task.args["name"], context=runner.context))
             role = LoadContext(self.play.basedir).load_role(name, tasks_from=task.args.get("tasks_from", "main"),
                                                             vars_from=task.args.get("vars_from", "main"),
                                                             defaults_from=task.args.get("defaults_from", "main"))
-        params = dict(templar.render(task.kw("vars") or {}, context=runner.context))
-        role = Role(**{**role.__dict__, "params": {**role.params, **params}})
-        if role not in self.play.roles:
-            self.play.handlers.extend(h for h in role.handlers if h not in self.play.handlers)
+        role = dataclasses.replace(role, params={**role.params, **params})
+        with self._once_lock:
+            for h in role.handlers:
+                if h not in self.play.handlers:
+                    self.play.handlers.append(h)
         self.run_items(host, role.tasks, scope.with_include(task, {}).with_role(role))
 
     def _meta(self, host: HostState, task: Task, scope: Scope) -> None:

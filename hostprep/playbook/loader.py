@@ -91,8 +91,8 @@ class LoadContext:
             for dep in meta.get("dependencies") or []:
                 dep_name, dep_params = _role_entry(dep, meta_file=str(path / "meta"))
                 deps.append(self.load_role(dep_name, dep_params, where=(str(path / "meta" / "main.yml"), None)))
-            role.dependencies = deps  # type: ignore[attr-defined]
-            role.allow_duplicates = bool(meta.get("allow_duplicates", False))  # type: ignore[attr-defined]
+            role.dependencies = deps
+            role.allow_duplicates = bool(meta.get("allow_duplicates", False))
             return role
         finally:
             self._loading.pop()

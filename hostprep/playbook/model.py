@@ -25,6 +25,8 @@ class Role:
     when: Any = None
     tags: list[str] = field(default_factory=list)
     public: bool = True
+    dependencies: list[Role] = field(default_factory=list)
+    allow_duplicates: bool = False
 
     @property
     def searchpath(self) -> list[Path]:
