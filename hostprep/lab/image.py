@@ -192,6 +192,8 @@ def customize(root: Path, flavor: str) -> None:
     _run(["systemctl", f"--root={root}", "enable", "hostprep-lab-hostkeys.service",
           "hostprep-lab-cgroups-rw.service", "ssh.service"])
     _run(["systemctl", f"--root={root}", "mask", *MASKED_UNITS])
+    if "\nwheel:" not in "\n" + (root / "etc/group").read_text():
+        _run(["chroot", str(root), "groupadd", "-r", "wheel"])  # EL's admin group
     passwd = root / "etc/passwd"
     if ":deploy:" not in passwd.read_text() and "\ndeploy:" not in passwd.read_text():
         _run(["chroot", str(root), "useradd", "-m", "-s", "/bin/bash", "-U", "deploy"])
