@@ -23,6 +23,7 @@ from hostprep.lab import paths
 from hostprep.lab.packages import build as rpmtools
 from hostprep.lab.packages.catalog import catalog
 from hostprep.lab.packages.debsource import download_bookworm, download_suite, extract
+from hostprep.lab.packages.pypi import build_script_wheel, write_simple_index
 
 LAB_REPO_URL = paths.REPO_URL
 REPO_CACHE = paths.CACHE / "repo"
@@ -127,8 +128,10 @@ def build_repo(rebuild: bool = False) -> Path:
         (tree_root / "linux/centos/docker-ce.repo").write_text(_docker_repo_file())
         (tree_root / "linux/centos/gpg").write_text(armored)
         (tree_root / "RPM-GPG-KEY-hostprep-lab").write_text(armored)
-        (tree_root / "pypi/simple").mkdir(parents=True, exist_ok=True)
-        (tree_root / "pypi/simple/index.html").write_text("<!DOCTYPE html><html><body></body></html>\n")
+        compose = (trees["docker-compose"] / "usr/libexec/docker/cli-plugins/docker-compose").read_bytes()
+        wheel = build_script_wheel(tree_root / "pypi/packages", "docker-compose", "2.26.1",
+                                   {"docker-compose": compose}, "Docker Compose v2 (hostprep lab build)")
+        write_simple_index(tree_root / "pypi", {"docker-compose": [wheel]})
         if target.exists():
             shutil.rmtree(target)
         tree_root.rename(target)
