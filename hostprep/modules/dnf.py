@@ -110,8 +110,11 @@ class DnfModule(Module):
                 lines.append(f"n=$(rpm -qp --qf '%{{NAME}}-%{{VERSION}}-%{{RELEASE}}' {q(spec)} 2>/dev/null) && "
                              f"rpm {root}-q \"$n\" >/dev/null 2>&1 && echo installed || echo missing")
             else:
-                lines.append(f"if rpm {root}-q {q(spec)} >/dev/null 2>&1 || rpm {root}-q --whatprovides {q(spec)} "
-                             ">/dev/null 2>&1; then echo installed; else echo missing; fi")
+                # removal matches package names only (a package that merely provides the name stays,
+                # as with Ansible's dnf); installation is satisfied by a provider too
+                provides = "" if state == "absent" else f" || rpm {root}-q --whatprovides {q(spec)} >/dev/null 2>&1"
+                lines.append(f"if rpm {root}-q {q(spec)} >/dev/null 2>&1{provides}; then echo installed; "
+                             "else echo missing; fi")
         if state == "latest":
             refresh = " --refresh" if args["update_cache"] else ""
             targets = " ".join(q(s) for s in names if s != "*")
@@ -123,10 +126,13 @@ class DnfModule(Module):
     def _repo_opts(self, args: dict[str, Any]) -> str:
         opts = [f"--enablerepo={q(r)}" for r in args["enablerepo"]]
         opts += [f"--disablerepo={q(r)}" for r in args["disablerepo"]]
+        opts += [f"--exclude={q(e)}" for e in args["exclude"]]
         if args["disable_gpg_check"]:
             opts.append("--nogpgcheck")
         if args.get("releasever"):
             opts.append(f"--releasever={q(args['releasever'])}")
+        if args["security"]:
+            opts.append("--security")
         return " ".join(opts)
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
