@@ -37,10 +37,8 @@ def parse_repo_file(text: str) -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 def render_repo_file(data: list[tuple[str, list[tuple[str, str]]]]) -> str:
-    blocks = []
-    for name, items in data:
-        blocks.append(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in items))
-    return "\n".join(blocks)
+    # configparser's layout, as Ansible writes it: each section followed by an empty line
+    return "".join(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in items) + "\n" for name, items in data)
 
 
 class YumRepositoryModule(Module):
