@@ -75,10 +75,19 @@ def down(name: str | None, everything: bool, hosts: tuple[str, ...]) -> None:
 
 
 @command.command("list")
-def list_() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable: name, address, flavor, user, key.")
+def list_(as_json: bool) -> None:
     """Show running lab hosts."""
+    from hostprep.lab import paths
     from hostprep.lab.api import list_hosts
 
+    if as_json:
+        import json
+
+        click.echo(json.dumps([{"name": h.name, "address": h.address, "flavor": h.flavor, "user": "root",
+                                "port": 22, "identity_file": str(paths.KEY), "known_hosts": str(paths.KNOWN_HOSTS)}
+                               for h in list_hosts()], indent=2))
+        return
     table = Table()
     for col in ("name", "address", "flavor"):
         table.add_column(col)
