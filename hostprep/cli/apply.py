@@ -25,6 +25,8 @@ def _options(func):  # noqa: ANN001, ANN202 - click decorator stack
                      help="Exit 2 when all hosts succeeded and something changed."),
         click.option("--syntax-check", is_flag=True, help="Only load and validate the playbook."),
         click.option("--list-tasks", is_flag=True, help="List the tasks and exit."),
+        click.option("--retry-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Where to list failed hosts (default ~/.cache/hostprep/retry/PLAYBOOK.retry)."),
     ]
     for d in reversed(decorators):
         func = d(func)
@@ -37,7 +39,8 @@ def _split(values: tuple[str, ...]) -> set[str]:
 
 def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, tags: tuple[str, ...],
               skip_tags: tuple[str, ...], check: bool, diff: bool, extra_vars: tuple[str, ...], forks: int,
-              as_json: bool, verbose: int, detailed_exitcode: bool, syntax_check: bool, list_tasks: bool) -> int:
+              as_json: bool, verbose: int, detailed_exitcode: bool, syntax_check: bool, list_tasks: bool,
+              retry_file: Path | None = None) -> int:
     from hostprep.executor.play import PlaybookRunner, exit_code
     from hostprep.executor.state import RunOptions
     from hostprep.inventory import load_inventory
@@ -74,11 +77,13 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
     stats = PlaybookRunner(book, inv, options, output).run()
     failed = sorted(h for h, s in stats.items() if s.failed or s.unreachable)
     if failed:
-        retry = playbook.with_suffix(".retry")
+        retry = retry_file or Path.home() / ".cache" / "hostprep" / "retry" / f"{playbook.stem}.retry"
         try:
+            retry.parent.mkdir(parents=True, exist_ok=True)
             retry.write_text("".join(f"{h}\n" for h in failed))
-        except OSError:
-            pass
+            click.echo(f"failed hosts listed in {retry} (use --limit @{retry})", err=True)
+        except OSError as exc:
+            click.echo(f"could not write the retry file {retry}: {exc.strerror}", err=True)
     return exit_code(stats, detailed_exitcode)
 
 

@@ -38,6 +38,11 @@ class AptModule(Module):
                 lines.append(f"echo '@@hostprep:c{i}@@'; apt-cache policy {q(name)} 2>/dev/null | "
                              "awk '/Candidate:/{print $2}'")
             del version
+        if args.get("deb"):
+            d = q(args["deb"])
+            lines.append(f"echo '@@hostprep:deb@@'; p=$(dpkg-deb -f {d} Package) && v=$(dpkg-deb -f {d} Version) && "
+                         "[ \"$(dpkg-query -W -f='${Status}|${Version}' \"$p\" 2>/dev/null)\" = "
+                         "\"install ok installed|$v\" ] && echo installed || echo missing")
         lines.append("echo '@@hostprep:age@@'; echo $(( $(date +%s) - $(stat -c %Y /var/lib/apt/lists 2>/dev/null "
                      "|| echo 0) ))")
         return "\n".join(lines)
@@ -75,7 +80,8 @@ class AptModule(Module):
                                      f"{' '.join(q(t) for t in todo)}"))
             else:
                 steps.append(Command(f"{ENV} apt-get {opts} install {' '.join(q(t) for t in todo)}"))
-        if args.get("deb"):
+        deb_needed = bool(args.get("deb")) and sec.get("deb", "").strip() != "installed"
+        if deb_needed:
             steps.append(Command(f"{ENV} apt-get {opts} install {q(args['deb'])}"))
         if args.get("upgrade") not in (None, "no"):
             kinds = {"yes": "upgrade", "safe": "upgrade", "full": "dist-upgrade", "dist": "dist-upgrade"}
@@ -83,7 +89,7 @@ class AptModule(Module):
             steps.append(Command(f"{ENV} apt-get {opts} {kind}"))
         if args["autoremove"]:
             steps.append(Command(f"{ENV} apt-get {opts} autoremove"))
-        changed = bool(todo) or bool(args.get("deb")) or args.get("upgrade") not in (None, "no")
+        changed = bool(todo) or deb_needed or args.get("upgrade") not in (None, "no")
         cache_only = len(steps) == 1 and steps[0].cmd.endswith("apt-get update -q")
         return Plan(changed or (bool(steps) and not cache_only), steps,
                     result={"packages": todo},

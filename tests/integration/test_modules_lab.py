@@ -75,3 +75,27 @@ def test_check_mode_changes_nothing_on_a_fresh_host(lab, project: Path) -> None:
     assert proc.returncode in (0, 1, 2), proc.stderr
     assert summary(proc)[hosts[0].name]["changed"] >= 10, [(f["task"], f["result"].get("msg")) for f in failures(proc)]
     assert snapshot(hosts[0]) == before
+
+
+def test_package_service_raw_reboot_and_apt(lab, tmp_path: Path) -> None:
+    import glob
+
+    import yaml
+
+    from hostprep.lab.api import lab_vars
+
+    el = lab.up(1, "el9", "sys")[0]
+    deb = lab.up(1, "debian12", "sysdeb")[0]
+    shutil.copy(PLAYBOOKS / "system.yml", tmp_path / "site.yml")
+    (tmp_path / "files").mkdir()
+    shutil.copy(sorted(glob.glob("/var/cache/hostprep/debs/bookworm/tini_*.deb"))[-1], tmp_path / "files/tini.deb")
+    inv = tmp_path / "inv.yml"
+    inv.write_text(yaml.safe_dump({"all": {"vars": lab_vars(), "children": {
+        "el": {"hosts": {el.name: el.hostvars}}, "deb": {"hosts": {deb.name: deb.hostvars}}}}}))
+    boots_before = ssh(el, "awk '{print $22}' /proc/1/stat").stdout.strip()
+    first = hostprep("apply", "-i", str(inv), "site.yml", "-e", "do_reboot=true", "--json", cwd=tmp_path)
+    assert first.returncode == 0, ([(f["task"], f["result"].get("msg")) for f in failures(first)], first.stderr)
+    assert ssh(el, "awk '{print $22}' /proc/1/stat").stdout.strip() != boots_before
+    assert ssh(deb, "dpkg-query -W -f='${Status}' tini").stdout == "install ok installed"
+    again = hostprep("apply", "-i", str(inv), "site.yml", "--json", "--detailed-exitcode", cwd=tmp_path)
+    assert again.returncode == 0, ([(f["task"], f["result"].get("msg")) for f in failures(again)], again.stdout[-2000:])

@@ -7,7 +7,6 @@ language and the output exactly as `hostprep apply` does, without SSH.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -343,10 +342,11 @@ def test_unreachable_host_exit_code_4(tmp_path: Path) -> None:
       tasks:
         - command: touch {tmp_path}/ran-{{{{ inventory_hostname }}}}
     """
-    proc = apply(tmp_path, book, "--json")
+    proc = apply(tmp_path, book, "--json", "--retry-file", str(tmp_path / "site.retry"))
     assert proc.returncode == 4, proc.stdout + proc.stderr
     s = summary(proc)
     assert s["gone"]["unreachable"] == 1 and s["ok1"]["ok"] == 1
     assert (tmp_path / "ran-ok1").exists()
     assert (tmp_path / "site.retry").read_text() == "gone\n"
-    assert os.path.exists(tmp_path / "site.retry")
+    limited = apply(tmp_path, book, "--json", "--limit", f"@{tmp_path / 'site.retry'}")
+    assert list(summary(limited)) == ["gone"]
