@@ -122,6 +122,21 @@ def write_inventory(hosts: list[LabHost], path: Path, group: str) -> Path:
     return path
 
 
+# every lab host runs its own systemd, which needs inotify instances; the kernel's default of 128
+# per user stops a few dozen hosts from booting ("Failed to allocate manager object")
+SYSCTL_FLOORS = {"fs/inotify/max_user_instances": 8192, "fs/inotify/max_user_watches": 1048576}
+
+
+def _raise_kernel_limits() -> None:
+    for key, floor in SYSCTL_FLOORS.items():
+        path = Path("/proc/sys") / key
+        try:
+            if int(path.read_text()) < floor:
+                path.write_text(str(floor))
+        except (OSError, ValueError):
+            pass
+
+
 def _host_names(name: str, n: int) -> list[str]:
     if not NAME_RE.match(name):
         raise InputError(f"lab name {name!r} must be lower-case letters, digits and dashes", key="--name")
@@ -134,6 +149,7 @@ def up(n: int = 1, flavor: str = "el9", name: str = "lab", inventory: Path | Non
     if n < 1:
         raise InputError("need at least one host", key="-n")
     names = _host_names(name, n)
+    _raise_kernel_limits()
     image = resolve_image(flavor)
     hostmod.ensure_key()
     with _lock():
