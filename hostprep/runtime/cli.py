@@ -1,12 +1,143 @@
-"""Command line of hostprep-runtime (filled in by the runtime issue)."""
+"""hostprep-runtime: a docker-like command line for the bundled container runtime (stdlib only, Python 3.9+)."""
 
+import argparse
+import gzip
+import json
+import os
+import shutil
 import sys
+import tempfile
+import time
+
+from hostprep.runtime.store import ImageError, Store, normalize_ref, state_root
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="hostprep-runtime", description="Run containers: namespaces, cgroups, "
+                                "an overlay root entered with pivot_root, images stored as OCI layouts.")
+    sub = p.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser("import", help="import a root filesystem tar as an image")
+    imp.add_argument("file")
+    imp.add_argument("name")
+    imp.add_argument("--cmd", help="default command (shell-split)")
+    sub.add_parser("images", help="list images")
+    rmi = sub.add_parser("rmi", help="remove image names")
+    rmi.add_argument("names", nargs="+")
+    tag = sub.add_parser("tag", help="give an image another name")
+    tag.add_argument("source")
+    tag.add_argument("target")
+    ins = sub.add_parser("inspect", help="show an image's or container's details")
+    ins.add_argument("ref")
+    run = sub.add_parser("run", help="run a command in a new container")
+    run.add_argument("--rm", action="store_true")
+    run.add_argument("--name")
+    run.add_argument("-e", "--env", action="append")
+    run.add_argument("-w", "--workdir")
+    run.add_argument("-u", "--user")
+    run.add_argument("--hostname")
+    run.add_argument("-m", "--memory")
+    run.add_argument("--cpus", type=float)
+    run.add_argument("--pids-limit", type=int)
+    run.add_argument("-v", "--volume", action="append")
+    run.add_argument("--read-only", action="store_true")
+    run.add_argument("--network", choices=("none", "host"), default="none")
+    run.add_argument("--entrypoint")
+    run.add_argument("--init", action="store_true", help="run a tiny init as PID 1 that reaps zombies")
+    run.add_argument("image")
+    run.add_argument("cmd", nargs=argparse.REMAINDER)
+    ps = sub.add_parser("ps", help="list containers")
+    ps.add_argument("-a", "--all", action="store_true")
+    rm = sub.add_parser("rm", help="remove containers")
+    rm.add_argument("-f", "--force", action="store_true")
+    rm.add_argument("names", nargs="+")
+    return p
+
+
+def _import(store, path, name, cmd):
+    tmp = None
+    with open(path, "rb") as handle:
+        magic = handle.read(2)
+    if magic == b"\x1f\x8b":
+        fd, tmp = tempfile.mkstemp(dir=store.root)
+        with gzip.open(path, "rb") as src, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(src, out)
+        path = tmp
+    try:
+        import shlex
+
+        config = {"Cmd": shlex.split(cmd)} if cmd else {"Cmd": ["/bin/sh"]}
+        digest = store.commit(normalize_ref(name), [path], config=config)
+    finally:
+        if tmp:
+            os.unlink(tmp)
+    print(digest)
 
 
 def main(argv=None):
-    print("hostprep-runtime: not implemented yet", file=sys.stderr)
-    return 2
+    opts = _parser().parse_args(argv)
+    root = state_root()
+    if os.geteuid() != 0 and opts.command in ("run", "import", "rm", "rmi", "tag"):
+        print("hostprep-runtime: must run as root (namespaces, mounts, cgroups)", file=sys.stderr)
+        return 1
+    try:
+        store = Store(root)
+        if opts.command == "import":
+            _import(store, opts.file, opts.name, opts.cmd)
+        elif opts.command == "images":
+            print("{:<40} {:<20}".format("NAME", "ID"))
+            for name, digest in store.images():
+                print("{:<40} {:<20}".format(name, digest.split(":")[1][:12]))
+        elif opts.command == "rmi":
+            for name in opts.names:
+                store.remove_ref(name)
+                print("Untagged: " + normalize_ref(name))
+        elif opts.command == "tag":
+            manifest_ref = [d for n, d in store.images() if n == normalize_ref(opts.source)]
+            if not manifest_ref:
+                raise ImageError("no such image: {}".format(opts.source))
+            store.set_ref(opts.target, manifest_ref[0], os.path.getsize(store.blob_path(manifest_ref[0])))
+        elif opts.command == "inspect":
+            from hostprep.runtime.container import list_states
+
+            for state in list_states(root):
+                if state["id"].startswith(opts.ref) or state.get("name") == opts.ref:
+                    print(json.dumps(state, indent=2, sort_keys=True))
+                    return 0
+            manifest, config = store.resolve(opts.ref)
+            print(json.dumps({"manifest": manifest, "config": config}, indent=2, sort_keys=True))
+        elif opts.command == "run":
+            from hostprep.runtime.container import run
+
+            if opts.cmd and opts.cmd[0] == "--":
+                opts.cmd = opts.cmd[1:]
+            return run(opts, root)
+        elif opts.command == "ps":
+            from hostprep.runtime.container import list_states
+
+            print("{:<14} {:<20} {:<24} {:<10} {}".format("ID", "NAME", "IMAGE", "STATUS", "COMMAND"))
+            for s in list_states(root):
+                if s["status"] != "running" and not opts.all:
+                    continue
+                status = s["status"] if s["status"] == "running" else "exited({})".format(s.get("exit_code"))
+                print("{:<14} {:<20} {:<24} {:<10} {}".format(s["id"], s["name"], s["image"], status,
+                                                               " ".join(s["command"])))
+        elif opts.command == "rm":
+            from hostprep.runtime.container import remove
+
+            for name in opts.names:
+                print(remove(root, name, force=opts.force))
+    except (ImageError, OSError, ValueError) as exc:
+        print("hostprep-runtime: {}".format(exc), file=sys.stderr)
+        return 125
+    except Exception as exc:  # noqa: BLE001 - every error becomes a message and a non-zero exit
+        name = type(exc).__name__
+        if name in ("RunError", "LimitError", "UnsafeEntry"):
+            print("hostprep-runtime: {}".format(exc), file=sys.stderr)
+            return 125
+        raise
+    return 0
 
 
 if __name__ == "__main__":
+    start = time.monotonic()
     sys.exit(main())

@@ -1,0 +1,144 @@
+"""Per-container cgroups with memory, cpu and pids limits, on cgroup v1 or v2 (detected)."""
+
+import os
+import time
+
+PARENT = "hostprep-runtime"
+ROOT = "/sys/fs/cgroup"
+
+
+class LimitError(Exception):
+    """A limit the kernel cannot apply here."""
+
+
+def version():
+    """2 when the unified hierarchy holds the controllers, else 1 (v1 or hybrid)."""
+    if os.path.exists(os.path.join(ROOT, "cgroup.controllers")):
+        return 2
+    return 1
+
+
+def parse_size(text):
+    text = str(text).strip().lower()
+    units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    if text and text[-1] == "b" and len(text) > 1 and text[-2] in units:
+        text = text[:-1]
+    if text and text[-1] in units:
+        number, unit = text[:-1], units[text[-1]]
+    else:
+        number, unit = text, 1
+    try:
+        value = int(float(number) * unit)
+    except ValueError:
+        raise LimitError("invalid size {!r} (use e.g. 64m, 1g)".format(text))
+    if value <= 0:
+        raise LimitError("size must be positive: {!r}".format(text))
+    return value
+
+
+class Cgroup:
+    """The container's cgroup(s); limits are written at creation, everything removed by `remove`."""
+
+    def __init__(self, cid):
+        self.cid = cid
+        self.v = version()
+        if self.v == 2:
+            self.paths = {"unified": os.path.join(ROOT, PARENT, cid)}
+        else:
+            self.paths = {}
+            for ctrl in ("memory", "cpu", "pids"):
+                base = os.path.join(ROOT, ctrl)
+                if os.path.isdir(base):
+                    self.paths[ctrl] = os.path.join(base, PARENT, cid)
+
+    def create(self, memory=None, cpus=None, pids=None):
+        try:
+            for path in self.paths.values():
+                os.makedirs(path, exist_ok=True)
+            if self.v == 2:
+                parent = os.path.dirname(self.paths["unified"])
+                try:
+                    with open(os.path.join(parent, "cgroup.subtree_control"), "w") as handle:
+                        handle.write("+memory +cpu +pids")
+                except OSError:
+                    pass
+            if memory is not None:
+                self._write("memory", "memory.max" if self.v == 2 else "memory.limit_in_bytes", str(memory))
+                if self.v == 2:
+                    self._write("memory", "memory.swap.max", "0", optional=True)
+                else:
+                    self._write("memory", "memory.memsw.limit_in_bytes", str(memory), optional=True)
+            if cpus is not None:
+                quota = int(float(cpus) * 100000)
+                if quota <= 0:
+                    raise LimitError("--cpus must be positive")
+                if self.v == 2:
+                    self._write("cpu", "cpu.max", "{} 100000".format(quota))
+                else:
+                    self._write("cpu", "cpu.cfs_period_us", "100000")
+                    self._write("cpu", "cpu.cfs_quota_us", str(quota))
+            if pids is not None:
+                self._write("pids", "pids.max", str(int(pids)))
+        except BaseException:
+            self.remove()
+            raise
+
+    def _write(self, ctrl, knob, value, optional=False):
+        path = self.paths.get("unified" if self.v == 2 else ctrl)
+        if path is None:
+            if optional:
+                return
+            raise LimitError("the {} controller is not available here".format(ctrl))
+        try:
+            with open(os.path.join(path, knob), "w") as handle:
+                handle.write(value)
+        except OSError as exc:
+            if optional:
+                return
+            raise LimitError("cannot set {} = {}: {}".format(knob, value, exc.strerror))
+
+    def add(self, pid):
+        for path in self.paths.values():
+            with open(os.path.join(path, "cgroup.procs"), "w") as handle:
+                handle.write(str(pid))
+
+    def pids(self):
+        out = set()
+        for path in self.paths.values():
+            try:
+                with open(os.path.join(path, "cgroup.procs")) as handle:
+                    out.update(int(x) for x in handle.read().split())
+            except OSError:
+                pass
+        return out
+
+    def oom_killed(self):
+        path = self.paths.get("unified" if self.v == 2 else "memory")
+        if not path:
+            return False
+        try:
+            with open(os.path.join(path, "memory.events" if self.v == 2 else "memory.oom_control")) as handle:
+                text = handle.read()
+        except OSError:
+            return False
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key in ("oom_kill",) and int(value or 0) > 0:
+                return True
+        return False
+
+    def remove(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        for path in self.paths.values():
+            while os.path.isdir(path):
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    for pid in self.pids():
+                        try:
+                            os.kill(pid, 9)
+                        except ProcessLookupError:
+                            pass
+                    time.sleep(0.02)

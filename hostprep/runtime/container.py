@@ -1,0 +1,398 @@
+"""Running a container: namespaces, an overlay root entered with pivot_root, /proc /sys /dev, masked
+paths, reduced capabilities, no_new_privs, cgroup limits, and the exit code of the command.
+
+Process layout: the CLI forks a shim (outside the container's PID namespace) that joins the cgroup,
+unshares the namespaces and forks the container's PID 1, which builds the root and execs the
+command. All namespace work happens in these freshly forked, single-threaded children.
+"""
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import stat
+import sys
+import time
+
+from hostprep.runtime import linux
+from hostprep.runtime.cgroups import Cgroup
+from hostprep.runtime.store import Store
+
+# Docker's default capabilities (numbers from linux/capability.h)
+DEFAULT_CAPS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "FSETID": 4, "KILL": 5, "SETGID": 6, "SETUID": 7,
+                "SETPCAP": 8, "NET_BIND_SERVICE": 10, "NET_RAW": 13, "SYS_CHROOT": 18, "MKNOD": 27,
+                "AUDIT_WRITE": 29, "SETFCAP": 31}
+MASKED = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+          "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"]
+READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
+
+
+class RunError(Exception):
+    """The container could not be started as asked."""
+
+
+def containers_dir(root):
+    path = os.path.join(root, "containers")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _write_state(cdir, state):
+    tmp = os.path.join(cdir, "state.json.tmp")
+    with open(tmp, "w") as handle:
+        json.dump(state, handle, indent=2, sort_keys=True)
+    os.replace(tmp, os.path.join(cdir, "state.json"))
+
+
+def _resolve_user(spec, rootfs):
+    """UID, GID and supplementary groups for `-u` (uid[:gid] or a name in the image's /etc/passwd)."""
+    if spec is None or spec == "":
+        return 0, 0
+    user, _, group = str(spec).partition(":")
+    uid = gid = None
+    if user.isdigit():
+        uid = int(user)
+    else:
+        for line in _read(os.path.join(rootfs, "etc/passwd")).splitlines():
+            parts = line.split(":")
+            if len(parts) > 3 and parts[0] == user:
+                uid, gid = int(parts[2]), int(parts[3])
+        if uid is None:
+            raise RunError("unable to find user {}: no matching entries in passwd file".format(user))
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            for line in _read(os.path.join(rootfs, "etc/group")).splitlines():
+                parts = line.split(":")
+                if len(parts) > 2 and parts[0] == group:
+                    gid = int(parts[2])
+            if gid is None:
+                raise RunError("unable to find group {}".format(group))
+    return uid, gid if gid is not None else uid
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def _mkdirs_in(rootfs, path):
+    target = os.path.join(rootfs, path.lstrip("/"))
+    real = os.path.realpath(os.path.dirname(target))
+    if not (real == rootfs or real.startswith(rootfs + "/")):
+        raise RunError("mount point {} leaves the container's root".format(path))
+    os.makedirs(target, exist_ok=True)
+    return target
+
+
+def _setup_root(spec):
+    """In the new mount namespace, as the container's PID 1: build the root and pivot into it."""
+    rootfs = spec["rootfs"]
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    lower = ":".join(reversed(spec["layers"]))
+    linux.mount("overlay", rootfs, "overlay", 0,
+                "lowerdir={},upperdir={},workdir={}".format(lower, spec["upper"], spec["work"]))
+    for host, ctr, ro in spec["volumes"]:
+        target = _mkdirs_in(rootfs, ctr)
+        linux.mount(host, target, None, linux.MS_BIND | linux.MS_REC)
+        if ro:
+            linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC)
+    proc = _mkdirs_in(rootfs, "/proc")
+    linux.mount("proc", proc, "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+    sys_dir = _mkdirs_in(rootfs, "/sys")
+    ro_flags = linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
+    if spec["network"] == "host":
+        linux.mount("/sys", sys_dir, None, linux.MS_BIND | linux.MS_REC)
+        linux.mount(None, sys_dir, None, linux.MS_BIND | linux.MS_REMOUNT | ro_flags)
+    else:
+        linux.mount("sysfs", sys_dir, "sysfs", ro_flags)
+    dev = _mkdirs_in(rootfs, "/dev")
+    linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME, "mode=755,size=65536k")
+    for name, (major, minor) in DEVICES.items():
+        path = os.path.join(dev, name)
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+            os.chmod(path, 0o666)
+        except OSError:
+            open(path, "w").close()
+            linux.mount("/dev/" + name, path, None, linux.MS_BIND)
+    os.makedirs(os.path.join(dev, "pts"))
+    linux.mount("devpts", os.path.join(dev, "pts"), "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
+                "newinstance,ptmxmode=0666,mode=0620")
+    os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
+    os.makedirs(os.path.join(dev, "shm"))
+    linux.mount("shm", os.path.join(dev, "shm"), "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
+                "mode=1777,size=65536k")
+    os.makedirs(os.path.join(dev, "mqueue"))
+    for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, os.path.join(dev, link))
+    for path in MASKED:
+        target = os.path.join(rootfs, path.lstrip("/"))
+        if os.path.isdir(target):
+            linux.mount("tmpfs", target, "tmpfs", linux.MS_RDONLY)
+        elif os.path.exists(target):
+            linux.mount(os.path.join(dev, "null"), target, None, linux.MS_BIND)
+    for path in READONLY:
+        target = os.path.join(rootfs, path.lstrip("/"))
+        if os.path.exists(target):
+            linux.mount(target, target, None, linux.MS_BIND | linux.MS_REC)
+            linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC)
+    # the standard files a resolver and hostname need
+    etc = _mkdirs_in(rootfs, "/etc")
+    with open(os.path.join(etc, "hostname"), "w") as handle:
+        handle.write(spec["hostname"] + "\n")
+    if not os.path.exists(os.path.join(etc, "hosts")) or spec["network"] != "host":
+        with open(os.path.join(etc, "hosts"), "w") as handle:
+            handle.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t{}\n".format(spec["hostname"]))
+    old = os.path.join(rootfs, ".pivot_old")
+    os.makedirs(old, exist_ok=True)
+    linux.pivot_root(rootfs, old)
+    os.chdir("/")
+    linux.umount("/.pivot_old", linux.MNT_DETACH)
+    os.rmdir("/.pivot_old")
+    if spec["read_only"]:
+        linux.mount(None, "/", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
+
+
+def _drop_privileges(spec):
+    keep = 0
+    for bit in DEFAULT_CAPS.values():
+        keep |= 1 << bit
+    for cap in range(linux.last_cap() + 1):
+        if not keep & (1 << cap):
+            linux.prctl(linux.PR_CAPBSET_DROP, cap)
+    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+    uid, gid = spec["uid"], spec["gid"]
+    os.setgroups([gid] if uid != 0 else [0])
+    os.setgid(gid)
+    os.setuid(uid)
+    if uid == 0:
+        linux.capset(keep, keep, 0)
+
+
+def _pid1(spec):
+    """The container's first process: root, hostname, privileges, then exec the command."""
+    try:
+        _setup_root(spec)
+        linux.sethostname(spec["hostname"])
+        _drop_privileges(spec)
+        os.chdir(spec["workdir"] or "/")
+    except BaseException as exc:  # report and exit without running the command
+        os.write(2, "hostprep-runtime: container setup failed: {}\n".format(exc).encode())
+        os._exit(125)
+    env = dict(spec["env"])
+    cmd = spec["cmd"]
+    if spec.get("init"):
+        _tiny_init(cmd, env)
+    try:
+        os.execvpe(cmd[0], cmd, env)
+    except OSError as exc:
+        os.write(2, "hostprep-runtime: exec {}: {}\n".format(cmd[0], exc.strerror).encode())
+        os._exit(127 if exc.errno == 2 else 126)
+
+
+def _tiny_init(cmd, env):
+    """--init: PID 1 forks the command, forwards signals to it and reaps every zombie."""
+    child = os.fork()
+    if child == 0:
+        os.setsid()
+        try:
+            os.execvpe(cmd[0], cmd, env)
+        except OSError as exc:
+            os.write(2, "hostprep-runtime: exec {}: {}\n".format(cmd[0], exc.strerror).encode())
+            os._exit(127)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, lambda s, f: os.kill(child, s))
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if pid == child:
+            os._exit(_exit_code(status))
+
+
+def _exit_code(status):
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _shim(spec, cgroup):
+    """Outside the PID namespace: join the cgroup, unshare, fork PID 1, wait, pass its status on."""
+    try:
+        cgroup.add(os.getpid())
+        flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID | \
+            linux.CLONE_NEWCGROUP
+        if spec["network"] != "host":
+            flags |= linux.CLONE_NEWNET
+        linux.unshare(flags)
+    except BaseException as exc:
+        os.write(2, "hostprep-runtime: cannot create namespaces: {}\n".format(exc).encode())
+        os._exit(125)
+    pid = os.fork()
+    if pid == 0:
+        if spec["network"] != "host":
+            try:
+                import subprocess
+
+                subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
+            except OSError:
+                pass
+        _pid1(spec)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, lambda s, f: os.kill(pid, s))
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    os._exit(_exit_code(status))
+
+
+def run(opts, root):
+    """Run a container in the foreground; returns its exit code."""
+    store = Store(root)
+    manifest, config = store.resolve(opts.image)
+    cfg = config.get("config") or {}
+    layers = store.layer_dirs(manifest)
+    cid = secrets.token_hex(6)
+    name = opts.name or "c-" + cid
+    cdir = os.path.join(containers_dir(root), cid)
+    for existing in list_states(root):
+        if existing.get("name") == name:
+            raise RunError("the container name {!r} is already in use".format(name))
+    os.makedirs(cdir)
+    for sub in ("upper", "work", "rootfs"):
+        os.makedirs(os.path.join(cdir, sub))
+    entrypoint = opts.entrypoint.split() if opts.entrypoint else (cfg.get("Entrypoint") or [])
+    cmd = list(opts.cmd) if opts.cmd else list(cfg.get("Cmd") or [])
+    argv = list(entrypoint) + cmd
+    if not argv:
+        shutil.rmtree(cdir)
+        raise RunError("no command given and the image has none")
+    env = {}
+    for item in cfg.get("Env") or []:
+        k, _, v = item.partition("=")
+        env[k] = v
+    for item in opts.env or []:
+        k, _, v = item.partition("=")
+        env[k] = v if "=" in item else os.environ.get(k, "")
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    hostname = opts.hostname or cid
+    env["HOSTNAME"] = hostname
+    user_spec = opts.user if opts.user is not None else cfg.get("User")
+    uid, gid = _resolve_user(user_spec, layers[-1] if layers else "/nonexistent") if user_spec else (0, 0)
+    if user_spec and not str(user_spec).split(":")[0].isdigit():
+        for layer in reversed(layers):
+            if os.path.exists(os.path.join(layer, "etc/passwd")):
+                uid, gid = _resolve_user(user_spec, layer)
+                break
+    env.setdefault("HOME", "/root" if uid == 0 else "/")
+    volumes = []
+    for v in opts.volume or []:
+        parts = v.split(":")
+        if len(parts) < 2 or not parts[0].startswith("/") or not parts[1].startswith("/"):
+            shutil.rmtree(cdir)
+            raise RunError("invalid volume {!r} (HOST:CONTAINER[:ro], absolute paths)".format(v))
+        if not os.path.exists(parts[0]):
+            shutil.rmtree(cdir)
+            raise RunError("volume source {} does not exist".format(parts[0]))
+        volumes.append((parts[0], parts[1], len(parts) > 2 and parts[2] == "ro"))
+    spec = {"rootfs": os.path.join(cdir, "rootfs"), "upper": os.path.join(cdir, "upper"),
+            "work": os.path.join(cdir, "work"), "layers": layers, "volumes": volumes, "cmd": argv, "env": env,
+            "hostname": hostname, "workdir": opts.workdir or cfg.get("WorkingDir") or "/", "uid": uid, "gid": gid,
+            "network": opts.network, "read_only": opts.read_only, "init": opts.init}
+    cgroup = Cgroup(cid)
+    state = {"id": cid, "name": name, "image": opts.image, "command": argv, "created": time.time(),
+             "status": "created", "pid": 0, "exit_code": None, "cgroup": cgroup.paths, "rm": opts.rm}
+    _write_state(cdir, state)
+    try:
+        from hostprep.runtime.cgroups import parse_size
+
+        cgroup.create(memory=parse_size(opts.memory) if opts.memory else None, cpus=opts.cpus,
+                      pids=opts.pids_limit)
+    except BaseException:
+        shutil.rmtree(cdir, ignore_errors=True)
+        raise
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _shim(spec, cgroup)
+        finally:
+            os._exit(125)
+    state.update(status="running", pid=pid, started=time.time())
+    _write_state(cdir, state)
+    forwarded = {}
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        forwarded[sig] = signal.signal(sig, lambda s, f: os.kill(pid, s))
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    for sig, old in forwarded.items():
+        signal.signal(sig, old)
+    code = _exit_code(status)
+    oom = cgroup.oom_killed()
+    cgroup.remove()
+    state.update(status="exited", exit_code=code, finished=time.time(), oom_killed=oom)
+    if opts.rm:
+        shutil.rmtree(cdir, ignore_errors=True)
+    else:
+        shutil.rmtree(os.path.join(cdir, "work"), ignore_errors=True)
+        _write_state(cdir, state)
+    return code
+
+
+def list_states(root):
+    out = []
+    base = containers_dir(root)
+    for cid in sorted(os.listdir(base)):
+        path = os.path.join(base, cid, "state.json")
+        try:
+            with open(path) as handle:
+                state = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if state.get("status") == "running" and state.get("pid"):
+            try:
+                os.kill(state["pid"], 0)
+            except ProcessLookupError:
+                state["status"] = "exited"
+        out.append(state)
+    return out
+
+
+def remove(root, ref, force=False):
+    for state in list_states(root):
+        if state["id"].startswith(ref) or state.get("name") == ref:
+            if state["status"] == "running":
+                if not force:
+                    raise RunError("container {} is running (use rm -f)".format(state["name"]))
+                try:
+                    os.kill(state["pid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            Cgroup(state["id"]).remove()
+            shutil.rmtree(os.path.join(containers_dir(root), state["id"]), ignore_errors=True)
+            return state["id"]
+    raise RunError("no such container: {}".format(ref))
+
+
+def default_user():
+    return pwd.getpwuid(os.getuid()).pw_name

@@ -1,0 +1,239 @@
+"""hostprep-runtime for real: as root, real namespaces, overlayfs, pivot_root and cgroups.
+
+Each test runs commands in a container made from Debian's busybox-static and checks one behaviour
+from inside (and, where it matters, from outside) the container.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUSYBOX = "/bin/busybox"
+
+
+def _python39() -> str:
+    import glob
+
+    for candidate in [*sorted(glob.glob("/root/.pyenv/versions/3.9.*/bin/python3.9")), shutil.which("python3.9"),
+                      "/usr/bin/python3.9"]:
+        if candidate and os.path.exists(candidate) and subprocess.run(
+                [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 9)"],
+                capture_output=True).returncode == 0:
+            return candidate
+    raise RuntimeError("python3.9 is needed to check that hostprep-runtime runs on Python 3.9")
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory: pytest.TempPathFactory):
+    if os.geteuid() != 0:
+        raise RuntimeError("runtime tests need root")
+    if not os.path.exists(BUSYBOX) or b"statically linked" not in subprocess.run(
+            ["file", "-L", BUSYBOX], capture_output=True).stdout:
+        raise RuntimeError("Debian's busybox-static is needed (apt-get install busybox-static)")
+    base = tmp_path_factory.mktemp("rt")
+    rootfs = base / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    shutil.copy(BUSYBOX, rootfs / "bin/busybox")
+    subprocess.run([str(rootfs / "bin/busybox"), "--install", "-s", str(rootfs / "bin")], check=True)
+    for link in (rootfs / "bin").iterdir():  # make the links relative to the container's root
+        if link.is_symlink():
+            link.unlink()
+            link.symlink_to("busybox")
+    (rootfs / "etc").mkdir()
+    (rootfs / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n")
+    (rootfs / "etc/group").write_text("root:x:0:\napp:x:1000:\n")
+    for d in ("tmp", "root", "home/app", "mnt", "data"):
+        (rootfs / d).mkdir(parents=True)
+    tar = base / "busybox.tar"
+    with tarfile.open(tar, "w") as t:
+        t.add(rootfs, arcname=".")
+    state = base / "state"
+    env = dict(os.environ, HOSTPREP_RUNTIME_ROOT=str(state), PYTHONPATH=str(ROOT))
+
+    def call(*args: str, python: str = sys.executable, timeout: int = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([python, "-m", "hostprep.runtime", *args], capture_output=True, text=True, env=env,
+                              timeout=timeout)
+
+    res = call("import", str(tar), "bb")
+    assert res.returncode == 0, res.stderr
+    call.state = state  # type: ignore[attr-defined]
+    call.base = base  # type: ignore[attr-defined]
+    return call
+
+
+def test_pid1_is_the_command_and_host_processes_are_invisible(rt) -> None:
+    res = rt("run", "--rm", "bb", "sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'")
+    assert res.returncode == 0, res.stderr
+    pid, count = res.stdout.split()
+    assert pid == "1"
+    assert int(count) <= 3  # sh, ls, grep: nothing of the host's hundreds of processes
+
+
+def test_exit_code_and_signal_exit(rt) -> None:
+    assert rt("run", "--rm", "bb", "sh", "-c", "exit 7").returncode == 7
+    # PID 1 ignores signals it has no handler for (as the kernel does for any init), so the command is
+    # run under --init here to see a signal death become 128+9
+    assert rt("run", "--rm", "--init", "bb", "sh", "-c", "kill -9 $$").returncode == 137
+
+
+def test_init_reaps_zombies(rt) -> None:
+    res = rt("run", "--rm", "--init", "bb", "sh", "-c",
+             "(sleep 0.2 &) ; sleep 1; ps -o stat,comm | grep -c '^Z' || true")
+    assert res.stdout.strip().splitlines()[-1] == "0"
+
+
+def test_hostname_and_uts(rt) -> None:
+    res = rt("run", "--rm", "--hostname", "box1", "bb", "hostname")
+    assert res.stdout.strip() == "box1"
+    assert os.uname().nodename != "box1"
+
+
+def test_mounts_inside_do_not_reach_the_host(rt) -> None:
+    res = rt("run", "--rm", "bb", "sh", "-c", "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && echo ok")
+    # SYS_ADMIN is gone, so the mount is refused inside; and nothing appears on the host either way
+    assert "ok" not in res.stdout
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert str(rt.state) not in mounts
+
+
+def test_writes_do_not_reach_the_image(rt) -> None:
+    assert rt("run", "--rm", "bb", "sh", "-c", "echo changed > /etc/passwd && rm /bin/ls").returncode == 0
+    res = rt("run", "--rm", "bb", "sh", "-c", "head -1 /etc/passwd; test -e /bin/ls && echo ls-there")
+    assert res.stdout.split() == ["root:x:0:0:root:/root:/bin/sh", "ls-there"]
+
+
+def test_capabilities_are_dropped(rt) -> None:
+    res = rt("run", "--rm", "bb", "sh", "-c", "grep -E 'CapBnd|CapEff|NoNewPrivs' /proc/self/status")
+    fields = dict(line.split(":\t") for line in res.stdout.strip().splitlines())
+    assert fields["CapBnd"] == fields["CapEff"] == "00000000a80425fb"  # Docker's 14 default capabilities
+    assert fields["NoNewPrivs"] == "1"
+    denied = rt("run", "--rm", "bb", "sh", "-c", "hostname other 2>&1; echo rc=$?")
+    assert "rc=1" in denied.stdout  # sethostname needs SYS_ADMIN
+
+
+def test_user_option(rt) -> None:
+    assert rt("run", "--rm", "-u", "app", "bb", "id", "-u").stdout.strip() == "1000"
+    assert rt("run", "--rm", "-u", "1234:5678", "bb", "sh", "-c", "id -u; id -g").stdout.split() == ["1234", "5678"]
+    caps = rt("run", "--rm", "-u", "app", "bb", "grep", "CapEff", "/proc/self/status").stdout
+    assert caps.split()[-1] == "0000000000000000"
+
+
+def test_volumes_and_read_only(rt, tmp_path: Path) -> None:
+    (tmp_path / "in.txt").write_text("from host\n")
+    res = rt("run", "--rm", "-v", f"{tmp_path}:/data:ro", "bb", "sh", "-c",
+             "cat /data/in.txt; echo x > /data/new 2>/dev/null && echo wrote || echo refused")
+    assert res.stdout.split("\n")[:2] == ["from host", "refused"]
+    assert not (tmp_path / "new").exists()
+    rw = rt("run", "--rm", "-v", f"{tmp_path}:/data", "bb", "sh", "-c", "echo y > /data/new")
+    assert rw.returncode == 0 and (tmp_path / "new").read_text() == "y\n"
+    ro = rt("run", "--rm", "--read-only", "bb", "sh", "-c", "touch /x 2>/dev/null && echo wrote || echo refused")
+    assert ro.stdout.strip() == "refused"
+
+
+def test_memory_limit_kills_inside_only(rt) -> None:
+    res = rt("run", "--rm", "-m", "32m", "bb", "sh", "-c", "head -c 300000000 /dev/zero | tail > /dev/null; echo $?")
+    assert res.stdout.strip() == "137", (res.stdout, res.stderr)
+
+
+def test_pids_limit_stops_a_fork_bomb(rt) -> None:
+    res = rt("run", "--rm", "--pids-limit", "20", "bb", "sh", "-c",
+             "i=0; while [ $i -lt 60 ]; do sleep 2 & i=$((i+1)); done; wait")
+    assert "can't fork" in res.stderr, res.stderr
+    # and outside the container, nothing was held back
+    assert subprocess.run(["true"]).returncode == 0
+
+
+def test_network_none_has_only_loopback(rt) -> None:
+    res = rt("run", "--rm", "bb", "sh", "-c", "ls /sys/class/net")
+    assert res.stdout.split() == ["lo"]
+
+
+def test_masked_and_readonly_proc_paths(rt) -> None:
+    masked = [p for p in ("/proc/timer_list", "/proc/keys", "/proc/sched_debug", "/proc/kcore") if os.path.exists(p)]
+    assert masked, "no maskable /proc file on this kernel"
+    for path in masked:
+        res = rt("run", "--rm", "bb", "sh", "-c", f"wc -c < {path}")
+        assert res.stdout.strip() == "0", (path, res.stdout, res.stderr)
+    res = rt("run", "--rm", "bb", "sh", "-c", "echo 1 > /proc/sys/vm/drop_caches; echo $?")
+    assert res.stdout.strip() != "0" and "Read-only" in res.stderr
+    res = rt("run", "--rm", "bb", "sh", "-c", "ls /sys/firmware | wc -l")
+    assert res.stdout.strip() == "0"
+
+
+def test_rm_leaves_no_mount_or_cgroup(rt) -> None:
+    res = rt("run", "--name", "keepme", "bb", "true")
+    assert res.returncode == 0
+    ps = rt("ps", "-a").stdout
+    assert "keepme" in ps and "exited(0)" in ps
+    cid = [line.split()[0] for line in ps.splitlines() if "keepme" in line][0]
+    assert rt("rm", "keepme").returncode == 0
+    assert "keepme" not in rt("ps", "-a").stdout
+    for ctrl in ("memory", "pids", "cpu", "unified"):
+        assert not Path(f"/sys/fs/cgroup/{ctrl}/hostprep-runtime/{cid}").exists()
+    assert str(rt.state) not in Path("/proc/self/mountinfo").read_text()
+
+
+def _tar_with(tmp: Path, name: str, build) -> Path:
+    path = tmp / f"{name}.tar"
+    with tarfile.open(path, "w") as t:
+        build(t)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink-out", "hardlink-out", "device", "through-link"])
+def test_unsafe_tar_entries_are_refused(rt, tmp_path: Path, kind: str) -> None:
+    def add(t: tarfile.TarFile, name: str, data: bytes = b"x", **kw) -> None:
+        info = tarfile.TarInfo(name)
+        for k, v in kw.items():
+            setattr(info, k, v)
+        info.size = len(data) if info.type == tarfile.REGTYPE else 0
+        t.addfile(info, io.BytesIO(data) if info.type == tarfile.REGTYPE else None)
+
+    def build(t: tarfile.TarFile) -> None:
+        add(t, "ok.txt")
+        if kind == "dotdot":
+            add(t, "../escape.txt")
+        elif kind == "absolute":
+            add(t, "/etc/escape.txt")
+        elif kind == "symlink-out":
+            add(t, "a/link", type=tarfile.SYMTYPE, linkname="../../../etc")
+        elif kind == "hardlink-out":
+            add(t, "hl", type=tarfile.LNKTYPE, linkname="../../etc/passwd")
+        elif kind == "device":
+            add(t, "dev/sda", type=tarfile.BLKTYPE, devmajor=8, devminor=0)
+        elif kind == "through-link":
+            add(t, "lib", type=tarfile.SYMTYPE, linkname="/tmp")
+            add(t, "lib/hostprep-escape-test", b"pwned")
+
+    tar = _tar_with(tmp_path, kind, build)
+    before = sorted(p.name for p in (rt.state / "layers").iterdir())
+    res = rt("import", str(tar), f"bad-{kind}")
+    assert res.returncode != 0
+    assert "entry" in res.stderr
+    assert sorted(p.name for p in (rt.state / "layers").iterdir()) == before
+    assert not Path("/tmp/hostprep-escape-test").exists()
+    assert f"bad-{kind}" not in rt("images").stdout
+
+
+def test_errors_are_clear(rt) -> None:
+    res = rt("run", "--rm", "nosuchimage", "true")
+    assert res.returncode == 125 and "no such image" in res.stderr
+    res = rt("run", "--rm", "-m", "lots", "bb", "true")
+    assert res.returncode == 125 and "invalid size" in res.stderr
+    res = rt("run", "--rm", "--bogus", "bb", "true")
+    assert res.returncode == 2
+
+
+def test_runs_on_python_39(rt) -> None:
+    res = rt("run", "--rm", "--hostname", "py39", "bb", "sh", "-c", "hostname; echo $$", python=_python39())
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["py39", "1"]
