@@ -1,12 +1,9 @@
 """hostprep-runtime: a docker-like command line for the bundled container runtime (stdlib only, Python 3.9+)."""
 
 import argparse
-import gzip
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 from hostprep.runtime.store import ImageError, Store, normalize_ref, state_root
@@ -16,10 +13,15 @@ def _parser():
     p = argparse.ArgumentParser(prog="hostprep-runtime", description="Run containers: namespaces, cgroups, "
                                 "an overlay root entered with pivot_root, images stored as OCI layouts.")
     sub = p.add_subparsers(dest="command", required=True)
-    imp = sub.add_parser("import", help="import a root filesystem tar as an image")
+    imp = sub.add_parser("import", help="import a rootfs tar, an OCI layout (dir or tar) or a docker save tar")
     imp.add_argument("file")
     imp.add_argument("name")
     imp.add_argument("--cmd", help="default command (shell-split)")
+    image = sub.add_parser("image", help="image tools")
+    image_sub = image.add_subparsers(dest="image_command", required=True)
+    fh = image_sub.add_parser("from-host", help="a minimal image from this host's programs and their libraries")
+    fh.add_argument("name")
+    fh.add_argument("paths", nargs="+")
     sub.add_parser("images", help="list images")
     rmi = sub.add_parser("rmi", help="remove image names")
     rmi.add_argument("names", nargs="+")
@@ -53,36 +55,22 @@ def _parser():
     return p
 
 
-def _import(store, path, name, cmd):
-    tmp = None
-    with open(path, "rb") as handle:
-        magic = handle.read(2)
-    if magic == b"\x1f\x8b":
-        fd, tmp = tempfile.mkstemp(dir=store.root)
-        with gzip.open(path, "rb") as src, os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(src, out)
-        path = tmp
-    try:
-        import shlex
-
-        config = {"Cmd": shlex.split(cmd)} if cmd else {"Cmd": ["/bin/sh"]}
-        digest = store.commit(normalize_ref(name), [path], config=config)
-    finally:
-        if tmp:
-            os.unlink(tmp)
-    print(digest)
-
-
 def main(argv=None):
     opts = _parser().parse_args(argv)
     root = state_root()
-    if os.geteuid() != 0 and opts.command in ("run", "import", "rm", "rmi", "tag"):
+    if os.geteuid() != 0 and opts.command in ("run", "import", "rm", "rmi", "tag", "image"):
         print("hostprep-runtime: must run as root (namespaces, mounts, cgroups)", file=sys.stderr)
         return 1
     try:
         store = Store(root)
         if opts.command == "import":
-            _import(store, opts.file, opts.name, opts.cmd)
+            from hostprep.runtime.importer import import_any
+
+            print(import_any(store, opts.file, opts.name, opts.cmd))
+        elif opts.command == "image":
+            from hostprep.runtime.importer import from_host
+
+            print(from_host(store, opts.name, opts.paths))
         elif opts.command == "images":
             print("{:<40} {:<20}".format("NAME", "ID"))
             for name, digest in store.images():

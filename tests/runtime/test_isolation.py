@@ -237,3 +237,118 @@ def test_runs_on_python_39(rt) -> None:
     res = rt("run", "--rm", "--hostname", "py39", "bb", "sh", "-c", "hostname; echo $$", python=_python39())
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["py39", "1"]
+
+
+def _layer_tar(files: dict[str, bytes], mode: int = 0o755) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = mode
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _busybox_layer() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        t.add(BUSYBOX, arcname="bin/busybox")
+        for applet in ("sh", "cat", "echo"):
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type = tarfile.SYMTYPE
+            info.linkname = "busybox"
+            t.addfile(info)
+    return buf.getvalue()
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_import_oci_layout_directory_and_tar(rt, tmp_path: Path) -> None:
+    import gzip
+    import json
+
+    base = _busybox_layer()
+    top = _layer_tar({"msg.txt": b"from the OCI layer\n", "bin/.wh.echo": b""})
+    layout = tmp_path / "oci"
+    (layout / "blobs/sha256").mkdir(parents=True)
+
+    def put(data: bytes) -> dict:
+        (layout / "blobs/sha256" / _sha(data).split(":")[1]).write_bytes(data)
+        return {"digest": _sha(data), "size": len(data)}
+
+    gz_base, gz_top = gzip.compress(base), gzip.compress(top)
+    config = {"architecture": "amd64", "os": "linux",
+              "config": {"Entrypoint": ["/bin/cat"], "Cmd": ["/msg.txt"], "Env": ["GREETING=hi"]},
+              "rootfs": {"type": "layers", "diff_ids": [_sha(base), _sha(top)]}}
+    cfg = put(json.dumps(config).encode())
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **cfg},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **put(gz_base)},
+                           {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **put(gz_top)}]}
+    man = put(json.dumps(manifest).encode())
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", **man}]}))
+    assert rt("import", str(layout), "ocidir:1").returncode == 0
+    res = rt("run", "--rm", "ocidir:1")
+    assert res.stdout == "from the OCI layer\n", res.stderr
+    inside = rt("run", "--rm", "--entrypoint", "/bin/sh", "ocidir:1", "-c",
+                "echo $GREETING; test -e /bin/echo && echo echo-present || echo echo-whited-out")
+    assert inside.stdout.split() == ["hi", "echo-whited-out"], inside.stderr
+    with tarfile.open(tmp_path / "oci.tar", "w") as t:
+        t.add(layout, arcname=".")
+    assert rt("import", str(tmp_path / "oci.tar"), "ocitar").returncode == 0
+    assert rt("run", "--rm", "ocitar").stdout == "from the OCI layer\n"
+    # a corrupted blob is refused
+    blob = layout / "blobs/sha256" / _sha(gz_top).split(":")[1]
+    blob.write_bytes(gzip.compress(_layer_tar({"msg.txt": b"tampered\n"})))
+    bad = rt("import", str(layout), "ocibad")
+    assert bad.returncode != 0 and "digest" in bad.stderr
+
+
+def test_import_docker_save_tar(rt, tmp_path: Path) -> None:
+    import json
+
+    base = _busybox_layer()
+    config = {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/cat", "/etc/motd"],
+                                                                 "WorkingDir": "/etc"},
+              "rootfs": {"type": "layers", "diff_ids": [_sha(base), _sha(_layer_tar({"etc/motd": b"saved\n"}, 0o644))]}}
+    cfg_name = _sha(json.dumps(config).encode()).split(":")[1] + ".json"
+    archive = tmp_path / "saved.tar"
+    with tarfile.open(archive, "w") as t:
+        for name, data in ((cfg_name, json.dumps(config).encode()), ("l1/layer.tar", base),
+                           ("l2/layer.tar", _layer_tar({"etc/motd": b"saved\n"}, 0o644)),
+                           ("manifest.json", json.dumps([{"Config": cfg_name, "RepoTags": ["saved:v1"],
+                                                          "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    assert rt("import", str(archive), "saved:v1").returncode == 0
+    res = rt("run", "--rm", "saved:v1")
+    assert res.stdout == "saved\n", res.stderr
+    assert rt("run", "--rm", "saved:v1", "/bin/sh", "-c", "pwd").stdout.strip() == "/etc"
+
+
+def test_image_from_host(rt) -> None:
+    res = rt("image", "from-host", "hostecho", "/bin/echo", "/bin/ls")
+    assert res.returncode == 0, res.stderr
+    out = rt("run", "--rm", "hostecho", "/bin/echo", "from", "host")
+    assert out.stdout == "from host\n", out.stderr
+    assert "images" not in rt("images").stderr and "hostecho:latest" in rt("images").stdout
+
+
+def test_zipapp_runs_a_container(rt, tmp_path: Path) -> None:
+    pyz = tmp_path / "hostprep-runtime.pyz"
+    build = subprocess.run([sys.executable, "-m", "hostprep.runtime.build", str(pyz)], capture_output=True,
+                           text=True, cwd=ROOT)
+    assert build.returncode == 0, build.stderr
+    env = dict(os.environ, HOSTPREP_RUNTIME_ROOT=str(rt.state))
+    env.pop("PYTHONPATH", None)
+    res = subprocess.run([_python39(), str(pyz), "run", "--rm", "bb", "sh", "-c", "echo zipapp $$"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert res.stdout.strip() == "zipapp 1", res.stderr
