@@ -32,6 +32,7 @@ def _parser():
     ins.add_argument("ref")
     run = sub.add_parser("run", help="run a command in a new container")
     run.add_argument("--rm", action="store_true")
+    run.add_argument("-d", "--detach", action="store_true", help="run in the background and print the id")
     run.add_argument("--name")
     run.add_argument("-e", "--env", action="append")
     run.add_argument("-w", "--workdir")
@@ -49,6 +50,22 @@ def _parser():
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     ps = sub.add_parser("ps", help="list containers")
     ps.add_argument("-a", "--all", action="store_true")
+    lg = sub.add_parser("logs", help="a container's output")
+    lg.add_argument("-f", "--follow", action="store_true")
+    lg.add_argument("name")
+    st = sub.add_parser("stop", help="SIGTERM, then SIGKILL after a grace period")
+    st.add_argument("-t", "--time", type=int, default=10)
+    st.add_argument("names", nargs="+")
+    kl = sub.add_parser("kill", help="send a signal to a container's PID 1")
+    kl.add_argument("-s", "--signal", default="KILL")
+    kl.add_argument("names", nargs="+")
+    ex = sub.add_parser("exec", help="run a command in a running container")
+    ex.add_argument("-i", "--interactive", action="store_true")
+    ex.add_argument("-t", "--tty", action="store_true")
+    ex.add_argument("-e", "--env", action="append")
+    ex.add_argument("-w", "--workdir")
+    ex.add_argument("name")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER)
     rm = sub.add_parser("rm", help="remove containers")
     rm.add_argument("-f", "--force", action="store_true")
     rm.add_argument("names", nargs="+")
@@ -109,6 +126,33 @@ def main(argv=None):
                 status = s["status"] if s["status"] == "running" else "exited({})".format(s.get("exit_code"))
                 print("{:<14} {:<20} {:<24} {:<10} {}".format(s["id"], s["name"], s["image"], status,
                                                                " ".join(s["command"])))
+        elif opts.command == "logs":
+            from hostprep.runtime.container import logs
+
+            logs(root, opts.name, follow=opts.follow)
+        elif opts.command == "stop":
+            from hostprep.runtime.container import stop
+
+            for name in opts.names:
+                print(stop(root, name, timeout=opts.time))
+        elif opts.command == "kill":
+            import signal as _signal
+
+            from hostprep.runtime.container import signal_container
+
+            name = opts.signal.upper()
+            sig = int(name) if name.isdigit() else getattr(_signal, name if name.startswith("SIG") else "SIG" + name)
+            for cname in opts.names:
+                print(signal_container(root, cname, sig))
+        elif opts.command == "exec":
+            from hostprep.runtime.container import exec_in
+
+            cmd = opts.cmd[1:] if opts.cmd and opts.cmd[0] == "--" else opts.cmd
+            if not cmd:
+                print("hostprep-runtime: exec needs a command", file=sys.stderr)
+                return 2
+            env = dict(e.split("=", 1) for e in (opts.env or []) if "=" in e)
+            return exec_in(root, opts.name, cmd, env_extra=env, workdir=opts.workdir)
         elif opts.command == "rm":
             from hostprep.runtime.container import remove
 

@@ -250,6 +250,10 @@ def _shim(spec, cgroup):
             except OSError:
                 pass
         _pid1(spec)
+    if spec.get("pid1_file"):
+        with open(spec["pid1_file"] + ".tmp", "w") as handle:
+            handle.write(str(pid))
+        os.replace(spec["pid1_file"] + ".tmp", spec["pid1_file"])
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, lambda s, f: os.kill(pid, s))
     while True:
@@ -316,7 +320,8 @@ def run(opts, root):
             "network": opts.network, "read_only": opts.read_only, "init": opts.init}
     cgroup = Cgroup(cid)
     state = {"id": cid, "name": name, "image": opts.image, "command": argv, "created": time.time(),
-             "status": "created", "pid": 0, "exit_code": None, "cgroup": cgroup.paths, "rm": opts.rm}
+             "status": "created", "pid": 0, "exit_code": None, "cgroup": cgroup.paths, "rm": opts.rm,
+             "hostname": hostname, "spec": {"env": env, "uid": uid, "gid": gid, "workdir": spec["workdir"]}}
     _write_state(cdir, state)
     try:
         from hostprep.runtime.cgroups import parse_size
@@ -328,13 +333,21 @@ def run(opts, root):
         raise
     sys.stdout.flush()
     sys.stderr.flush()
+    if getattr(opts, "detach", False):
+        return _detach(cdir, spec, cgroup, state, opts)
+    return _supervise(cdir, spec, cgroup, state, opts.rm)
+
+
+def _supervise(cdir, spec, cgroup, state, rm):
+    """Start the container, forward signals, wait, record the exit code, clean up."""
+    spec["pid1_file"] = os.path.join(cdir, "pid1")
     pid = os.fork()
     if pid == 0:
         try:
             _shim(spec, cgroup)
         finally:
             os._exit(125)
-    state.update(status="running", pid=pid, started=time.time())
+    state.update(status="running", pid=pid, started=time.time(), monitor_pid=os.getpid())
     _write_state(cdir, state)
     forwarded = {}
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
@@ -351,12 +364,184 @@ def run(opts, root):
     oom = cgroup.oom_killed()
     cgroup.remove()
     state.update(status="exited", exit_code=code, finished=time.time(), oom_killed=oom)
-    if opts.rm:
+    if rm:
         shutil.rmtree(cdir, ignore_errors=True)
     else:
         shutil.rmtree(os.path.join(cdir, "work"), ignore_errors=True)
         _write_state(cdir, state)
     return code
+
+
+def _detach(cdir, spec, cgroup, state, opts):
+    """-d: a double-forked monitor (its own session) supervises the container; the CLI prints the id."""
+    first = os.fork()
+    if first == 0:
+        try:
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            log = os.open(os.path.join(cdir, "container.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os._exit(_supervise(cdir, spec, cgroup, state, opts.rm) & 0xFF)
+        except BaseException:
+            os._exit(125)
+    os.waitpid(first, 0)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        current = _read_state(cdir)
+        if current is None or current.get("status") in ("running", "exited"):
+            break
+        time.sleep(0.01)
+    print(state["id"])
+    return 0
+
+
+def _read_state(cdir):
+    try:
+        with open(os.path.join(cdir, "state.json")) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def find(root, ref):
+    for state in list_states(root):
+        if state["id"].startswith(ref) or state.get("name") == ref:
+            return state
+    raise RunError("no such container: {}".format(ref))
+
+
+def _pid1_of(root, state):
+    try:
+        with open(os.path.join(containers_dir(root), state["id"], "pid1")) as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        raise RunError("container {} is not running".format(state["name"]))
+
+
+def signal_container(root, ref, sig):
+    state = find(root, ref)
+    if state["status"] != "running":
+        raise RunError("container {} is not running".format(state["name"]))
+    os.kill(_pid1_of(root, state), sig)
+    return state["id"]
+
+
+def stop(root, ref, timeout=10):
+    """SIGTERM to the container's PID 1, SIGKILL after `timeout` seconds; waits until it has exited."""
+    state = find(root, ref)
+    if state["status"] != "running":
+        return state["id"]
+    pid1 = _pid1_of(root, state)
+    try:
+        os.kill(pid1, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(state["pid"]):
+        time.sleep(0.05)
+    if _alive(state["pid"]):
+        try:
+            os.kill(pid1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    cdir = os.path.join(containers_dir(root), state["id"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        current = _read_state(cdir)
+        if current is None or current.get("status") == "exited":
+            break
+        time.sleep(0.05)
+    return state["id"]
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open("/proc/{}/stat".format(pid)) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def logs(root, ref, follow=False, out=None):
+    out = out or sys.stdout
+    state = find(root, ref)
+    path = os.path.join(containers_dir(root), state["id"], "container.log")
+    if not os.path.exists(path):
+        return
+    with open(path) as handle:
+        while True:
+            chunk = handle.read()
+            if chunk:
+                out.write(chunk)
+                out.flush()
+            if not follow or not _alive(state["pid"]):
+                if follow:
+                    out.write(handle.read())
+                return
+            time.sleep(0.1)
+
+
+def exec_in(root, ref, cmd, env_extra=None, workdir=None, user=None):
+    """Run a command inside a running container: its namespaces, root, cgroup and capabilities."""
+    state = find(root, ref)
+    if state["status"] != "running":
+        raise RunError("container {} is not running".format(state["name"]))
+    pid1 = _pid1_of(root, state)
+    spec = state.get("spec") or {}
+    pid = os.fork()
+    if pid == 0:
+        try:
+            Cgroup(state["id"]).add(os.getpid())
+            root_fd = os.open("/proc/{}/root".format(pid1), os.O_RDONLY)
+            fds = []
+            for ns in ("cgroup", "ipc", "uts", "net", "pid", "mnt"):
+                fds.append(os.open("/proc/{}/ns/{}".format(pid1, ns), os.O_RDONLY))
+            for fd in fds:
+                linux.setns(fd, 0)
+                os.close(fd)
+            os.fchdir(root_fd)
+            os.chroot(".")
+            os.close(root_fd)
+        except BaseException as exc:
+            os.write(2, "hostprep-runtime: exec: cannot join the container: {}\n".format(exc).encode())
+            os._exit(125)
+        child = os.fork()  # the pid namespace applies to children of the process that joined it
+        if child == 0:
+            try:
+                _drop_privileges({"uid": spec.get("uid", 0) if user is None else user[0],
+                                  "gid": spec.get("gid", 0) if user is None else user[1]})
+                os.chdir(workdir or spec.get("workdir") or "/")
+                env = dict(spec.get("env") or {})
+                env.update(env_extra or {})
+                os.execvpe(cmd[0], cmd, env)
+            except OSError as exc:
+                os.write(2, "hostprep-runtime: exec {}: {}\n".format(cmd[0], exc.strerror).encode())
+                os._exit(127 if exc.errno == 2 else 126)
+            os._exit(125)
+        while True:
+            try:
+                _, status = os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+        os._exit(_exit_code(status))
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda s, f: os.kill(pid, s))
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    return _exit_code(status)
 
 
 def list_states(root):
@@ -369,11 +554,8 @@ def list_states(root):
                 state = json.load(handle)
         except (OSError, ValueError):
             continue
-        if state.get("status") == "running" and state.get("pid"):
-            try:
-                os.kill(state["pid"], 0)
-            except ProcessLookupError:
-                state["status"] = "exited"
+        if state.get("status") == "running" and state.get("pid") and not _alive(state["pid"]):
+            state["status"] = "exited"  # its supervisor died before it could record the code
         out.append(state)
     return out
 
@@ -384,10 +566,7 @@ def remove(root, ref, force=False):
             if state["status"] == "running":
                 if not force:
                     raise RunError("container {} is running (use rm -f)".format(state["name"]))
-                try:
-                    os.kill(state["pid"], signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                stop(root, state["id"], timeout=0)
             Cgroup(state["id"]).remove()
             shutil.rmtree(os.path.join(containers_dir(root), state["id"]), ignore_errors=True)
             return state["id"]

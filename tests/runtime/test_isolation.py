@@ -352,3 +352,42 @@ def test_zipapp_runs_a_container(rt, tmp_path: Path) -> None:
     res = subprocess.run([_python39(), str(pyz), "run", "--rm", "bb", "sh", "-c", "echo zipapp $$"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert res.stdout.strip() == "zipapp 1", res.stderr
+
+
+def test_detached_lifecycle_exec_logs_stop_kill(rt) -> None:
+    import time
+
+    started = rt("run", "-d", "--name", "svc", "bb", "sh", "-c",
+                 "echo up; trap 'echo bye; exit 3' TERM; while :; do sleep 1; done")
+    assert started.returncode == 0, started.stderr
+    cid = started.stdout.strip()
+    time.sleep(0.5)
+    assert f"{cid}" in rt("ps").stdout and "running" in rt("ps").stdout  # survived the CLI that started it
+    assert rt("logs", "svc").stdout == "up\n"
+    same = rt("exec", "svc", "sh", "-c", "[ $(readlink /proc/1/ns/pid) = $(readlink /proc/self/ns/pid) ] && "
+              "[ $(readlink /proc/1/ns/mnt) = $(readlink /proc/self/ns/mnt) ] && "
+              "[ $(readlink /proc/1/ns/net) = $(readlink /proc/self/ns/net) ] && hostname")
+    assert same.returncode == 0 and same.stdout.strip() == cid, same.stderr
+    caps = rt("exec", "svc", "grep", "CapBnd", "/proc/self/status").stdout.split()[-1]
+    assert caps == "00000000a80425fb"
+    assert rt("exec", "svc", "sh", "-c", "exit 5").returncode == 5
+    assert rt("stop", "-t", "5", "svc").returncode == 0
+    ps = rt("ps", "-a").stdout
+    assert "exited(3)" in ps
+    assert rt("logs", "svc").stdout == "up\nbye\n"
+    assert rt("rm", "svc").returncode == 0
+    # PID 1 without a TERM handler ignores SIGTERM: stop falls back to SIGKILL after the grace period
+    rt("run", "-d", "--name", "stubborn", "bb", "sleep", "100")
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    assert rt("stop", "-t", "1", "stubborn").returncode == 0
+    assert time.monotonic() - t0 < 8
+    assert "exited(137)" in rt("ps", "-a").stdout
+    rt("rm", "stubborn")
+    rt("run", "-d", "--name", "killme", "bb", "sleep", "100")
+    time.sleep(0.3)
+    assert rt("kill", "-s", "KILL", "killme").returncode == 0
+    time.sleep(0.5)
+    assert "exited(137)" in rt("ps", "-a").stdout
+    assert rt("rm", "-f", "killme").returncode == 0
+    assert "killme" not in rt("ps", "-a").stdout
