@@ -233,8 +233,34 @@ def parse_task(data: Mapping, ctx: LoadContext, src: TaskSource, *, handlers: bo
         raise InputError(f"unknown module or task keyword {action!r}", file=str(src.file), line=line, key=str(action))
     args = _normalize_args(cls, raw_args, keywords.pop("args", None), data, src, line, str(action))
     _check_args(cls, args, src, line)
+    _check_literal_source(cls.name, args, ctx, src, line)
     return Task(name=data.get("name"), module=cls.name, args=args, keywords=keywords, file=str(src.file),
                 line=line, role=src.role, is_handler=handlers, uid=next(_uids))
+
+
+LOCAL_SOURCES = {"template": "templates", "copy": "files"}
+
+
+def _check_literal_source(module: str, args: Mapping, ctx: LoadContext, src: TaskSource, line: int | None) -> None:
+    """A literal `src` of template/copy must exist on the controller now, not fail mid-run on some host.
+
+    Searched like the executor does at run time: the role's templates/ or files/, the role dir, the
+    playbook dir's templates/ or files/, then the playbook dir.
+    """
+    kind = LOCAL_SOURCES.get(module)
+    name = args.get("src")
+    if kind is None or not isinstance(name, str) or _has_template(name) or args.get("remote_src"):
+        return
+    path = Path(name)
+    candidates = [path] if path.is_absolute() else []
+    if not path.is_absolute():
+        if src.role is not None:
+            candidates += [src.role.path / kind / name, src.role.path / name]
+        candidates += [ctx.basedir / kind / name, ctx.basedir / name]
+    if not any(c.exists() for c in candidates):
+        raise InputError(f"{module}: src {name!r} not found (looked in "
+                         f"{', '.join(str(c.parent) for c in candidates)})", file=str(src.file), line=line,
+                         key="src")
 
 
 def _check_task_values(data: Mapping, kw: Mapping) -> None:
