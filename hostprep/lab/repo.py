@@ -36,11 +36,26 @@ TRIXIE_DEBS = ["docker-compose", "docker-buildx"]
 RELEASEVERS = ("7", "8", "9")
 
 
+def _debian_versions() -> str:
+    """The Debian versions the build takes files from, so a Debian update makes a new cache entry.
+
+    Bookworm: apt's candidate versions (a local lookup, fast). Trixie: the .debs already fetched
+    (its index is only read when they are missing, to keep the second run a pure hash check).
+    """
+    proc = subprocess.run(["apt-cache", "policy", *BOOKWORM_DEBS], capture_output=True, text=True)
+    lines = [line.strip() for line in proc.stdout.splitlines()
+             if not line.startswith(" ") or line.strip().startswith("Candidate:")]
+    trixie = sorted(p.name for p in (DEBS / "trixie").glob("*.deb"))
+    return "\n".join(lines + trixie)
+
+
 def recipe_hash() -> str:
+    """Hash of everything the tree is made from: this module, the package code, the Debian versions."""
     digest = hashlib.sha256()
     here = Path(__file__).resolve().parent
     for f in [Path(__file__), *sorted((here / "packages").glob("*.py"))]:
         digest.update(f.read_bytes())
+    digest.update(_debian_versions().encode())
     return digest.hexdigest()[:16]
 
 
@@ -138,16 +153,34 @@ def build_repo(rebuild: bool = False) -> Path:
         (target / ".complete").write_text(recipe_hash() + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    in_use = _served_directories()
     for old in REPO_CACHE.iterdir():
-        if old.is_dir() and old != target and not old.name.startswith("."):
+        if old.is_dir() and old != target and not old.name.startswith(".") and old not in in_use:
             shutil.rmtree(old, ignore_errors=True)
     return target
 
 
+def _served_directories() -> set[Path]:
+    """Trees a live server still serves (an old tree is kept until its server is restarted)."""
+    dirs = set()
+    for pidpath in paths.RUN.glob("repo-server*.pid") if paths.RUN.exists() else []:
+        recorded = pidpath.read_text().split()
+        if len(recorded) > 1 and _pid(pidpath) is not None:
+            dirs.add(Path(recorded[1]))
+    return dirs
+
+
 # -- serving ----------------------------------------------------------------------------------
-def _pid() -> int | None:
+def pidfile(address: str = paths.BRIDGE_ADDRESS, port: int = paths.REPO_PORT) -> Path:
+    """The pidfile of the server on address:port (the lab's own keeps the historical name)."""
+    if (address, port) == (paths.BRIDGE_ADDRESS, paths.REPO_PORT):
+        return PIDFILE
+    return paths.RUN / f"repo-server-{address}-{port}.pid"
+
+
+def _pid(pidpath: Path = PIDFILE) -> int | None:
     try:
-        pid = int(PIDFILE.read_text().split()[0])
+        pid = int(pidpath.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
     try:
@@ -160,20 +193,21 @@ def _pid() -> int | None:
 def ensure_served(address: str = paths.BRIDGE_ADDRESS, port: int = paths.REPO_PORT) -> None:
     """Start the repository's HTTP server on address:port (only) unless it already runs."""
     directory = build_repo()
-    pid = _pid()
+    pidpath = pidfile(address, port)
+    pid = _pid(pidpath)
     if pid is not None:
-        recorded = PIDFILE.read_text().split()
+        recorded = pidpath.read_text().split()
         if len(recorded) > 1 and recorded[1] == str(directory):
             return
-        stop_served()
+        stop_served(address, port)
     paths.RUN.mkdir(parents=True, exist_ok=True)
-    log = open(paths.RUN / "repo-server.log", "ab")  # noqa: SIM115 - handed to the detached server
+    log = open(pidpath.with_suffix(".log"), "ab")  # noqa: SIM115 - handed to the detached server
     proc = subprocess.Popen(
         [sys.executable, "-m", "http.server", "--bind", address, "--directory", str(directory), str(port)],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     log.close()
-    PIDFILE.write_text(f"{proc.pid} {directory}\n")
+    pidpath.write_text(f"{proc.pid} {directory}\n")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -182,14 +216,15 @@ def ensure_served(address: str = paths.BRIDGE_ADDRESS, port: int = paths.REPO_PO
         except OSError:
             if proc.poll() is not None:
                 raise HostprepError(f"the lab repository server exited ({proc.returncode}); see "
-                                    f"{paths.RUN / 'repo-server.log'}")
+                                    f"{pidpath.with_suffix('.log')}")
             time.sleep(0.05)
     raise HostprepError("the lab repository server did not start listening")
 
 
-def stop_served() -> None:
-    """Stop the repository server by its recorded pid."""
-    pid = _pid()
+def stop_served(address: str = paths.BRIDGE_ADDRESS, port: int = paths.REPO_PORT) -> None:
+    """Stop the repository server on address:port by its recorded pid (never by name)."""
+    pidpath = pidfile(address, port)
+    pid = _pid(pidpath)
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
         for _ in range(50):
@@ -202,7 +237,7 @@ def stop_served() -> None:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
-    PIDFILE.unlink(missing_ok=True)
+    pidpath.unlink(missing_ok=True)
 
 
 def main(argv: list[str]) -> int:
