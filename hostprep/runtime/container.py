@@ -244,11 +244,9 @@ def _shim(spec, cgroup):
     if pid == 0:
         if spec["network"] != "host":
             try:
-                import subprocess
-
-                subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
-            except OSError:
-                pass
+                linux.loopback_up()
+            except OSError as exc:
+                os.write(2, "hostprep-runtime: cannot bring up lo: {}\n".format(exc).encode())
         _pid1(spec)
     if spec.get("pid1_file"):
         with open(spec["pid1_file"] + ".tmp", "w") as handle:
@@ -345,6 +343,8 @@ def _supervise(cdir, spec, cgroup, state, rm):
     if pid == 0:
         try:
             _shim(spec, cgroup)
+        except BaseException as exc:  # report, never fall back into the caller's code
+            os.write(2, "hostprep-runtime: {}: {}\n".format(type(exc).__name__, exc).encode())
         finally:
             os._exit(125)
     state.update(status="running", pid=pid, started=time.time(), monitor_pid=os.getpid())
