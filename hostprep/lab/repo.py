@@ -7,6 +7,7 @@ and `stop_served()` stops it by that pid. Usage: python -m hostprep.lab.repo bui
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -105,8 +106,16 @@ def build_repo(rebuild: bool = False) -> Path:
     target = repo_dir()
     if (target / ".complete").exists() and not rebuild:
         return target
-    armored, _fpr = ensure_key()
     REPO_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(REPO_CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others then find its tree
+        if (target / ".complete").exists() and not rebuild:
+            return target
+        return _build_locked(target)
+
+
+def _build_locked(target: Path) -> Path:
+    armored, _fpr = ensure_key()
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=REPO_CACHE))
     try:
         debs = download_bookworm(BOOKWORM_DEBS, DEBS / "bookworm")
@@ -153,11 +162,22 @@ def build_repo(rebuild: bool = False) -> Path:
         (target / ".complete").write_text(recipe_hash() + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    in_use = _served_directories()
-    for old in REPO_CACHE.iterdir():
-        if old.is_dir() and old != target and not old.name.startswith(".") and old not in in_use:
-            shutil.rmtree(old, ignore_errors=True)
+    _prune(keep=target)
     return target
+
+
+def _prune(keep: Path, newest: int = 3) -> None:
+    """Drop old trees, keeping the newest few and any a live server serves.
+
+    A process started before a code change still computes the old hash, so trees are kept for a
+    while rather than swept as soon as a newer one exists.
+    """
+    in_use = _served_directories() | {keep}
+    trees = sorted((d for d in REPO_CACHE.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                   key=lambda d: d.stat().st_mtime, reverse=True)
+    for old in trees[newest:]:
+        if old not in in_use:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _served_directories() -> set[Path]:
