@@ -236,20 +236,9 @@ class TaskRunner:
             result = {"failed": True, "msg": str(exc), "changed": False}
         except (TransportError, HostprepError) as exc:
             result = {"failed": True, "msg": str(exc), "changed": False}
-        register = task.kw("register")
-        post = templar.child({register: result}) if register else templar.child({})
         if not result.get("_hostprep_unreachable"):
-            try:
-                if task.kw("changed_when") is not None:
-                    result["changed"] = post.is_true(task.kw("changed_when"), context=self.context)
-                if task.kw("failed_when") is not None:
-                    result["failed_when_result"] = post.is_true(task.kw("failed_when"), context=self.context)
-                    result["failed"] = result["failed_when_result"]
-            except TemplateError as exc:
-                result["failed"] = True
-                result["msg"] = str(exc)
-            retries = task.kw("until")
-            if retries is not None:
+            self._apply_conditions(templar, result)
+            if task.kw("until") is not None:
                 result = self._until(templar, result)
         if result.get("failed") and ignore_errors:
             result["_hostprep_ignored"] = True
@@ -259,6 +248,21 @@ class TaskRunner:
                                        is_item=True, no_log=no_log, ignored=bool(result.get("_hostprep_ignored")),
                                        handler=task.is_handler))
         return result
+
+    def _apply_conditions(self, templar: Templar, result: dict[str, Any]) -> None:
+        """changed_when / failed_when, evaluated with the registered result (on every until attempt)."""
+        task = self.task
+        register = task.kw("register")
+        post = templar.child({register: result}) if register else templar.child({})
+        try:
+            if task.kw("changed_when") is not None:
+                result["changed"] = post.is_true(task.kw("changed_when"), context=self.context)
+            if task.kw("failed_when") is not None:
+                result["failed_when_result"] = post.is_true(task.kw("failed_when"), context=self.context)
+                result["failed"] = result["failed_when_result"]
+        except TemplateError as exc:
+            result["failed"] = True
+            result["msg"] = str(exc)
 
     def _until(self, templar: Templar, result: dict[str, Any]) -> dict[str, Any]:
         task = self.task
@@ -281,6 +285,21 @@ class TaskRunner:
                 result = self._execute(templar)
             except UnreachableError as exc:
                 return {"unreachable": True, "msg": str(exc), "_hostprep_unreachable": True}
+            except (TemplateError, InputError, TransportError, HostprepError) as exc:
+                result = {"failed": True, "msg": str(exc), "changed": False}
+            self._apply_conditions(templar, result)
+
+    def _apply_facts(self, result: Mapping[str, Any]) -> None:
+        """Store facts a result returned at the precedence its module asks for."""
+        facts = result.get("ansible_facts")
+        if not isinstance(facts, Mapping) or result.get("failed"):
+            return
+        if result.get("_hostprep_include_vars"):
+            self.host.include_vars.update(facts)
+        elif result.get("_hostprep_set_fact"):
+            self.host.set_facts.update(facts)
+        else:
+            self.host.facts.update(facts)
 
     def _status(self, result: dict[str, Any]) -> str:
         if result.get("_hostprep_unreachable"):
@@ -353,17 +372,16 @@ class TaskRunner:
                 host.unreachable = True
                 host.stats.unreachable = 1
             return
-        facts = result.get("ansible_facts")
-        if isinstance(facts, Mapping) and not result.get("failed"):
-            if result.get("_hostprep_include_vars"):
-                host.include_vars.update(facts)
-            elif result.get("_hostprep_set_fact"):
-                host.set_facts.update(facts)
-            else:
-                host.facts.update(facts)
+        # Like Ansible's strategy: a loop's per-item facts (set_fact with_dict, ...) apply in item order.
+        for each in (result.get("results") or []) if loop else [result]:
+            if isinstance(each, Mapping):
+                self._apply_facts(each)
         if status == "failed":
             if result.get("_hostprep_ignored"):
+                # Ansible counts an ignored failure as ok + ignored, and changed when it changed.
                 host.stats.ignored += 1
+                host.stats.ok += 1
+                host.stats.changed += 1 if result.get("changed") else 0
             else:
                 host.stats.failed += 1
                 host.failed = True
