@@ -84,12 +84,9 @@ def lab_vars() -> dict[str, Any]:
         "docker_compose_pip_extra_args": f"--index-url {paths.REPO_URL}/pypi/simple/ "
                                           f"--trusted-host {paths.BRIDGE_ADDRESS}",
     }
-    try:
-        from hostprep.lab.repo import lab_key_fingerprint
+    from hostprep.lab.repo import lab_key_fingerprint
 
-        out["docker_gpg_fingerprint"] = lab_key_fingerprint()
-    except ImportError:
-        pass
+    out["docker_gpg_fingerprint"] = lab_key_fingerprint()
     return out
 
 
@@ -190,10 +187,8 @@ def up(n: int = 1, flavor: str = "el9", name: str = "lab", inventory: Path | Non
 
 
 def _ensure_repo_served() -> None:
-    try:
-        from hostprep.lab.repo import ensure_served
-    except ImportError:
-        return
+    from hostprep.lab.repo import ensure_served
+
     ensure_served(paths.BRIDGE_ADDRESS, paths.REPO_PORT)
 
 
@@ -221,11 +216,8 @@ def down(name: str | None = None, names: list[str] | None = None, all: bool = Fa
                     d.rmdir()
         if not hostmod.all_records():
             network.remove_bridge()
-            try:
-                from hostprep.lab.repo import stop_served
-            except ImportError:
-                pass
-            else:
-                stop_served()
+            from hostprep.lab.repo import stop_served
+
+            stop_served()
         _write_known_hosts()
     return left
