@@ -86,7 +86,8 @@ def parse_facts(stdout: str) -> dict[str, Any]:
     pkgs = s.get("pkgmgr", [])
     pkg_mgr = "unknown"
     if family == "RedHat":
-        pkg_mgr = "dnf" if "dnf" in pkgs and not version.startswith("7") else ("yum" if "yum" in pkgs else "dnf")
+        # like Ansible: dnf wherever the host has it (EL8+, or an EL7 with dnf), yum otherwise
+        pkg_mgr = "dnf" if "dnf" in pkgs else ("yum" if "yum" in pkgs else "unknown")
     elif "apt-get" in pkgs:
         pkg_mgr = "apt"
     elif pkgs:

@@ -1,0 +1,39 @@
+"""Facts in one round trip, checked against Ansible's own setup module on the same lab hosts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.labutil import hostprep, write_inventory
+
+KEYS = ["distribution", "distribution_major_version", "os_family", "pkg_mgr", "service_mgr", "architecture",
+        "hostname", "system", "kernel", "processor_vcpus", "user_id", "user_uid", "fqdn"]
+
+
+@pytest.mark.parametrize("flavor", ["el9", "el7"])
+def test_facts_match_ansible_setup(lab, tmp_path: Path, flavor: str) -> None:
+    hosts = lab.up(1, flavor, f"facts{flavor[-1]}")
+    (h,) = hosts
+    inv = write_inventory(tmp_path / "inv.yml", hosts)
+    proc = hostprep("facts", "-i", str(inv), "all")
+    assert proc.returncode == 0, proc.stderr
+    ours = json.loads(proc.stdout)[h.name]
+    cfg = tmp_path / "ansible.cfg"
+    cfg.write_text("[defaults]\nhost_key_checking = True\ninterpreter_python = /usr/bin/python3\n"
+                   "deprecation_warnings = False\n")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(cfg), ANSIBLE_HOME=str(tmp_path / "ah"), ANSIBLE_NOCOLOR="1")
+    ans = subprocess.run([str(Path(sys.executable).parent / "ansible"), "-i", str(inv), h.name, "-m", "setup"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert ans.returncode == 0, ans.stdout[-2000:] + ans.stderr[-2000:]
+    theirs = json.loads(ans.stdout[ans.stdout.index("{"):])["ansible_facts"]  # "host | SUCCESS => {...}"
+    for key in KEYS:
+        assert str(ours[key]) == str(theirs[f"ansible_{key}"]), key
+    assert ours["default_ipv4"]["address"] == theirs["ansible_default_ipv4"]["address"] == h.address
+    assert abs(ours["memtotal_mb"] - theirs["ansible_memtotal_mb"]) <= 2
+    assert ours["distribution_version"].split(".")[0] == theirs["ansible_distribution_version"].split(".")[0]
