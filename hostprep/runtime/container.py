@@ -1,9 +1,10 @@
 """Running a container: namespaces, an overlay root entered with pivot_root, /proc /sys /dev, masked
 paths, reduced capabilities, no_new_privs, cgroup limits, and the exit code of the command.
 
-Process layout: the CLI forks a shim (outside the container's PID namespace) that joins the cgroup,
-unshares the namespaces and forks the container's PID 1, which builds the root and execs the
-command. All namespace work happens in these freshly forked, single-threaded children.
+Process layout: the CLI forks a shim (outside the container's PID namespace and cgroup) that
+unshares the namespaces and forks the container's PID 1, which joins the cgroup, unshares the cgroup
+namespace, builds the root and execs the command.
+All namespace work happens in these freshly forked, single-threaded children.
 """
 
 import json
@@ -229,11 +230,11 @@ def _exit_code(status):
 
 
 def _shim(spec, cgroup):
-    """Outside the PID namespace: join the cgroup, unshare, fork PID 1, wait, pass its status on."""
+    """Outside the PID namespace and cgroup: unshare, fork PID 1 (it joins the cgroup), wait, pass on its status."""
     try:
-        cgroup.add(os.getpid())
-        flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID | \
-            linux.CLONE_NEWCGROUP
+        # The shim stays out of the container's cgroup: under a memory limit the OOM killer must pick the
+        # command, never the (larger) Python process that reports its exit code. PID 1 joins it instead.
+        flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID
         if spec["network"] != "host":
             flags |= linux.CLONE_NEWNET
         linux.unshare(flags)
@@ -242,6 +243,12 @@ def _shim(spec, cgroup):
         os._exit(125)
     pid = os.fork()
     if pid == 0:
+        try:
+            cgroup.add(0)  # 0 = the writing process itself, whatever its pid in the new namespace
+            linux.unshare(linux.CLONE_NEWCGROUP)  # rooted at the container's cgroup
+        except BaseException as exc:
+            os.write(2, "hostprep-runtime: cannot join the container cgroup: {}\n".format(exc).encode())
+            os._exit(125)
         if spec["network"] != "host":
             try:
                 linux.loopback_up()
