@@ -60,10 +60,10 @@ def _capture_value(value: Any) -> str:
 
 def _single_expression(text: str) -> str | None:
     """The expression if `text` is exactly one `{{ expression }}`, else None."""
-    stripped = text.strip()
-    if not (stripped.startswith("{{") and stripped.endswith("}}")):
+    # only the whole text: "{{ x }}\n" renders to a string with its newline, as in Ansible
+    if not (text.startswith("{{") and text.endswith("}}")):
         return None
-    inner = stripped[2:-2]
+    inner = text[2:-2]
     if "{{" in inner or "{%" in inner or "}}" in _strip_literals(inner):
         return None
     return inner

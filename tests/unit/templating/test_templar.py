@@ -22,6 +22,8 @@ def test_native_single_expression_and_lazy_vars(t: Templar) -> None:
     assert t.render("{{ b }}") == 2
     assert t.render("{{ items }}") == [3, 1, 3, 2]
     assert t.render("v={{ b }}") == "v=2"
+    assert t.render("{{ b }}\n") == "2\n"  # text around the expression keeps it a string
+    assert t.render(" {{ items }}") == " [3, 1, 3, 2]"
     assert t.render({"k": ["{{ url }}"]}) == {"k": ["http://m/repo"]}
     assert t.child({"base": "http://other"}).render("{{ url }}") == "http://other/repo"
 
