@@ -7,6 +7,7 @@ from inside (and, where it matters, from outside) the container.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -140,8 +141,23 @@ def test_volumes_and_read_only(rt, tmp_path: Path) -> None:
 
 
 def test_memory_limit_kills_inside_only(rt) -> None:
-    res = rt("run", "--rm", "-m", "32m", "bb", "sh", "-c", "head -c 300000000 /dev/zero | tail > /dev/null; echo $?")
-    assert res.stdout.strip() == "137", (res.stdout, res.stderr)
+    hog = "head -c 300000000 /dev/zero | tail > /dev/null; echo $?"
+    unlimited = rt("run", "--rm", "bb", "sh", "-c", hog)
+    assert unlimited.stdout.strip() == "0", (unlimited.stdout, unlimited.stderr)
+    bystander = subprocess.Popen(["sleep", "60"])  # a host process: the container's OOM must not touch it
+    try:
+        res = rt("run", "--name", "oom", "-m", "32m", "bb", "sh", "-c", hog)
+        # The kernel kills `tail`; while its memory is still being reaped, sh's own write can hit the limit
+        # too, so the SIGKILL shows either in sh's report or as PID 1's exit code (128+9).
+        assert res.stdout.strip() == "137" or res.returncode == 137, (res.returncode, res.stdout, res.stderr)
+        state = json.loads(rt("inspect", "oom").stdout)
+        state = state[0] if isinstance(state, list) else state
+        assert state["oom_killed"] is True, state
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+        rt("rm", "-f", "oom")
 
 
 def test_pids_limit_stops_a_fork_bomb(rt) -> None:
