@@ -33,8 +33,10 @@ def _python39() -> str:
     raise RuntimeError("python3.9 is needed to check that hostprep-runtime runs on Python 3.9")
 
 
-@pytest.fixture(scope="module")
-def rt(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=["python3.11", "python3.9"])
+def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The runtime CLI; every container test runs once under the control node's Python and once under 3.9."""
+    default_python = sys.executable if request.param == "python3.11" else _python39()
     if os.geteuid() != 0:
         raise RuntimeError("runtime tests need root")
     if not os.path.exists(BUSYBOX) or b"statically linked" not in subprocess.run(
@@ -60,7 +62,7 @@ def rt(tmp_path_factory: pytest.TempPathFactory):
     state = base / "state"
     env = dict(os.environ, HOSTPREP_RUNTIME_ROOT=str(state), PYTHONPATH=str(ROOT))
 
-    def call(*args: str, python: str = sys.executable, timeout: int = 60) -> subprocess.CompletedProcess:
+    def call(*args: str, python: str = default_python, timeout: int = 60) -> subprocess.CompletedProcess:
         return subprocess.run([python, "-m", "hostprep.runtime", *args], capture_output=True, text=True, env=env,
                               timeout=timeout)
 
