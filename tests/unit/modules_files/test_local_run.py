@@ -80,3 +80,19 @@ def test_command_creates_skips(tmp_path: Path) -> None:
 def test_unknown_argument_refused() -> None:
     with pytest.raises(ModuleArgError):
         get_module("copy")().validate({"dest": "/tmp/x", "content": "a", "no_such_arg": 1})
+
+
+def test_file_link_and_absent(tmp_path: Path) -> None:
+    (tmp_path / "t").write_text("t")
+    link = {"path": str(tmp_path / "ln"), "src": str(tmp_path / "t"), "state": "link"}
+    assert run("file", link)["changed"] is True
+    assert (tmp_path / "ln").is_symlink()
+    assert run("file", link)["changed"] is False
+    gone = {"path": str(tmp_path / "t"), "state": "absent"}
+    assert run("file", gone)["changed"] is True and not (tmp_path / "t").exists()
+    assert run("file", gone)["changed"] is False
+
+
+def test_shell_reports_output(tmp_path: Path) -> None:
+    res = run("shell", {"cmd": "echo out; echo err >&2; exit 3", "chdir": str(tmp_path)})
+    assert res["rc"] == 3 and res["stdout"] == "out" and res["stderr"] == "err"
