@@ -26,4 +26,4 @@ hostprep apply -i inventories/lab/demo-el9.yml -i inventories/lab/demo-el7.yml s
 step "hostprep verify"
 hostprep verify -i inventories/lab/demo-el9.yml -i inventories/lab/demo-el7.yml
 
-step "done: hosts are still up (hostprep lab list); remove them with: hostprep lab down --name demo-el9 --name demo-el7"
+step "done: hosts are still up (hostprep lab list); remove them with: hostprep lab down demo-el9 demo-el7"
