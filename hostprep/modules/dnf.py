@@ -1,41 +1,54 @@
-"""dnf (and yum): install, upgrade, downgrade and remove RPM packages, idempotently.
+"""dnf: install, upgrade, downgrade and remove RPM packages, idempotently and without Python on the host.
 
-The probe asks rpm which of the wanted specs are installed (rpm -q understands NAME,
-NAME-VERSION and NAME-VERSION-RELEASE) and, for state=latest, asks dnf check-update which have
-updates; only the specs that need work are passed to dnf.
+The probe prints, for each wanted spec, the installed packages rpm matches and (when they
+matter) the newest candidate the repositories offer plus the installed versions of that
+candidate's name, all as `NAME E:V-R.ARCH` lines. The plan compares those versions with
+rpm's rules (hostprep.modules._sysrpm), so `--diff` can say `docker-ce: absent` ->
+`docker-ce: 3:24.0.7-1.el9` and check mode reports exactly what a real run would change.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hostprep.modules._sysrpm import REPOQUERY_QF, RPM_QF, Nevra, PackageSpec, newest, parse_nevras
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext
 from hostprep.modules.shellutil import q, sections
 
-PKG_TOOL = 'PKG=$(command -v dnf || command -v yum || echo dnf)'
+NOT_FOUND = "No package matching '{}' found available, installed or updated"
 
 
-def _is_file_spec(spec: str) -> bool:
-    return spec.endswith(".rpm")
+def _installed_cmd(root: str, spec: str, provides: bool, word: str | None = None) -> str:
+    """rpm lines of the installed packages matching `spec` (optionally by what they provide).
+
+    `word` replaces the quoted spec with a shell word such as "$var"."""
+    arg = word or q(spec)
+    cmd = f"rpm {root}-q --qf \"$_hp_qf\" {arg} 2>/dev/null | grep -v ' is not installed$'"
+    if provides:
+        cmd += (f" || rpm {root}-q --whatprovides --qf \"$_hp_qf\" {arg} 2>/dev/null"
+                " | grep -v '^no package provides'")
+    return cmd
 
 
 class DnfModule(Module):
     name = "dnf"
-    doc = ("Manage packages with dnf. state: present/installed, latest, absent/removed. `name: '*'` with "
-           "state=latest updates the whole system (the guide's `yum update -y`); update_only limits latest to "
-           "installed packages (e.g. `python*`).")
+    doc = ("Manage packages with dnf. state: present/installed, latest, absent/removed. name takes names, "
+           "name-version[-release], name-epoch:version-release, `name >= version`, globs, local .rpm paths and "
+           ".rpm URLs. `name: '*'` with state=latest updates the whole system (the guide's `yum update -y`); "
+           "update_only limits latest to packages already installed.")
     examples = ("- dnf:\n    name: [docker-ce, docker-ce-cli, containerd.io]\n    state: present\n"
-                "- dnf:\n    name: '*'\n    state: latest\n- dnf:\n    name: docker-ce-24.0.7\n"
+                "- dnf:\n    name: '*'\n    state: latest\n- dnf:\n    name: docker-ce-3:24.0.7-1.el9\n"
                 "    allow_downgrade: true\n")
     args = {
-        "name": Arg("list", elements="str", aliases=("pkg",), default=[], doc="Package specs (name, name-version, "
-                                                                               "name-version-release, .rpm paths)."),
+        "name": Arg("list", elements="str", aliases=("pkg",), default=[],
+                    doc="Package specs (name, name-version, name-epoch:version-release, 'name >= 1.2', .rpm)."),
         "state": Arg("str", choices=("absent", "present", "installed", "removed", "latest"),
                      doc="Default present (absent with autoremove and no name)."),
         "enablerepo": Arg("list", elements="str", default=[]),
         "disablerepo": Arg("list", elements="str", default=[]),
-        "conf_file": Arg("path"),
+        "conf_file": Arg("str"),
         "disable_gpg_check": Arg("bool", default=False),
+        "disable_excludes": Arg("str"),
         "update_cache": Arg("bool", default=False, aliases=("expire-cache",)),
         "allow_downgrade": Arg("bool", default=False),
         "autoremove": Arg("bool", default=False),
@@ -45,161 +58,269 @@ class DnfModule(Module):
         "security": Arg("bool", default=False),
         "bugfix": Arg("bool", default=False),
         "releasever": Arg("str"),
-        "installroot": Arg("path", default="/"),
+        "installroot": Arg("str", default="/"),
         "download_only": Arg("bool", default=False),
+        "download_dir": Arg("str"),
         "allowerasing": Arg("bool", default=False),
         "nobest": Arg("bool"),
         "skip_broken": Arg("bool", default=False),
         "cacheonly": Arg("bool", default=False),
-        "lock_timeout": Arg("int", default=30),
+        "lock_timeout": Arg("int", default=30, doc="Accepted for compatibility: dnf waits for its own lock."),
         "disable_plugin": Arg("list", elements="str", default=[]),
         "enable_plugin": Arg("list", elements="str", default=[]),
         "validate_certs": Arg("bool", default=True),
         "sslverify": Arg("bool", default=True),
     }
 
+    # -- the package tool --------------------------------------------------------------
+    def tool(self, args: dict[str, Any]) -> str:
+        """Shell that sets $_hp_pkg to the package manager this module drives."""
+        return "_hp_pkg=$(command -v dnf || command -v yum || echo dnf)"
+
     def _state(self, args: dict[str, Any]) -> str:
         state = args.get("state") or ("absent" if args["autoremove"] and not args["name"] else "present")
         return {"installed": "present", "removed": "absent"}.get(state, state)
 
-    def _options(self, args: dict[str, Any]) -> str:
-        opts = ["-y"]
-        opts += [f"--enablerepo={q(r)}" for r in args["enablerepo"]]
+    def _root(self, args: dict[str, Any]) -> str:
+        return f"--root {q(args['installroot'])} " if args["installroot"] != "/" else ""
+
+    def _repo_opts(self, args: dict[str, Any]) -> list[str]:
+        """Options that change what the repositories offer (used by probe and change alike)."""
+        opts = [f"--enablerepo={q(r)}" for r in args["enablerepo"]]
         opts += [f"--disablerepo={q(r)}" for r in args["disablerepo"]]
+        opts += [f"--exclude={q(e)}" for e in args["exclude"]]
+        if args.get("disable_excludes"):
+            opts.append(f"--disableexcludes={q(args['disable_excludes'])}")
         if args.get("conf_file"):
             opts.append(f"-c {q(args['conf_file'])}")
-        if args["disable_gpg_check"]:
-            opts.append("--nogpgcheck")
-        opts += [f"--exclude={q(e)}" for e in args["exclude"]]
-        if not args["install_weak_deps"]:
-            opts.append("--setopt=install_weak_deps=False")
         if args.get("releasever"):
             opts.append(f"--releasever={q(args['releasever'])}")
         if args["installroot"] != "/":
             opts.append(f"--installroot={q(args['installroot'])}")
-        if args["security"]:
-            opts.append("--security")
-        if args["bugfix"]:
-            opts.append("--bugfix")
-        if args["download_only"]:
-            opts.append("--downloadonly")
-        if args["allowerasing"]:
-            opts.append("--allowerasing")
-        if args.get("nobest") is not None:
-            opts.append(f"--setopt=best={'False' if args['nobest'] else 'True'}")
-        if args["skip_broken"]:
-            opts.append("--skip-broken")
         if args["cacheonly"]:
             opts.append("--cacheonly")
         opts += [f"--disableplugin={q(p)}" for p in args["disable_plugin"]]
         opts += [f"--enableplugin={q(p)}" for p in args["enable_plugin"]]
         if not (args["validate_certs"] and args["sslverify"]):
             opts.append("--setopt=sslverify=False")
+        return opts
+
+    def _options(self, args: dict[str, Any]) -> str:
+        opts = ["-y", *self._repo_opts(args)]
+        if args["update_cache"]:
+            opts.append("--refresh")
+        if args["disable_gpg_check"]:
+            opts.append("--nogpgcheck")
+        if not args["install_weak_deps"]:
+            opts.append("--setopt=install_weak_deps=False")
+        if args["security"]:
+            opts.append("--security")
+        if args["bugfix"]:
+            opts.append("--bugfix")
+        if args["download_only"]:
+            opts.append("--downloadonly")
+            if args.get("download_dir"):
+                opts.append(f"--downloaddir={q(args['download_dir'])}")
+        if args["allowerasing"]:
+            opts.append("--allowerasing")
+        if args.get("nobest") is not None:
+            opts.append(f"--setopt=best={'False' if args['nobest'] else 'True'}")
+        if args["skip_broken"]:
+            opts.append("--skip-broken")
         return " ".join(opts)
+
+    # -- probe ---------------------------------------------------------------------------
+    def _repoquery(self, args: dict[str, Any], spec: PackageSpec) -> str:
+        """Newest available packages for a spec; dnf repoquery, or yum-utils' repoquery on yum hosts."""
+        refresh = " --refresh" if args["update_cache"] else ""
+        target = f"--whatprovides {q(spec.raw)}" if spec.kind == "relation" else q(spec.raw)
+        repo = " ".join(self._repo_opts(args))
+        return (f"if [ \"${{_hp_pkg##*/}}\" = dnf ]; then \"$_hp_pkg\" -q{refresh} {repo} repoquery --latest-limit 1 "
+                f"--qf '{REPOQUERY_QF}' {target}; else repoquery -q {repo} --qf '{REPOQUERY_QF}' {target}; fi")
+
+    def _spec_probe(self, args: dict[str, Any], i: int, spec: PackageSpec, state: str) -> list[str]:
+        root = self._root(args)
+        lines: list[str] = []
+        if spec.raw == "*":
+            return lines
+        if spec.kind in ("file", "url"):
+            fetch = f"_hp_f={q(spec.raw)}"
+            if spec.kind == "url":
+                insecure = "" if args["validate_certs"] else "-k "
+                fetch = f"_hp_f=$(mktemp); curl -fsSL {insecure}{q(spec.raw)} -o \"$_hp_f\""
+            lines += [
+                f"echo '@@hostprep:cand{i}@@'",
+                f"{fetch}; rpm -qp --nosignature --qf \"$_hp_qf\" \"$_hp_f\" 2>/dev/null; echo \"rc=$?\"",
+                f"echo '@@hostprep:have{i}@@'",
+                "_hp_n=$(rpm -qp --nosignature --qf '%{NAME}' \"$_hp_f\" 2>/dev/null) && " +
+                _installed_cmd(root, "", False, word='"$_hp_n"'),
+            ]
+            if spec.kind == "url":
+                lines.append("rm -f \"$_hp_f\"")
+            return lines
+        if spec.kind == "glob":
+            lines += [f"echo '@@hostprep:pkg{i}@@'",
+                      f"rpm {root}-qa --qf \"$_hp_qf\" {q(spec.raw)} 2>/dev/null"]
+            return lines
+        query = spec.name if spec.kind == "relation" else spec.raw
+        lines += [f"_hp_i=$({_installed_cmd(root, query, state != 'absent' and spec.kind == 'plain')})",
+                  f"echo '@@hostprep:pkg{i}@@'", "[ -n \"$_hp_i\" ] && printf '%s\\n' \"$_hp_i\""]
+        if state == "absent":
+            return lines
+        # a candidate is needed for latest, for relations, and when nothing installed matches
+        cond = "true" if state == "latest" or spec.kind == "relation" else "[ -z \"$_hp_i\" ]"
+        lines += [
+            f"if {cond}; then",
+            f"echo '@@hostprep:cand{i}@@'; _hp_c=$({self._repoquery(args, spec)} 2>/dev/null); _hp_rc=$?",
+            "[ -n \"$_hp_c\" ] && printf '%s\\n' \"$_hp_c\"; echo \"rc=$_hp_rc\"",
+            f"echo '@@hostprep:have{i}@@'",
+            "for _hp_n in $(printf '%s\\n' \"$_hp_c\" | cut -d' ' -f1 | sort -u); do "
+            f"rpm {root}-q --qf \"$_hp_qf\" \"$_hp_n\" 2>/dev/null | grep -v ' is not installed$'; done",
+            "fi",
+        ]
+        return lines
 
     def probe(self, args: dict[str, Any]) -> str | None:
         state = self._state(args)
-        names = args["name"]
-        root = f"--root {q(args['installroot'])} " if args["installroot"] != "/" else ""
-        lines = [PKG_TOOL]
-        for i, spec in enumerate(names):
-            lines.append(f"echo '@@hostprep:pkg{i}@@'")
-            if spec == "*":
-                lines.append("echo installed")
-            elif _is_file_spec(spec):
-                lines.append(f"n=$(rpm -qp --qf '%{{NAME}}-%{{VERSION}}-%{{RELEASE}}' {q(spec)} 2>/dev/null) && "
-                             f"rpm {root}-q \"$n\" >/dev/null 2>&1 && echo installed || echo missing")
-            else:
-                # removal matches package names only (a package that merely provides the name stays,
-                # as with Ansible's dnf); installation is satisfied by a provider too
-                provides = "" if state == "absent" else f" || rpm {root}-q --whatprovides {q(spec)} >/dev/null 2>&1"
-                lines.append(f"if rpm {root}-q {q(spec)} >/dev/null 2>&1{provides}; then echo installed; "
-                             "else echo missing; fi")
-        if state == "latest":
+        specs = [PackageSpec.parse(s) for s in args["name"]]
+        lines = [self.tool(args), f"_hp_qf='{RPM_QF}'"]
+        for i, spec in enumerate(specs):
+            lines += self._spec_probe(args, i, spec, state)
+        globs = [s.raw for s in specs if s.kind == "glob"]
+        if state == "latest" and globs:
+            targets = "" if "*" in globs else " " + " ".join(q(g) for g in globs)
             refresh = " --refresh" if args["update_cache"] else ""
-            targets = " ".join(q(s) for s in names if s != "*")
-            lines.append("echo '@@hostprep:updates@@'")
-            lines.append(f"$PKG -q{refresh} {self._repo_opts(args)} check-update {targets} >/dev/null 2>&1; "
-                         "echo \"rc=$?\"")
+            lines += ["echo '@@hostprep:updates@@'",
+                      f"\"$_hp_pkg\" -q{refresh} {' '.join(self._repo_opts(args))} check-update{targets} "
+                      ">/dev/null 2>&1; echo \"rc=$?\""]
+        if state == "absent" and args["autoremove"]:
+            lines += ["echo '@@hostprep:unneeded@@'",
+                      f"\"$_hp_pkg\" -q {' '.join(self._repo_opts(args))} repoquery --unneeded "
+                      f"--qf '{REPOQUERY_QF}' 2>/dev/null"]
         return "\n".join(lines)
 
-    def _repo_opts(self, args: dict[str, Any]) -> str:
-        opts = [f"--enablerepo={q(r)}" for r in args["enablerepo"]]
-        opts += [f"--disablerepo={q(r)}" for r in args["disablerepo"]]
-        opts += [f"--exclude={q(e)}" for e in args["exclude"]]
-        if args["disable_gpg_check"]:
-            opts.append("--nogpgcheck")
-        if args.get("releasever"):
-            opts.append(f"--releasever={q(args['releasever'])}")
-        if args["security"]:
-            opts.append("--security")
-        return " ".join(opts)
-
+    # -- plan ----------------------------------------------------------------------------
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
         state = self._state(args)
-        names = args["name"]
+        specs = [PackageSpec.parse(s) for s in args["name"]]
         sec = sections(probe.stdout if probe else "")
-        installed = {spec: sec.get(f"pkg{i}", "").strip() == "installed" for i, spec in enumerate(names)}
-        opts = self._options(args)
-        refresh = "--refresh " if args["update_cache"] else ""
-        steps: list[Command] = []
-        results: list[str] = []
-        before, after = [], []
         if state == "absent":
-            if "*" in names:
-                return Plan(failed=True, msg="refusing to remove every package ('*' with state=absent)")
-            todo = [s for s in names if installed.get(s)]
-            if todo:
-                steps.append(Command(f"{PKG_TOOL}; $PKG {opts} remove {' '.join(q(s) for s in todo)}"))
-                results += [f"Removed: {s}" for s in todo]
-                before += [f"{s}: installed" for s in todo]
-                after += [f"{s}: absent" for s in todo]
-            if args["autoremove"]:
-                steps.append(Command(f"{PKG_TOOL}; $PKG {opts} autoremove"))
-        elif state == "present":
-            todo = [s for s in names if not installed.get(s)]
-            if todo:
-                verb = "install"
-                cmd = f"{PKG_TOOL}; $PKG {refresh}{opts} {verb} {' '.join(q(s) for s in todo)}"
-                if args["allow_downgrade"]:
-                    # a pinned older version: dnf install leaves a newer one in place, dnf downgrade does it
-                    specs = " ".join(q(s) for s in todo)
-                    cmd = (f"{PKG_TOOL}; $PKG {refresh}{opts} install {specs} || exit $?; for s in {specs}; do "
-                           f"rpm -q \"$s\" >/dev/null 2>&1 || $PKG {opts} downgrade \"$s\" || exit $?; done")
-                steps.append(Command(cmd))
-                results += [f"Installed: {s}" for s in todo]
-                before += [f"{s}: absent" for s in todo]
-                after += [f"{s}: installed" for s in todo]
-        else:  # latest
-            rc_line = sec.get("updates", "").strip()
-            has_updates = rc_line == "rc=100"
-            missing = [s for s in names if not installed.get(s) and s != "*" and "*" not in s]
-            if args["update_only"]:
-                missing = []
-            if "*" in names:
-                if has_updates:
-                    steps.append(Command(f"{PKG_TOOL}; $PKG {refresh}{opts} upgrade"))
-                    results.append("Upgraded the system")
-                    before.append("*: updates available")
-                    after.append("*: up to date")
+            return self._plan_absent(args, specs, sec)
+        return self._plan_install(args, specs, sec, state)
+
+    def _command(self, args: dict[str, Any], verb: str, targets: list[str]) -> Command:
+        words = " ".join(q(t) for t in targets)
+        return Command(f"{self.tool(args)}; \"$_hp_pkg\" {self._options(args)} {verb} {words}".rstrip())
+
+    def _plan_absent(self, args: dict[str, Any], specs: list[PackageSpec], sec: dict[str, str]) -> Plan:
+        if any(s.raw == "*" for s in specs):
+            return Plan(failed=True, msg="refusing to remove every package ('*' with state=absent)")
+        victims: list[Nevra] = []
+        for i, spec in enumerate(specs):
+            found = parse_nevras(sec.get(f"pkg{i}", "") or sec.get(f"have{i}", ""))
+            if spec.kind in ("file", "url"):
+                cand = parse_nevras(sec.get(f"cand{i}", ""))
+                found = [p for p in found if cand and p.evr.compare(cand[0].evr) == 0]
+            victims += [p for p in found if spec.matches(p) and p not in victims]
+        steps: list[Command] = []
+        if victims:
+            steps.append(self._command(args, "remove", [p.spec for p in victims]))
+        unneeded = parse_nevras(sec.get("unneeded", ""))
+        if args["autoremove"] and unneeded:
+            steps.append(Command(f"{self.tool(args)}; \"$_hp_pkg\" {self._options(args)} autoremove"))
+        removed = victims + [p for p in unneeded if args["autoremove"] and p not in victims]
+        before = "".join(f"{p.name}: {p.evr}\n" for p in removed)
+        after = "".join(f"{p.name}: absent\n" for p in removed)
+        results = [f"Removed: {p}" for p in removed]
+        return Plan(bool(steps), steps, diff={"before": before, "after": after} if steps else None,
+                    msg="" if steps else "Nothing to do", result={"results": results, "rc": 0})
+
+    def _plan_install(self, args: dict[str, Any], specs: list[PackageSpec], sec: dict[str, str],
+                      state: str) -> Plan:
+        install: list[str] = []
+        upgrade: list[str] = []
+        downgrade: list[str] = []
+        before: list[str] = []
+        after: list[str] = []
+        results: list[str] = []
+        for i, spec in enumerate(specs):
+            if spec.kind == "glob":
+                if spec.raw == "*" or state == "latest":
+                    if state == "latest" and sec.get("updates", "").strip() == "rc=100":
+                        upgrade.append(spec.raw)
+                        before.append(f"{spec.raw}: updates available")
+                        after.append(f"{spec.raw}: latest")
+                        results.append(f"Upgraded: {spec.raw}")
+                    elif state == "latest" and not parse_nevras(sec.get(f"pkg{i}", "")) and spec.raw != "*" \
+                            and not args["update_only"]:
+                        install.append(spec.raw)
+                        before.append(f"{spec.raw}: absent")
+                        after.append(f"{spec.raw}: latest")
+                        results.append(f"Installed: {spec.raw}")
+                elif not parse_nevras(sec.get(f"pkg{i}", "")):
+                    install.append(spec.raw)
+                    before.append(f"{spec.raw}: absent")
+                    after.append(f"{spec.raw}: present")
+                    results.append(f"Installed: {spec.raw}")
+                continue
+            installed = [p for p in parse_nevras(sec.get(f"pkg{i}", "")) if spec.matches(p)]
+            cand_text = sec.get(f"cand{i}", "")
+            candidates = [p for p in parse_nevras(cand_text) if spec.matches(p)]
+            cand = newest(candidates)
+            have = parse_nevras(sec.get(f"have{i}", ""))
+            if spec.kind in ("file", "url"):
+                if cand is None:
+                    return Plan(failed=True, msg=f"{spec.raw} is not a readable RPM package")
+                if any(h.evr.compare(cand.evr) == 0 for h in have):
+                    continue
+                installed = []
+            label = cand.name if cand else (installed[0].name if installed else spec.raw)
+            current = newest([h for h in have if cand is None or h.name == cand.name] or installed)
+            if installed and state == "present":
+                continue
+            if installed:  # latest: upgrade when the repositories offer something newer
+                top = newest(installed)
+                assert top is not None
+                if cand is not None and cand.evr.compare(top.evr) > 0:
+                    upgrade.append(cand.spec)
+                    before.append(f"{label}: {top.evr}")
+                    after.append(f"{label}: {cand.evr}")
+                    results.append(f"Upgraded: {cand}")
+                continue
+            if state == "latest" and args["update_only"]:
+                continue
+            if cand is None:
+                rc = cand_text.strip().rsplit("rc=", 1)[-1] if "rc=" in cand_text else ""
+                if rc == "0" and spec.kind != "url":
+                    return Plan(failed=True, msg=NOT_FOUND.format(spec.raw), result={"results": [], "rc": 1})
+                install.append(spec.raw)
+                before.append(f"{label}: absent")
+                after.append(f"{label}: present")
+                results.append(f"Installed: {spec.raw}")
+                continue
+            if current is not None and cand.evr.compare(current.evr) < 0:
+                if not args["allow_downgrade"]:
+                    continue  # a newer version is installed: Ansible leaves it alone
+                downgrade.append(spec.raw if spec.kind in ("file", "url") else cand.spec)
+                verb = "Downgraded"
             else:
-                if missing:
-                    steps.append(Command(f"{PKG_TOOL}; $PKG {refresh}{opts} install "
-                                         f"{' '.join(q(s) for s in missing)}"))
-                    results += [f"Installed: {s}" for s in missing]
-                    before += [f"{s}: absent" for s in missing]
-                    after += [f"{s}: latest" for s in missing]
-                upgradable = [s for s in names if s not in missing]
-                if has_updates and upgradable:
-                    steps.append(Command(f"{PKG_TOOL}; $PKG {refresh}{opts} upgrade "
-                                         f"{' '.join(q(s) for s in upgradable)}"))
-                    results += [f"Upgraded: {s}" for s in upgradable]
-                    before += [f"{s}: update available" for s in upgradable]
-                    after += [f"{s}: latest" for s in upgradable]
-        diff = {"before": "\n".join(before) + ("\n" if before else ""),
-                "after": "\n".join(after) + ("\n" if after else "")} if steps else None
-        msg = "Nothing to do" if not steps else ""
-        return Plan(bool(steps), steps, diff=diff, msg=msg, result={"results": results, "rc": 0})
+                install.append(spec.raw if spec.kind in ("file", "url") else
+                               (spec.raw if spec.kind == "relation" else cand.spec))
+                verb = "Upgraded" if current is not None else "Installed"
+            before.append(f"{label}: {current.evr if current else 'absent'}")
+            after.append(f"{label}: {cand.evr}")
+            results.append(f"{verb}: {cand}")
+        steps: list[Command] = []
+        if install:
+            steps.append(self._command(args, "install", install))
+        if upgrade:
+            steps.append(self._command(args, "upgrade", [] if "*" in upgrade else upgrade))
+        if downgrade:
+            steps.append(self._command(args, "downgrade", downgrade))
+        diff = {"before": "".join(f"{b}\n" for b in before),
+                "after": "".join(f"{a}\n" for a in after)} if steps else None
+        return Plan(bool(steps), steps, diff=diff, msg="" if steps else "Nothing to do",
+                    result={"results": results, "rc": 0})
 
     def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
         result = dict(plan.result)
@@ -207,13 +328,8 @@ class DnfModule(Module):
             last = outputs[-1]
             result["rc"] = last.rc
             result["stdout"] = last.stdout
+            result["stdout_lines"] = last.stdout.splitlines()
             if last.rc != 0:
                 result["msg"] = last.stderr.strip() or last.stdout.strip()[-2000:]
+                result["failures"] = [last.stderr.strip()] if last.stderr.strip() else []
         return result
-
-
-class YumModule(DnfModule):
-    name = "yum"
-    doc = "Manage packages the yum way; runs dnf where the host has it (EL8+), yum otherwise (EL7)."
-    examples = "- yum:\n    name: [yum-utils, device-mapper-persistent-data, lvm2]\n    state: present\n"
-    args = {**DnfModule.args, "use_backend": Arg("str", default="auto", choices=("auto", "yum", "yum4", "dnf"))}

@@ -6,23 +6,26 @@ from typing import Any
 
 from hostprep.modules.base import Arg, Module, ProbeResult, TaskContext
 
+_BACKENDS = ("dnf", "yum", "apt")
+
 
 class PackageModule(Module):
     name = "package"
-    doc = "Generic package management: picks dnf/yum or apt from the host's facts (or `use`)."
+    doc = ("Generic package management: the manager comes from `use`, else the host's pkg_mgr fact, else the "
+           "first of dnf, yum, apt-get found on the host; the arguments go to that module unchanged.")
     examples = "- package:\n    name: curl\n    state: present\n"
     args = {
         "name": Arg("list", elements="str", required=True),
-        "state": Arg("str", default="present", choices=("present", "installed", "latest", "absent", "removed")),
-        "use": Arg("str", default="auto", choices=("auto", "dnf", "yum", "apt")),
+        "state": Arg("str", required=True, doc="present, latest, absent (and what the backend accepts)."),
+        "use": Arg("str", default="auto", choices=("auto", *_BACKENDS)),
     }
 
     def _backend(self, args: dict[str, Any], ctx: TaskContext) -> str:
         if args["use"] != "auto":
             return args["use"]
-        mgr = (ctx.facts or {}).get("pkg_mgr")
-        if mgr in ("dnf", "yum", "apt"):
-            return mgr
+        mgr = (ctx.facts or {}).get("pkg_mgr") or (ctx.facts or {}).get("ansible_pkg_mgr")
+        if mgr in _BACKENDS:
+            return str(mgr)
         res = ctx.run("command -v dnf || command -v yum || command -v apt-get", become=False)
         found = res.stdout.strip().rsplit("/", 1)[-1]
         return {"apt-get": "apt"}.get(found, found or "dnf")
@@ -31,6 +34,11 @@ class PackageModule(Module):
         from hostprep.modules import get_module
 
         backend = self._backend(args, ctx)
-        module = get_module(backend)()
+        module_cls = get_module(backend)
+        if module_cls is None:
+            return {"failed": True, "changed": False, "msg": f"package: no module for package manager {backend!r}"}
+        module = module_cls()
         inner = module.validate({"name": args["name"], "state": args["state"]})
-        return module.run(inner, ctx)
+        result = module.run(inner, ctx)
+        result.setdefault("ansible_facts", {"pkg_mgr": backend})
+        return result
