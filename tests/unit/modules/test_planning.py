@@ -7,7 +7,6 @@ import pytest
 from hostprep.errors import ModuleArgError
 from hostprep.modules import get_module, module_names
 from hostprep.modules._files import target_mode
-from hostprep.modules.base import ProbeResult, TaskContext
 from hostprep.modules.blockinfile import edit_block
 from hostprep.modules.ini_file import edit_ini
 from hostprep.modules.lineinfile import edit_lines
@@ -114,15 +113,3 @@ def test_argument_validation() -> None:
     assert f.validate({"dest": "/x", "recurse": "yes"})["recurse"] is True
     with pytest.raises(ModuleArgError, match="not a valid boolean"):
         f.validate({"path": "/x", "recurse": "maybe"})
-
-
-def test_dnf_plans_only_the_missing_packages() -> None:
-    dnf = get_module("dnf")()
-    args = dnf.validate({"name": ["a", "b"], "state": "present"})
-    probe = ProbeResult(0, "@@hostprep:pkg0@@\na 0:1-1.noarch\n@@hostprep:pkg1@@\n@@hostprep:cand1@@\n"
-                           "b 0:2-1.noarch\nrc=0\n@@hostprep:have1@@\n")
-    plan = dnf.plan(args, probe, TaskContext(transport=None, host="h"))  # type: ignore[arg-type]
-    assert plan.changed and len(plan.steps) == 1
-    assert " install b-0:2-1.noarch" in plan.steps[0].cmd and " a" not in plan.steps[0].cmd.split("install")[1]
-    done = ProbeResult(0, "@@hostprep:pkg0@@\na 0:1-1.noarch\n@@hostprep:pkg1@@\nb 0:2-1.noarch\n")
-    assert not dnf.plan(args, done, TaskContext(transport=None, host="h")).changed  # type: ignore[arg-type]
