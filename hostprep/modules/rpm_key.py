@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext
 from hostprep.modules.shellutil import q, sections
+
+KEY_ID = re.compile(r"^(0x)?([0-9A-Fa-f]{8}|[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40})$")
+
+
+def is_key_id(key: str) -> bool:
+    """A key id (short, long or a whole fingerprint) names an already-imported key."""
+    return bool(KEY_ID.match(key.strip().replace(" ", "")))
+
+
+def parse_installed(text: str) -> set[str]:
+    """Short key ids (lower case) of the gpg-pubkey packages rpm lists as VERSION-RELEASE lines."""
+    return {line.split("-")[0].lower() for line in text.split() if re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]+", line)}
+
+
+def parse_fingerprints(colons: str) -> list[str]:
+    """Fingerprints of a key from `gpg --with-colons` output, primary key first."""
+    return [line.split(":")[9].upper() for line in colons.splitlines() if line.startswith("fpr:")]
 
 
 class RpmKeyModule(Module):
@@ -32,7 +50,11 @@ class RpmKeyModule(Module):
         return f"cp {q(key)} \"$k\" 2>/dev/null || echo missing-file"
 
     def probe(self, args: dict[str, Any]) -> str | None:
-        return "\n".join([
+        if is_key_id(args["key"]):
+            return ("echo '@@hostprep:installed@@'; "
+                    "rpm -q gpg-pubkey --qf '%{VERSION}-%{RELEASE}\\n' 2>/dev/null | grep -v 'not installed' || true")
+        # a subshell keeps the temp file, its trap and $k away from other probes batched with this one
+        return "(\n" + "\n".join([
             'k=$(mktemp); trap \'rm -f "$k"\' EXIT',
             "echo '@@hostprep:fetch@@'",
             self._fetch(args),
@@ -41,18 +63,29 @@ class RpmKeyModule(Module):
             'gpg --batch --with-colons --with-fingerprint "$k" 2>/dev/null | grep -E "^(fpr|pub):"',
             "echo '@@hostprep:installed@@'",
             "rpm -q gpg-pubkey --qf '%{VERSION}-%{RELEASE}\\n' 2>/dev/null | grep -v 'not installed' || true",
-        ])
+        ]) + "\n)"
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
         sec = sections(probe.stdout if probe else "")
+        installed = parse_installed(sec.get("installed", ""))
+        if is_key_id(args["key"]):
+            keyid = args["key"].strip().replace(" ", "").lower().removeprefix("0x")[-8:]
+            if args["state"] == "present":
+                if keyid in installed:
+                    return Plan(False, result={"keyid": keyid})
+                return Plan(failed=True, result={"keyid": keyid},
+                            msg=f"key id {args['key']} is not imported; give a URL, path or armored key to import it")
+            if keyid in installed:
+                return Plan(True, [Command(f"rpm -e --allmatches gpg-pubkey-{keyid}")], result={"keyid": keyid},
+                            diff={"before": f"gpg-pubkey-{keyid}: present\n", "after": f"gpg-pubkey-{keyid}: absent\n"})
+            return Plan(False, result={"keyid": keyid})
         if "fetch-failed" in sec.get("fetch", "") or "missing-file" in sec.get("fetch", ""):
             return Plan(failed=True, msg=f"could not read the key {args['key']}")
-        fprs = [line.split(":")[9] for line in sec.get("key", "").splitlines() if line.startswith("fpr:")]
+        fprs = parse_fingerprints(sec.get("key", ""))
         if not fprs:
             return Plan(failed=True, msg=f"{args['key']} is not a GPG public key")
         primary = fprs[0].upper()
         keyid = primary[-8:].lower()
-        installed = {line.split("-")[0].lower() for line in sec.get("installed", "").split() if line}
         result = {"fingerprints": fprs, "keyid": keyid}
         if args["state"] == "absent":
             if keyid in installed:
@@ -66,10 +99,10 @@ class RpmKeyModule(Module):
                             msg=f"the key's fingerprint {primary} does not match {', '.join(sorted(wanted))}")
         if keyid in installed:
             return Plan(False, result=result)
-        key = args["key"]
-        if key.lstrip().startswith("-----BEGIN PGP") or "://" in key:
-            cmd = f"k=$(mktemp); trap 'rm -f \"$k\"' EXIT; {self._fetch(args)}; rpm --import \"$k\""
-        else:
-            cmd = f"rpm --import {q(key)}"
+        # import from a fresh copy checked again against the fingerprint the probe saw, so a key that
+        # changes between probe and import (a swapped URL) is never trusted
+        check = (f"gpg --batch --with-colons --show-keys \"$k\" 2>/dev/null | grep -qi '^fpr:*:{primary}:' || "
+                 f"{{ echo 'the key changed since it was checked (fingerprint {primary} expected)' >&2; exit 1; }}")
+        cmd = f"k=$(mktemp); trap 'rm -f \"$k\"' EXIT; {self._fetch(args)}; {check}; rpm --import \"$k\""
         return Plan(True, [Command(cmd)], result=result,
                     diff={"before": f"gpg-pubkey-{keyid}: absent\n", "after": f"gpg-pubkey-{keyid}: present\n"})

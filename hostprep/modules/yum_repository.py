@@ -7,7 +7,7 @@ import posixpath
 from typing import Any
 
 from hostprep.errors import ModuleArgError
-from hostprep.modules._files import FILE_ARGS
+from hostprep.modules._files import FILE_ARGS, attribute_steps, stat_probe, stats_from
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext, Upload
 from hostprep.modules.shellutil import q, sections
 
@@ -63,12 +63,26 @@ class YumRepositoryModule(Module):
         **FILE_ARGS,
     }
 
+    def validate(self, raw: Any) -> dict[str, Any]:
+        """Ansible's rules for state=present, checked before any host is touched."""
+        args = super().validate(raw)
+        if args["state"] == "present":
+            if not args.get("description"):
+                raise ModuleArgError("yum_repository: description is required with state=present", key="description")
+            if not (args.get("baseurl") or args.get("mirrorlist") or args.get("metalink")):
+                raise ModuleArgError("yum_repository: one of baseurl, mirrorlist, metalink is required with "
+                                     "state=present", key="baseurl")
+        if "/" in args["name"] or "/" in (args.get("file") or ""):
+            raise ModuleArgError("yum_repository: name and file must not contain '/'", key="file")
+        return args
+
     def _path(self, args: dict[str, Any]) -> str:
         return posixpath.join(args["reposdir"], f"{args.get('file') or args['name']}.repo")
 
     def probe(self, args: dict[str, Any]) -> str | None:
         path = q(self._path(args))
-        return f"echo '@@hostprep:content@@'; [ -f {path} ] && base64 < {path} || echo ABSENT"
+        return (f"echo '@@hostprep:content@@'; [ -f {path} ] && base64 < {path} || echo ABSENT\n"
+                + stat_probe({"stat": self._path(args)}, checksum=False))
 
     def _items(self, args: dict[str, Any]) -> list[tuple[str, str]]:
         items = []
@@ -84,17 +98,14 @@ class YumRepositoryModule(Module):
         return sorted(items, key=lambda kv: kv[0])
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
-        raw = sections(probe.stdout if probe else "").get("content", "ABSENT").strip()
+        stdout = probe.stdout if probe else ""
+        raw = sections(stdout).get("content", "ABSENT").strip()
+        cur = stats_from(stdout).get("stat", {"exists": False})
         exists = raw != "ABSENT"
         before = base64.b64decode(raw).decode() if exists and raw else ""
         data = parse_repo_file(before)
         path = self._path(args)
         if args["state"] == "present":
-            if not args.get("description"):
-                raise ModuleArgError("yum_repository: description is required with state=present", key="description")
-            if not (args.get("baseurl") or args.get("mirrorlist") or args.get("metalink")):
-                raise ModuleArgError("yum_repository: one of baseurl, mirrorlist, metalink is required",
-                                     key="baseurl")
             items = self._items(args)
             for i, (name, _old) in enumerate(data):
                 if name == args["name"]:
@@ -112,7 +123,12 @@ class YumRepositoryModule(Module):
                 return Plan(True, [Command(f"rm -f {q(path)}")], diff=diff, result=result)
             return Plan(False, result=result)
         if after == before:
+            steps, attr_before, attr_after = attribute_steps(path, cur, args.get("mode"), args.get("owner"),
+                                                             args.get("group"))
+            if steps:
+                return Plan(True, steps, diff={"before": attr_before, "after": attr_after, "before_header": path,
+                                               "after_header": path}, result=result)
             return Plan(False, result=result)
-        mode = args.get("mode") or ("0644" if not exists else None)
+        mode = args.get("mode") or ("0644" if not exists else cur.get("mode"))
         return Plan(True, [Upload(after.encode(), path, mode=mode, owner=args.get("owner"), group=args.get("group"))],
                     diff=diff, result=result)
