@@ -8,6 +8,13 @@ from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskC
 from hostprep.modules.shellutil import q, sections
 
 ENV = "DEBIAN_FRONTEND=noninteractive"
+UPGRADES = {"yes": "upgrade", "safe": "upgrade", "full": "dist-upgrade", "dist": "dist-upgrade"}
+
+
+def count(text: str) -> int:
+    """A `grep -c` answer from a probe section (0 when missing)."""
+    text = text.strip()
+    return int(text) if text.isdigit() else 0
 
 
 class AptModule(Module):
@@ -31,21 +38,40 @@ class AptModule(Module):
     def probe(self, args: dict[str, Any]) -> str | None:
         lines = []
         for i, spec in enumerate(args["name"]):
-            name, _, version = spec.partition("=")
+            name = spec.partition("=")[0]
             lines.append(f"echo '@@hostprep:p{i}@@'; dpkg-query -W -f='${{Status}}|${{Version}}\\n' {q(name)} "
                          "2>/dev/null")
             if args["state"] == "latest":
                 lines.append(f"echo '@@hostprep:c{i}@@'; apt-cache policy {q(name)} 2>/dev/null | "
                              "awk '/Candidate:/{print $2}'")
-            del version
         if args.get("deb"):
             d = q(args["deb"])
             lines.append(f"echo '@@hostprep:deb@@'; p=$(dpkg-deb -f {d} Package) && v=$(dpkg-deb -f {d} Version) && "
                          "[ \"$(dpkg-query -W -f='${Status}|${Version}' \"$p\" 2>/dev/null)\" = "
                          "\"install ok installed|$v\" ] && echo installed || echo missing")
-        lines.append("echo '@@hostprep:age@@'; echo $(( $(date +%s) - $(stat -c %Y /var/lib/apt/lists 2>/dev/null "
-                     "|| echo 0) ))")
-        return "\n".join(lines)
+        if args.get("upgrade") not in (None, "no"):
+            lines.append(f"echo '@@hostprep:upgrade@@'; apt-get -s {UPGRADES[args['upgrade']]} 2>/dev/null "
+                         "| grep -c '^Inst '")
+        if args["autoremove"]:
+            lines.append("echo '@@hostprep:autoremove@@'; apt-get -s autoremove 2>/dev/null | grep -c '^Remv '")
+        return "\n".join(lines) if lines else None
+
+    def run(self, args: dict[str, Any], ctx: TaskContext, probe: ProbeResult | None = None) -> dict[str, Any]:
+        """Refresh the package lists first (not a change, as in Ansible), then probe and plan with them."""
+        updated = False
+        if args["update_cache"] and not ctx.check_mode:
+            valid = args["cache_valid_time"]
+            script = (f"age=$(( $(date +%s) - $(stat -c %Y /var/cache/apt/pkgcache.bin 2>/dev/null || echo 0) )); "
+                      f"if [ {valid} -eq 0 ] || [ \"$age\" -gt {valid} ]; then {ENV} apt-get update -q >&2 && "
+                      "echo updated; fi")
+            res = ctx.run(script)
+            if res.rc != 0:
+                return {"failed": True, "changed": False, "msg": f"apt-get update failed: {res.stderr.strip()[-2000:]}"}
+            updated = "updated" in res.stdout
+            probe = None
+        result = super().run(args, ctx, probe)
+        result["cache_updated"] = updated
+        return result
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
         sec = sections(probe.stdout if probe else "")
@@ -57,9 +83,6 @@ class AptModule(Module):
             opts += " --allow-downgrades --allow-remove-essential --allow-change-held-packages"
         elif args["allow_downgrade"]:
             opts += " --allow-downgrades"
-        age = int((sec.get("age") or "999999").strip() or 999999)
-        if args["update_cache"] and (not args["cache_valid_time"] or age > args["cache_valid_time"]):
-            steps.append(Command(f"{ENV} apt-get update -q"))
         todo = []
         for i, spec in enumerate(args["name"]):
             status, _, have = sec.get(f"p{i}", "").strip().partition("|")
@@ -83,14 +106,13 @@ class AptModule(Module):
         deb_needed = bool(args.get("deb")) and sec.get("deb", "").strip() != "installed"
         if deb_needed:
             steps.append(Command(f"{ENV} apt-get {opts} install {q(args['deb'])}"))
-        if args.get("upgrade") not in (None, "no"):
-            kinds = {"yes": "upgrade", "safe": "upgrade", "full": "dist-upgrade", "dist": "dist-upgrade"}
-            kind = kinds[args["upgrade"]]
-            steps.append(Command(f"{ENV} apt-get {opts} {kind}"))
-        if args["autoremove"]:
+        upgrades = count(sec.get("upgrade", "")) if args.get("upgrade") not in (None, "no") else 0
+        if upgrades:
+            steps.append(Command(f"{ENV} apt-get {opts} {UPGRADES[args['upgrade']]}"))
+        removable = count(sec.get("autoremove", "")) if args["autoremove"] else 0
+        if args["autoremove"] and (removable or (todo and args["state"] == "absent")):
             steps.append(Command(f"{ENV} apt-get {opts} autoremove"))
-        changed = bool(todo) or deb_needed or args.get("upgrade") not in (None, "no")
-        cache_only = len(steps) == 1 and steps[0].cmd.endswith("apt-get update -q")
-        return Plan(changed or (bool(steps) and not cache_only), steps,
+        changed = bool(todo) or deb_needed or bool(upgrades) or bool(removable)
+        return Plan(changed, steps,
                     result={"packages": todo},
                     diff={"before": "", "after": "".join(f"{t}: {args['state']}\n" for t in todo)} if todo else None)
