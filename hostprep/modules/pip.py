@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -13,6 +14,21 @@ _SPEC = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(.*)$")
 
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def spec_name(spec: str) -> str | None:
+    """The canonical project name of a requirement specifier (None for paths and URLs)."""
+    if "/" in spec or spec.startswith("."):
+        return None
+    m = _SPEC.match(spec)
+    return canonical(m.group(1)) if m else None
+
+
+def _wanted(spec: str, state: str) -> str:
+    """How the diff shows the wanted state: absent, the specifier (pkg>=1) or present/latest."""
+    if state == "absent":
+        return "absent"
+    return spec if re.search(r"[<>=!~]", spec) else state
 
 
 def satisfied(spec: str, installed: dict[str, str]) -> bool:
@@ -46,6 +62,15 @@ def satisfied(spec: str, installed: dict[str, str]) -> bool:
         elif not compare_versions(have, version, {"!=": "ne", ">=": "ge", "<=": "le", ">": "gt", "<": "lt"}[symbol]):
             return False
     return True
+
+
+def parse_outdated(text: str) -> set[str]:
+    """Canonical names from `pip list --outdated --format=json` (freeze format refuses --outdated)."""
+    try:
+        rows = json.loads(text.strip() or "[]")
+    except json.JSONDecodeError:
+        return set()
+    return {canonical(row["name"]) for row in rows if isinstance(row, dict) and "name" in row}
 
 
 class PipModule(Module):
@@ -96,7 +121,7 @@ class PipModule(Module):
             base = f"cd {q(args['chdir'])} && " if args.get("chdir") else ""
             lines.append(f"echo '@@hostprep:requirements@@'; ({base}cat {q(args['requirements'])}) 2>/dev/null")
         if args["state"] == "latest":
-            lines.append(f"echo '@@hostprep:outdated@@'; {self._pip(args)} list --outdated --format=freeze "
+            lines.append(f"echo '@@hostprep:outdated@@'; {self._pip(args)} list --outdated --format=json "
                          f"{args.get('extra_args') or ''} 2>/dev/null")
         return "\n".join(lines)
 
@@ -131,16 +156,15 @@ class PipModule(Module):
         state = args["state"]
         result = {"name": specs, "state": state, "virtualenv": venv}
         if state == "absent":
-            todo = [s for s in specs if canonical(_SPEC.match(s).group(1)) in installed] if specs else []
+            todo = [s for s in specs if spec_name(s) in installed]
             if todo:
-                names = " ".join(q(_SPEC.match(s).group(1)) for s in todo)
+                names = " ".join(q(str(spec_name(s))) for s in todo)
                 steps.append(Command(f"{prefix}{pip} uninstall -y{extra} {names}"))
         elif state == "forcereinstall":
             steps.append(Command(f"{prefix}{pip} install --force-reinstall{extra} {' '.join(q(s) for s in specs)}"))
         elif state == "latest":
-            outdated = {canonical(line.split("==")[0]) for line in sec.get("outdated", "").splitlines() if "==" in line}
-            todo = [s for s in specs if canonical(_SPEC.match(s).group(1)) not in installed
-                    or canonical(_SPEC.match(s).group(1)) in outdated]
+            outdated = parse_outdated(sec.get("outdated", ""))
+            todo = [s for s in specs if spec_name(s) not in installed or spec_name(s) in outdated]
             if todo:
                 steps.append(Command(f"{prefix}{pip} install -U{extra} {' '.join(q(s) for s in todo)}"))
         else:
@@ -155,6 +179,7 @@ class PipModule(Module):
                     steps.append(Command(f"{prefix}{pip} install{extra} {edit}{' '.join(q(s) for s in todo)}"))
         diff = None
         if steps:
-            diff = {"before": "".join(f"{s}: {'absent' if state != 'absent' else 'present'}\n" for s in specs),
-                    "after": "".join(f"{s}: {state}\n" for s in specs)}
+            names = [(s, spec_name(s)) for s in specs]
+            diff = {"before": "".join(f"{n or s}: {installed.get(n or '', 'absent')}\n" for s, n in names),
+                    "after": "".join(f"{n or s}: {_wanted(s, state)}\n" for s, n in names)}
         return Plan(bool(steps), steps, diff=diff, result=result)
