@@ -1,8 +1,9 @@
 """systemd (alias systemd_service): unit state, enablement, masking, daemon-reload, over systemctl.
 
-The probe is one `systemctl show` plus `systemctl is-enabled`; the plan orders the steps the way
-Ansible does (daemon-reexec/daemon-reload, then mask, then enable, then state), so a unit
-file written earlier in the play is known to systemd before it is enabled or started.
+The probe is one `systemctl show` plus `systemctl is-enabled`. As in Ansible, daemon-reexec and
+daemon-reload run first and are not changes in themselves (so they run outside the plan, before
+the probe, and a unit file written earlier in the play is known to systemd when it is probed);
+then the plan masks, enables and sets the state, in Ansible's order.
 """
 
 from __future__ import annotations
@@ -31,13 +32,9 @@ def plan_unit(args: dict[str, Any], probe: ProbeResult | None) -> Plan:
     steps: list[Command] = []
     before: list[str] = []
     after: list[str] = []
-    if args.get("daemon_reexec"):
-        steps.append(Command("systemctl daemon-reexec"))
-    if args.get("daemon_reload"):
-        steps.append(Command("systemctl daemon-reload"))
     name = args.get("name")
     if not name:
-        return Plan(bool(steps), steps, result={"name": None})
+        return Plan(False, result={"name": None})
     info = parse_kv_lines(probe.stdout if probe else "")
     load = info.get("LoadState", "")
     active = info.get("ActiveState", "inactive") or "inactive"
@@ -45,7 +42,7 @@ def plan_unit(args: dict[str, Any], probe: ProbeResult | None) -> Plan:
     masked = enabled_state.startswith("masked") or load == "masked"
     qn = q(name)
     force = "--force " if args.get("force") else ""
-    # a unit that is about to be written and daemon-reloaded may be unknown to the probe
+    # in check mode the daemon-reload this task asks for has not happened, so a new unit may be unknown
     unknown = load == "not-found" and not args.get("daemon_reload")
     wants = args.get("state") or args.get("enabled") is not None or args.get("masked") is False
     if unknown and wants and not args.get("masked"):
@@ -123,6 +120,18 @@ class SystemdModule(Module):
 
     def probe(self, args: dict[str, Any]) -> str | None:
         return unit_probe(args["name"]) if args.get("name") else None
+
+    def run(self, args: dict[str, Any], ctx: TaskContext, probe: ProbeResult | None = None) -> dict[str, Any]:
+        """daemon-reexec/daemon-reload first (as Ansible: not a change in itself), then probe the unit."""
+        if not ctx.check_mode:
+            for verb in ("daemon-reexec", "daemon-reload"):
+                if args[verb.replace("-", "_")]:
+                    res = ctx.run(f"systemctl {verb}")
+                    if res.rc != 0:
+                        return {"failed": True, "changed": False, "rc": res.rc,
+                                "msg": f"failure {res.rc} during {verb}: {res.stderr.strip()}"}
+                    probe = None  # what systemd knows has changed
+        return super().run(args, ctx, probe)
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
         return plan_unit(args, probe)

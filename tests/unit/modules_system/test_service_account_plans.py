@@ -23,8 +23,8 @@ def test_systemd_running_enabled_unit() -> None:
     ok = plan_of("systemd", {"name": "ssh", "state": "started", "enabled": True}, probe)
     assert not ok.changed and ok.result["enabled"] is True and ok.result["status"]["ActiveState"] == "active"
     stop = plan_of("systemd", {"name": "ssh", "state": "stopped", "enabled": False, "daemon_reload": True}, probe)
-    # Ansible's order: daemon-reload, enablement, then the state
-    assert cmds(stop) == ["systemctl daemon-reload", "systemctl disable ssh", "systemctl stop ssh"]
+    # Ansible's order: enablement, then the state (daemon-reload runs before the probe, not in the plan)
+    assert cmds(stop) == ["systemctl disable ssh", "systemctl stop ssh"]
     assert stop.diff == {"before": "enabled: enabled\nstate: active\n", "after": "enabled: disabled\nstate: inactive\n"}
     assert cmds(plan_of("systemd", {"name": "ssh", "state": "restarted", "no_block": True}, probe)) == [
         "systemctl --no-block restart ssh"]
@@ -41,10 +41,11 @@ def test_systemd_masked_static_and_missing_units() -> None:
     assert not plan_of("systemd", {"name": "systemd-journal-flush.service", "enabled": False}, static).changed
     missing = plan_of("systemd", {"name": "nosuch.service", "state": "started"}, captured("systemd_notfound.txt"))
     assert missing.failed and "Could not find the requested service nosuch.service" in missing.msg
-    # a unit written earlier in the play is unknown until the daemon-reload this task asks for
+    # in check mode a unit written earlier in the play is unknown until the daemon-reload this task asks for
     fresh = plan_of("systemd", {"name": "nosuch.service", "state": "started", "daemon_reload": True},
                     captured("systemd_notfound.txt"))
-    assert cmds(fresh) == ["systemctl daemon-reload", "systemctl start nosuch.service"]
+    assert cmds(fresh) == ["systemctl start nosuch.service"]
+    assert not plan_of("systemd", {"daemon_reload": True}, "").changed
 
 
 def test_systemd_and_service_arguments() -> None:
