@@ -126,13 +126,18 @@ def build_base(rebuild: bool = False) -> Path:
     try:
         _run(["mmdebstrap", "--variant=apt", "--mode=root", "--quiet",
               "--include=" + ",".join(BASE_PACKAGES), "bookworm", str(tmp / "rootfs")])
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
+        _publish(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target / "rootfs"
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Move a finished tree into its cache place (replacing an old one), so readers never see half a tree."""
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
 
 
 def _write(root: Path, rel: str, text: str, mode: int = 0o644) -> None:
@@ -211,9 +216,7 @@ def build_image(flavor: str, rebuild: bool = False) -> Path:
     try:
         _run(["cp", "-a", "--reflink=auto", str(base), str(tmp / "rootfs")])
         customize(tmp / "rootfs", flavor)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
+        _publish(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -223,8 +226,8 @@ def build_image(flavor: str, rebuild: bool = False) -> Path:
 def import_image(tar_path: Path, name: str) -> Path:
     """Use a user-supplied root filesystem tar (a real EL image) as flavour `name`."""
     target = paths.IMAGES / f"user-{name}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".user-{name}-", dir=paths.IMAGES.mkdir(parents=True, exist_ok=True)
-                                or paths.IMAGES))
+    paths.IMAGES.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".user-{name}-", dir=paths.IMAGES))
     try:
         with tarfile.open(tar_path) as tar:
             for member in tar.getmembers():
@@ -232,9 +235,7 @@ def import_image(tar_path: Path, name: str) -> Path:
                     raise HostprepError(f"{tar_path}: entry {member.name!r} would land outside the root")
             tar.extractall(tmp / "rootfs", filter="tar" if hasattr(tarfile, "tar_filter") else None)
         customize(tmp / "rootfs", name)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
+        _publish(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

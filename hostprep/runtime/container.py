@@ -217,10 +217,25 @@ def _tiny_init(cmd, env):
             pid, status = os.wait()
         except ChildProcessError:
             os._exit(0)
-        except InterruptedError:
-            continue
         if pid == child:
             os._exit(_exit_code(status))
+
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def _wait_forwarding(pid, signals=FORWARDED):
+    """Forward `signals` to `pid` while waiting for it; restore the handlers; return its exit code.
+
+    waitpid is retried by Python itself when a signal interrupts it (PEP 475).
+    """
+    old = {sig: signal.signal(sig, lambda s, f: os.kill(pid, s)) for sig in signals}
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return _exit_code(status)
 
 
 def _exit_code(status):
@@ -259,15 +274,7 @@ def _shim(spec, cgroup):
         with open(spec["pid1_file"] + ".tmp", "w") as handle:
             handle.write(str(pid))
         os.replace(spec["pid1_file"] + ".tmp", spec["pid1_file"])
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, lambda s, f: os.kill(pid, s))
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    os._exit(_exit_code(status))
+    os._exit(_wait_forwarding(pid))
 
 
 def run(opts, root):
@@ -356,18 +363,7 @@ def _supervise(cdir, spec, cgroup, state, rm):
             os._exit(125)
     state.update(status="running", pid=pid, started=time.time(), monitor_pid=os.getpid())
     _write_state(cdir, state)
-    forwarded = {}
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        forwarded[sig] = signal.signal(sig, lambda s, f: os.kill(pid, s))
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    for sig, old in forwarded.items():
-        signal.signal(sig, old)
-    code = _exit_code(status)
+    code = _wait_forwarding(pid)
     oom = cgroup.oom_killed()
     cgroup.remove()
     state.update(status="exited", exit_code=code, finished=time.time(), oom_killed=oom)
@@ -533,22 +529,8 @@ def exec_in(root, ref, cmd, env_extra=None, workdir=None, user=None):
                 os.write(2, "hostprep-runtime: exec {}: {}\n".format(cmd[0], exc.strerror).encode())
                 os._exit(127 if exc.errno == 2 else 126)
             os._exit(125)
-        while True:
-            try:
-                _, status = os.waitpid(child, 0)
-                break
-            except InterruptedError:
-                continue
-        os._exit(_exit_code(status))
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda s, f: os.kill(pid, s))
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    return _exit_code(status)
+        os._exit(_wait_forwarding(child))
+    return _wait_forwarding(pid, (signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
 
 
 def list_states(root):
