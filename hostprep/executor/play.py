@@ -117,6 +117,10 @@ class PlayRunner:
         if self.options.limit:
             allowed = {h.name for h in self.inventory.select(self.options.limit)}
             names = [n for n in names if n in allowed]
+        if self.pb.cancelled.is_set():  # Ctrl-C: a later play does not start; its hosts did not finish
+            for name in names:
+                self._cancelled(self.pb.state_for(name))
+            return
         self.pb.output.play(self.play.name)
         if not names:
             self.pb.output.warn("no hosts matched the play's hosts and --limit")
@@ -155,6 +159,8 @@ class PlayRunner:
     def _run_host(self, host: HostState) -> None:
         started = time.monotonic()
         try:
+            if self._cancelled(host):  # Ctrl-C before this host started
+                return
             self._gather(host)
             scope = Scope(self.play)
             sections = [("pre_tasks", self.play.pre_tasks)]
@@ -242,6 +248,8 @@ class PlayRunner:
     def run_task(self, host: HostState, task: Task, scope: Scope) -> None:
         if not tags_selected(scope.task_tags(task), self.options.tags, self.options.skip_tags) \
                 and task.module not in ("include_tasks", "include_role"):
+            return
+        if self._cancelled(host):  # Ctrl-C: no new task starts
             return
         if task.module == "meta":
             self._meta(host, task, scope)
@@ -356,8 +364,18 @@ class PlayRunner:
             host.transport.close()
             host.transport = None
 
+    def _cancelled(self, host: HostState) -> bool:
+        """After Ctrl-C (PlaybookRunner.cancelled) a host starts nothing new and is reported as not finished."""
+        if not self.pb.cancelled.is_set():
+            return False
+        host.ended = True
+        host.stats.interrupted = True
+        return True
+
     def flush_handlers(self, host: HostState) -> None:
         while host.notified and (host.active or to_bool(self.play.kw("force_handlers", False))):
+            if self._cancelled(host):  # Ctrl-C: handlers do not start either
+                return
             notified = list(host.notified)
             host.notified.clear()
             for handler in self.play.handlers:
@@ -383,6 +401,7 @@ class PlaybookRunner:
         self.output = output
         self.states: dict[str, HostState] = {}
         self._states_lock = threading.Lock()
+        self.cancelled = threading.Event()  # set on Ctrl-C (cli/interrupt.py): no new task or step starts
         self.hostvars = HostVars(self.states, inventory, playbook.basedir)
 
     def state_for(self, name: str) -> HostState:

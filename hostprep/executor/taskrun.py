@@ -176,6 +176,9 @@ class TaskRunner:
         index_var = lc.get("index_var")
         results = []
         for index, item in enumerate(items):
+            if self.runner.pb.cancelled.is_set():  # Ctrl-C: no further item starts
+                results.append({"failed": True, "interrupted": True, "changed": False, "msg": "interrupted (Ctrl-C)"})
+                break
             extra = {loop_var: item, "ansible_loop_var": loop_var}
             if index_var:
                 extra[index_var] = index
@@ -279,6 +282,9 @@ class TaskRunner:
                 result["failed"] = True
                 result.setdefault("msg", "Retries exhausted")
                 return result
+            if self.runner.pb.cancelled.is_set():  # Ctrl-C: no further attempt
+                result.update(failed=True, interrupted=True, msg="interrupted (Ctrl-C) while retrying")
+                return result
             time.sleep(delay)
             attempt += 1
             try:
@@ -350,6 +356,7 @@ class TaskRunner:
             facts=self.host.facts,
         )
         ctx.templar = templar  # type: ignore[attr-defined] - controller modules (debug var=) need it
+        ctx.cancelled = self.runner.pb.cancelled  # type: ignore[attr-defined] - Ctrl-C: apply_plan stops between steps
         ctx.host_state = self.host  # type: ignore[attr-defined]
         result = module.run(args, ctx)
         secrets = [s for s in (become.password, self.host.inv_vars.get("ansible_password")) if s]

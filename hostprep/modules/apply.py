@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING, Any
 
-from hostprep.modules.base import Command, Plan, TaskContext, Upload
+from hostprep.modules.base import Command, Plan, Step, TaskContext, Upload
 from hostprep.transport.base import RunResult
 
 if TYPE_CHECKING:
@@ -19,8 +20,13 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
         return result
     outputs: list[RunResult] = []
     failed_step: RunResult | None = None
+    interrupted = False
     if plan.changed and not ctx.check_mode:
-        for step in plan.steps:
+        for i, step in enumerate(plan.steps):
+            if _cancelled(ctx):  # Ctrl-C: no new step starts (the one in flight has finished)
+                interrupted = True
+                _drop_temp_uploads(plan.steps[:i], plan.steps[i:], ctx)
+                break
             if isinstance(step, Upload):
                 ctx.transport.put(
                     step.data, step.dest, mode=step.mode, owner=step.owner, group=step.group, become=ctx.become
@@ -44,4 +50,23 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
             f"non-zero return code {failed_step.rc}: {failed_step.stderr.strip() or failed_step.stdout.strip()}",
         )
         result["rc"] = failed_step.rc
+    if interrupted:
+        result.update(failed=True, interrupted=True,
+                      msg="interrupted (Ctrl-C) before all of its steps ran; a re-run completes it")
     return result
+
+
+def _cancelled(ctx: TaskContext) -> bool:
+    flag = getattr(ctx, "cancelled", None)
+    return flag is not None and flag.is_set()
+
+
+def _drop_temp_uploads(done: list[Step], rest: list[Step], ctx: TaskContext) -> None:
+    """Remove files uploaded for a step that will not run now (copy's `validate` temp file)."""
+    later = "\n".join(s.cmd for s in rest if isinstance(s, Command))
+    for step in done:
+        if isinstance(step, Upload) and step.dest in later:
+            try:
+                ctx.run(f"rm -f -- {shlex.quote(step.dest)}")
+            except Exception:  # noqa: BLE001 - best effort; the connection may be gone
+                pass

@@ -20,6 +20,7 @@ class HostStats:
     ignored: int = 0
     round_trips: int = 0
     seconds: float = 0.0
+    interrupted: bool = False  # Ctrl-C stopped the run before this host finished (it is in the retry file)
 
 
 @dataclass
