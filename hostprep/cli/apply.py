@@ -25,6 +25,8 @@ def _options(func):  # noqa: ANN001, ANN202 - click decorator stack
                      help="Exit 2 when all hosts succeeded and something changed."),
         click.option("--syntax-check", is_flag=True, help="Only load and validate the playbook."),
         click.option("--list-tasks", is_flag=True, help="List the tasks and exit."),
+        click.option("--no-fast-path", is_flag=True,
+                     help="Probe task by task instead of batching the probes of the tasks ahead (for comparison)."),
         click.option("--retry-file", type=click.Path(dir_okay=False, path_type=Path),
                      help="Where to list failed hosts (default ~/.cache/hostprep/retry/PLAYBOOK.retry)."),
     ]
@@ -40,7 +42,7 @@ def _split(values: tuple[str, ...]) -> set[str]:
 def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, tags: tuple[str, ...],
               skip_tags: tuple[str, ...], check: bool, diff: bool, extra_vars: tuple[str, ...], forks: int,
               as_json: bool, verbose: int, detailed_exitcode: bool, syntax_check: bool, list_tasks: bool,
-              retry_file: Path | None = None) -> int:
+              retry_file: Path | None = None, no_fast_path: bool = False) -> int:
     from hostprep.executor.play import PlaybookRunner, exit_code
     from hostprep.executor.state import RunOptions
     from hostprep.inventory import load_inventory
@@ -72,7 +74,7 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
         inventories = (str(default),)
     inv = load_inventory(list(inventories))
     options = RunOptions(check=check, diff=diff, forks=forks, tags=_split(tags), skip_tags=_split(skip_tags),
-                         limit=limit, extra_vars=extra, verbosity=verbose)
+                         limit=limit, extra_vars=extra, verbosity=verbose, no_fast_path=no_fast_path)
     output = JsonOutput() if as_json else HumanOutput(verbosity=verbose, diff=diff)
     stats = PlaybookRunner(book, inv, options, output).run()
     failed = sorted(h for h, s in stats.items() if s.failed or s.unreachable)

@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from hostprep.errors import HostprepError, InputError, UnreachableError
+from hostprep.executor.factcache import load_facts, save_facts
+from hostprep.executor.lookahead import position, probes_ahead, static_walk
+from hostprep.executor.probebatch import ProbeRequest
+from hostprep.executor.prober import ProbingTransport
 from hostprep.executor.scope import Scope, tags_selected
 from hostprep.executor.state import HostState, HostVars, RunOptions
 from hostprep.executor.taskrun import TaskRunner
@@ -42,6 +46,7 @@ class PlayRunner:
         self._once_lock = threading.Lock()
         self.play_hosts: list[str] = []
         self.batch: list[str] = []
+        self._walk: list[tuple[Task, Scope]] | None = None
 
     # -- shared services for TaskRunner --------------------------------------------------
     def emit(self, event: TaskEvent) -> None:
@@ -96,7 +101,11 @@ class PlayRunner:
     def transport_for(self, host: HostState, delegate: Any) -> Any:
         if delegate in (None, "", host.name):
             if host.transport is None:
-                host.transport = open_transport(host.name, host.inv_vars)
+                transport = open_transport(host.name, host.inv_vars)
+                if not self.options.no_fast_path:
+                    transport = ProbingTransport(transport)
+                    transport.lookahead = lambda: self.probes_ahead(host)
+                host.transport = transport
             return host.transport
         if delegate in ("localhost", "127.0.0.1"):
             return LocalTransport("localhost")
@@ -106,6 +115,24 @@ class PlayRunner:
                 raise InputError(f"delegate_to: unknown host {delegate!r}")
             target = self.pb.state_for(str(delegate))
         return self.transport_for(target, None)
+
+    def walk(self) -> list[tuple[Task, Scope]]:
+        """The play's tasks in walking order (built once, shared by every host)."""
+        with self._once_lock:
+            if self._walk is None:
+                self._walk = static_walk(self.play)
+            return self._walk
+
+    def probes_ahead(self, host: HostState) -> list[ProbeRequest]:
+        """The fast path's guess: the probes of the running task and of every task after it."""
+        if host.current_task is None:
+            return []
+        walk = self.walk()
+        pos = position(walk, host.current_task, host.walk_pos)
+        if pos is None:
+            return []
+        host.walk_pos = pos
+        return probes_ahead(self, host, walk, pos)
 
     # -- the play ------------------------------------------------------------------------
     def run(self) -> None:
@@ -206,7 +233,11 @@ class PlayRunner:
         self.pb.output.header("Gathering Facts")
         try:
             transport = self.transport_for(host, None)
-            facts = gather_facts(transport)
+            facts = self._gather_with_lookahead(host, transport)
+            if facts is None:
+                facts = gather_facts(transport)
+            if not self.options.no_fast_path:
+                save_facts(host.name, host.inv_vars, facts)
         except UnreachableError as exc:
             host.unreachable = True
             host.stats.unreachable = 1
@@ -215,6 +246,30 @@ class PlayRunner:
         host.facts.update(facts)
         host.stats.ok += 1
         self.emit(TaskEvent(host.name, "Gathering Facts", "ok", {"changed": False}))
+
+    def _gather_with_lookahead(self, host: HostState, transport: Any) -> dict[str, Any] | None:
+        """Facts and the whole play's probes in one round trip, guessing with last run's facts.
+
+        The guess is only used where a later task asks for exactly the same probe, so facts that
+        changed since the last run cost speed, never correctness.
+        """
+        if not isinstance(transport, ProbingTransport):
+            return None
+        cached = load_facts(host.name, host.inv_vars)
+        if cached is None:
+            return None
+        from hostprep.facts import facts_script, parse_facts
+
+        facts_req = ProbeRequest(facts_script())
+        try:
+            ahead = probes_ahead(self, host, self.walk(), 0, facts=cached)
+        except Exception:  # noqa: BLE001 - a failed guess only costs speed
+            ahead = []
+        answers = transport.prefetch([facts_req, *ahead])
+        res = answers.get(facts_req.key)
+        if res is None or "@@end" not in res.stdout:
+            return None
+        return parse_facts(res.stdout)
 
     # -- walking task lists ---------------------------------------------------------------
     def run_items(self, host: HostState, items: list[Any], scope: Scope) -> None:
@@ -258,6 +313,7 @@ class PlayRunner:
             self._include(host, task, scope)
             return
         runner = TaskRunner(self, host, task, scope)
+        host.current_task = task
         if scope.keyword(task, "run_once"):
             self._run_once(host, task, scope, runner)
         else:

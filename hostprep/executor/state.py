@@ -24,6 +24,7 @@ class RunOptions:
     extra_vars: dict[str, Any] = field(default_factory=dict)
     verbosity: int = 0
     start_at_task: str | None = None
+    no_fast_path: bool = False  # every probe in its own round trip (for comparison and debugging)
 
 
 @dataclass
@@ -42,6 +43,8 @@ class HostState:
     stats: HostStats = field(default_factory=HostStats)
     transport: Transport | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    current_task: Any = None  # the task being run (where the fast path's lookahead starts)
+    walk_pos: int = 0
 
     @property
     def active(self) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hostprep.errors import HostprepError, InputError, TransportError, UnreachableError
+from hostprep.executor.probebatch import ProbeRequest
 from hostprep.executor.scope import Scope, merged
 from hostprep.executor.state import HostState, fact_vars
 from hostprep.modules import get_module
@@ -15,6 +16,7 @@ from hostprep.modules.base import TaskContext, to_bool
 from hostprep.output.events import TaskEvent, scrub
 from hostprep.playbook.model import Role, Task
 from hostprep.templating import OMIT, Templar, TemplateError, run_lookup
+from hostprep.transport.base import BecomeSpec
 from hostprep.transport.connect import become_from_vars
 
 if TYPE_CHECKING:
@@ -38,6 +40,13 @@ class EnvTransport:
     def run(self, command: str, *, become=None, env=None, stdin=None, timeout=None):  # noqa: ANN001
         return self._inner.run(command, become=become, env={**self._env, **(env or {})}, stdin=stdin,
                                timeout=timeout)
+
+    def probe(self, command: str, *, become=None, env=None):  # noqa: ANN001
+        merged_env = {**self._env, **(env or {})}
+        probe = getattr(self._inner, "probe", None)
+        if probe is None:
+            return self._inner.run(command, become=become, env=merged_env)
+        return probe(command, become=become, env=merged_env)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -335,18 +344,12 @@ class TaskRunner:
         if check and not module.supports_check_mode:
             return {"changed": False, "skipped": True, "msg": f"{task.module} does not support check mode"}
         variables = templar.variables
-        become_kw = self._kw(templar, "become")
-        become_user = self._kw(templar, "become_user")
-        hv = {**self.host.inv_vars}
-        become = become_from_vars(hv, enabled=None if become_kw is None else to_bool(become_kw, "become"),
-                                  user=become_user)
-        if become_kw is None and become_user is None and not become.enabled:
-            become = become_from_vars(hv)
+        become = self.become(templar)
         delegate = self._kw(templar, "delegate_to")
         transport = self.runner.transport_for(self.host, delegate)
-        env = self._kw(templar, "environment")
+        env = self.environment(templar)
         if env:
-            transport = EnvTransport(transport, {str(k): str(v) for k, v in dict(env).items()})
+            transport = EnvTransport(transport, env)
         ctx = TaskContext(
             transport=transport, host=self.host.name, check_mode=check, diff=self.runner.options.diff,
             become=become, variables=variables,
@@ -357,6 +360,7 @@ class TaskRunner:
         )
         ctx.templar = templar  # type: ignore[attr-defined] - controller modules (debug var=) need it
         ctx.cancelled = self.runner.pb.cancelled  # type: ignore[attr-defined] - Ctrl-C: apply_plan stops between steps
+        ctx.read_only = self.read_only_check(module.name)
         ctx.host_state = self.host  # type: ignore[attr-defined]
         result = module.run(args, ctx)
         secrets = [s for s in (become.password, self.host.inv_vars.get("ansible_password")) if s]
@@ -364,6 +368,88 @@ class TaskRunner:
             if isinstance(result.get(key), str) and secrets:
                 result[key] = scrub(result[key], secrets)
         return result
+
+    def become(self, templar: Templar) -> BecomeSpec:
+        """The task's become: keywords (task, block, role, play) over the host's ansible_become* vars."""
+        become_kw = self._kw(templar, "become")
+        become_user = self._kw(templar, "become_user")
+        hv = {**self.host.inv_vars}
+        become = become_from_vars(hv, enabled=None if become_kw is None else to_bool(become_kw, "become"),
+                                  user=become_user)
+        if become_kw is None and become_user is None and not become.enabled:
+            become = become_from_vars(hv)
+        return become
+
+    def environment(self, templar: Templar) -> dict[str, str]:
+        env = self._kw(templar, "environment")
+        return {str(k): str(v) for k, v in dict(env).items()} if env else {}
+
+    def read_only_check(self, module_name: str) -> bool:
+        """A `command` task with `changed_when: false` is taken as a read-only check (see fastpath docs).
+
+        Such a check may be answered from the host's batched probes; if an earlier task of the
+        batch changes the host, the check runs again after that change.
+        """
+        if module_name != "command" or self.runner.options.no_fast_path:
+            return False
+        value = self.task.kw("changed_when")
+        return value is False or (isinstance(value, str) and value.strip().lower() in ("false", "no"))
+
+    # -- speculation (the fast path's lookahead) ---------------------------------------------
+    def speculate(self) -> list[ProbeRequest]:
+        """The probes this task would ask for if it ran now, without running it or touching the host.
+
+        Controller-only tasks that only set variables (set_fact, include_vars) are carried out on
+        the (scratch) host state so that later tasks see their variables. Anything that cannot be
+        worked out yet (a condition on a result not known, an undefined variable) yields nothing.
+        """
+        templar = self.templar()
+        if self._kw(templar, "delegate_to") not in (None, "", self.host.name):
+            return []
+        whens = [*self.scope.whens, self.task.kw("when")] if self.task.kw("when") is not None else \
+            list(self.scope.whens)
+        cls = get_module(self.task.module)
+        if cls is None:
+            return []
+        items = _loop_items(templar, self.task, self.context)
+        out: list[ProbeRequest] = []
+        lc = self.task.kw("loop_control") or {}
+        loop_var = lc.get("loop_var", "item")
+        for index, item in enumerate(items if items is not None else [None]):
+            item_templar = templar
+            if items is not None:
+                extra = {loop_var: item, "ansible_loop_var": loop_var}
+                if lc.get("index_var"):
+                    extra[lc["index_var"]] = index
+                item_templar = templar.child(extra)
+            if not self._conditions_hold(item_templar, whens):
+                continue
+            module = cls()
+            args = module.validate(_drop_omitted(item_templar.render(self.task.args, context=self.context)))
+            if cls.runs_on == "controller":
+                if cls.name in ("set_fact", "include_vars"):
+                    ctx = TaskContext(transport=None, host=self.host.name,  # type: ignore[arg-type]
+                                      variables=item_templar.variables,
+                                      render=lambda text, t=item_templar: t.render(text, context=self.context),
+                                      find_file=lambda name, kind: _find_file(self.runner, self.role, name, kind))
+                    ctx.templar = item_templar  # type: ignore[attr-defined]
+                    ctx.host_state = self.host  # type: ignore[attr-defined]
+                    self._apply_facts(module.run(args, ctx))
+                continue
+            become = self.become(item_templar)
+            env = self.environment(item_templar) or None
+            if self.read_only_check(cls.name) and not args.get("stdin") and not args.get("creates") \
+                    and not args.get("removes"):
+                step = module.plan(args, None, None)  # type: ignore[arg-type]
+                out.append(ProbeRequest(step.steps[0].cmd, become if become.enabled else None, env))
+                continue
+            snippet = module.probe(args)
+            if snippet is not None:
+                out.append(ProbeRequest(snippet, become if become.enabled else None, env))
+        register = self.task.kw("register")
+        if register:
+            self.host.set_facts.pop(register, None)
+        return out
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _finish(self, result: dict[str, Any], no_log: bool, loop: bool = False) -> None:

@@ -32,7 +32,10 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
                     step.data, step.dest, mode=step.mode, owner=step.owner, group=step.group, become=ctx.become
                 )
             elif isinstance(step, Command):
-                res = ctx.run(step.cmd, become=step.become, stdin=step.stdin, env=step.env)
+                if getattr(ctx, "read_only", False) and step.stdin is None and step.env is None:
+                    res = ctx.probe(step.cmd, become=step.become)  # a declared read-only check
+                else:
+                    res = ctx.run(step.cmd, become=step.become, stdin=step.stdin, env=step.env)
                 outputs.append(res)
                 if step.check_rc and res.rc != 0:
                     failed_step = res

@@ -124,6 +124,17 @@ class TaskContext:
         spec = self.become if become is not False else None
         return self.transport.run(cmd, become=spec, stdin=stdin, env=env, timeout=timeout)
 
+    def probe(self, cmd: str, *, become: bool | None = None) -> RunResult:
+        """Run a read-only snippet: answered from the host's batched probes when the transport has them.
+
+        Only for commands that never change the host; anything else goes through `run`.
+        """
+        spec = self.become if become is not False else None
+        probe = getattr(self.transport, "probe", None)
+        if probe is None:
+            return self.transport.run(cmd, become=spec)
+        return probe(cmd, become=spec)
+
 
 class Module:
     """Base class; subclasses set `name`, `args`, `doc`, `examples` and implement probe/plan."""
@@ -175,7 +186,7 @@ class Module:
         if probe is None:
             snippet = self.probe(args)
             if snippet is not None:
-                res = ctx.run(snippet)
+                res = ctx.probe(snippet)
                 probe = ProbeResult(res.rc, res.stdout, res.stderr)
         plan = self.plan(args, probe, ctx)
         return apply_plan(self, args, plan, ctx)

@@ -150,7 +150,7 @@ class CopyModule(Module):
     def _plan_tree(self, args: dict[str, Any], files: list[tuple[str, bytes | None]], ctx: TaskContext) -> Plan:
         """A directory copy: probe every destination file, upload the ones that differ."""
         dests = {f"f{i}": posixpath.join(args["dest"], rel) for i, (rel, _) in enumerate(files)}
-        res = ctx.run(stat_probe(dests))
+        res = ctx.probe(stat_probe(dests))
         stats = stats_from(res.stdout)
         steps: list[Any] = []
         dirs = sorted({posixpath.dirname(p) for p in dests.values()})

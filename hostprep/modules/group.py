@@ -56,7 +56,7 @@ class GroupModule(Module):
         if outputs and outputs[-1].rc != 0:
             result.update(rc=outputs[-1].rc, msg=outputs[-1].stderr.strip())
         elif args["state"] == "present" and "gid" not in result and outputs:
-            entry = ctx.run(f"getent group {q(args['name'])}").stdout.split(":")
+            entry = ctx.probe(f"getent group {q(args['name'])}").stdout.split(":")
             if len(entry) > 2:
                 result["gid"] = int(entry[2])
         return result

@@ -26,7 +26,7 @@ class PackageModule(Module):
         mgr = (ctx.facts or {}).get("pkg_mgr") or (ctx.facts or {}).get("ansible_pkg_mgr")
         if mgr in _BACKENDS:
             return str(mgr)
-        res = ctx.run("command -v dnf || command -v yum || command -v apt-get", become=False)
+        res = ctx.probe("command -v dnf || command -v yum || command -v apt-get", become=False)
         found = res.stdout.strip().rsplit("/", 1)[-1]
         return {"apt-get": "apt"}.get(found, found or "dnf")
 

@@ -201,7 +201,7 @@ class UserModule(Module):
             result["msg"] = outputs[-1].stderr.strip()
             return result
         if outputs and args["state"] == "present":
-            entry = ctx.run(f"getent passwd {q(args['name'])}").stdout.strip().split(":")
+            entry = ctx.probe(f"getent passwd {q(args['name'])}").stdout.strip().split(":")
             if len(entry) > 6:
                 result.update(uid=int(entry[2]), group=int(entry[3]), comment=entry[4], home=entry[5],
                               shell=entry[6])

@@ -1,0 +1,114 @@
+"""The fast path: answer a task's probe from one batched round trip made for the tasks ahead.
+
+`ProbingTransport` wraps a host's transport. Modules ask it for probes (`probe`); when the
+answer is not cached it runs one batch: the probe asked for plus the probes of the tasks ahead
+that the executor can already work out (`lookahead`). Every later probe that matches exactly
+(same snippet, user and environment) is answered from that batch without touching the host.
+
+Correctness rests on one rule: the cache only describes the host while nothing has changed it.
+Anything that is not a probe (a command, an upload) may change the host, so it empties the
+cache; the next probe then runs a fresh batch from that task on ("re-probing what follows").
+Reads (`get`) keep it. A lookahead that guessed wrong (a `when` that depended on a result not
+known yet, a variable set later) costs nothing but a wasted probe: a probe is read-only and a
+task only ever uses an answer to the exact snippet it asks for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hostprep.executor.probebatch import ProbeKey, ProbeRequest, build_batch, parse_batch, probe_key, split_batches
+from hostprep.transport.base import BecomeSpec, RunResult, Transport
+
+Lookahead = Callable[[], list[ProbeRequest]]
+
+
+class ProbingTransport:
+    """A host transport plus a cache of probe answers that any change to the host throws away."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.lookahead: Lookahead | None = None
+        self._cache: dict[ProbeKey, RunResult] = {}
+        self.batches = 0
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def round_trips(self) -> int:
+        return self.inner.round_trips
+
+    # -- anything but a probe may change the host --------------------------------------
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+    def run(self, command: str, *, become: BecomeSpec | None = None, env: dict[str, str] | None = None,
+            stdin: bytes | None = None, timeout: float | None = None) -> RunResult:
+        self._cache.clear()
+        return self.inner.run(command, become=become, env=env, stdin=stdin, timeout=timeout)
+
+    def put(self, data: bytes, dest: str, **kwargs: Any) -> None:
+        self._cache.clear()
+        self.inner.put(data, dest, **kwargs)
+
+    def get(self, path: str, *, become: BecomeSpec | None = None) -> bytes:
+        return self.inner.get(path, become=become)
+
+    def close(self) -> None:
+        self._cache.clear()
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    # -- probes ---------------------------------------------------------------------------
+    def cached(self, cmd: str, become: BecomeSpec | None = None, env: dict[str, str] | None = None) -> bool:
+        return probe_key(cmd, become, env) in self._cache
+
+    def probe(self, cmd: str, *, become: BecomeSpec | None = None, env: dict[str, str] | None = None) -> RunResult:
+        """The answer to a read-only snippet: from the cache, or from a new batch with the tasks ahead."""
+        key = probe_key(cmd, become, env)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self.hits += 1
+            return hit
+        self.misses += 1
+        wanted = ProbeRequest(cmd, become, env)
+        ahead: list[ProbeRequest] = []
+        if self.lookahead is not None:
+            try:
+                ahead = self.lookahead()
+            except Exception:  # noqa: BLE001 - a failed guess must never fail the task; it only costs speed
+                ahead = []
+        self.prefetch([wanted, *ahead])
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        # not answered by the batch (e.g. sudo refused): run it alone, which reports the real error
+        return self.inner.run(cmd, become=become, env=env)
+
+    def prefetch(self, requests: list[ProbeRequest]) -> dict[ProbeKey, RunResult]:
+        """Run the requests not cached yet in as few round trips as the script size allows."""
+        todo: list[ProbeRequest] = []
+        seen: set[ProbeKey] = set()
+        for req in requests:
+            key = req.key
+            if key not in self._cache and key not in seen:
+                seen.add(key)
+                todo.append(req)
+        answered: dict[ProbeKey, RunResult] = {}
+        for batch in split_batches(todo):
+            if len(batch) == 1 and batch[0] is todo[0] and len(todo) == 1:
+                req = batch[0]
+                res = self.inner.run(req.cmd, become=req.become, env=req.env)
+                answered[req.key] = res
+                continue
+            script, stdin = build_batch(batch)
+            self.batches += 1
+            out = self.inner.run(script, stdin=stdin or None)
+            for index, res in parse_batch(out.stdout, len(batch)).items():
+                answered[batch[index].key] = res
+        self._cache.update(answered)
+        return answered
