@@ -20,6 +20,10 @@ def _options(func):  # noqa: ANN001, ANN202 - click decorator stack
         click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="k=v, @file.yml or JSON (repeatable)."),
         click.option("-f", "--forks", default=50, show_default=True, help="Hosts worked on at once."),
         click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout: one per result, then a summary."),
+        click.option("--progress", type=click.Choice(["auto", "bar", "lines"]), default="auto", show_default=True,
+                     help="bar: a live display (hosts done, changed, failed, current tasks) with only changed/failed/"
+                          "unreachable lines (ok lines too up to 10 hosts or with -v); lines: Ansible-like lines; "
+                          "auto: bar when stdout is a terminal and there is more than one host."),
         click.option("-v", "--verbose", count=True, help="More output (-vv, -vvv)."),
         click.option("--detailed-exitcode", is_flag=True,
                      help="Exit 2 when all hosts succeeded and something changed."),
@@ -42,12 +46,13 @@ def _split(values: tuple[str, ...]) -> set[str]:
 def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, tags: tuple[str, ...],
               skip_tags: tuple[str, ...], check: bool, diff: bool, extra_vars: tuple[str, ...], forks: int,
               as_json: bool, verbose: int, detailed_exitcode: bool, syntax_check: bool, list_tasks: bool,
+              progress: str = "auto",
               retry_file: Path | None = None, no_fast_path: bool = False) -> int:
+    from hostprep.cli.interrupt import EXIT_INTERRUPTED, InterruptHandler
     from hostprep.executor.play import PlaybookRunner, exit_code
     from hostprep.executor.state import RunOptions
     from hostprep.inventory import load_inventory
-    from hostprep.output.human import HumanOutput
-    from hostprep.output.jsonlines import JsonOutput
+    from hostprep.output.progress import make_output, play_targets
     from hostprep.playbook.loader import load_playbook, parse_extra_vars
 
     # everything is loaded and checked before the first connection
@@ -75,17 +80,29 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
     inv = load_inventory(list(inventories))
     options = RunOptions(check=check, diff=diff, forks=forks, tags=_split(tags), skip_tags=_split(skip_tags),
                          limit=limit, extra_vars=extra, verbosity=verbose, no_fast_path=no_fast_path)
-    output = JsonOutput() if as_json else HumanOutput(verbosity=verbose, diff=diff)
-    stats = PlaybookRunner(book, inv, options, output).run()
-    failed = sorted(h for h, s in stats.items() if s.failed or s.unreachable)
+    output = make_output(progress, as_json=as_json, verbosity=verbose, diff=diff,
+                         targets=play_targets(book, inv, options))
+    runner = PlaybookRunner(book, inv, options, output)
+    if hasattr(output, "attach"):
+        output.attach(runner)
+    try:
+        with InterruptHandler(runner.cancelled, output):  # Ctrl-C: stop cleanly; twice: abort (exit 130)
+            stats = runner.run()
+    finally:
+        output.close()
+    # the retry file lists the hosts to run again: failed, unreachable, or stopped by Ctrl-C
+    failed = sorted(h for h, s in stats.items() if s.failed or s.unreachable or s.interrupted)
     if failed:
         retry = retry_file or Path.home() / ".cache" / "hostprep" / "retry" / f"{playbook.stem}.retry"
         try:
             retry.parent.mkdir(parents=True, exist_ok=True)
             retry.write_text("".join(f"{h}\n" for h in failed))
-            click.echo(f"failed hosts listed in {retry} (use --limit @{retry})", err=True)
+            what = "unfinished and failed" if runner.cancelled.is_set() else "failed"
+            click.echo(f"{what} hosts listed in {retry} (use --limit @{retry})", err=True)
         except OSError as exc:
             click.echo(f"could not write the retry file {retry}: {exc.strerror}", err=True)
+    if runner.cancelled.is_set():
+        return EXIT_INTERRUPTED
     return exit_code(stats, detailed_exitcode)
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SECRET_WORDS = ("password", "passwd", "secret", "token", "private_key", "become_pass")
+INTERRUPT_NOTICE = ("interrupted (Ctrl-C): the commands and uploads in flight finish, no new task starts; "
+                    "press Ctrl-C again to abort at once")
 CENSORED = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
 
 

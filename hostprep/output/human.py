@@ -9,10 +9,61 @@ from typing import Any, TextIO
 
 import click
 
-from hostprep.output.events import CENSORED, HostStats, TaskEvent, censor
+from hostprep.output.events import CENSORED, INTERRUPT_NOTICE, HostStats, TaskEvent, censor
 
 COLORS = {"ok": "green", "changed": "yellow", "failed": "red", "fatal": "red", "unreachable": "red",
           "skipping": "cyan", "skipped": "cyan", "rescued": "magenta", "ignored": "blue"}
+
+
+def result_line(ev: TaskEvent, verbosity: int = 0, with_task: bool = False) -> tuple[str, str | None]:
+    """The line `ansible-playbook` prints for one result, and its color.
+
+    `with_task` names the task in the line (`changed: [web1] TASK [x]`), for output where lines
+    of different tasks interleave (the progress display prints no TASK headers).
+    Results are censored (no_log, secret-looking keys) before they are shown.
+    """
+    result = ev.result if not ev.no_log else {"censored": CENSORED}
+    label = ""
+    if ev.is_item:
+        shown = result.get("_ansible_item_label", ev.item) if not ev.no_log else "(censored)"
+        label = f" => (item={shown})"
+    word = {"ok": "ok", "changed": "changed", "skipped": "skipping", "failed": "failed",
+            "unreachable": "fatal"}[ev.status]
+    if ev.status == "failed" and not ev.is_item:
+        word = "fatal"
+    line = f"{word}: [{ev.host}]"
+    if with_task:
+        line += f" {'HANDLER' if ev.handler else 'TASK'} [{ev.task}]"
+    line += label
+    if ev.status == "unreachable":
+        line += f": UNREACHABLE! => {json.dumps({'msg': result.get('msg'), 'unreachable': True})}"
+    elif ev.status == "failed":
+        line += (": FAILED! => " if not ev.is_item else " => ") + _compact(result)
+    elif ev.task.endswith("debug") or "msg" in result and result.get("_hostprep_debug"):
+        shown = {k: v for k, v in result.items() if not k.startswith("_") and k not in ("changed",)}
+        line += " => " + json.dumps(censor(shown), indent=4, default=str)
+    elif verbosity:
+        line += " => " + _compact(result)
+    return line, COLORS.get(ev.status)
+
+
+def recap_lines(stats: dict[str, HostStats]) -> list[tuple[str, str]]:
+    """PLAY RECAP rows (text, color). A host that Ctrl-C stopped before it finished ends in `interrupted`."""
+    out = []
+    for host, s in stats.items():
+        color = "red" if (s.failed or s.unreachable) else ("yellow" if s.changed else "green")
+        text = (f"{host:<26}: ok={s.ok:<4} changed={s.changed:<4} unreachable={s.unreachable:<4} "
+                f"failed={s.failed:<4} skipped={s.skipped:<4} rescued={s.rescued:<4} ignored={s.ignored:<4}")
+        if s.interrupted:
+            text += " interrupted"
+            color = "magenta" if color == "green" or color == "yellow" else color
+        out.append((text, color))
+    interrupted = [h for h, s in stats.items() if s.interrupted]
+    if interrupted:
+        out.append(("", ""))
+        out.append((f"INTERRUPTED (Ctrl-C): {len(interrupted)} host(s) did not finish: "
+                    + ", ".join(interrupted[:20]) + (", ..." if len(interrupted) > 20 else ""), "magenta"))
+    return out
 
 
 class HumanOutput:
@@ -23,7 +74,8 @@ class HumanOutput:
         self.color = self.stream.isatty()
         self.verbosity = verbosity
         self.diff = diff
-        self._lock = threading.Lock()
+        # re-entrant: the Ctrl-C handler runs in the main thread and may print while it holds the lock
+        self._lock = threading.RLock()
         self._last_header: str | None = None
 
     def _echo(self, text: str, color: str | None = None) -> None:
@@ -50,6 +102,17 @@ class HumanOutput:
         with self._lock:
             self._echo(f"[WARNING]: {text}", "magenta")
 
+    def interrupted(self) -> None:
+        """Called from the SIGINT handler (main thread) on the first Ctrl-C."""
+        click.echo(click.style(f"\n[WARNING]: {INTERRUPT_NOTICE}", fg="magenta") if sys.stderr.isatty()
+                   else f"\n[WARNING]: {INTERRUPT_NOTICE}", err=True)
+
+    def abort(self) -> None:
+        """Called on the second Ctrl-C, just before the process exits: nothing to restore."""
+
+    def close(self) -> None:
+        pass
+
     def event(self, ev: TaskEvent) -> None:
         with self._lock:
             title = ("RUNNING HANDLER [" if ev.handler else "") + ev.task
@@ -59,30 +122,12 @@ class HumanOutput:
                     self._last_header = title
             else:
                 self._header(ev.task)
-            result = ev.result if not ev.no_log else {"censored": CENSORED}
-            label = ""
-            if ev.is_item:
-                shown = result.get("_ansible_item_label", ev.item) if not ev.no_log else "(censored)"
-                label = f" => (item={shown})"
-            word = {"ok": "ok", "changed": "changed", "skipped": "skipping", "failed": "failed",
-                    "unreachable": "fatal"}[ev.status]
-            if ev.status == "failed" and not ev.is_item:
-                word = "fatal"
-            line = f"{word}: [{ev.host}]{label}"
-            if ev.status == "unreachable":
-                line += f": UNREACHABLE! => {json.dumps({'msg': result.get('msg'), 'unreachable': True})}"
-            elif ev.status == "failed":
-                line += (": FAILED! => " if not ev.is_item else " => ") + _compact(result)
-            elif ev.task.endswith("debug") or "msg" in result and result.get("_hostprep_debug"):
-                shown = {k: v for k, v in result.items() if not k.startswith("_") and k not in ("changed",)}
-                line += " => " + json.dumps(censor(shown), indent=4, default=str)
-            elif self.verbosity:
-                line += " => " + _compact(result)
-            self._echo(line, COLORS.get(ev.status))
+            line, color = result_line(ev, self.verbosity)
+            self._echo(line, color)
             if ev.status == "failed" and ev.ignored:
                 self._echo("...ignoring", "cyan")
-            if self.diff and not ev.no_log and result.get("diff"):
-                self._print_diff(result["diff"])
+            if self.diff and not ev.no_log and ev.result.get("diff"):
+                self._print_diff(ev.result["diff"])
 
     def _print_diff(self, diff: Any) -> None:
         from hostprep.output.diffs import render_diff
@@ -94,11 +139,8 @@ class HumanOutput:
     def recap(self, stats: dict[str, HostStats]) -> None:
         with self._lock:
             self._echo("\nPLAY RECAP " + "*" * 70)
-            for host, s in stats.items():
-                color = "red" if (s.failed or s.unreachable) else ("yellow" if s.changed else "green")
-                text = (f"{host:<26}: ok={s.ok:<4} changed={s.changed:<4} unreachable={s.unreachable:<4} "
-                        f"failed={s.failed:<4} skipped={s.skipped:<4} rescued={s.rescued:<4} ignored={s.ignored:<4}")
-                self._echo(text, color)
+            for text, color in recap_lines(stats):
+                self._echo(text, color or None)
 
 
 def _compact(result: dict) -> str:

@@ -8,13 +8,14 @@ import threading
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from hostprep.output.events import CENSORED, HostStats, TaskEvent, censor
+from hostprep.output.events import CENSORED, INTERRUPT_NOTICE, HostStats, TaskEvent, censor
 
 
 class JsonOutput:
     def __init__(self, stream: TextIO | None = None, **_: Any) -> None:
         self.stream = stream or sys.stdout
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: the Ctrl-C handler (main thread) emits too
+        self._interrupted = False
 
     def _emit(self, obj: dict[str, Any]) -> None:
         with self._lock:
@@ -30,6 +31,17 @@ class JsonOutput:
     def warn(self, text: str) -> None:
         self._emit({"event": "warning", "msg": text})
 
+    def interrupted(self) -> None:
+        """First Ctrl-C (from the SIGINT handler): one `interrupted` event; the summary says it too."""
+        self._interrupted = True
+        self._emit({"event": "interrupted", "msg": INTERRUPT_NOTICE})
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
     def event(self, ev: TaskEvent) -> None:
         result = {"censored": CENSORED} if ev.no_log else censor(
             {k: v for k, v in ev.result.items() if not k.startswith("_")})
@@ -40,4 +52,5 @@ class JsonOutput:
         self._emit(obj)
 
     def recap(self, stats: dict[str, HostStats]) -> None:
-        self._emit({"event": "summary", "hosts": {h: asdict(s) for h, s in stats.items()}})
+        self._emit({"event": "summary", "hosts": {h: asdict(s) for h, s in stats.items()},
+                    "interrupted": self._interrupted or any(s.interrupted for s in stats.values())})
