@@ -1,50 +1,122 @@
-"""Atomic file writes through a shell pipe, for writes that need become.
+"""Atomic file writes on a host: the finishing script, and a shell-pipe fallback.
 
-The bytes travel on stdin (after the sudo password line, if any) into a temporary file in
-the destination's own directory; mode and owner are set on the temp file, which is then
-renamed over the destination. A reader never sees a half-written file, and a failed write
-leaves the old file untouched.
+Every upload lands in a temporary `.hostprep-*` file in the destination's own directory (so
+the final rename is atomic on the same filesystem). `finish_script` then checks the temp
+file's sha256 against what was sent, sets mode and owner, and renames it over the
+destination; on any failure it removes the temp file and leaves the destination untouched.
+
+`put_via_shell` is the fallback for when no SFTP channel can be had as the become user (for
+example a sudoers with `requiretty`): the bytes travel on the command's stdin into `cat`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import shlex
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from hostprep.errors import TransportError
 from hostprep.transport.base import BecomeSpec
+
+Data = bytes | bytearray | memoryview | BinaryIO
+CHUNK = 256 * 1024
+
+
+class Payload:
+    """Bytes or a seekable binary file, read in chunks (a large file is never held in memory)."""
+
+    def __init__(self, data: Data | None) -> None:
+        self._bytes: memoryview | None = None
+        self._file: BinaryIO | None = None
+        if data is None:
+            self._bytes = memoryview(b"")
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            self._bytes = memoryview(data)
+        else:
+            self._file = data
+            self._start = data.tell()
+        self._sha: str | None = None
+
+    def __len__(self) -> int:
+        if self._bytes is not None:
+            return len(self._bytes)
+        assert self._file is not None
+        try:
+            return os.fstat(self._file.fileno()).st_size - self._start
+        except (OSError, AttributeError, io.UnsupportedOperation):
+            end = self._file.seek(0, os.SEEK_END)
+            self._file.seek(self._start)
+            return end - self._start
+
+    def chunks(self, size: int = CHUNK) -> Iterator[memoryview]:
+        if self._bytes is not None:
+            for i in range(0, len(self._bytes), size):
+                yield self._bytes[i : i + size]
+            return
+        assert self._file is not None
+        self._file.seek(self._start)
+        while True:
+            block = self._file.read(size)
+            if not block:
+                return
+            yield memoryview(block)
+
+    def sha256(self) -> str:
+        if self._sha is None:
+            h = hashlib.sha256()
+            for chunk in self.chunks():
+                h.update(chunk)
+            self._sha = h.hexdigest()
+        return self._sha
+
+
+def finish_script(tmp: str, dest: str, sha256: str, mode: str | None, owner: str | None, group: str | None) -> str:
+    """Shell steps that check `tmp`, give it mode/owner and rename it over `dest` (or remove it)."""
+    q = shlex.quote
+    steps = [
+        "set -e",
+        f"t={q(tmp)}",
+        f"d={q(dest)}",
+        "trap 'rm -f \"$t\"' EXIT",
+        # verify what arrived before it replaces anything
+        f'sum=$(sha256sum "$t" | cut -d" " -f1); [ "$sum" = {q(sha256)} ] || '
+        '{ echo "hostprep: checksum mismatch after upload" >&2; exit 97; }',
+    ]
+    if mode is not None:
+        steps.append(f'chmod {q(str(mode))} "$t"')
+    else:
+        steps.append('if [ -e "$d" ]; then chmod "$(stat -c %a "$d")" "$t"; else chmod 0644 "$t"; fi')
+    if owner or group:
+        spec = (owner or "") + (":" + group if group else "")
+        steps.append(f'chown {q(spec)} "$t"')
+    else:
+        steps.append('if [ -e "$d" ]; then chown "$(stat -c %u:%g "$d")" "$t" 2>/dev/null || true; fi')
+    steps += ['mv -f "$t" "$d"', "trap - EXIT"]
+    return "\n".join(steps)
 
 
 def atomic_write_script(dest: str, sha256: str, mode: str | None, owner: str | None, group: str | None) -> str:
     """Shell script that reads stdin into a temp file beside `dest`, checks it, renames it."""
     q = shlex.quote
-    steps = [
+    head = [
         "set -e",
         f"d={q(dest)}",
         'dir=$(dirname -- "$d")',
         'tmp=$(mktemp "$dir/.hostprep-XXXXXXXX")',
         "trap 'rm -f \"$tmp\"' EXIT",
         'cat > "$tmp"',
-        # verify what arrived before it replaces anything
-        f'sum=$(sha256sum "$tmp" | cut -d" " -f1); [ "$sum" = {q(sha256)} ] || '
-        '{ echo "hostprep: checksum mismatch after upload" >&2; exit 97; }',
     ]
-    if mode is not None:
-        steps.append(f'chmod {q(str(mode))} "$tmp"')
-    else:
-        steps.append('if [ -e "$d" ]; then chmod "$(stat -c %a "$d")" "$tmp"; else chmod 0644 "$tmp"; fi')
-    if owner or group:
-        spec = (owner or "") + (":" + group if group else "")
-        steps.append(f'chown {q(spec)} "$tmp"')
-    else:
-        steps.append('if [ -e "$d" ]; then chown "$(stat -c %u:%g "$d")" "$tmp" 2>/dev/null || true; fi')
-    steps += ['mv -f "$tmp" "$d"', "trap - EXIT"]
-    return "\n".join(steps)
+    return "\n".join(head) + "\n" + finish_script("$tmp", dest, sha256, mode, owner, group).replace(
+        f"t={q('$tmp')}", 't="$tmp"'
+    )
 
 
 def put_via_shell(
     transport,
-    data: bytes,
+    data: Data,
     dest: str,
     *,
     mode: str | None = None,
@@ -55,7 +127,12 @@ def put_via_shell(
     """Write `data` to `dest` on `transport`'s host atomically through `sh` on stdin."""
     if isinstance(mode, int):
         mode = format(mode, "04o")
-    script = atomic_write_script(dest, hashlib.sha256(data).hexdigest(), mode, owner, group)
-    result = transport.run(script, become=become, stdin=data)
+    payload = data if isinstance(data, Payload) else Payload(data)
+    script = atomic_write_script(dest, payload.sha256(), mode, owner, group)
+    stdin = payload if hasattr(transport, "run_payload") else bytes(b"".join(payload.chunks()))
+    if hasattr(transport, "run_payload"):
+        result = transport.run_payload(script, become=become, payload=stdin)
+    else:
+        result = transport.run(script, become=become, stdin=stdin)
     if result.rc != 0:
         raise TransportError(f"writing {dest} failed (rc={result.rc}): {result.stderr.strip()}")
