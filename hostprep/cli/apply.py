@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from hostprep.cli.connection import connection_options
+
 
 def _options(func):  # noqa: ANN001, ANN202 - click decorator stack
     decorators = [
@@ -106,16 +108,26 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
     return exit_code(stats, detailed_exitcode)
 
 
+def _run_with_connection_options(kwargs: dict) -> int:
+    from hostprep.cli.connection import pop_connection_options
+    from hostprep.transport.options import use_cli_options
+
+    with use_cli_options(pop_connection_options(kwargs)):  # layered under each host's variables
+        return run_apply(**kwargs)
+
+
 @click.command("apply")
 @_options
+@connection_options
 def command(**kwargs) -> None:  # noqa: ANN003
     """Apply PLAYBOOK (default site.yml) to the inventory's hosts."""
-    sys.exit(run_apply(**kwargs))
+    sys.exit(_run_with_connection_options(kwargs))
 
 
 @click.command("check")
 @_options
+@connection_options
 def check_command(**kwargs) -> None:  # noqa: ANN003
     """Like apply --check: report what would change, change nothing."""
     kwargs["check"] = True
-    sys.exit(run_apply(**kwargs))
+    sys.exit(_run_with_connection_options(kwargs))

@@ -165,7 +165,6 @@ class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         if self.policy == "off":
-            warn_host_key_checking_off(self.where)
             return
         if self.policy == "accept-new":
             record_host_key(self.record_to, hostname, key)
@@ -267,6 +266,14 @@ def _chain(conn: Any) -> list[Connection]:
     return out
 
 
+def _failing_hop_name(conn: Connection, hostname: str) -> str:
+    """known_hosts name (`host` or `[host]:port`) of the first hop of the chain that did not connect."""
+    for hop in reversed(_chain(conn)):
+        if not hop.is_connected and hop.host == hostname:
+            return hop.host if int(hop.port) == 22 else f"[{hop.host}]:{hop.port}"
+    return hostname
+
+
 class SSHTransport:
     """A host reached over SSH, with one Fabric Connection reused by every command."""
 
@@ -328,13 +335,14 @@ class SSHTransport:
             for i, hop in enumerate(h.strip() for h in jump.split(",")):
                 hop_user, _, hostport = hop.rpartition("@")
                 hop_host, _, hop_port = hostport.partition(":")
-                if hop_host in seen or hop_host in (host, conn.host):
+                me = (host, port or conn.port)
+                if (hop_host, int(hop_port) if hop_port else me[1]) == me:
                     continue  # `Host *` with ProxyJump matches the jump host itself: no loop
                 if i == 0:
                     gateway = self._connection(hop_host, config, user=hop_user or None,
                                                port=int(hop_port) if hop_port else None,
                                                connect_kwargs=dict(hop_kwargs), jump=None, timeout=timeout,
-                                               seen=(*seen, host))
+                                               seen=(*seen, f"{host}:{port or conn.port}"))
                 else:
                     gateway = Connection(hop_host, user=hop_user or None, port=int(hop_port) if hop_port else None,
                                          config=config, gateway=gateway or False,
@@ -372,8 +380,9 @@ class SSHTransport:
                 except (OSError, paramiko.SSHException) as exc:
                     raise InputError(f"cannot read known_hosts file {path}: {exc}") from None
         policy = self._host_key_policy(conn)
-        where = f"{conn.original_host}" if conn is self._conn else conn.original_host
-        client.set_missing_host_key_policy(_KnownHostsPolicy(policy, files[0], where))
+        if policy == "off":
+            warn_host_key_checking_off(f"first for {conn.original_host}")
+        client.set_missing_host_key_policy(_KnownHostsPolicy(policy, files[0], conn.original_host))
 
     def connect(self) -> Connection:
         """Open the connection once (with retries for transient failures); reuse it afterwards."""
@@ -395,9 +404,10 @@ class SSHTransport:
                 self._close_chain(conn)
                 raise
             except paramiko.BadHostKeyException as exc:
+                where = _failing_hop_name(conn, exc.hostname)
                 self._close_chain(conn)
                 raise HostKeyError(
-                    f"host key for {exc.hostname} CHANGED: known_hosts has {fingerprint(exc.expected_key)}, "
+                    f"host key for {where} CHANGED: known_hosts has {fingerprint(exc.expected_key)}, "
                     f"the host offers {fingerprint(exc.key)}; refusing to connect (possible "
                     f"man-in-the-middle). Remove the old key if the change is expected."
                 ) from None

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,15 +49,22 @@ class LoopbackSshd:
                 self.proc.wait(5)
 
 
-def start_sshd(workdir: Path) -> LoopbackSshd:
-    """Start sshd in the foreground (-D) on a free loopback port with keys under `workdir`."""
+def start_sshd(workdir: Path, *, address: str = "127.0.0.1", netns: str | None = None,
+               client_key: Path | None = None, extra_config: tuple[str, ...] = (),
+               log_file: Path | None = None) -> LoopbackSshd:
+    """Start sshd in the foreground (-D) on a free port with keys under `workdir`.
+
+    `netns`: run it inside that network namespace (`ip netns exec`); `client_key`: accept that
+    key (else a new one is made); `log_file`: sshd's log (-E), at DEBUG level.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     host_key = workdir / "ssh_host_ed25519_key"
-    client_key = workdir / "id_ed25519"
-    for key in (host_key, client_key):
+    keys = [host_key] if client_key else [host_key, workdir / "id_ed25519"]
+    client_key = client_key or workdir / "id_ed25519"
+    for key in keys:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     auth = workdir / "authorized_keys"
-    auth.write_text((workdir / "id_ed25519.pub").read_text())
+    auth.write_text(Path(f"{client_key}.pub").read_text())
     os.chmod(auth, 0o600)
     port = free_port()
     config = workdir / "sshd_config"
@@ -64,7 +72,7 @@ def start_sshd(workdir: Path) -> LoopbackSshd:
         "\n".join(
             [
                 f"Port {port}",
-                "ListenAddress 127.0.0.1",
+                f"ListenAddress {address}",
                 f"HostKey {host_key}",
                 f"AuthorizedKeysFile {auth}",
                 f"PidFile {workdir / 'sshd.pid'}",
@@ -74,26 +82,38 @@ def start_sshd(workdir: Path) -> LoopbackSshd:
                 "UsePAM no",
                 "StrictModes no",
                 "Subsystem sftp internal-sftp",
+                *(["LogLevel DEBUG1"] if log_file else []),
+                *extra_config,
                 "",
             ]
         )
     )
     Path("/run/sshd").mkdir(exist_ok=True)
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    logging = ["-E", str(log_file)] if log_file else ["-e"]
     proc = subprocess.Popen(
-        ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        [*prefix, "/usr/sbin/sshd", "-D", *logging, "-f", str(config)], stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
     )
     host_pub = (workdir / "ssh_host_ed25519_key.pub").read_text().split()
     known = workdir / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    known.write_text(f"[{address}]:{port} {host_pub[0]} {host_pub[1]}\n")
     deadline = time.monotonic() + 10
+    probe = f"import socket; s=socket.create_connection(({address!r}, {port}), timeout=0.5); assert s.recv(4)"
     while time.monotonic() < deadline:
+        if netns:
+            if subprocess.run([*prefix, sys.executable, "-c", probe], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.05)
+            continue
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            with socket.create_connection((address, port), timeout=0.5) as sock:
                 if sock.recv(4).startswith(b"SSH-"):
                     break
         except OSError:
             time.sleep(0.05)
     else:
         proc.kill()
+        proc.wait(5)
         raise RuntimeError("loopback sshd did not start")
     return LoopbackSshd(port, client_key, known, f"{host_pub[0]} {host_pub[1]}", proc)

@@ -1,0 +1,483 @@
+"""The fleet transport against real sshd processes on this machine (no lab host needed):
+ssh_config (-F and ~/.ssh/config) merged like OpenSSH, ProxyJump chains through sshds in a
+network namespace this test makes, host keys on targets and hops, and streamed, atomic uploads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from hostprep.errors import HostKeyError, TransportError, UnreachableError
+from hostprep.transport.base import BecomeSpec
+from hostprep.transport.connect import open_transport
+from hostprep.transport.local import LocalTransport
+from hostprep.transport.options import ConnectionOptions, layered, reset_warnings
+from hostprep.transport.remote_put import finish_script
+from hostprep.transport.ssh import SSHTransport
+from tests.integration.loopback_sshd import LoopbackSshd, free_port, start_sshd
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def netns():
+    """A network namespace joined to this one by a veth pair; removed (and checked gone) at the end."""
+    if os.geteuid() != 0:
+        raise RuntimeError("these tests need root (network namespaces, sshd): run the suite as root")
+    name = f"hpft{os.getpid() % 10_000_000}"
+    third = os.getpid() % 250
+    host_addr, ns_addr = f"10.213.{third}.1", f"10.213.{third}.2"
+    _ip("netns", "add", name)
+    try:
+        _ip("link", "add", f"{name}h", "type", "veth", "peer", "name", f"{name}n")
+        _ip("link", "set", f"{name}n", "netns", name)
+        _ip("addr", "add", f"{host_addr}/30", "dev", f"{name}h")
+        _ip("link", "set", f"{name}h", "up")
+        _ip("-n", name, "addr", "add", f"{ns_addr}/30", "dev", f"{name}n")
+        _ip("-n", name, "link", "set", f"{name}n", "up")
+        _ip("-n", name, "link", "set", "lo", "up")
+        yield name, host_addr, ns_addr
+    finally:
+        subprocess.run(["ip", "link", "del", f"{name}h"], capture_output=True)
+        _ip("netns", "del", name)
+        assert name not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert subprocess.run(["ip", "link", "show", f"{name}h"], capture_output=True).returncode != 0
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory):
+    if os.geteuid() != 0:
+        raise RuntimeError("these tests need root (sshd as root, sudo): run the suite as root")
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def chain(netns, sshd: LoopbackSshd, tmp_path_factory: pytest.TempPathFactory):
+    """jump A on loopback here; jump B on the namespace's veth address; the target on the
+    namespace's own 127.0.0.1, which only B (inside the namespace) can reach."""
+    name, _, ns_addr = netns
+    base = tmp_path_factory.mktemp("chain")
+    a = sshd
+    b = start_sshd(base / "b", address=ns_addr, netns=name, client_key=a.client_key, log_file=base / "b.log")
+    target = start_sshd(base / "t", address="127.0.0.1", netns=name, client_key=a.client_key)
+    known = base / "known_hosts"
+    known.write_text(a.known_hosts.read_text() + b.known_hosts.read_text() + target.known_hosts.read_text())
+    yield {"a": a, "b": b, "target": target, "known": known, "ns_addr": ns_addr, "b_log": base / "b.log"}
+    target.stop()
+    b.stop()
+
+
+def _settle(t) -> None:
+    t.close()
+
+
+def _ssh_config(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+# -- ssh_config ------------------------------------------------------------------------------
+def test_ssh_config_file_alias_user_port_identity(sshd: LoopbackSshd, tmp_path: Path) -> None:
+    cfg = _ssh_config(tmp_path / "config", f"""
+Host web1
+  HostName 127.0.0.1
+  Port {sshd.port}
+  User root
+  IdentityFile {sshd.client_key}
+  UserKnownHostsFile {sshd.known_hosts}
+  StrictHostKeyChecking yes
+""")
+    # the inventory names only the alias; -F FILE (the command line) supplies the file
+    t = open_transport("web1", layered({}, ConnectionOptions(ssh_config=str(cfg))))
+    try:
+        res = t.run("id -un; echo $SSH_CONNECTION")
+        assert res.rc == 0, res.stderr
+        user, conn = res.stdout.split("\n")[:2]
+        assert user == "root" and conn.split()[-1] == str(sshd.port)
+    finally:
+        t.close()
+
+
+def test_explicit_values_win_over_ssh_config(sshd: LoopbackSshd, tmp_path: Path) -> None:
+    cfg = _ssh_config(tmp_path / "config", f"""
+Host web1
+  HostName 127.0.0.1
+  Port {free_port()}
+  User hostprep-no-such-user
+  IdentityFile {sshd.client_key}
+  UserKnownHostsFile {sshd.known_hosts}
+""")
+    cli = ConnectionOptions(ssh_config=str(cfg), user="root", timeout=3)
+    # the config's port is closed and its user does not exist: the inventory port and -u win
+    t = open_transport("web1", layered({"ansible_port": sshd.port}, cli))
+    try:
+        assert t.run("id -un").stdout.strip() == "root"
+    finally:
+        t.close()
+    # without the inventory port, the config's (closed) port is used: unreachable
+    t = open_transport("web1", layered({}, cli))
+    t.settings.connect_retries = 0
+    with pytest.raises(UnreachableError, match="cannot connect"):
+        t.run("true")
+    # an inventory user beats -u (Ansible: command-line values are the lowest precedence)
+    t = open_transport("web1", layered({"ansible_port": sshd.port, "ansible_user": "hostprep-no-such-user"}, cli))
+    with pytest.raises(UnreachableError, match="authentication failed for hostprep-no-such-user@"):
+        t.run("true")
+
+
+def test_home_ssh_config_is_read_without_f(sshd: LoopbackSshd, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    _ssh_config(home / ".ssh" / "config", f"""
+Host db-alias
+  HostName 127.0.0.1
+  Port {sshd.port}
+  User root
+  IdentityFile {sshd.client_key}
+""")
+    (home / ".ssh" / "known_hosts").write_text(sshd.known_hosts.read_text())
+    monkeypatch.setenv("HOME", str(home))
+    t = open_transport("db-alias", {})
+    try:
+        assert t.run("id -un").stdout.strip() == "root"
+    finally:
+        t.close()
+
+
+# -- ProxyJump -------------------------------------------------------------------------------
+def test_target_is_unreachable_without_the_jumps(chain: dict) -> None:
+    target = chain["target"]
+    t = open_transport("target", target.hostvars(ansible_ssh_common_args=f"-o UserKnownHostsFile={chain['known']}"))
+    t.settings.connect_retries = 0
+    with pytest.raises(UnreachableError):
+        t.run("true")
+
+
+def test_proxyjump_chain_from_args_goes_a_then_b(chain: dict) -> None:
+    a, b, target = chain["a"], chain["b"], chain["target"]
+    jumps = f"root@127.0.0.1:{a.port},root@{chain['ns_addr']}:{b.port}"
+    hv = target.hostvars(ansible_ssh_common_args=f"-o UserKnownHostsFile={chain['known']} -J {jumps}")
+    t = open_transport("target", hv)
+    try:
+        res = t.run("echo $SSH_CONNECTION; ip -o -4 addr show")
+        assert res.rc == 0, res.stderr
+        conn_line, addrs = res.stdout.split("\n", 1)
+        # the target saw the connection come from inside the namespace (from B) ...
+        assert conn_line.split()[0] == "127.0.0.1" and conn_line.split()[-1] == str(target.port)
+        # ... and runs in it
+        assert chain["ns_addr"] in addrs
+        assert isinstance(t, SSHTransport)
+        hops = [h.host for h in _hops(t)]
+        assert hops == ["127.0.0.1", chain["ns_addr"], "127.0.0.1"]
+    finally:
+        t.close()
+    # B forwarded to the target (its log shows the direct-tcpip request)
+    deadline = time.monotonic() + 5
+    while "direct-tcpip" not in chain["b_log"].read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = chain["b_log"].read_text()
+    assert "direct-tcpip" in log and f"127.0.0.1 port {target.port}" in log
+
+
+def _hops(t: SSHTransport) -> list:
+    from hostprep.transport.ssh import _chain
+
+    return list(reversed(_chain(t.connect())))
+
+
+def test_proxyjump_chain_from_ssh_config(chain: dict, tmp_path: Path) -> None:
+    a, b, target = chain["a"], chain["b"], chain["target"]
+    cfg = _ssh_config(tmp_path / "config", f"""
+Host app
+  HostName 127.0.0.1
+  Port {target.port}
+  ProxyJump jumpa,jumpb
+Host jumpa
+  HostName 127.0.0.1
+  Port {a.port}
+Host jumpb
+  HostName {chain['ns_addr']}
+  Port {b.port}
+Host *
+  User root
+  IdentityFile {a.client_key}
+  UserKnownHostsFile {chain['known']}
+""")
+    t = open_transport("app", layered({}, ConnectionOptions(ssh_config=str(cfg))))
+    try:
+        res = t.run("ip -o -4 addr show")
+        assert res.rc == 0 and chain["ns_addr"] in res.stdout, res.stderr
+    finally:
+        t.close()
+
+
+def test_hop_host_keys_are_checked(chain: dict, tmp_path: Path) -> None:
+    a, b, target = chain["a"], chain["b"], chain["target"]
+    jumps = f"root@127.0.0.1:{a.port},root@{chain['ns_addr']}:{b.port}"
+    # known_hosts without B's key: strict refuses, naming B and its fingerprint
+    known = tmp_path / "known_hosts"
+    known.write_text(a.known_hosts.read_text() + target.known_hosts.read_text())
+    hv = target.hostvars(ansible_ssh_common_args=f"-o UserKnownHostsFile={known} -J {jumps}")
+    t = open_transport("target", hv)
+    with pytest.raises(HostKeyError) as info:
+        t.run("true")
+    assert f"[{chain['ns_addr']}]:{b.port}" in str(info.value)
+    assert _fp(b.host_pub) in str(info.value)
+    # accept-new records B's key (and only B's: the others are known)
+    before = known.read_text()
+    t = open_transport("target", layered(hv, ConnectionOptions(host_key_policy="accept-new")))
+    try:
+        assert t.run("true").rc == 0
+    finally:
+        t.close()
+    added = known.read_text()[len(before):]
+    assert added == f"[{chain['ns_addr']}]:{b.port} {b.host_pub}\n"
+    # a changed key on hop A is refused even with host key checking off
+    wrong = tmp_path / "wrong"
+    wrong.write_text(known.read_text().replace(a.host_pub, _other_pub(tmp_path)))
+    hv = target.hostvars(ansible_ssh_common_args=f"-o UserKnownHostsFile={wrong} -J {jumps}")
+    t = open_transport("target", layered(hv, ConnectionOptions(host_key_policy="off")))
+    with pytest.raises(HostKeyError, match=rf"host key for \[127.0.0.1\]:{a.port} CHANGED"):
+        t.run("true")
+
+
+# -- host keys on the target -----------------------------------------------------------------
+def _fp(pub: str) -> str:
+    return subprocess.run(["ssh-keygen", "-lf", "-"], input=pub, capture_output=True, text=True,
+                          check=True).stdout.split()[1]
+
+
+def _other_pub(tmp_path: Path) -> str:
+    key = tmp_path / f"other{time.monotonic_ns()}"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return " ".join(Path(f"{key}.pub").read_text().split()[:2])
+
+
+@pytest.mark.parametrize("policy", ["strict", "accept-new", "off"])
+def test_changed_key_is_refused_under_every_policy(sshd: LoopbackSshd, tmp_path: Path, policy: str) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {_other_pub(tmp_path)}\n")
+    before = known.read_text()
+    hv = sshd.hostvars(ansible_ssh_common_args=f"-o UserKnownHostsFile={known}")
+    t = open_transport("lo", layered(hv, ConnectionOptions(host_key_policy=policy)))
+    with pytest.raises(HostKeyError, match="CHANGED") as info:
+        t.run("true")
+    assert _fp(sshd.host_pub) in str(info.value)
+    assert known.read_text() == before
+
+
+def test_off_warns_once_and_records_nothing(sshd: LoopbackSshd, tmp_path: Path,
+                                            capfd: pytest.CaptureFixture) -> None:
+    reset_warnings()
+    known = tmp_path / "known_hosts"
+    hv = sshd.hostvars(ansible_ssh_common_args=f"-o UserKnownHostsFile={known}")
+    for _ in range(3):
+        t = open_transport("lo", layered(hv, ConnectionOptions(host_key_policy="off")))
+        try:
+            assert t.run("true").rc == 0
+        finally:
+            t.close()
+    err = capfd.readouterr().err
+    assert err.count("host key checking is OFF") == 1
+    assert not known.exists()
+    reset_warnings()
+
+
+def test_accept_new_from_many_workers_records_the_key_once(sshd: LoopbackSshd, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text("# existing line without newline")
+    hv = sshd.hostvars(ansible_ssh_common_args=f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=accept-new")
+    results: list[object] = []
+
+    def one() -> None:
+        t = open_transport("lo", hv)
+        try:
+            results.append(t.run("true").rc)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            results.append(exc)
+        finally:
+            t.close()
+
+    threads = [threading.Thread(target=one) for _ in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert results == [0] * 12
+    assert known.read_text() == f"# existing line without newline\n[127.0.0.1]:{sshd.port} {sshd.host_pub}\n"
+    # and later strict runs accept it
+    t = open_transport("lo", sshd.hostvars(ansible_ssh_common_args=f"-o UserKnownHostsFile={known}"))
+    try:
+        assert t.run("true").rc == 0
+    finally:
+        t.close()
+
+
+# -- files -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("become", [False, True], ids=["sftp", "sudo-sftp"])
+def test_large_upload_is_streamed_and_verified(sshd: LoopbackSshd, tmp_path: Path, become: bool) -> None:
+    src = tmp_path / "big.bin"
+    with open(src, "wb") as handle:
+        for _ in range(100):
+            handle.write(os.urandom(1 << 20))
+    dest = tmp_path / "dest" / "big.bin"
+    dest.parent.mkdir()
+    dest.write_bytes(b"old")
+    t = open_transport("lo", sshd.hostvars())
+    spec = BecomeSpec(enabled=True) if become else None
+    try:
+        tracemalloc.start()
+        with open(src, "rb") as handle:
+            t.put(handle, str(dest), mode="0640", owner="nobody" if become else None, become=spec)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 32 << 20, f"upload held {peak >> 20} MiB in memory"
+        assert _sha(dest) == _sha(src)
+        st = dest.stat()
+        assert oct(st.st_mode & 0o777) == "0o640"
+        if become:
+            import pwd
+
+            assert st.st_uid == pwd.getpwnam("nobody").pw_uid
+            assert isinstance(t, SSHTransport) and t._become_sftp, "the sudo sftp-server session was not used"
+        assert sorted(p.name for p in dest.parent.iterdir()) == ["big.bin"]
+        res = t.run(f"sha256sum {dest}", become=spec)
+        assert res.stdout.split()[0] == _sha(src)
+    finally:
+        t.close()
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class _Interrupted(KeyboardInterrupt):
+    pass
+
+
+class _BreaksAfter:
+    """A file that raises Ctrl-C's exception part-way through being read."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self._f = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._limit = limit
+        self._read = 0
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def seek(self, *args: int) -> int:
+        return self._f.seek(*args)
+
+    def fileno(self) -> int:
+        return self._f.fileno()
+
+    def read(self, n: int = -1) -> bytes:
+        if self._read >= self._limit:
+            raise _Interrupted()
+        data = self._f.read(n)
+        self._read += len(data)
+        return data
+
+    def close(self) -> None:
+        self._f.close()
+
+
+@pytest.mark.parametrize("become", [False, True], ids=["sftp", "sudo-sftp"])
+def test_interrupted_upload_leaves_dest_and_no_temp(sshd: LoopbackSshd, tmp_path: Path, become: bool) -> None:
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(20 << 20))
+    dest = tmp_path / "d" / "conf"
+    dest.parent.mkdir()
+    dest.write_bytes(b"the old content\n")
+    t = open_transport("lo", sshd.hostvars())
+    f = _BreaksAfter(src, 5 << 20)
+    try:
+        with pytest.raises(_Interrupted):
+            t.put(f, str(dest), become=BecomeSpec(enabled=True) if become else None)
+        assert dest.read_bytes() == b"the old content\n"
+        assert sorted(p.name for p in dest.parent.iterdir()) == ["conf"]
+        # the connection is still good for the next write
+        t.put(b"new\n", str(dest))
+        assert dest.read_bytes() == b"new\n"
+    finally:
+        f.close()
+        t.close()
+
+
+def test_connection_lost_mid_upload_never_half_writes_dest(sshd: LoopbackSshd, tmp_path: Path) -> None:
+    src = tmp_path / "src.bin"
+    with open(src, "wb") as handle:
+        for _ in range(200):
+            handle.write(os.urandom(1 << 20))
+    dest = tmp_path / "d" / "conf"
+    dest.parent.mkdir()
+    dest.write_bytes(b"the old content\n")
+    t = open_transport("lo", sshd.hostvars())
+    assert isinstance(t, SSHTransport)
+    t.run("true")
+
+    def cut() -> None:
+        time.sleep(0.4)
+        t._conn.client.get_transport().sock.close()  # the network goes away under the upload
+
+    killer = threading.Thread(target=cut)
+    killer.start()
+    try:
+        with open(src, "rb") as handle, pytest.raises((UnreachableError, TransportError)):
+            t.put(handle, str(dest))
+    finally:
+        killer.join()
+        t.close()
+    assert dest.read_bytes() == b"the old content\n"
+    left = sorted(p.name for p in dest.parent.iterdir())
+    assert all(n == "conf" or n.startswith(".hostprep-") for n in left), left
+    # a later run still works: the transport reconnects
+    t2 = open_transport("lo", sshd.hostvars())
+    try:
+        t2.put(b"new\n", str(dest))
+        assert dest.read_bytes() == b"new\n"
+    finally:
+        t2.close()
+
+
+def test_finish_script_refuses_a_corrupt_temp_file(tmp_path: Path) -> None:
+    dest = tmp_path / "conf"
+    dest.write_text("old\n")
+    tmp = tmp_path / ".hostprep-abc"
+    tmp.write_text("arrived damaged\n")
+    want = hashlib.sha256(b"what was sent\n").hexdigest()
+    res = LocalTransport().run(finish_script(str(tmp), str(dest), want, "0600", None, None))
+    assert res.rc == 97 and "checksum mismatch" in res.stderr
+    assert dest.read_text() == "old\n" and not tmp.exists()
+    good = hashlib.sha256(b"arrived damaged\n").hexdigest()
+    tmp.write_text("arrived damaged\n")
+    res = LocalTransport().run(finish_script(str(tmp), str(dest), good, "0600", None, None))
+    assert res.rc == 0 and dest.read_text() == "arrived damaged\n" and not tmp.exists()
+
+
+def test_become_password_is_not_fed_to_a_command_when_sudo_does_not_ask(sshd: LoopbackSshd) -> None:
+    # root's sudo never prompts: the password must not end up on the command's stdin
+    t = open_transport("lo", sshd.hostvars())
+    try:
+        res = t.run("cat", become=BecomeSpec(enabled=True, password="s3cret-never-shown"), stdin=b"payload\n")
+        assert (res.rc, res.stdout) == (0, "payload\n"), res
+        assert "s3cret" not in res.stderr
+    finally:
+        t.close()
