@@ -1,15 +1,96 @@
-"""hostprep-runtime: a docker-like command line for the bundled container runtime (stdlib only, Python 3.9+)."""
+"""hostprep-runtime: a docker-like command line for the bundled container runtime (stdlib only, Python 3.9+).
 
-import argparse
-import json
+`run` takes a fast path: its arguments are read by `parse_run` (argparse and what it imports cost ~10 ms at
+every start) and the process ends with os._exit once the container is gone (interpreter finalization is
+several ms more). Any argument list `parse_run` is not sure about goes to argparse, so errors and help read
+the same; tests/runtime/test_cli_parse.py checks both parsers agree.
+"""
+
 import os
 import sys
-import time
 
-from hostprep.runtime.store import ImageError, Store, normalize_ref, state_root
+_RUN_FLAGS = {"--rm": "rm", "-d": "detach", "--detach": "detach", "--read-only": "read_only", "--init": "init"}
+_RUN_VALUES = {"--name": "name", "-e": "env", "--env": "env", "-w": "workdir", "--workdir": "workdir",
+               "-u": "user", "--user": "user", "--hostname": "hostname", "-m": "memory", "--memory": "memory",
+               "--cpus": "cpus", "--pids-limit": "pids_limit", "-v": "volume", "--volume": "volume",
+               "--network": "network", "--entrypoint": "entrypoint"}
+_RUN_APPEND = ("env", "volume")
+
+
+class RunOptions:
+    """What argparse's `run` subcommand yields, made without argparse."""
+
+    def __init__(self):
+        self.command = "run"
+        self.rm = self.detach = self.read_only = self.init = False
+        self.name = self.workdir = self.user = self.hostname = self.memory = None
+        self.cpus = self.pids_limit = self.entrypoint = None
+        self.env = self.volume = None
+        self.network = "none"
+        self.image = None
+        self.cmd = []
+
+
+def parse_run(args):
+    """Options for `run ARGS...`, or None when argparse should read them (anything unusual or wrong)."""
+    opts = RunOptions()
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-"):
+            break
+        if arg in _RUN_FLAGS:
+            setattr(opts, _RUN_FLAGS[arg], True)
+            i += 1
+            continue
+        if arg in _RUN_VALUES:
+            if i + 1 >= len(args) or args[i + 1].startswith("-"):
+                return None
+            key, value = _RUN_VALUES[arg], args[i + 1]
+            i += 2
+            if value == "" and key in ("cpus", "pids_limit"):
+                return None
+        elif arg.startswith("--") and "=" in arg and arg.partition("=")[0] in _RUN_VALUES:
+            flag, _, value = arg.partition("=")
+            key = _RUN_VALUES[flag]
+            i += 1
+            if not value:
+                return None
+        elif len(arg) > 2 and arg[1] != "-" and arg[:2] in _RUN_VALUES:
+            key, value = _RUN_VALUES[arg[:2]], arg[2:]
+            if value.startswith("="):
+                return None
+            i += 1
+        else:
+            return None  # -h, abbreviations, combined short flags, "--", unknown options: argparse decides
+        if key in _RUN_APPEND:
+            setattr(opts, key, (getattr(opts, key) or []) + [value])
+        elif key == "cpus":
+            try:
+                opts.cpus = float(value)
+            except ValueError:
+                return None
+        elif key == "pids_limit":
+            try:
+                opts.pids_limit = int(value)
+            except ValueError:
+                return None
+        elif key == "network":
+            if value not in ("none", "host"):
+                return None
+            opts.network = value
+        else:
+            setattr(opts, key, value)
+    if i >= len(args) or (i + 1 < len(args) and args[i + 1] == "--"):
+        return None
+    opts.image = args[i]
+    opts.cmd = list(args[i + 1:])
+    return opts
 
 
 def _parser():
+    import argparse
+
     p = argparse.ArgumentParser(prog="hostprep-runtime", description="Run containers: namespaces, cgroups, "
                                 "an overlay root entered with pivot_root, images stored as OCI layouts.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -73,12 +154,33 @@ def _parser():
 
 
 def main(argv=None):
-    opts = _parser().parse_args(argv)
+    """The CLI; returns the exit code. A foreground `run` that took the fast path ends the process itself."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    opts = parse_run(args[1:]) if args and args[0] == "run" else None
+    if opts is not None:
+        code = _main(opts)
+        if argv is None:  # the process is ours: no interpreter finalization
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code & 0xFF)
+        return code
+    return _main(_parser().parse_args(args))
+
+
+def _main(opts):
+    from hostprep.runtime.store import ImageError, Store, normalize_ref, state_root
+
     root = state_root()
     if os.geteuid() != 0 and opts.command in ("run", "import", "rm", "rmi", "tag", "image"):
         print("hostprep-runtime: must run as root (namespaces, mounts, cgroups)", file=sys.stderr)
         return 1
     try:
+        if opts.command == "run":
+            from hostprep.runtime.container import run
+
+            if opts.cmd and opts.cmd[0] == "--":
+                opts.cmd = opts.cmd[1:]
+            return run(opts, root)
         store = Store(root)
         if opts.command == "import":
             from hostprep.runtime.importer import import_any
@@ -102,6 +204,8 @@ def main(argv=None):
                 raise ImageError("no such image: {}".format(opts.source))
             store.set_ref(opts.target, manifest_ref[0], os.path.getsize(store.blob_path(manifest_ref[0])))
         elif opts.command == "inspect":
+            import json
+
             from hostprep.runtime.container import list_states
 
             for state in list_states(root):
@@ -110,12 +214,6 @@ def main(argv=None):
                     return 0
             manifest, config = store.resolve(opts.ref)
             print(json.dumps({"manifest": manifest, "config": config}, indent=2, sort_keys=True))
-        elif opts.command == "run":
-            from hostprep.runtime.container import run
-
-            if opts.cmd and opts.cmd[0] == "--":
-                opts.cmd = opts.cmd[1:]
-            return run(opts, root)
         elif opts.command == "ps":
             from hostprep.runtime.container import list_states
 
@@ -171,5 +269,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    start = time.monotonic()
     sys.exit(main())

@@ -1,25 +1,27 @@
 """Running a container: namespaces, an overlay root entered with pivot_root, /proc /sys /dev, masked
 paths, reduced capabilities, no_new_privs, cgroup limits, and the exit code of the command.
 
-Process layout: the CLI forks a shim (outside the container's PID namespace and cgroup) that
-unshares the namespaces and forks the container's PID 1, which joins the cgroup, unshares the cgroup
-namespace, builds the root and execs the command.
-All namespace work happens in these freshly forked, single-threaded children.
+Process layout: the supervisor (the CLI for a foreground run, a detached monitor for -d) unshares the PID
+namespace for its children only, forks the container's PID 1 and puts its own pid_for_children back.
+PID 1 (a freshly forked, single-threaded child) joins the container's cgroup, unshares the mount, UTS, IPC,
+network and cgroup namespaces, builds the root, pivots into it, drops privileges and execs the command.
+The supervisor stays outside the container's cgroup: under a memory limit the OOM killer must pick the
+command, never the (larger) Python process that reports its exit code.
+
+This module is on the path of every `run`: it imports nothing that costs start-up time (no json, shutil,
+signal, secrets; see bench/runtime/README.md).
 """
 
-import json
+import _signal
 import os
-import pwd
-import secrets
-import shutil
-import signal
-import stat
 import sys
 import time
 
-from hostprep.runtime import linux
+from hostprep.runtime import jsonio, linux
 from hostprep.runtime.cgroups import Cgroup
 from hostprep.runtime.store import Store
+
+trace = linux.trace
 
 # Docker's default capabilities (numbers from linux/capability.h)
 DEFAULT_CAPS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "FSETID": 4, "KILL": 5, "SETGID": 6, "SETUID": 7,
@@ -29,6 +31,8 @@ MASKED = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/late
           "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"]
 READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
+FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1, _signal.SIGUSR2)
+S_IFCHR = 0o020000
 
 
 class RunError(Exception):
@@ -43,9 +47,35 @@ def containers_dir(root):
 
 def _write_state(cdir, state):
     tmp = os.path.join(cdir, "state.json.tmp")
-    with open(tmp, "w") as handle:
-        json.dump(state, handle, indent=2, sort_keys=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, jsonio.dumps(state).encode())
+    finally:
+        os.close(fd)
     os.replace(tmp, os.path.join(cdir, "state.json"))
+
+
+def rmtree(path):
+    """Remove a directory tree without following symlinks (shutil costs ~8 ms of import on the run path)."""
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        os.unlink(path)
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            rmtree(entry.path)
+        else:
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                pass
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
 
 
 def _resolve_user(spec, rootfs):
@@ -90,7 +120,19 @@ def _mkdirs_in(rootfs, path):
     if not (real == rootfs or real.startswith(rootfs + "/")):
         raise RunError("mount point {} leaves the container's root".format(path))
     os.makedirs(target, exist_ok=True)
+    if os.path.islink(target):
+        raise RunError("mount point {} is a symbolic link".format(path))
     return target
+
+
+def _mount_dir(name):
+    """A top-level directory of the root (cwd) to mount on: created if missing, never through a symlink."""
+    try:
+        os.mkdir(name, 0o755)
+    except FileExistsError:
+        if os.lstat(name).st_mode & 0o170000 != 0o040000:
+            raise RunError("mount point /{} is not a directory".format(name))
+    return name
 
 
 def _setup_root(spec):
@@ -98,69 +140,86 @@ def _setup_root(spec):
     rootfs = spec["rootfs"]
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     lower = ":".join(reversed(spec["layers"]))
-    linux.mount("overlay", rootfs, "overlay", 0,
-                "lowerdir={},upperdir={},workdir={}".format(lower, spec["upper"], spec["work"]))
+    options = "lowerdir={},upperdir={},workdir={}".format(lower, spec["upper"], spec["work"])
+    if spec.get("volatile"):
+        # --rm: the upper layer is removed with the container, so unmounting it need not sync it to disk first
+        # (an ext4 journal commit, ~1-20 ms, at every exit); podman does the same for its --rm containers
+        options += ",volatile"
+    linux.mount("overlay", rootfs, "overlay", 0, options)
     for host, ctr, ro in spec["volumes"]:
         target = _mkdirs_in(rootfs, ctr)
         linux.mount(host, target, None, linux.MS_BIND | linux.MS_REC)
         if ro:
             linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC)
-    proc = _mkdirs_in(rootfs, "/proc")
-    linux.mount("proc", proc, "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
-    sys_dir = _mkdirs_in(rootfs, "/sys")
+    os.chdir(rootfs)  # after the overlay mount: the cwd is the overlay's root, paths below are relative to it
+    trace("overlay")
+    linux.mount("proc", _mount_dir("proc"), "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
     ro_flags = linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
     if spec["network"] == "host":
-        linux.mount("/sys", sys_dir, None, linux.MS_BIND | linux.MS_REC)
-        linux.mount(None, sys_dir, None, linux.MS_BIND | linux.MS_REMOUNT | ro_flags)
+        linux.mount("/sys", _mount_dir("sys"), None, linux.MS_BIND | linux.MS_REC)
+        linux.mount(None, "sys", None, linux.MS_BIND | linux.MS_REMOUNT | ro_flags)
     else:
-        linux.mount("sysfs", sys_dir, "sysfs", ro_flags)
-    dev = _mkdirs_in(rootfs, "/dev")
-    linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME, "mode=755,size=65536k")
+        linux.mount("sysfs", _mount_dir("sys"), "sysfs", ro_flags)
+    linux.mount("tmpfs", _mount_dir("dev"), "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME, "mode=755,size=65536k")
     for name, (major, minor) in DEVICES.items():
-        path = os.path.join(dev, name)
+        path = "dev/" + name
         try:
-            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
-            os.chmod(path, 0o666)
-        except OSError:
-            open(path, "w").close()
+            os.mknod(path, S_IFCHR | 0o666, os.makedev(major, minor))  # umask is 0 here
+        except OSError:  # no mknod (e.g. a user namespace): bind the host's node
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
             linux.mount("/dev/" + name, path, None, linux.MS_BIND)
-    os.makedirs(os.path.join(dev, "pts"))
-    linux.mount("devpts", os.path.join(dev, "pts"), "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
-                "newinstance,ptmxmode=0666,mode=0620")
-    os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
-    os.makedirs(os.path.join(dev, "shm"))
-    linux.mount("shm", os.path.join(dev, "shm"), "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
-                "mode=1777,size=65536k")
-    os.makedirs(os.path.join(dev, "mqueue"))
+    os.mkdir("dev/pts", 0o755)
+    linux.mount("devpts", "dev/pts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
+    os.symlink("pts/ptmx", "dev/ptmx")
+    os.mkdir("dev/shm", 0o755)
+    linux.mount("shm", "dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "mode=1777,size=65536k")
+    os.mkdir("dev/mqueue", 0o755)
     for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
-        os.symlink(target, os.path.join(dev, link))
+        os.symlink(target, "dev/" + link)
+    trace("proc sys dev")
     for path in MASKED:
-        target = os.path.join(rootfs, path.lstrip("/"))
-        if os.path.isdir(target):
+        target = path[1:]
+        try:
+            mode = os.stat(target).st_mode
+        except FileNotFoundError:
+            continue
+        if mode & 0o170000 == 0o040000:
             linux.mount("tmpfs", target, "tmpfs", linux.MS_RDONLY)
-        elif os.path.exists(target):
-            linux.mount(os.path.join(dev, "null"), target, None, linux.MS_BIND)
+        else:
+            linux.mount("dev/null", target, None, linux.MS_BIND)
     for path in READONLY:
-        target = os.path.join(rootfs, path.lstrip("/"))
+        target = path[1:]
         if os.path.exists(target):
             linux.mount(target, target, None, linux.MS_BIND | linux.MS_REC)
             linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC)
-    # the standard files a resolver and hostname need
-    etc = _mkdirs_in(rootfs, "/etc")
-    with open(os.path.join(etc, "hostname"), "w") as handle:
-        handle.write(spec["hostname"] + "\n")
-    if not os.path.exists(os.path.join(etc, "hosts")) or spec["network"] != "host":
-        with open(os.path.join(etc, "hosts"), "w") as handle:
-            handle.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t{}\n".format(spec["hostname"]))
-    old = os.path.join(rootfs, ".pivot_old")
-    os.makedirs(old, exist_ok=True)
-    linux.pivot_root(rootfs, old)
+    trace("masked readonly")
+    # pivot_root(".", "."): the old root is stacked on the new one and detached at once, so no directory
+    # has to be made (and removed again) in the container's upper layer
+    linux.pivot_root(".", ".")
+    linux.umount(".", linux.MNT_DETACH)
     os.chdir("/")
-    linux.umount("/.pivot_old", linux.MNT_DETACH)
-    os.rmdir("/.pivot_old")
+    # the files a resolver and hostname need, written after the pivot so that no symlink in the image can
+    # point them at the host
+    try:
+        os.mkdir("/etc", 0o755)
+    except FileExistsError:
+        pass
+    _write_file("/etc/hostname", spec["hostname"] + "\n")
+    if spec["network"] != "host" or not os.path.exists("/etc/hosts"):
+        _write_file("/etc/hosts",
+                    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t{}\n".format(spec["hostname"]))
     if spec["read_only"]:
         linux.mount(None, "/", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
+    trace("pivot")
+
+
+def _write_file(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 def _drop_privileges(spec):
@@ -179,13 +238,33 @@ def _drop_privileges(spec):
         linux.capset(keep, keep, 0)
 
 
-def _pid1(spec):
-    """The container's first process: root, hostname, privileges, then exec the command."""
+def _pid1(spec, cgroup):
+    """The container's first process: cgroup, namespaces, root, hostname, privileges, then exec the command."""
+    trace("pid1")
+    umask = os.umask(0)
     try:
+        try:
+            cgroup.join_self()
+        except OSError as exc:
+            raise RunError("cannot join the container cgroup: {}".format(exc))
+        flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWCGROUP
+        if spec["network"] != "host":
+            flags |= linux.CLONE_NEWNET
+        try:
+            linux.unshare(flags)  # the cgroup namespace is rooted at the cgroup just joined
+        except OSError as exc:
+            raise RunError("cannot create namespaces: {}".format(exc))
+        trace("unshare")
+        if spec["network"] != "host":
+            try:
+                linux.loopback_up()
+            except OSError as exc:
+                os.write(2, "hostprep-runtime: cannot bring up lo: {}\n".format(exc).encode())
         _setup_root(spec)
         linux.sethostname(spec["hostname"])
         _drop_privileges(spec)
         os.chdir(spec["workdir"] or "/")
+        os.umask(umask)
     except BaseException as exc:  # report and exit without running the command
         os.write(2, "hostprep-runtime: container setup failed: {}\n".format(exc).encode())
         os._exit(125)
@@ -193,6 +272,7 @@ def _pid1(spec):
     cmd = spec["cmd"]
     if spec.get("init"):
         _tiny_init(cmd, env)
+    trace("exec")
     try:
         os.execvpe(cmd[0], cmd, env)
     except OSError as exc:
@@ -210,8 +290,8 @@ def _tiny_init(cmd, env):
         except OSError as exc:
             os.write(2, "hostprep-runtime: exec {}: {}\n".format(cmd[0], exc.strerror).encode())
             os._exit(127)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, lambda s, f: os.kill(child, s))
+    for sig in FORWARDED:
+        _signal.signal(sig, lambda s, f: os.kill(child, s))
     while True:
         try:
             pid, status = os.wait()
@@ -221,20 +301,17 @@ def _tiny_init(cmd, env):
             os._exit(_exit_code(status))
 
 
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
-
-
 def _wait_forwarding(pid, signals=FORWARDED):
     """Forward `signals` to `pid` while waiting for it; restore the handlers; return its exit code.
 
     waitpid is retried by Python itself when a signal interrupts it (PEP 475).
     """
-    old = {sig: signal.signal(sig, lambda s, f: os.kill(pid, s)) for sig in signals}
+    old = {sig: _signal.signal(sig, lambda s, f: os.kill(pid, s)) for sig in signals}
     try:
         _, status = os.waitpid(pid, 0)
     finally:
         for sig, handler in old.items():
-            signal.signal(sig, handler)
+            _signal.signal(sig, handler)
     return _exit_code(status)
 
 
@@ -244,59 +321,17 @@ def _exit_code(status):
     return os.WEXITSTATUS(status)
 
 
-def _shim(spec, cgroup):
-    """Outside the PID namespace and cgroup: unshare, fork PID 1 (it joins the cgroup), wait, pass on its status."""
-    try:
-        # The shim stays out of the container's cgroup: under a memory limit the OOM killer must pick the
-        # command, never the (larger) Python process that reports its exit code. PID 1 joins it instead.
-        flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID
-        if spec["network"] != "host":
-            flags |= linux.CLONE_NEWNET
-        linux.unshare(flags)
-    except BaseException as exc:
-        os.write(2, "hostprep-runtime: cannot create namespaces: {}\n".format(exc).encode())
-        os._exit(125)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            cgroup.add(0)  # 0 = the writing process itself, whatever its pid in the new namespace
-            linux.unshare(linux.CLONE_NEWCGROUP)  # rooted at the container's cgroup
-        except BaseException as exc:
-            os.write(2, "hostprep-runtime: cannot join the container cgroup: {}\n".format(exc).encode())
-            os._exit(125)
-        if spec["network"] != "host":
-            try:
-                linux.loopback_up()
-            except OSError as exc:
-                os.write(2, "hostprep-runtime: cannot bring up lo: {}\n".format(exc).encode())
-        _pid1(spec)
-    if spec.get("pid1_file"):
-        with open(spec["pid1_file"] + ".tmp", "w") as handle:
-            handle.write(str(pid))
-        os.replace(spec["pid1_file"] + ".tmp", spec["pid1_file"])
-    os._exit(_wait_forwarding(pid))
-
-
 def run(opts, root):
-    """Run a container in the foreground; returns its exit code."""
-    store = Store(root)
+    """Run a container in the foreground (or detached with opts.detach); returns the exit code."""
+    trace("run")
+    store = Store(root, create=False)
     manifest, config = store.resolve(opts.image)
     cfg = config.get("config") or {}
     layers = store.layer_dirs(manifest)
-    cid = secrets.token_hex(6)
-    name = opts.name or "c-" + cid
-    cdir = os.path.join(containers_dir(root), cid)
-    for existing in list_states(root):
-        if existing.get("name") == name:
-            raise RunError("the container name {!r} is already in use".format(name))
-    os.makedirs(cdir)
-    for sub in ("upper", "work", "rootfs"):
-        os.makedirs(os.path.join(cdir, sub))
     entrypoint = opts.entrypoint.split() if opts.entrypoint else (cfg.get("Entrypoint") or [])
     cmd = list(opts.cmd) if opts.cmd else list(cfg.get("Cmd") or [])
     argv = list(entrypoint) + cmd
     if not argv:
-        shutil.rmtree(cdir)
         raise RunError("no command given and the image has none")
     env = {}
     for item in cfg.get("Env") or []:
@@ -306,8 +341,6 @@ def run(opts, root):
         k, _, v = item.partition("=")
         env[k] = v if "=" in item else os.environ.get(k, "")
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    hostname = opts.hostname or cid
-    env["HOSTNAME"] = hostname
     user_spec = opts.user if opts.user is not None else cfg.get("User")
     uid, gid = _resolve_user(user_spec, layers[-1] if layers else "/nonexistent") if user_spec else (0, 0)
     if user_spec and not str(user_spec).split(":")[0].isdigit():
@@ -320,29 +353,50 @@ def run(opts, root):
     for v in opts.volume or []:
         parts = v.split(":")
         if len(parts) < 2 or not parts[0].startswith("/") or not parts[1].startswith("/"):
-            shutil.rmtree(cdir)
             raise RunError("invalid volume {!r} (HOST:CONTAINER[:ro], absolute paths)".format(v))
         if not os.path.exists(parts[0]):
-            shutil.rmtree(cdir)
             raise RunError("volume source {} does not exist".format(parts[0]))
         volumes.append((parts[0], parts[1], len(parts) > 2 and parts[2] == "ro"))
+    limits = {}
+    if opts.memory:
+        from hostprep.runtime.cgroups import parse_size
+
+        limits["memory"] = parse_size(opts.memory)
+    if opts.cpus is not None:
+        limits["cpus"] = opts.cpus
+    if opts.pids_limit is not None:
+        limits["pids"] = opts.pids_limit
+    base = os.path.join(root, "containers")
+    if opts.name:
+        for existing in list_states(root):
+            if existing.get("name") == opts.name:
+                raise RunError("the container name {!r} is already in use".format(opts.name))
+    cid = os.urandom(6).hex()
+    cdir = os.path.join(base, cid)
+    try:
+        os.mkdir(cdir, 0o700)
+    except FileNotFoundError:
+        os.makedirs(base, exist_ok=True)
+        os.mkdir(cdir, 0o700)
+    name = opts.name or "c-" + cid
+    hostname = opts.hostname or cid
+    env["HOSTNAME"] = hostname
     spec = {"rootfs": os.path.join(cdir, "rootfs"), "upper": os.path.join(cdir, "upper"),
             "work": os.path.join(cdir, "work"), "layers": layers, "volumes": volumes, "cmd": argv, "env": env,
             "hostname": hostname, "workdir": opts.workdir or cfg.get("WorkingDir") or "/", "uid": uid, "gid": gid,
-            "network": opts.network, "read_only": opts.read_only, "init": opts.init}
+            "network": opts.network, "read_only": opts.read_only, "init": opts.init, "volatile": opts.rm}
     cgroup = Cgroup(cid)
     state = {"id": cid, "name": name, "image": opts.image, "command": argv, "created": time.time(),
              "status": "created", "pid": 0, "exit_code": None, "cgroup": cgroup.paths, "rm": opts.rm,
              "hostname": hostname, "spec": {"env": env, "uid": uid, "gid": gid, "workdir": spec["workdir"]}}
-    _write_state(cdir, state)
     try:
-        from hostprep.runtime.cgroups import parse_size
-
-        cgroup.create(memory=parse_size(opts.memory) if opts.memory else None, cpus=opts.cpus,
-                      pids=opts.pids_limit)
+        for sub in ("upper", "work", "rootfs"):
+            os.mkdir(os.path.join(cdir, sub), 0o755)
+        cgroup.create(**limits)
     except BaseException:
-        shutil.rmtree(cdir, ignore_errors=True)
+        rmtree(cdir)
         raise
+    trace("created")
     sys.stdout.flush()
     sys.stderr.flush()
     if getattr(opts, "detach", False):
@@ -350,36 +404,54 @@ def run(opts, root):
     return _supervise(cdir, spec, cgroup, state, opts.rm)
 
 
-def _supervise(cdir, spec, cgroup, state, rm):
+def _supervise(cdir, spec, cgroup, state, rm, ready_fd=None):
     """Start the container, forward signals, wait, record the exit code, clean up."""
-    spec["pid1_file"] = os.path.join(cdir, "pid1")
-    pid = os.fork()
-    if pid == 0:
+    try:
+        own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        linux.unshare(linux.CLONE_NEWPID)  # for the children only: the next fork is the container's PID 1
         try:
-            _shim(spec, cgroup)
-        except BaseException as exc:  # report, never fall back into the caller's code
-            os.write(2, "hostprep-runtime: {}: {}\n".format(type(exc).__name__, exc).encode())
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.close(own_pidns)
+                    _pid1(spec, cgroup)
+                finally:
+                    os._exit(125)
         finally:
-            os._exit(125)
-    state.update(status="running", pid=pid, started=time.time(), monitor_pid=os.getpid())
+            linux.setns(own_pidns, linux.CLONE_NEWPID)  # later forks of this process stay in its own namespace
+            os.close(own_pidns)
+    except BaseException:
+        cgroup.remove()
+        rmtree(cdir)
+        raise
+    state.update(status="running", pid=pid, pid1=pid, started=time.time(), monitor_pid=os.getpid())
     _write_state(cdir, state)
+    if ready_fd is not None:
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
     code = _wait_forwarding(pid)
-    oom = cgroup.oom_killed()
+    trace("exited")
+    oom = cgroup.oom_killed() if not rm else False
     cgroup.remove()
+    trace("cgroup removed")
     state.update(status="exited", exit_code=code, finished=time.time(), oom_killed=oom)
     if rm:
-        shutil.rmtree(cdir, ignore_errors=True)
+        rmtree(cdir)
     else:
-        shutil.rmtree(os.path.join(cdir, "work"), ignore_errors=True)
+        rmtree(os.path.join(cdir, "work"))
         _write_state(cdir, state)
+    trace("cleaned")
     return code
 
 
 def _detach(cdir, spec, cgroup, state, opts):
-    """-d: a double-forked monitor (its own session) supervises the container; the CLI prints the id."""
+    """-d: a double-forked monitor (its own session) supervises the container; the CLI prints the id
+    once the monitor has recorded the container as running (or has failed)."""
+    ready_r, ready_w = os.pipe()
     first = os.fork()
     if first == 0:
         try:
+            os.close(ready_r)
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
@@ -388,24 +460,21 @@ def _detach(cdir, spec, cgroup, state, opts):
             os.dup2(devnull, 0)
             os.dup2(log, 1)
             os.dup2(log, 2)
-            os._exit(_supervise(cdir, spec, cgroup, state, opts.rm) & 0xFF)
+            os._exit(_supervise(cdir, spec, cgroup, state, opts.rm, ready_fd=ready_w) & 0xFF)
         except BaseException:
             os._exit(125)
+    os.close(ready_w)
     os.waitpid(first, 0)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        current = _read_state(cdir)
-        if current is None or current.get("status") in ("running", "exited"):
-            break
-        time.sleep(0.01)
+    os.read(ready_r, 1)  # a byte once running, or end-of-file if the monitor died first
+    os.close(ready_r)
     print(state["id"])
     return 0
 
 
 def _read_state(cdir):
     try:
-        with open(os.path.join(cdir, "state.json")) as handle:
-            return json.load(handle)
+        with open(os.path.join(cdir, "state.json"), "rb") as handle:
+            return jsonio.loads(handle.read())
     except (OSError, ValueError):
         return None
 
@@ -418,7 +487,9 @@ def find(root, ref):
 
 
 def _pid1_of(root, state):
-    try:
+    if state.get("pid1"):
+        return state["pid1"]
+    try:  # written by earlier versions
         with open(os.path.join(containers_dir(root), state["id"], "pid1")) as handle:
             return int(handle.read())
     except (OSError, ValueError):
@@ -440,7 +511,7 @@ def stop(root, ref, timeout=10):
         return state["id"]
     pid1 = _pid1_of(root, state)
     try:
-        os.kill(pid1, signal.SIGTERM)
+        os.kill(pid1, _signal.SIGTERM)
     except ProcessLookupError:
         pass
     deadline = time.monotonic() + timeout
@@ -448,7 +519,7 @@ def stop(root, ref, timeout=10):
         time.sleep(0.05)
     if _alive(state["pid"]):
         try:
-            os.kill(pid1, signal.SIGKILL)
+            os.kill(pid1, _signal.SIGKILL)
         except ProcessLookupError:
             pass
     cdir = os.path.join(containers_dir(root), state["id"])
@@ -502,7 +573,7 @@ def exec_in(root, ref, cmd, env_extra=None, workdir=None, user=None):
     pid = os.fork()
     if pid == 0:
         try:
-            Cgroup(state["id"]).add(os.getpid())
+            Cgroup(state["id"]).join_self()
             root_fd = os.open("/proc/{}/root".format(pid1), os.O_RDONLY)
             fds = []
             for ns in ("cgroup", "ipc", "uts", "net", "pid", "mnt"):
@@ -530,7 +601,7 @@ def exec_in(root, ref, cmd, env_extra=None, workdir=None, user=None):
                 os._exit(127 if exc.errno == 2 else 126)
             os._exit(125)
         os._exit(_wait_forwarding(child))
-    return _wait_forwarding(pid, (signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
+    return _wait_forwarding(pid, (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP))
 
 
 def list_states(root):
@@ -539,8 +610,8 @@ def list_states(root):
     for cid in sorted(os.listdir(base)):
         path = os.path.join(base, cid, "state.json")
         try:
-            with open(path) as handle:
-                state = json.load(handle)
+            with open(path, "rb") as handle:
+                state = jsonio.loads(handle.read())
         except (OSError, ValueError):
             continue
         if state.get("status") == "running" and state.get("pid") and not _alive(state["pid"]):
@@ -557,10 +628,12 @@ def remove(root, ref, force=False):
                     raise RunError("container {} is running (use rm -f)".format(state["name"]))
                 stop(root, state["id"], timeout=0)
             Cgroup(state["id"]).remove()
-            shutil.rmtree(os.path.join(containers_dir(root), state["id"]), ignore_errors=True)
+            rmtree(os.path.join(containers_dir(root), state["id"]))
             return state["id"]
     raise RunError("no such container: {}".format(ref))
 
 
 def default_user():
+    import pwd
+
     return pwd.getpwuid(os.getuid()).pw_name

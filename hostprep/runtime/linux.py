@@ -1,15 +1,13 @@
-"""Linux system calls Python 3.9 lacks (unshare, setns, mount, pivot_root, prctl, capset), via ctypes."""
+"""Linux system calls Python 3.9 lacks (unshare, setns, mount, pivot_root, prctl, capset), via _ctypes.
 
-import ctypes
-import ctypes.util
-import errno
+`_ctypes` directly rather than `ctypes`: the `ctypes` package costs ~3 ms of import on every start, and this
+module is on the path of every `run`. Only plain int/bytes/None arguments are passed (ints go as C int,
+sign-extended to 64 bits by libffi; every flag used here is below 2**31).
+"""
+
+import _ctypes
 import os
-import platform
-
-try:  # the soname directly: find_library would spawn ldconfig on every start
-    _libc = ctypes.CDLL("libc.so.6", use_errno=True)
-except OSError:
-    _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+import time
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -39,70 +37,98 @@ PR_SET_PDEATHSIG = 1
 _SYSCALLS = {"x86_64": {"pivot_root": 155, "capset": 126, "capget": 125},
              "aarch64": {"pivot_root": 41, "capset": 91, "capget": 90}}
 
+_TRACE = os.environ.get("HOSTPREP_RUNTIME_TRACE")
+
+
+def trace(label):
+    """HOSTPREP_RUNTIME_TRACE=1: one line per step on stderr, CLOCK_MONOTONIC ns (comparable across processes)."""
+    if _TRACE:
+        os.write(2, "hostprep-runtime-trace {} {} {}\n".format(time.perf_counter_ns(), os.getpid(), label).encode())
+
+
+class _CInt(_ctypes._SimpleCData):
+    _type_ = "i"
+
+
+class _Lib:
+    def __init__(self):
+        try:  # the soname directly: ctypes.util.find_library would spawn ldconfig
+            self._handle = _ctypes.dlopen("libc.so.6", 2)  # RTLD_NOW
+        except OSError:
+            self._handle = _ctypes.dlopen(None, 2)  # the libc the interpreter itself links (musl, ...)
+
+
+class _Fn(_ctypes.CFuncPtr):
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _CInt
+
+
+_LIBC = _Lib()
+_unshare = _Fn(("unshare", _LIBC))
+_setns = _Fn(("setns", _LIBC))
+_mount = _Fn(("mount", _LIBC))
+_umount2 = _Fn(("umount2", _LIBC))
+_syscall_fn = _Fn(("syscall", _LIBC))
+_prctl = _Fn(("prctl", _LIBC))
+_sethostname = _Fn(("sethostname", _LIBC))
+_socket = _Fn(("socket", _LIBC))
+_ioctl = _Fn(("ioctl", _LIBC))
+
 
 def _check(result, what):
     if result != 0:
-        err = ctypes.get_errno()
+        err = _ctypes.get_errno()
         raise OSError(err, "{}: {}".format(what, os.strerror(err)))
     return result
 
 
 def unshare(flags):
-    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+    _check(_unshare(flags), "unshare")
 
 
 def setns(fd, nstype=0):
-    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+    _check(_setns(fd, nstype), "setns")
 
 
 def mount(source, target, fstype, flags=0, data=None):
-    _check(_libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data)),
-           "mount {} on {}".format(source, target))
+    _check(_mount(_b(source), _b(target), _b(fstype), flags, _b(data)), "mount {} on {}".format(source, target))
 
 
 def umount(target, flags=0):
-    _check(_libc.umount2(_b(target), ctypes.c_int(flags)), "umount {}".format(target))
+    _check(_umount2(_b(target), flags), "umount {}".format(target))
 
 
 def _syscall(name):
-    table = _SYSCALLS.get(platform.machine())
+    machine = os.uname().machine
+    table = _SYSCALLS.get(machine)
     if table is None:
-        raise OSError(errno.ENOSYS, "unsupported architecture {}".format(platform.machine()))
+        import errno
+
+        raise OSError(errno.ENOSYS, "unsupported architecture {}".format(machine))
     return table[name]
 
 
 def pivot_root(new_root, put_old):
-    _check(_libc.syscall(ctypes.c_long(_syscall("pivot_root")), _b(new_root), _b(put_old)), "pivot_root")
+    _check(_syscall_fn(_syscall("pivot_root"), _b(new_root), _b(put_old)), "pivot_root")
 
 
 def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):
-    _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(arg4),
-                       ctypes.c_ulong(arg5)), "prctl({})".format(option))
+    _check(_prctl(option, arg2, arg3, arg4, arg5), "prctl({})".format(option))
 
 
 def sethostname(name):
     data = name.encode()
-    _check(_libc.sethostname(data, ctypes.c_size_t(len(data))), "sethostname")
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+    _check(_sethostname(data, len(data)), "sethostname")
 
 
 def capset(effective, permitted, inheritable):
-    """Set this thread's capability sets (64-bit masks) with the v3 ABI."""
-    header = _CapHeader(0x20080522, 0)
-    data = (_CapData * 2)()
-    for i in range(2):
-        shift = 32 * i
-        data[i].effective = (effective >> shift) & 0xFFFFFFFF
-        data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
-        data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    _check(_libc.syscall(ctypes.c_long(_syscall("capset")), ctypes.byref(header), data), "capset")
+    """Set this thread's capability sets (64-bit masks) with the v3 ABI (header and two data structs)."""
+    header = (0x20080522).to_bytes(4, "little") + (0).to_bytes(4, "little")
+    data = b""
+    for shift in (0, 32):
+        for mask in (effective, permitted, inheritable):
+            data += ((mask >> shift) & 0xFFFFFFFF).to_bytes(4, "little")
+    _check(_syscall_fn(_syscall("capset"), header, data), "capset")
 
 
 def _b(value):
@@ -113,20 +139,25 @@ def _b(value):
 
 def last_cap():
     try:
-        with open("/proc/sys/kernel/cap_last_cap") as handle:
-            return int(handle.read())
-    except OSError:
+        fd = os.open("/proc/sys/kernel/cap_last_cap", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return int(os.read(fd, 32))
+        finally:
+            os.close(fd)
+    except (OSError, ValueError):
         return 40
 
 
 def loopback_up():
-    """Bring `lo` up in the current network namespace (SIOCGIFFLAGS/SIOCSIFFLAGS), without spawning ip."""
-    import fcntl
-    import socket
-    import struct
+    """Bring `lo` up in the current network namespace (SIOCSIFFLAGS on a datagram socket), without spawning ip.
 
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        req = struct.pack("16sh", b"lo", 0)
-        flags = struct.unpack("16sh", fcntl.ioctl(sock.fileno(), siocgifflags, req))[1]
-        fcntl.ioctl(sock.fileno(), siocsifflags, struct.pack("16sh", b"lo", flags | iff_up))
+    A new namespace's `lo` has exactly IFF_LOOPBACK set, so IFF_UP|IFF_LOOPBACK is what `ip link set lo up` sets.
+    """
+    fd = _socket(2, 2 | 0o2000000, 0)  # AF_INET, SOCK_DGRAM|SOCK_CLOEXEC
+    if fd < 0:
+        _check(fd, "socket")
+    try:
+        ifreq = b"lo".ljust(16, b"\0") + (0x1 | 0x8).to_bytes(2, "little") + bytes(22)
+        _check(_ioctl(fd, 0x8914, ifreq), "SIOCSIFFLAGS lo")
+    finally:
+        os.close(fd)

@@ -4,20 +4,27 @@ Blobs are content-addressed (sha256) and checked when written and before use; an
 the `org.opencontainers.image.ref.name` annotation of its manifest in index.json.
 """
 
-import hashlib
-import json
 import os
-import shutil
-import tempfile
-import time
 
-from hostprep.runtime import tarsafe
+from hostprep.runtime import jsonio
 
 REF = "org.opencontainers.image.ref.name"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_CONFIG = "application/vnd.oci.image.config.v1+json"
 MT_LAYER = "application/vnd.oci.image.layer.v1.tar"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def sha256(data=b""):
+    """A sha256 object; the builtin module when there is one (hashlib loads OpenSSL: ~2.5 ms per start)."""
+    try:
+        from _sha256 import sha256 as impl  # Python <= 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256 as impl  # Python >= 3.12
+        except ImportError:
+            from hashlib import sha256 as impl
+    return impl(data)
 
 
 class ImageError(Exception):
@@ -33,6 +40,8 @@ def normalize_ref(ref):
 
 
 def _atomic_json(path, data):
+    import json
+
     tmp = path + ".tmp"
     with open(tmp, "w") as handle:
         json.dump(data, handle, indent=2, sort_keys=True)
@@ -44,11 +53,13 @@ def _atomic_json(path, data):
 class Store:
     """The image store: OCI layout in ROOT/oci, unpacked layers in ROOT/layers."""
 
-    def __init__(self, root=None):
+    def __init__(self, root=None, create=True):
         self.root = root or state_root()
         self.oci = os.path.join(self.root, "oci")
         self.blobs = os.path.join(self.oci, "blobs", "sha256")
         self.layers = os.path.join(self.root, "layers")
+        if not create:  # reading only (run): a store that is not there has no images
+            return
         for d in (self.blobs, self.layers):
             os.makedirs(d, exist_ok=True)
         layout = os.path.join(self.oci, "oci-layout")
@@ -62,7 +73,9 @@ class Store:
         return os.path.join(self.oci, "index.json")
 
     def put_blob(self, data):
-        digest = hashlib.sha256(data).hexdigest()
+        import tempfile
+
+        digest = sha256(data).hexdigest()
         path = os.path.join(self.blobs, digest)
         if not os.path.exists(path):
             fd, tmp = tempfile.mkstemp(dir=self.blobs)
@@ -73,7 +86,9 @@ class Store:
 
     def put_blob_file(self, src):
         """Copy a file into the blob store, hashing as it goes; returns (digest, size)."""
-        h = hashlib.sha256()
+        import tempfile
+
+        h = sha256()
         fd, tmp = tempfile.mkstemp(dir=self.blobs)
         size = 0
         with open(src, "rb") as inp, os.fdopen(fd, "wb") as out:
@@ -96,22 +111,33 @@ class Store:
         if not os.path.exists(path):
             raise ImageError("blob {} is missing".format(digest))
         if verify:
-            h = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h = sha256()
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                while True:
+                    chunk = os.read(fd, 1 << 20)
+                    if not chunk:
+                        break
                     h.update(chunk)
+            finally:
+                os.close(fd)
             if h.hexdigest() != hexd:
                 raise ImageError("blob {} is corrupt (sha256 mismatch)".format(digest))
         return path
 
     def read_json(self, digest):
-        with open(self.blob_path(digest), "rb") as handle:
-            return json.load(handle)
+        """A small JSON blob (manifest, config), read once and checked against its digest."""
+        algo, _, hexd = digest.partition(":")
+        if algo != "sha256" or not hexd:
+            raise ImageError("unsupported digest {}".format(digest))
+        data = _read_bytes(os.path.join(self.blobs, hexd), "blob {} is missing".format(digest))
+        if sha256(data).hexdigest() != hexd:
+            raise ImageError("blob {} is corrupt (sha256 mismatch)".format(digest))
+        return jsonio.loads(data)
 
     # -- index -----------------------------------------------------------------------------
     def index(self):
-        with open(self._index_path()) as handle:
-            return json.load(handle)
+        return jsonio.loads(_read_bytes(self._index_path(), "no image store at {}".format(self.root)))
 
     def set_ref(self, ref, manifest_digest, size):
         ref = normalize_ref(ref)
@@ -154,6 +180,10 @@ class Store:
         target = os.path.join(self.layers, hexd)
         if os.path.exists(os.path.join(target, ".complete")):
             return os.path.join(target, "root")
+        import shutil
+
+        from hostprep.runtime import tarsafe
+
         if os.path.exists(target):
             shutil.rmtree(target)
         os.makedirs(target)
@@ -172,11 +202,17 @@ class Store:
     # -- writing images ----------------------------------------------------------------------
     def commit(self, ref, layer_files, config=None, diff_ids=None):
         """Store layers (uncompressed tars) and a config under `ref`; returns the manifest digest."""
+        import json
+        import tarfile
+        import time
+
+        from hostprep.runtime import tarsafe
+
         layers = []
         ids = []
         for i, path in enumerate(layer_files):
-            with open(path, "rb") as handle:
-                tarsafe.check_members(__import__("tarfile").open(fileobj=handle, mode="r:*").getmembers())
+            with open(path, "rb") as handle, tarfile.open(fileobj=handle, mode="r:*") as archive:
+                tarsafe.check_members(archive.getmembers())
             digest, size = self.put_blob_file(path)
             layers.append({"mediaType": MT_LAYER, "digest": digest, "size": size})
             ids.append(diff_ids[i] if diff_ids else digest)
@@ -201,3 +237,19 @@ class Store:
             raise
         self.set_ref(ref, m_digest, m_size)
         return m_digest
+
+
+def _read_bytes(path, missing):
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ImageError(missing)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
