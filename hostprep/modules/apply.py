@@ -20,11 +20,11 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
         return result
     outputs: list[RunResult] = []
     failed_step: RunResult | None = None
-    interrupted = False
+    interrupted, ran = False, 0
     if plan.changed and not ctx.check_mode:
         for i, step in enumerate(plan.steps):
             if _cancelled(ctx):  # Ctrl-C: no new step starts (the one in flight has finished)
-                interrupted = True
+                interrupted, ran = True, i
                 _drop_temp_uploads(plan.steps[:i], plan.steps[i:], ctx)
                 break
             if isinstance(step, Upload):
@@ -54,7 +54,7 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
         )
         result["rc"] = failed_step.rc
     if interrupted:
-        result.update(failed=True, interrupted=True,
+        result.update(failed=True, interrupted=True, changed=ran > 0,
                       msg="interrupted (Ctrl-C) before all of its steps ran; a re-run completes it")
     return result
 
