@@ -443,7 +443,7 @@ class TaskRunner:
                 step = module.plan(args, None, None)  # type: ignore[arg-type]
                 out.append(ProbeRequest(step.steps[0].cmd, become if become.enabled else None, env))
                 continue
-            snippet = module.probe(args)
+            snippet = module.lookahead_probe(args, self.host.facts)
             if snippet is not None:
                 out.append(ProbeRequest(snippet, become if become.enabled else None, env))
         register = self.task.kw("register")

@@ -163,6 +163,13 @@ class Module:
         """Shell snippet whose stdout tells the current state; None if nothing to read."""
         return None
 
+    def lookahead_probe(self, args: dict[str, Any], facts: Mapping[str, Any]) -> str | None:
+        """The probe this task will ask for, worked out ahead from facts (the fast path's guess).
+
+        The default is `probe`; modules whose `run` picks a probe at run time override it.
+        """
+        return self.probe(args)
+
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
         raise NotImplementedError
 

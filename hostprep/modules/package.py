@@ -30,6 +30,16 @@ class PackageModule(Module):
         found = res.stdout.strip().rsplit("/", 1)[-1]
         return {"apt-get": "apt"}.get(found, found or "dnf")
 
+    def lookahead_probe(self, args: dict[str, Any], facts: Any) -> str | None:
+        from hostprep.modules import get_module
+
+        backend = args["use"] if args["use"] != "auto" else (facts or {}).get("pkg_mgr")
+        module_cls = get_module(str(backend)) if backend in _BACKENDS else None
+        if module_cls is None:
+            return None
+        module = module_cls()
+        return module.probe(module.validate({"name": args["name"], "state": args["state"]}))
+
     def run(self, args: dict[str, Any], ctx: TaskContext, probe: ProbeResult | None = None) -> dict[str, Any]:
         from hostprep.modules import get_module
 
