@@ -14,7 +14,7 @@ from rich.table import Table
 
 @click.group("lab")
 def command() -> None:
-    """Disposable lab hosts (systemd-nspawn) that emulate EL7/EL8/EL9, offline."""
+    """Disposable lab hosts (systemd-nspawn, or QEMU VMs) that emulate EL7/EL8/EL9, offline."""
     if os.geteuid() != 0:
         raise click.ClickException("the lab needs root (namespaces, mounts, cgroups)")
 
@@ -43,17 +43,16 @@ def image_build(flavor: str, rebuild: bool, image_tar: Path | None) -> None:
 @click.option("--flavor", type=click.Choice(["el7", "el8", "el9", "debian12"]), default="el9", show_default=True)
 @click.option("--name", default="lab", show_default=True, help="Host name (n=1) or prefix NAME-1..NAME-n.")
 @click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), help="Write an Ansible inventory here.")
-@click.option("--backend", type=click.Choice(["nspawn", "vm"]), default="nspawn", show_default=True)
+@click.option("--backend", type=click.Choice(["nspawn", "vm"]), default="nspawn", show_default=True,
+              help="nspawn: containers (seconds to boot); vm: QEMU VMs with their own kernel (TCG, ~20-40 s).")
 def up(count: int, flavor: str, name: str, inventory: Path | None, backend: str) -> None:
     """Boot lab hosts and (optionally) write their inventory."""
     from hostprep.lab.api import up as lab_up
 
-    if backend == "vm":
-        raise click.ClickException("--backend vm is not implemented yet; use the default nspawn backend")
     started = time.monotonic()
-    hosts = lab_up(count, flavor, name, inventory)
+    hosts = lab_up(count, flavor, name, inventory, backend=backend)
     for h in hosts:
-        click.echo(f"{h.name}\t{h.address}\t{h.flavor}")
+        click.echo(f"{h.name}\t{h.address}\t{h.flavor}\t{h.backend}")
     click.echo(f"{len(hosts)} host(s) up in {time.monotonic() - started:.1f}s"
                + (f"; inventory: {inventory}" if inventory else ""))
 
@@ -85,14 +84,15 @@ def list_(as_json: bool) -> None:
         import json
 
         click.echo(json.dumps([{"name": h.name, "address": h.address, "flavor": h.flavor, "user": "root",
-                                "port": 22, "identity_file": str(paths.KEY), "known_hosts": str(paths.KNOWN_HOSTS)}
+                                "port": 22, "identity_file": str(paths.KEY), "known_hosts": str(paths.KNOWN_HOSTS),
+                                "backend": h.backend}
                                for h in list_hosts()], indent=2))
         return
     table = Table()
-    for col in ("name", "address", "flavor"):
+    for col in ("name", "address", "flavor", "backend"):
         table.add_column(col)
     for h in list_hosts():
-        table.add_row(h.name, h.address, h.flavor)
+        table.add_row(h.name, h.address, h.flavor, h.backend)
     Console().print(table)
 
 

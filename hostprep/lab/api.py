@@ -20,6 +20,7 @@ import yaml
 from hostprep.errors import HostprepError, InputError
 from hostprep.lab import host as hostmod
 from hostprep.lab import network, paths
+from hostprep.lab import vm as vmmod
 from hostprep.lab.image import resolve_image
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
@@ -34,6 +35,7 @@ class LabHost:
     flavor: str
     host_key: str
     deploy_password: str = field(repr=False)
+    backend: str = "nspawn"
 
     @property
     def hostvars(self) -> dict[str, Any]:
@@ -54,7 +56,8 @@ class LabHost:
 
     @classmethod
     def from_record(cls, rec: hostmod.HostRecord) -> LabHost:
-        return cls(rec.name, rec.address, rec.flavor, rec.host_key, rec.deploy_password)
+        return cls(rec.name, rec.address, rec.flavor, rec.host_key, rec.deploy_password,
+                   "vm" if vmmod.is_vm(rec) else "nspawn")
 
 
 @contextmanager
@@ -141,13 +144,23 @@ def _host_names(name: str, n: int) -> list[str]:
 
 
 def up(n: int = 1, flavor: str = "el9", name: str = "lab", inventory: Path | None = None,
-       timeout: float = 90.0) -> list[LabHost]:
-    """Boot `n` hosts of `flavor` named NAME (n=1) or NAME-1..NAME-n; write `inventory` if given."""
+       timeout: float = 90.0, backend: str = "nspawn") -> list[LabHost]:
+    """Boot `n` hosts of `flavor` named NAME (n=1) or NAME-1..NAME-n; write `inventory` if given.
+
+    `backend` "nspawn" (default) boots systemd-nspawn containers; "vm" boots the same image as
+    QEMU VMs under software emulation (hostprep/lab/vm.py), with the same inventory output.
+    """
     if n < 1:
         raise InputError("need at least one host", key="-n")
+    if backend not in ("nspawn", "vm"):
+        raise InputError(f"unknown lab backend {backend!r} (nspawn or vm)", key="--backend")
     names = _host_names(name, n)
     _raise_kernel_limits()
     image = resolve_image(flavor)
+    new_record, boot = hostmod.new_record, hostmod.boot
+    if backend == "vm":
+        vmmod.prepare(flavor)  # kernel, initramfs, base disk: cached, built before any host is recorded
+        new_record, boot, timeout = vmmod.new_record, vmmod.boot, max(timeout, vmmod.BOOT_TIMEOUT)
     hostmod.ensure_key()
     with _lock():
         existing = {r.name: r for r in hostmod.all_records()}
@@ -161,7 +174,7 @@ def up(n: int = 1, flavor: str = "el9", name: str = "lab", inventory: Path | Non
             while index in used:
                 index += 1
             used.add(index)
-            records.append(hostmod.new_record(host_name, flavor, index, image))
+            records.append(new_record(host_name, flavor, index, image))
             records[-1].dir.mkdir(parents=True, exist_ok=True)
             records[-1].save()
         network.ensure_bridge()
@@ -169,7 +182,7 @@ def up(n: int = 1, flavor: str = "el9", name: str = "lab", inventory: Path | Non
     booted: list[hostmod.HostRecord] = []
     errors: list[BaseException] = []
     with ThreadPoolExecutor(max_workers=min(16, n)) as pool:
-        futures = [pool.submit(hostmod.boot, r, timeout) for r in records]
+        futures = [pool.submit(boot, r, timeout) for r in records]
         for fut in futures:
             try:
                 booted.append(fut.result())
@@ -196,6 +209,10 @@ def list_hosts() -> list[LabHost]:
     return [LabHost.from_record(r) for r in hostmod.all_records()]
 
 
+def _destroy(rec: hostmod.HostRecord) -> list[str]:
+    return vmmod.destroy(rec) if vmmod.is_vm(rec) else hostmod.destroy(rec)
+
+
 def down(name: str | None = None, names: list[str] | None = None, all: bool = False) -> list[str]:  # noqa: A002
     """Remove hosts named NAME / NAME-*, or `names`, or all; returns what could not be removed."""
     records = hostmod.all_records()
@@ -207,7 +224,7 @@ def down(name: str | None = None, names: list[str] | None = None, all: bool = Fa
                   re.fullmatch(re.escape(name) + r"-\d+", r.name)))]
     left: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(chosen)))) as pool:
-        for result in pool.map(hostmod.destroy, chosen):
+        for result in pool.map(_destroy, chosen):
             left += result
     with _lock():
         if paths.HOSTS.exists():
