@@ -99,7 +99,7 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
         try:
             retry.parent.mkdir(parents=True, exist_ok=True)
             retry.write_text("".join(f"{h}\n" for h in failed))
-            what = "unfinished and failed" if runner.cancelled.is_set() else "failed"
+            what = "interrupted and failed" if runner.cancelled.is_set() else "failed"
             click.echo(f"{what} hosts listed in {retry} (use --limit @{retry})", err=True)
         except OSError as exc:
             click.echo(f"could not write the retry file {retry}: {exc.strerror}", err=True)

@@ -144,7 +144,8 @@ def view(snap: Snapshot, spinner: Spinner | None = None) -> RenderableType:
     lines: list[RenderableType] = [head, hosts, results,
                                    Text(f"  now:     {now_text(snap.now)}", no_wrap=True, overflow="ellipsis")]
     if snap.interrupted:
-        lines.append(Text(f"  {INTERRUPT_NOTICE}", style="bold magenta", no_wrap=True, overflow="ellipsis"))
+        lines.append(Text("  interrupted (Ctrl-C): steps in flight finish, nothing new starts; Ctrl-C again aborts",
+                          style="bold magenta", no_wrap=True, overflow="ellipsis"))
     return Group(*lines)
 
 

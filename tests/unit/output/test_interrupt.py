@@ -101,7 +101,7 @@ def test_cli_exit_130_recap_and_retry_file(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_INTERRUPTED, out + err
-    assert "interrupted (Ctrl-C)" in err and "unfinished and failed hosts listed in" in err
+    assert "interrupted (Ctrl-C)" in err and "interrupted and failed hosts listed in" in err
     assert "PLAY RECAP" in out and out.count(" interrupted\n") == 2, out
     assert retry.read_text() == "h0\nh1\n"
     assert not list(tmp_path.glob("written-*")) and not list(tmp_path.glob(".hostprep-*"))
