@@ -271,7 +271,8 @@ class ProgressOutput:
             hidden = [f"{n} {status}" for status, n in sorted(self._hidden.items()) if n]
         if hidden:
             self._print(f"({', '.join(hidden)} results not shown: -v or --progress lines shows them)", "dim")
-        self._print("\nPLAY RECAP " + "*" * 70)
+        self._print("")
+        self._print("PLAY RECAP " + "*" * 70)
         for text, color in recap_lines(stats):
             self._print(text, color or None)
 
