@@ -578,6 +578,7 @@ class SSHTransport:
                             if answered == 0 and password is not None:
                                 chan.sendall(password.encode() + b"\n")
                             elif pty:
+                                answered = seen
                                 chan.close()  # wrong password: stop sudo asking again
                                 break
                             else:
@@ -602,6 +603,7 @@ class SSHTransport:
                     raise TransportError(f"command timed out after {timeout}s on {self.name}")
                 select.select([chan], [], [], 0.02 if (started and sending) else 0.2)
             rc = chan.recv_exit_status() if chan.exit_status_ready() else 1
+            rc = 1 if rc < 0 else rc
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self._drop()
             raise UnreachableError(f"connection to {self.settings.host} lost: {exc}") from None
@@ -610,8 +612,10 @@ class SSHTransport:
         if not started:  # sudo failed before the command ran: what it said is the error
             chatter += out
             out = bytearray()
-        before = chatter.decode("utf-8", "replace").replace(_PROMPT, "").replace("\r\n", "\n")
-        stderr = before + err.decode("utf-8", "replace").replace(_PROMPT, "")
+        # sudo's own words before the command started: its prompt (and the newline it prints after
+        # reading the password) are not part of the result
+        before = re.sub(re.escape(_PROMPT) + r"\r?\n?", "", chatter.decode("utf-8", "replace")).replace("\r\n", "\n")
+        stderr = (before if before.strip() else "") + err.decode("utf-8", "replace").replace(_PROMPT, "")
         if not started and answered > 1:
             stderr += "\nhostprep: sudo refused the become password"
         result = RunResult(rc, out.decode("utf-8", "replace"), stderr)
