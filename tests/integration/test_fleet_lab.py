@@ -268,7 +268,8 @@ def test_changed_host_key_is_refused_under_every_policy(lab, tmp_path: Path, pol
     msg = events[0]["result"]["msg"]
     assert "CHANGED" in msg.upper() and fake_fp in msg, msg
     real = _fingerprints(host)
-    assert real[f"ssh-{kind}" if kind == "ed25519" else "ssh-rsa"] in msg, (msg, real)
+    # the key the host offered (with an RSA entry known, OpenSSH would ask for RSA; either way: refused)
+    assert any(fp in msg for fp in real.values()), (msg, real)
     assert _marker_absent(host), f"a task ran on {host.name} although its key changed ({policy})"
     assert known.read_text() == f"{host.address} {fake}\n", "known_hosts was changed"
 
@@ -428,13 +429,7 @@ def test_sshd_killed_mid_run_makes_that_host_unreachable_and_a_rerun_converges(l
         assert ssh(h, "cat /srv/hp-fleet-slow/after.conf").stdout == "converged=yes\n"
     events = _results(run, victim.name)
     slow_step = [e for e in events if e["task"] == "Slow step"]
-    # Ansible: a connection lost during a task makes the host UNREACHABLE (not a failed task with an rc)
-    assert [e["status"] for e in slow_step] == ["unreachable"], events
-    msg = slow_step[0]["result"].get("msg", "").lower()
-    assert victim.address in msg or victim.name in msg, slow_step
-    assert any(w in msg for w in ("lost", "closed", "connection")), slow_step
-    assert counts[victim.name]["unreachable"] == 1 and counts[victim.name]["failed"] == 0, counts[victim.name]
-    assert run.returncode == 4, _show(run)
+    assert len(slow_step) == 1 and slow_step[0]["status"] in ("unreachable", "failed"), events
     assert not [e for e in events if e["task"] in ("After the slow step", "A line after the slow step")], events
     assert retry.read_text().split() == [victim.name]
 
@@ -449,6 +444,16 @@ def test_sshd_killed_mid_run_makes_that_host_unreachable_and_a_rerun_converges(l
     assert set(summary(again)) == {victim.name}
     assert ssh(victim, "cat /srv/hp-fleet-slow/after /srv/hp-fleet-slow/after.conf").stdout == \
         f"after on {victim.name}\nconverged=yes\n"
+
+    # Ansible: a connection lost during a task makes the host UNREACHABLE (exit code 4), with a message that says
+    # the connection was lost -- not a failed task with a made-up return code
+    result = slow_step[0]["result"]
+    assert slow_step[0]["status"] == "unreachable", f"the lost connection was reported as {slow_step[0]}"
+    msg = str(result.get("msg", "")).lower()
+    assert victim.address in msg or victim.name in msg, slow_step
+    assert any(w in msg for w in ("lost", "closed", "connection")), slow_step
+    assert counts[victim.name]["unreachable"] == 1 and counts[victim.name]["failed"] == 0, counts[victim.name]
+    assert run.returncode == 4, _show(run)
 
 
 # -- 5. fifty hosts -------------------------------------------------------------------------------------------
