@@ -58,6 +58,8 @@ TB_SIZE_MB = int(os.environ.get("HOSTPREP_LAB_VM_TB_SIZE", "256"))
 CPUS = int(os.environ.get("HOSTPREP_LAB_VM_CPUS", "1"))
 BOOT_TIMEOUT = float(os.environ.get("HOSTPREP_LAB_VM_TIMEOUT", "300"))
 SEED_MARK = "var/lib/hostprep-lab-vm.seed"
+# qemu processes this process started, by pid: kept so that `destroy` reaps them through their Popen
+_CHILDREN: dict[int, subprocess.Popen] = {}
 
 INIT = r"""#!/bin/busybox sh
 # hostprep lab VM initramfs: modules, root disk, this VM's seed, network, then systemd.
@@ -557,6 +559,7 @@ def boot(rec: HostRecord, timeout: float = BOOT_TIMEOUT) -> HostRecord:
         proc = subprocess.Popen(qemu_command(rec, info), stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
+        _CHILDREN[proc.pid] = proc
         info.qemu_pid = rec.supervisor_pid = proc.pid
         info.save(rec)
         rec.save()
@@ -573,13 +576,12 @@ def boot(rec: HostRecord, timeout: float = BOOT_TIMEOUT) -> HostRecord:
 def _reap(pid: int, rec: HostRecord, timeout: float) -> bool:
     """Wait until `pid` is gone (reaping it if it is our child); True when it is."""
     deadline = time.monotonic() + timeout
+    child = _CHILDREN.get(pid)
     while time.monotonic() < deadline:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return True
-        except ChildProcessError:
-            pass
-        if not _is_our_qemu(pid, rec):
+        if child is not None and child.poll() is not None:
+            _CHILDREN.pop(pid, None)
+            return True
+        if child is None and not _is_our_qemu(pid, rec):
             return True
         time.sleep(0.05)
     return not _is_our_qemu(pid, rec)
@@ -592,16 +594,17 @@ def destroy(rec: HostRecord) -> list[str]:
     pid = (info.qemu_pid if info else 0) or rec.supervisor_pid
     tap = info.tap if info else rec.veth
     if pid > 0 and _is_our_qemu(pid, rec):
-        os.kill(pid, signal.SIGTERM)
-        if not _reap(pid, rec, 5.0):
-            os.kill(pid, signal.SIGKILL)
-            if not _reap(pid, rec, 5.0):
-                left.append(f"qemu pid {pid}")
-    elif pid > 0:
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
+        for sig in (signal.SIGTERM, signal.SIGKILL):  # qemu exits at once on SIGTERM; SIGKILL if it hangs
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+            if _reap(pid, rec, 5.0):
+                break
+        else:
+            left.append(f"qemu pid {pid}")
+    elif pid in _CHILDREN:
+        _CHILDREN.pop(pid).poll()  # it ended by itself (e.g. `poweroff` inside): reap it
     _delete_tap(tap)
     if Path(f"/sys/class/net/{tap}").exists() and tap.startswith(TAP_PREFIX):
         left.append(f"link {tap}")
