@@ -28,6 +28,11 @@ class LocalTransport:
         timeout: float | None = None,
     ) -> RunResult:
         self.round_trips += 1
+        if become and become.enabled and become.password is not None and os.geteuid() == 0:
+            # root's sudo never asks: a password fed on stdin would reach the command instead
+            from dataclasses import replace
+
+            become = replace(become, password=None)
         line = become_prefix(become, _PROMPT) + wrap_sh(command, env)
         data = stdin or b""
         if become and become.enabled and become.password is not None:

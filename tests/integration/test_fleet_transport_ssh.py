@@ -223,6 +223,38 @@ Host *
         t.close()
 
 
+def test_proxyjump_of_a_hop_and_host_star_loop(chain: dict, tmp_path: Path) -> None:
+    # app jumps via jumpb; jumpb, through `Host *`, via jumpa; jumpa's own `Host *` ProxyJump
+    # names itself (a common ssh_config) and must not loop
+    a, b, target = chain["a"], chain["b"], chain["target"]
+    cfg = _ssh_config(tmp_path / "config", f"""
+Host app
+  HostName 127.0.0.1
+  Port {target.port}
+  ProxyJump jumpb
+Host jumpb
+  HostName {chain['ns_addr']}
+  Port {b.port}
+Host jumpa
+  HostName 127.0.0.1
+  Port {a.port}
+Host *
+  ProxyJump jumpa
+  User root
+  IdentityFile {a.client_key}
+  UserKnownHostsFile {chain['known']}
+""")
+    t = open_transport("app", layered({}, ConnectionOptions(ssh_config=str(cfg))))
+    try:
+        res = t.run("ip -o -4 addr show")
+        assert res.rc == 0 and chain["ns_addr"] in res.stdout, res.stderr
+        assert isinstance(t, SSHTransport)
+        assert [(h.host, h.port) for h in _hops(t)] == [("127.0.0.1", a.port), (chain["ns_addr"], b.port),
+                                                        ("127.0.0.1", target.port)]
+    finally:
+        t.close()
+
+
 def test_hop_host_keys_are_checked(chain: dict, tmp_path: Path) -> None:
     a, b, target = chain["a"], chain["b"], chain["target"]
     jumps = f"root@127.0.0.1:{a.port},root@{chain['ns_addr']}:{b.port}"
@@ -481,3 +513,74 @@ def test_become_password_is_not_fed_to_a_command_when_sudo_does_not_ask(sshd: Lo
         assert "s3cret" not in res.stderr
     finally:
         t.close()
+
+
+# -- Ansible as the oracle for who wins: -u, inventory, -e -------------------------------------
+ORACLE_PLAY = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - raw: id -un
+      register: who
+      ignore_errors: true
+    - debug:
+        msg: "who={{ who.stdout | trim }}"
+"""
+
+
+def _who_hostprep(inv: Path, book: Path, args: list[str]) -> str:
+    import json
+    import sys
+
+    proc = subprocess.run([str(Path(sys.executable).parent / "hostprep"), "apply", "-i", str(inv), str(book),
+                           "--json", *args], capture_output=True, text=True, timeout=120)
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            e = json.loads(line)
+            if e.get("event") == "task_result" and e.get("status") == "unreachable":
+                return "UNREACHABLE"
+            if e.get("event") == "task_result" and "msg" in e.get("result", {}):
+                return e["result"]["msg"]
+    raise AssertionError(proc.stdout[-2000:] + proc.stderr[-2000:])
+
+
+def _who_ansible(inv: Path, book: Path, args: list[str], tmp_path: Path) -> str:
+    import re
+    import shutil
+    import sys
+
+    exe = Path(sys.executable).parent / "ansible-playbook"
+    if not exe.exists() and not shutil.which("ansible-playbook"):
+        raise RuntimeError("ansible-playbook is needed as the oracle: install ansible-core in the venv")
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="minimal", ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cp"),
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "at"), ANSIBLE_HOST_KEY_CHECKING="True")
+    proc = subprocess.run([str(exe if exe.exists() else "ansible-playbook"), "-i", str(inv), str(book), *args],
+                          capture_output=True, text=True, timeout=120, env=env)
+    if "UNREACHABLE!" in proc.stdout:
+        return "UNREACHABLE"
+    found = re.findall(r'"msg": "(who=[^"]*)"', proc.stdout)
+    assert len(found) == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return found[0]
+
+
+@pytest.mark.parametrize(("inv_user", "args"), [
+    ("root", ["-u", "nobody"]),
+    (None, ["-u", "root"]),
+    (None, ["-u", "nobody"]),
+    ("nobody", ["-u", "nobody", "-e", "ansible_user=root"]),
+])
+def test_user_precedence_matches_ansible(sshd: LoopbackSshd, tmp_path: Path, inv_user: str | None,
+                                         args: list[str]) -> None:
+    line = (f"lo ansible_host=127.0.0.1 ansible_port={sshd.port} ansible_ssh_private_key_file={sshd.client_key} "
+            f"ansible_ssh_common_args='-o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes'")
+    if inv_user:
+        line += f" ansible_user={inv_user}"
+    inv = tmp_path / "hosts.ini"
+    inv.write_text(f"[all]\n{line}\n")
+    book = tmp_path / "play.yml"
+    book.write_text(ORACLE_PLAY)
+    ours, theirs = _who_hostprep(inv, book, args), _who_ansible(inv, book, args, tmp_path)
+    assert ours == theirs
+    # sshd refuses `nobody` (a locked account): whoever wins, "root" or "UNREACHABLE" tells them apart
+    root_wins = inv_user == "root" or (inv_user is None and args[1] == "root") or "ansible_user=root" in args
+    assert ours == ("who=root" if root_wins else "UNREACHABLE")
