@@ -1,8 +1,12 @@
 """Start-to-exit latency of `hostprep-runtime run --rm IMAGE /bin/true` beside `runc run` and `crun run`.
 
-Run as root: python bench/runtime/bench_runtime.py [-n 100]. All three start the same busybox-static
-root filesystem; the median of N runs is printed with ratios; a peer that cannot run here is reported
-with the reason (its own error message). Target: faster than runc, within 1.5x of crun.
+Run as root: python bench/runtime/bench_runtime.py [-n 100]. All of them start the same busybox-static root
+filesystem. `hostprep-runtime` is the single file hosts get (`python -m hostprep.runtime.build OUT --python
+PY`, executed directly); the console script of the control node's venv and `python -m hostprep.runtime` are
+timed too. Runs are interleaved (one of each in turn), so a load that comes and goes hits all of them alike.
+Median, p90 and ratios are printed; a peer that cannot run here is reported with its own error message.
+After the runs the benchmark checks that nothing was left behind: no container state, no cgroup, no mount.
+Target: faster than runc, within 1.5x of crun.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-RUNTIME = [sys.executable, "-m", "hostprep.runtime"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_rootfs(base: Path) -> Path:
@@ -33,16 +37,14 @@ def make_rootfs(base: Path) -> Path:
     return rootfs
 
 
-def timed(cmd: list[str], n: int, env: dict | None = None, cwd: Path | None = None) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, env=env, cwd=cwd)
-        out.append(time.perf_counter() - t0)
-        if proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout).decode(errors="replace").strip()[-300:]
-            raise RuntimeError(f"exit {proc.returncode}: {detail}")
-    return out
+def once(cmd: list[str], env: dict | None = None) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, env=env)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).decode(errors="replace").strip()[-300:]
+        raise RuntimeError(f"exit {proc.returncode}: {detail}")
+    return elapsed
 
 
 def oci_bundle(tool: str, base: Path, rootfs: Path) -> Path:
@@ -58,50 +60,109 @@ def oci_bundle(tool: str, base: Path, rootfs: Path) -> Path:
     return bundle
 
 
+def container_cgroups() -> set[str]:
+    """Every per-container cgroup of hostprep-runtime on this machine (v1 hierarchies and v2)."""
+    found = set()
+    for parent in [Path("/sys/fs/cgroup", c, "hostprep-runtime") for c in os.listdir("/sys/fs/cgroup")] + [
+            Path("/sys/fs/cgroup/hostprep-runtime")]:
+        if parent.is_dir():
+            found.update(str(p) for p in parent.iterdir() if p.is_dir())
+    return found
+
+
+def leftovers(state: Path, cgroups_before: set[str]) -> list[str]:
+    found = [str(p) for p in (state / "containers").iterdir()] if (state / "containers").exists() else []
+    found += sorted(container_cgroups() - cgroups_before)  # others' containers may be running meanwhile
+    found += [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(state) in line]
+    return found
+
+
+def host_python() -> str:
+    """/usr/bin/python3 when it is 3.9 or newer (what a host runs the zipapp with), else this interpreter."""
+    system = "/usr/bin/python3"
+    if os.path.exists(system) and subprocess.run(
+            [system, "-c", "import sys; sys.exit(sys.version_info < (3, 9))"], capture_output=True).returncode == 0:
+        return os.path.realpath(system)
+    return os.path.realpath(sys.executable)
+
+
+def stats(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=100)
+    parser.add_argument("--python", default=host_python(),
+                        help="the interpreter the zipapp is built for (default: the host's /usr/bin/python3, as on a "
+                             "deployed host; else this one, without its venv)")
     opts = parser.parse_args()
     if os.geteuid() != 0:
         print("run as root", file=sys.stderr)
         return 2
     base = Path(tempfile.mkdtemp(prefix="hostprep-bench-rt-"))
-    results: dict[str, float | str] = {}
+    samples: dict[str, list[float]] = {}
+    reasons: dict[str, str] = {}
+    left: list[str] = []
+    cgroups_before = container_cgroups()
     try:
         rootfs = make_rootfs(base)
         tar = base / "rootfs.tar"
         with tarfile.open(tar, "w") as t:
             t.add(rootfs, arcname=".")
-        env = dict(os.environ, HOSTPREP_RUNTIME_ROOT=str(base / "state"),
-                   PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-        subprocess.run([*RUNTIME, "import", str(tar), "bench"], check=True, env=env, capture_output=True)
-        timed([*RUNTIME, "run", "--rm", "bench", "/bin/true"], 3, env)  # warm caches
-        results["hostprep-runtime"] = statistics.median(timed([*RUNTIME, "run", "--rm", "bench", "/bin/true"],
-                                                              opts.n, env))
+        state = base / "state"
+        env = dict(os.environ, HOSTPREP_RUNTIME_ROOT=str(state))
+        env_src = dict(env, PYTHONPATH=str(ROOT))
+        pyz = base / "hostprep-runtime"
+        subprocess.run([sys.executable, "-m", "hostprep.runtime.build", str(pyz), "--python", opts.python],
+                       check=True, env=env_src, capture_output=True, cwd=ROOT)
+        subprocess.run([str(pyz), "import", str(tar), "bench"], check=True, env=env, capture_output=True)
+        candidates: dict[str, tuple[list[str], dict]] = {
+            "hostprep-runtime": ([str(pyz), "run", "--rm", "bench", "/bin/true"], env)}
+        script = Path(sys.executable).parent / "hostprep-runtime"
+        if script.exists():
+            candidates["  (venv console script)"] = ([str(script), "run", "--rm", "bench", "/bin/true"], env)
+        candidates["  (python -m, source tree)"] = ([sys.executable, "-m", "hostprep.runtime", "run", "--rm", "bench",
+                                                     "/bin/true"], env_src)
+        runs: dict[str, object] = {}
         for tool in ("runc", "crun"):
             if not shutil.which(tool):
-                results[tool] = f"not installed (apt-get install {tool})"
+                reasons[tool] = f"not installed (apt-get install {tool})"
                 continue
+            bundle = oci_bundle(tool, base, rootfs)
+            counter = iter(range(10**7))
+            runs[tool] = lambda tool=tool, bundle=bundle, counter=counter: [
+                tool, "run", "--bundle", str(bundle), f"hpbench-{os.getpid()}-{next(counter)}"]
+        for cmd, cmd_env in candidates.values():  # warm caches; a failure here is a failure
+            once(cmd, cmd_env)
+        for tool, make in list(runs.items()):
             try:
-                bundle = oci_bundle(tool, base, rootfs)
-                counter = iter(range(10**6))
-                samples = []
-                for _ in range(opts.n):
-                    cid = f"hpbench-{os.getpid()}-{next(counter)}"
-                    samples += timed([tool, "run", "--bundle", str(bundle), cid], 1)
-                results[tool] = statistics.median(samples)
-            except (RuntimeError, subprocess.CalledProcessError) as exc:
-                results[tool] = f"cannot run here: {exc}"
+                once(make())
+            except RuntimeError as exc:
+                reasons[tool] = f"cannot run here: {exc}"
+                del runs[tool]
+        for _ in range(opts.n):
+            for name, (cmd, cmd_env) in candidates.items():
+                samples.setdefault(name, []).append(once(cmd, cmd_env))
+            for tool, make in runs.items():
+                samples.setdefault(tool, []).append(once(make()))
+        left = leftovers(state, cgroups_before)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    ours = results["hostprep-runtime"]
-    print(f"start-to-exit of /bin/true, median of {opts.n} runs")
-    for name, value in results.items():
-        if isinstance(value, float):
-            ratio = "" if name == "hostprep-runtime" else f"  (hostprep-runtime / {name} = {ours / value:.2f})"
-            print(f"  {name:<18} {value * 1000:8.1f} ms{ratio}")
-        else:
-            print(f"  {name:<18} {value}")
+    ours = stats(samples["hostprep-runtime"])[0]
+    print(f"start-to-exit of /bin/true, {opts.n} runs each, interleaved; zipapp for {opts.python}")
+    print(f"  {'':<28} {'median':>9} {'p90':>9}")
+    for name, values in samples.items():
+        median, p90 = stats(values)
+        ratio = "" if name == "hostprep-runtime" else f"  hostprep-runtime / {name.strip()} = {ours / median:.2f}"
+        print(f"  {name:<28} {median * 1000:6.1f} ms {p90 * 1000:6.1f} ms{ratio}")
+    for name, reason in reasons.items():
+        print(f"  {name:<28} {reason}")
+    if left:
+        print("LEFT BEHIND after --rm: " + "; ".join(left))
+        return 1
+    print("left behind after all --rm runs: nothing (no state dir, no cgroup, no mount)")
     return 0
 
 

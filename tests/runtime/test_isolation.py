@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -17,60 +16,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BUSYBOX = "/bin/busybox"
-
-
-def _python39() -> str:
-    import glob
-
-    for candidate in [*sorted(glob.glob("/root/.pyenv/versions/3.9.*/bin/python3.9")), shutil.which("python3.9"),
-                      "/usr/bin/python3.9"]:
-        if candidate and os.path.exists(candidate) and subprocess.run(
-                [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 9)"],
-                capture_output=True).returncode == 0:
-            return candidate
-    raise RuntimeError("python3.9 is needed to check that hostprep-runtime runs on Python 3.9")
-
-
-@pytest.fixture(scope="module", params=["python3.11", "python3.9"])
-def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """The runtime CLI; every container test runs once under the control node's Python and once under 3.9."""
-    default_python = sys.executable if request.param == "python3.11" else _python39()
-    if os.geteuid() != 0:
-        raise RuntimeError("runtime tests need root")
-    if not os.path.exists(BUSYBOX) or b"statically linked" not in subprocess.run(
-            ["file", "-L", BUSYBOX], capture_output=True).stdout:
-        raise RuntimeError("Debian's busybox-static is needed (apt-get install busybox-static)")
-    base = tmp_path_factory.mktemp("rt")
-    rootfs = base / "rootfs"
-    (rootfs / "bin").mkdir(parents=True)
-    shutil.copy(BUSYBOX, rootfs / "bin/busybox")
-    subprocess.run([str(rootfs / "bin/busybox"), "--install", "-s", str(rootfs / "bin")], check=True)
-    for link in (rootfs / "bin").iterdir():  # make the links relative to the container's root
-        if link.is_symlink():
-            link.unlink()
-            link.symlink_to("busybox")
-    (rootfs / "etc").mkdir()
-    (rootfs / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n")
-    (rootfs / "etc/group").write_text("root:x:0:\napp:x:1000:\n")
-    for d in ("tmp", "root", "home/app", "mnt", "data"):
-        (rootfs / d).mkdir(parents=True)
-    tar = base / "busybox.tar"
-    with tarfile.open(tar, "w") as t:
-        t.add(rootfs, arcname=".")
-    state = base / "state"
-    env = dict(os.environ, HOSTPREP_RUNTIME_ROOT=str(state), PYTHONPATH=str(ROOT))
-
-    def call(*args: str, python: str = default_python, timeout: int = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([python, "-m", "hostprep.runtime", *args], capture_output=True, text=True, env=env,
-                              timeout=timeout)
-
-    res = call("import", str(tar), "bb")
-    assert res.returncode == 0, res.stderr
-    call.state = state  # type: ignore[attr-defined]
-    call.base = base  # type: ignore[attr-defined]
-    return call
+from tests.runtime.support import BUSYBOX, ROOT
+from tests.runtime.support import python39 as _python39
 
 
 def test_pid1_is_the_command_and_host_processes_are_invisible(rt) -> None:

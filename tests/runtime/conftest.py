@@ -1,0 +1,35 @@
+"""The `rt` fixture: the runtime CLI on a fresh state root with a busybox image `bb`, under 3.11 and 3.9."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.runtime.support import ROOT, busybox_rootfs_tar, python39
+
+
+@pytest.fixture(scope="module", params=["python3.11", "python3.9"])
+def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The runtime CLI; every container test runs once under the control node's Python and once under 3.9."""
+    default_python = sys.executable if request.param == "python3.11" else python39()
+    if os.geteuid() != 0:
+        raise RuntimeError("runtime tests need root")
+    base = tmp_path_factory.mktemp("rt")
+    tar = busybox_rootfs_tar(base)
+    state = base / "state"
+    env = dict(os.environ, HOSTPREP_RUNTIME_ROOT=str(state), PYTHONPATH=str(ROOT))
+
+    def call(*args: str, python: str = default_python, timeout: int = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([python, "-m", "hostprep.runtime", *args], capture_output=True, text=True, env=env,
+                              timeout=timeout)
+
+    res = call("import", str(tar), "bb")
+    assert res.returncode == 0, res.stderr
+    call.state = state  # type: ignore[attr-defined]
+    call.base = base  # type: ignore[attr-defined]
+    call.python = default_python  # type: ignore[attr-defined]
+    call.env = env  # type: ignore[attr-defined]
+    return call
