@@ -603,6 +603,8 @@ class SSHTransport:
                     raise TransportError(f"command timed out after {timeout}s on {self.name}")
                 select.select([chan], [], [], 0.02 if (started and sending) else 0.2)
             rc = chan.recv_exit_status() if chan.exit_status_ready() else 1
+            if rc < 0 and not self._alive():
+                raise EOFError("the connection closed before the command's exit status came")
             rc = 1 if rc < 0 else rc
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self._drop()

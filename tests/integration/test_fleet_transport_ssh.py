@@ -584,3 +584,28 @@ def test_user_precedence_matches_ansible(sshd: LoopbackSshd, tmp_path: Path, inv
     # sshd refuses `nobody` (a locked account): whoever wins, "root" or "UNREACHABLE" tells them apart
     root_wins = inv_user == "root" or (inv_user is None and args[1] == "root") or "ansible_user=root" in args
     assert ours == ("who=root" if root_wins else "UNREACHABLE")
+
+
+def test_sshd_killed_mid_command_is_unreachable_then_reconnects(sshd: LoopbackSshd) -> None:
+    import signal
+
+    t = open_transport("lo", sshd.hostvars())
+    try:
+        session = int(t.run("echo $PPID").stdout)  # this connection's sshd process (a child of our sshd)
+        assert session != sshd.proc.pid
+
+        def kill() -> None:
+            time.sleep(0.5)
+            os.kill(session, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill)
+        killer.start()
+        start = time.monotonic()
+        with pytest.raises(UnreachableError, match="lost"):
+            t.run("sleep 20")
+        killer.join()
+        assert time.monotonic() - start < 10
+        # the next command opens a new connection
+        assert t.run("echo again").stdout == "again\n"
+    finally:
+        t.close()
