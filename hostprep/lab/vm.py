@@ -153,19 +153,30 @@ def _apt_field(package: str, field: str) -> str:
     return ""
 
 
+_KERNEL_PACKAGE: list[tuple[str, str]] = []  # asked once per process
+
+
 def _kernel_package() -> tuple[str, str]:
     """(package, version) of the kernel the meta package points at, per this machine's apt lists."""
+    if _KERNEL_PACKAGE:
+        return _KERNEL_PACKAGE[0]
     depends = _apt_field(KERNEL_META_PACKAGE, "Depends")
     match = re.match(r"(linux-image-[\w.+-]+)", depends)
     if not match:
         return "", ""
     package = match.group(1)
-    return package, _apt_field(package, "Version")
+    version = _apt_field(package, "Version")
+    if version:
+        _KERNEL_PACKAGE.append((package, version))
+    return package, version
 
 
 def kernel_dir() -> Path:
     """Cached kernel tree (vmlinuz, modules under usr/lib/modules/KVER, modules.dep made by depmod)."""
     package, version = _kernel_package()
+    if not (package and version) and not _cached_kernels():
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True)  # no apt lists yet on this machine
+        package, version = _kernel_package()
     if package and version:
         target = VM_CACHE / f"kernel-{package}_{version}"
         if (target / "vmlinuz").exists():
@@ -303,7 +314,10 @@ def _cpio(cp: _Cpio, kernel: Path, modules: list[str]) -> None:
         cp.dir(d)
     cp.chardev("dev/console", 5, 1)
     cp.chardev("dev/null", 1, 3, 0o666)
-    cp.file("bin/busybox", Path("/bin/busybox").read_bytes(), 0o755)
+    busybox = Path("/bin/busybox").read_bytes()
+    if b"/lib64/ld-linux" in busybox[:4096]:  # the program interpreter of a dynamic binary sits up front
+        raise HostprepError("/bin/busybox is linked dynamically: the VM initramfs needs busybox-static")
+    cp.file("bin/busybox", busybox, 0o755)
     cp.file("init", INIT.encode(), 0o755)
     mdir = kernel / "tree/usr/lib/modules" / kver
     listed = []
@@ -395,6 +409,9 @@ def prepare(flavor: str) -> Artifacts:
         initrd = kernel / f"initrd-{_key(_initrd_recipe(), kernel.name)}.cpio"
         if not initrd.exists():
             _build_initrd(kernel, initrd)
+            for stale in kernel.glob("initrd-*.cpio"):  # each VM copies its initrd at boot: none is in use
+                if stale != initrd:
+                    stale.unlink(missing_ok=True)
         disk = VM_CACHE / f"disk-{flavor}-{_key(_disk_recipe(), kernel.name, _image_identity(image))}.raw"
         if not disk.exists():
             _build_disk(image, kernel, disk)
