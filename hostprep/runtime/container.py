@@ -115,6 +115,7 @@ def _read(path):
 
 
 def _mkdirs_in(rootfs, path):
+    rootfs = os.path.realpath(rootfs)
     target = os.path.join(rootfs, path.lstrip("/"))
     real = os.path.realpath(os.path.dirname(target))
     if not (real == rootfs or real.startswith(rootfs + "/")):
@@ -405,7 +406,9 @@ def run(opts, root):
     name = opts.name or "c-" + cid
     hostname = opts.hostname or cid
     env["HOSTNAME"] = hostname
-    spec = {"rootfs": os.path.join(cdir, "rootfs"), "upper": os.path.join(cdir, "upper"),
+    # the overlay is mounted on the container's directory itself (in PID 1's mount namespace only; the host
+    # still sees state.json, upper and work there): one directory less to make and remove on every run
+    spec = {"rootfs": cdir, "upper": os.path.join(cdir, "upper"),
             "work": os.path.join(cdir, "work"), "layers": layers, "volumes": volumes, "cmd": argv, "env": env,
             "hostname": hostname, "workdir": opts.workdir or cfg.get("WorkingDir") or "/", "uid": uid, "gid": gid,
             "network": opts.network, "read_only": opts.read_only, "init": opts.init, "volatile": opts.rm}
@@ -414,7 +417,7 @@ def run(opts, root):
              "status": "created", "pid": 0, "exit_code": None, "cgroup": cgroup.paths, "rm": opts.rm,
              "hostname": hostname, "spec": {"env": env, "uid": uid, "gid": gid, "workdir": spec["workdir"]}}
     try:
-        for sub in ("upper", "work", "rootfs"):
+        for sub in ("upper", "work"):
             os.mkdir(os.path.join(cdir, sub), 0o755)
         cgroup.create(**limits)
     except BaseException:
