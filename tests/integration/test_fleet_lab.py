@@ -383,6 +383,22 @@ def test_become_with_a_wrong_or_missing_password_fails_clearly(lab, tmp_path: Pa
 
 
 # -- 4. sshd killed mid-run -----------------------------------------------------------------------------------
+def _start_slow_run(inv: Path, retry: Path, victim, slow: int) -> tuple[subprocess.Popen, list[str], float]:
+    """Start `hostprep apply slow.yml` and return once the victim runs the slow step (its `sleep` is seen)."""
+    cmd = [str(BIN / "hostprep"), "apply", "-i", str(inv), str(BOOK / "slow.yml"), "--json", "-e",
+           f"slow_seconds={slow}", "--retry-file", str(retry)]
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(c == "sleep" and argv == ["sleep", str(slow)] for _, c, argv, _ in _host_processes(victim.name)):
+            return proc, cmd, started
+        time.sleep(0.05)
+    proc.kill()
+    out, err = proc.communicate()
+    raise AssertionError(f"the slow step never started on the victim:\n{out[-3000:]}\n{err[-3000:]}")
+
+
 def test_sshd_killed_mid_run_makes_that_host_unreachable_and_a_rerun_converges(lab, tmp_path: Path) -> None:
     hosts = lab.up(3, "el9", "kill")
     victim = hosts[1]
@@ -390,20 +406,8 @@ def test_sshd_killed_mid_run_makes_that_host_unreachable_and_a_rerun_converges(l
         ssh(h, "rm -rf /srv/hp-fleet-slow")
     inv = _inventory(tmp_path / "inv.yml", hosts)
     retry = tmp_path / "slow.retry"
-    slow = 6
-    cmd = [str(BIN / "hostprep"), "apply", "-i", str(inv), str(BOOK / "slow.yml"), "--json", "-e",
-           f"slow_seconds={slow}", "--retry-file", str(retry)]
-    started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, cmd, started = _start_slow_run(inv, retry, victim, 6)
     try:
-        # wait until the victim runs the slow step: its `sleep` shows up in the host's own process tree
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any(c == "sleep" and argv == ["sleep", str(slow)] for _, c, argv, _ in _host_processes(victim.name)):
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("the slow step never started on the victim")
         sshd = [pid for pid, comm, _, _ in _host_processes(victim.name) if comm == "sshd"]
         assert len(sshd) >= 2, sshd  # the listener and the session serving hostprep at least
         for pid in sshd:
@@ -417,7 +421,7 @@ def test_sshd_killed_mid_run_makes_that_host_unreachable_and_a_rerun_converges(l
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.communicate()
     seconds = time.monotonic() - started
     print(f"\nsshd killed after {killed_at:.1f}s; run ended after {seconds:.1f}s")
     run = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
@@ -453,6 +457,44 @@ def test_sshd_killed_mid_run_makes_that_host_unreachable_and_a_rerun_converges(l
     assert victim.address in msg or victim.name in msg, slow_step
     assert any(w in msg for w in ("lost", "closed", "connection")), slow_step
     assert counts[victim.name]["unreachable"] == 1 and counts[victim.name]["failed"] == 0, counts[victim.name]
+    assert run.returncode == 4, _show(run)
+
+
+def test_host_frozen_mid_run_is_given_up_by_keepalive(lab, tmp_path: Path) -> None:
+    """A host that stops answering mid-command (no FIN, no RST: a hung host or a cut network) must not hold the
+    run until the kernel's TCP timeout (about 15 minutes): SSH keepalives notice it and the host is UNREACHABLE."""
+    hosts = lab.up(2, "el9", "frozen")
+    victim, other = hosts
+    for h in hosts:
+        ssh(h, "rm -rf /srv/hp-fleet-slow")
+    inv = _inventory(tmp_path / "inv.yml", hosts)
+    retry = tmp_path / "slow.retry"
+    rules = [["INPUT", "-p", "tcp", "--dport", "22", "-j", "DROP"],
+             ["OUTPUT", "-p", "tcp", "--sport", "22", "-j", "DROP"]]
+    proc, cmd, started = _start_slow_run(inv, retry, victim, 4)
+    frozen_at = time.monotonic()
+    try:
+        for rule in rules:
+            _netns_iptables(victim, "-I", *rule)
+        try:
+            out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("hostprep still waits for a host that stopped answering 120 s ago") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        for rule in rules:
+            subprocess.run(["ip", "netns", "exec", HostRecord.load(victim.name).netns, "iptables", "-D", *rule],
+                           capture_output=True)
+    given_up = time.monotonic() - frozen_at
+    print(f"\nhost frozen mid-run: given up {given_up:.1f}s after it stopped answering")
+    run = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    counts = summary(run)
+    assert counts[other.name]["failed"] == 0 and counts[other.name]["unreachable"] == 0, counts
+    assert ssh(other, "cat /srv/hp-fleet-slow/after.conf").stdout == "converged=yes\n"
+    slow_step = [e for e in _results(run, victim.name) if e["task"] == "Slow step"]
+    assert [e["status"] for e in slow_step] == ["unreachable"], slow_step
     assert run.returncode == 4, _show(run)
 
 
