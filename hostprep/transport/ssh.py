@@ -196,6 +196,7 @@ class SSHSettings:
     # "default" (then ssh_config's StrictHostKeyChecking, if any, decides)
     host_key_policy_source: str = "default"
     proxy_jump: str | None = None
+    proxy_command: str | None = None
     ssh_config: str | None = None
     connect_timeout: float | None = None
     connect_retries: int = 2
@@ -252,6 +253,7 @@ class SSHSettings:
             host_key_policy=policy or cli_policy or "strict",
             host_key_policy_source="host" if policy else "cli" if cli_policy else "default",
             proxy_jump=opts.get("proxyjump") or None,
+            proxy_command=opts.get("proxycommand") or None,
             ssh_config=os.path.expanduser(str(ssh_config)) if ssh_config else None,
             connect_timeout=timeout_num,
         )
@@ -309,8 +311,14 @@ class SSHTransport:
             connect_kwargs.update(key_filename=list(s.key_files), look_for_keys=False)
         if s.password is not None:
             connect_kwargs["password"] = s.password
+        jump = s.proxy_jump or ("none" if s.proxy_command else None)
         conn = self._connection(s.host, config, user=s.user, port=s.port, connect_kwargs=connect_kwargs,
-                                jump=s.proxy_jump, timeout=s.connect_timeout, seen=())
+                                jump=jump, timeout=s.connect_timeout, seen=())
+        if s.proxy_command and not s.proxy_jump and s.proxy_command.lower() != "none":
+            # -o ProxyCommand=... in the host's ssh args; tokens expanded here (Fabric would take %p as 22)
+            tokens = {"%h": conn.host, "%p": str(conn.port), "%r": conn.user or "", "%n": conn.original_host,
+                      "%%": "%"}
+            conn.gateway = re.sub(r"%[hprn%]", lambda m: tokens[m.group(0)], s.proxy_command)
         for hop in _chain(conn):
             self._secure_client(hop)
         return conn
@@ -349,7 +357,7 @@ class SSHTransport:
                                          connect_timeout=int(timeout) if timeout else None,
                                          connect_kwargs=dict(hop_kwargs))
             conn.gateway = gateway or False
-        elif conn.ssh_config.get("proxycommand", "none").lower() != "none":
+        elif jump is None and conn.ssh_config.get("proxycommand", "none").lower() != "none":
             conn.gateway = conn.ssh_config["proxycommand"]
         return conn
 
@@ -703,7 +711,7 @@ class SSHTransport:
         if isinstance(mode, int):
             mode = format(mode, "04o")
         payload = Payload(data)
-        sudo = become is not None and become.enabled
+        sudo = self._needs_sudo(become)
         sftp = self.become_sftp(become) if sudo else self.sftp()  # type: ignore[arg-type]
         if sftp is None:
             put_via_shell(self, payload, dest, mode=mode, owner=owner, group=group, become=become)
@@ -730,7 +738,8 @@ class SSHTransport:
                         from None
                 raise TransportError(f"writing {dest} on {self.name} failed: {exc}") from None
             raise
-        res = self.run(finish_script(tmp, dest, digest.hexdigest(), mode, owner, group), become=become)
+        res = self.run(finish_script(tmp, dest, digest.hexdigest(), mode, owner, group),
+                       become=become if sudo else None)
         if res.rc != 0:
             raise TransportError(f"writing {dest} on {self.name} failed (rc={res.rc}): {res.stderr.strip()}")
 
@@ -739,8 +748,14 @@ class SSHTransport:
         transport = conn.client.get_transport() if conn is not None else None
         return bool(transport and transport.is_active())
 
+    def _needs_sudo(self, become: BecomeSpec | None) -> bool:
+        """Whether file work needs the become user's SFTP (not when we log in as that user already)."""
+        if become is None or not become.enabled:
+            return False
+        return become.flags != "" or self.connect().user != (become.user or "root")
+
     def get(self, path: str, *, become: BecomeSpec | None = None) -> bytes:
-        sudo = become is not None and become.enabled
+        sudo = self._needs_sudo(become)
         sftp = self.become_sftp(become) if sudo else self.sftp()  # type: ignore[arg-type]
         if sftp is None:
             res = self.run(f"base64 < {shlex.quote(path)}", become=become)

@@ -223,6 +223,19 @@ Host *
         t.close()
 
 
+def test_proxycommand_from_ssh_args(chain: dict) -> None:
+    b, target = chain["b"], chain["target"]
+    proxy = (f"ssh -i {b.client_key} -o UserKnownHostsFile={chain['known']} -o StrictHostKeyChecking=yes "
+             f"-o BatchMode=yes -p {b.port} -W %h:%p root@{chain['ns_addr']}")
+    hv = target.hostvars(ansible_ssh_common_args=f"-o UserKnownHostsFile={chain['known']} -o 'ProxyCommand={proxy}'")
+    t = open_transport("target", hv)
+    try:
+        res = t.run("ip -o -4 addr show")
+        assert res.rc == 0 and chain["ns_addr"] in res.stdout, res.stderr
+    finally:
+        t.close()
+
+
 def test_proxyjump_of_a_hop_and_host_star_loop(chain: dict, tmp_path: Path) -> None:
     # app jumps via jumpb; jumpb, through `Host *`, via jumpa; jumpa's own `Host *` ProxyJump
     # names itself (a common ssh_config) and must not loop
@@ -358,17 +371,32 @@ def test_accept_new_from_many_workers_records_the_key_once(sshd: LoopbackSshd, t
 
 
 # -- files -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("become", [False, True], ids=["sftp", "sudo-sftp"])
-def test_large_upload_is_streamed_and_verified(sshd: LoopbackSshd, tmp_path: Path, become: bool) -> None:
+@pytest.fixture
+def shared_dir():
+    """A directory another user (nobody) can write into; removed afterwards."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="hpft-shared-", dir="/tmp"))
+    path.chmod(0o777)
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.mark.parametrize("become", [None, "root", "nobody"], ids=["sftp", "become-same-user", "sudo-sftp"])
+def test_large_upload_is_streamed_and_verified(sshd: LoopbackSshd, tmp_path: Path, shared_dir: Path,
+                                               become: str | None) -> None:
     src = tmp_path / "big.bin"
     with open(src, "wb") as handle:
         for _ in range(100):
             handle.write(os.urandom(1 << 20))
-    dest = tmp_path / "dest" / "big.bin"
+    dest = shared_dir / "dest" / "big.bin"
     dest.parent.mkdir()
+    dest.parent.chmod(0o777)
     dest.write_bytes(b"old")
+    dest.chmod(0o666)
     t = open_transport("lo", sshd.hostvars())
-    spec = BecomeSpec(enabled=True) if become else None
+    spec = BecomeSpec(enabled=True, user=become) if become else None
     try:
         tracemalloc.start()
         with open(src, "rb") as handle:
@@ -379,13 +407,16 @@ def test_large_upload_is_streamed_and_verified(sshd: LoopbackSshd, tmp_path: Pat
         assert _sha(dest) == _sha(src)
         st = dest.stat()
         assert oct(st.st_mode & 0o777) == "0o640"
+        assert isinstance(t, SSHTransport)
         if become:
             import pwd
 
             assert st.st_uid == pwd.getpwnam("nobody").pw_uid
-            assert isinstance(t, SSHTransport) and t._become_sftp, "the sudo sftp-server session was not used"
+        # as nobody the bytes went through an SFTP session running as nobody (sudo sftp-server);
+        # logged in as root, becoming root needs no second session
+        assert bool(t._become_sftp) == (become == "nobody")
         assert sorted(p.name for p in dest.parent.iterdir()) == ["big.bin"]
-        res = t.run(f"sha256sum {dest}", become=spec)
+        res = t.run(f"sha256sum {dest}")
         assert res.stdout.split()[0] == _sha(src)
     finally:
         t.close()
@@ -432,17 +463,20 @@ class _BreaksAfter:
 
 
 @pytest.mark.parametrize("become", [False, True], ids=["sftp", "sudo-sftp"])
-def test_interrupted_upload_leaves_dest_and_no_temp(sshd: LoopbackSshd, tmp_path: Path, become: bool) -> None:
+def test_interrupted_upload_leaves_dest_and_no_temp(sshd: LoopbackSshd, tmp_path: Path, shared_dir: Path,
+                                                    become: bool) -> None:
     src = tmp_path / "src.bin"
     src.write_bytes(os.urandom(20 << 20))
-    dest = tmp_path / "d" / "conf"
+    dest = shared_dir / "d" / "conf"
     dest.parent.mkdir()
+    dest.parent.chmod(0o777)
     dest.write_bytes(b"the old content\n")
     t = open_transport("lo", sshd.hostvars())
     f = _BreaksAfter(src, 5 << 20)
     try:
         with pytest.raises(_Interrupted):
-            t.put(f, str(dest), become=BecomeSpec(enabled=True) if become else None)
+            t.put(f, str(dest), become=BecomeSpec(enabled=True, user="nobody") if become else None)
+        assert isinstance(t, SSHTransport) and bool(t._become_sftp) == become
         assert dest.read_bytes() == b"the old content\n"
         assert sorted(p.name for p in dest.parent.iterdir()) == ["conf"]
         # the connection is still good for the next write
