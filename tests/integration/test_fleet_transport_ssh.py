@@ -643,3 +643,37 @@ def test_sshd_killed_mid_command_is_unreachable_then_reconnects(sshd: LoopbackSs
         assert t.run("echo again").stdout == "again\n"
     finally:
         t.close()
+
+
+def test_cli_host_key_policy(sshd: LoopbackSshd, tmp_path: Path) -> None:
+    import sys
+
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    inv = tmp_path / "hosts.ini"
+    common = (f"ansible_host=127.0.0.1 ansible_port={sshd.port} ansible_user=root "
+              f"ansible_ssh_private_key_file={sshd.client_key} ansible_ssh_common_args='-o UserKnownHostsFile={known}'")
+    inv.write_text("[all]\n" + "".join(f"h{i} {common}\n" for i in range(3)))
+    book = tmp_path / "play.yml"
+    book.write_text("- hosts: all\n  gather_facts: false\n  tasks:\n    - command: 'true'\n")
+    exe = str(Path(sys.executable).parent / "hostprep")
+
+    def apply(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([exe, "apply", "-i", str(inv), str(book), *args], capture_output=True, text=True,
+                              timeout=120)
+
+    strict = apply()
+    assert strict.returncode == 4, strict.stdout[-2000:]
+    assert _fp(sshd.host_pub) in strict.stdout + strict.stderr
+    off = apply("--host-key-policy", "off")
+    assert off.returncode == 0, off.stdout[-2000:] + off.stderr[-2000:]
+    assert off.stderr.count("host key checking is OFF") == 1, off.stderr
+    assert known.read_text() == ""
+    new = apply("--host-key-policy", "accept-new", "--json")
+    assert new.returncode == 0, new.stdout[-2000:]
+    assert known.read_text() == f"[127.0.0.1]:{sshd.port} {sshd.host_pub}\n"  # three hosts, one line
+    assert apply().returncode == 0
+    # a changed key is refused even with --host-key-policy off
+    known.write_text(f"[127.0.0.1]:{sshd.port} {_other_pub(tmp_path)}\n")
+    changed = apply("--host-key-policy", "off")
+    assert changed.returncode == 4 and "CHANGED" in changed.stdout + changed.stderr
