@@ -75,6 +75,9 @@ def parse_facts(stdout: str) -> dict[str, Any]:
         match = re.search(r"release (\d+(?:\.\d+)*)", release_line)
         if match and match.group(1).startswith(version.split(".")[0]):
             version = match.group(1)
+    debian_version = " ".join(s.get("debian_version", [])).strip()
+    if dist == "Debian" and debian_version[:1].isdigit():
+        version = debian_version  # like Ansible: the point release (12.7), not VERSION_ID (12)
     uname = s.get("uname", ["", "", "", "", ""]) + [""] * 5
     hostname = s.get("hostname", ["", ""]) + ["", ""]
     mem = {}

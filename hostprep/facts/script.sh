@@ -1,6 +1,7 @@
 # hostprep facts: one POSIX sh script, one round trip; prints sections the parser reads.
 echo "@@os-release"; cat /etc/os-release 2>/dev/null
 echo "@@redhat-release"; cat /etc/redhat-release 2>/dev/null
+echo "@@debian_version"; cat /etc/debian_version 2>/dev/null
 echo "@@uname"; uname -s; uname -r; uname -v; uname -m; uname -n
 echo "@@hostname"; hostname 2>/dev/null; hostname -f 2>/dev/null || hostname
 echo "@@meminfo"; grep -E '^(MemTotal|MemFree|SwapTotal|SwapFree):' /proc/meminfo 2>/dev/null

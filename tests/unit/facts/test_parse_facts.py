@@ -1,0 +1,62 @@
+"""parse_facts on the facts script's output recorded on lab hosts (EL7, EL9 as root and as deploy) and on
+a Debian 12 machine; the expected values are read off the recorded text by hand (see the data files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hostprep.errors import TransportError
+from hostprep.facts import facts_script, parse_facts
+
+DATA = Path(__file__).parent / "data"
+
+
+def facts(name: str) -> dict:
+    return parse_facts((DATA / f"{name}.txt").read_text())
+
+
+def test_el7_release_comes_from_redhat_release_like_ansible() -> None:
+    f = facts("el7-root")
+    assert (f["distribution"], f["os_family"]) == ("CentOS", "RedHat")
+    assert (f["distribution_version"], f["distribution_major_version"]) == ("7.9.2009", "7")
+    assert f["default_ipv4"]["address"] == "10.231.1.30" and f["default_ipv4"]["gateway"] == "10.231.0.1"
+    assert f["all_ipv4_addresses"] == ["10.231.1.30"]
+    assert f["service_mgr"] == "systemd"
+    assert f["hostname"] == "fpl7"
+
+
+def test_el9_user_facts_follow_the_login_user() -> None:
+    root, deploy = facts("el9-root"), facts("el9-deploy")
+    assert (root["distribution_major_version"], root["pkg_mgr"]) == ("9", "dnf")
+    assert (root["user_id"], root["user_uid"], root["user_dir"]) == ("root", 0, "/root")
+    assert (deploy["user_id"], deploy["user_uid"], deploy["user_dir"]) == ("deploy", 1000, "/home/deploy")
+    assert root["machine_id"] == deploy["machine_id"] and len(root["machine_id"]) == 32
+    assert root["python"]["version"]["major"] == 3
+
+
+def test_debian_version_is_the_point_release() -> None:
+    f = facts("debian12-local")
+    assert (f["distribution"], f["os_family"], f["pkg_mgr"]) == ("Debian", "Debian", "apt")
+    assert (f["distribution_version"], f["distribution_major_version"]) == ("12.11", "12")
+    assert f["distribution_release"] == "bookworm"
+
+
+def test_mounts_and_memory_are_parsed() -> None:
+    f = facts("el9-root")
+    assert any(m["mount"] == "/" for m in f["mounts"])
+    assert f["memtotal_mb"] > 1000 and f["processor_vcpus"] >= 1
+
+
+def test_cut_output_is_an_error_not_half_the_facts() -> None:
+    text = (DATA / "el9-root.txt").read_text()
+    with pytest.raises(TransportError):
+        parse_facts(text[: text.index("@@end")])
+
+
+def test_the_script_still_prints_every_section_the_recordings_have() -> None:
+    sections = {line for line in facts_script().splitlines() for line in [line] if "echo \"@@" in line}
+    recorded = {line for line in (DATA / "el9-root.txt").read_text().splitlines() if line.startswith("@@")}
+    for name in recorded:
+        assert any(f'"{name}"' in s for s in sections), name
