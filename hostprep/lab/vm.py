@@ -492,7 +492,8 @@ def _mac(index: int) -> str:
 
 def qemu_command(rec: HostRecord, info: VmInfo) -> list[str]:
     """The qemu line of a VM: TCG, no default devices (so no user-mode network), a tap on the lab bridge."""
-    append = (f"root=/dev/vda rw console=ttyS0 net.ifnames=0 biosdevname=0 panic=-1 quiet "
+    # apparmor=0: EL has no AppArmor, and Debian's dockerd refuses to run containers without apparmor_parser
+    append = (f"root=/dev/vda rw console=ttyS0 net.ifnames=0 biosdevname=0 panic=-1 quiet apparmor=0 "
               f"systemd.hostname={rec.name} systemd.getty_auto=0")
     return [
         "qemu-system-x86_64", "-name", f"hostprep-lab-{rec.name}",
