@@ -13,7 +13,9 @@ import time
 from hostprep.runtime.linux import trace
 
 PARENT = "hostprep-runtime"
-ROOT = "/sys/fs/cgroup"
+# where the cgroup hierarchy (v2) or hierarchies (v1, one directory per controller) are mounted; another place
+# for a machine that mounts them elsewhere (or to run on the controller-less v2 hierarchy of a hybrid machine)
+ROOT = os.environ.get("HOSTPREP_RUNTIME_CGROUP_ROOT") or "/sys/fs/cgroup"
 
 
 class LimitError(Exception):

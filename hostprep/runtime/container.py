@@ -3,10 +3,11 @@ paths, reduced capabilities, no_new_privs, cgroup limits, and the exit code of t
 
 Process layout: the supervisor (the CLI for a foreground run, a detached monitor for -d) unshares the PID
 namespace for its children only, forks the container's PID 1 and puts its own pid_for_children back.
-PID 1 (a freshly forked, single-threaded child) joins the container's cgroup, unshares the mount, UTS, IPC,
-network and cgroup namespaces, builds the root, pivots into it, drops privileges and execs the command.
-The supervisor stays outside the container's cgroup: under a memory limit the OOM killer must pick the
-command, never the (larger) Python process that reports its exit code.
+PID 1 (a freshly forked, single-threaded child) unshares the mount, UTS, IPC and network namespaces while the
+supervisor makes the container's directories and cgroup, joins the cgroup, builds the root, pivots into it,
+unshares the cgroup namespace, drops privileges and execs the command. The supervisor stays outside the
+container's cgroup: under a memory limit the OOM killer must pick the command, never the (larger) Python
+process that reports its exit code.
 
 This module is on the path of every `run`: it imports nothing that costs start-up time (no json, shutil,
 signal, secrets; see bench/runtime/README.md).
@@ -243,20 +244,22 @@ def _drop_privileges(spec):
         linux.capset(keep, keep, 0)
 
 
-def _pid1(spec, cgroup):
-    """The container's first process: cgroup, namespaces, root, hostname, privileges, then exec the command."""
+def _pid1(spec, cgroup, sync):
+    """The container's first process: namespaces, cgroup, root, hostname, privileges, then exec the command.
+
+    `sync` is the supervisor's pipe: b"g" once the container's directories and cgroup exist (it makes them while
+    this process creates its namespaces), then on cgroup v2 b"j" once it has moved this process into the
+    cgroup (a cgroup.procs write waits for an RCU grace period: meanwhile this process builds the root).
+    End of file instead means the supervisor failed and reports why.
+    """
     trace("pid1")
     umask = os.umask(0)
     try:
-        try:
-            cgroup.join_self()
-        except OSError as exc:
-            raise RunError("cannot join the container cgroup: {}".format(exc))
-        flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWCGROUP
+        flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
         if spec["network"] != "host":
             flags |= linux.CLONE_NEWNET
         try:
-            linux.unshare(flags)  # the cgroup namespace is rooted at the cgroup just joined
+            linux.unshare(flags)
         except OSError as exc:
             raise RunError("cannot create namespaces: {}".format(exc))
         trace("unshare")
@@ -265,7 +268,18 @@ def _pid1(spec, cgroup):
                 linux.loopback_up()
             except OSError as exc:
                 os.write(2, "hostprep-runtime: cannot bring up lo: {}\n".format(exc).encode())
+        if os.read(sync, 1) != b"g":
+            os._exit(125)
+        if cgroup.v == 1:
+            try:
+                cgroup.join_self()
+            except OSError as exc:
+                raise RunError("cannot join the container cgroup: {}".format(exc))
         _setup_root(spec)
+        if cgroup.v == 2 and cgroup.paths and os.read(sync, 1) != b"j":
+            os._exit(125)
+        os.close(sync)
+        linux.unshare(linux.CLONE_NEWCGROUP)  # rooted at the container's cgroup, joined by now
         linux.sethostname(spec["hostname"])
         _drop_privileges(spec)
         os.chdir(spec["workdir"] or "/")
@@ -398,11 +412,6 @@ def run(opts, root):
                 raise RunError("the container name {!r} is already in use".format(opts.name))
     cid = os.urandom(6).hex()
     cdir = os.path.join(base, cid)
-    try:
-        os.mkdir(cdir, 0o700)
-    except FileNotFoundError:
-        os.makedirs(base, exist_ok=True)
-        os.mkdir(cdir, 0o700)
     name = opts.name or "c-" + cid
     hostname = opts.hostname or cid
     env["HOSTNAME"] = hostname
@@ -416,23 +425,37 @@ def run(opts, root):
     state = {"id": cid, "name": name, "image": opts.image, "command": argv, "created": time.time(),
              "status": "created", "pid": 0, "exit_code": None, "cgroup": cgroup.paths, "rm": opts.rm,
              "hostname": hostname, "spec": {"env": env, "uid": uid, "gid": gid, "workdir": spec["workdir"]}}
-    try:
-        for sub in ("upper", "work"):
-            os.mkdir(os.path.join(cdir, sub), 0o755)
-        cgroup.create(**limits)
-    except BaseException:
-        rmtree(cdir)
-        raise
-    trace("created")
+
+    def prepare():
+        try:
+            try:
+                os.mkdir(cdir, 0o700)
+            except FileNotFoundError:
+                os.makedirs(base, exist_ok=True)
+                os.mkdir(cdir, 0o700)
+            for sub in ("upper", "work"):
+                os.mkdir(os.path.join(cdir, sub), 0o755)
+            cgroup.create(**limits)
+        except BaseException:
+            rmtree(cdir)
+            raise
+        trace("created")
+
     sys.stdout.flush()
     sys.stderr.flush()
     if getattr(opts, "detach", False):
+        prepare()  # here, so that a limit the kernel refuses is reported by this command
         return _detach(cdir, spec, cgroup, state, opts)
-    return _supervise(cdir, spec, cgroup, state, opts.rm)
+    return _supervise(cdir, spec, cgroup, state, opts.rm, prepare=prepare)
 
 
-def _supervise(cdir, spec, cgroup, state, rm, ready_fd=None):
-    """Start the container, forward signals, wait, record the exit code, clean up."""
+def _supervise(cdir, spec, cgroup, state, rm, ready_fd=None, prepare=None):
+    """Start the container, forward signals, wait, record the exit code, clean up.
+
+    PID 1 is forked first and creates its namespaces while `prepare` makes the container's directories and
+    cgroup here (two cores, two things at once); see _pid1 for the pipe that keeps them in step.
+    """
+    sync_r, sync_w = os.pipe()
     try:
         own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         linux.unshare(linux.CLONE_NEWPID)  # for the children only: the next fork is the container's PID 1
@@ -441,7 +464,8 @@ def _supervise(cdir, spec, cgroup, state, rm, ready_fd=None):
             if pid == 0:
                 try:
                     os.close(own_pidns)
-                    _pid1(spec, cgroup)
+                    os.close(sync_w)
+                    _pid1(spec, cgroup, sync_r)
                 except BaseException as exc:  # noqa: BLE001 - reported, never falls back into the caller's code
                     os.write(2, "hostprep-runtime: {}: {}\n".format(type(exc).__name__, exc).encode())
                 finally:
@@ -450,9 +474,28 @@ def _supervise(cdir, spec, cgroup, state, rm, ready_fd=None):
             linux.setns(own_pidns, linux.CLONE_NEWPID)  # later forks of this process stay in its own namespace
             os.close(own_pidns)
     except BaseException:
+        os.close(sync_r)
+        os.close(sync_w)
+        if prepare is None:  # made before: remove them
+            cgroup.remove()
+            rmtree(cdir)
+        raise
+    os.close(sync_r)
+    try:
+        if prepare is not None:
+            prepare()
+        os.write(sync_w, b"g")
+        if cgroup.v == 2 and cgroup.paths:
+            cgroup.add(pid)
+            os.write(sync_w, b"j")
+    except BaseException:
+        os.close(sync_w)  # PID 1 reads end of file and leaves without running anything
+        os.waitpid(pid, 0)
         cgroup.remove()
         rmtree(cdir)
         raise
+    os.close(sync_w)
+    trace("started")
     state.update(status="running", pid=pid, pid1=pid, started=time.time(), monitor_pid=os.getpid())
     _write_state(cdir, state)
     if ready_fd is not None:

@@ -201,3 +201,31 @@ def test_detached_run_returns_once_running(rt) -> None:
         assert time.monotonic() - t0 < 10
     finally:
         rt("rm", "-f", "quick")
+
+
+def test_cgroup_v2_join_by_the_supervisor(rt) -> None:
+    """On v2 the supervisor moves PID 1 (cgroup.procs) while PID 1 builds its root; checked on a real v2
+    hierarchy: the unified one of a hybrid machine, or /sys/fs/cgroup itself on a v2 machine."""
+    v2 = next((p for p in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup") if os.path.exists(p + "/cgroup.controllers")),
+              None)
+    if v2 is None:
+        pytest.skip("no cgroup v2 hierarchy on this machine")
+    env = dict(rt.env, HOSTPREP_RUNTIME_CGROUP_ROOT=v2)
+
+    def call(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([rt.python, "-m", "hostprep.runtime", *args], capture_output=True, text=True, env=env,
+                              timeout=60)
+
+    res = call("run", "--rm", "bb", "sh", "-c", "grep '^0::' /proc/self/cgroup; echo $$")
+    assert res.stdout.split() == ["0::/", "1"], res.stderr
+    started = call("run", "-d", "--name", "v2cg", "bb", "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    try:
+        state = json.loads(call("inspect", "v2cg").stdout)
+        assert state["cgroup"] == {"unified": f"{v2}/hostprep-runtime/{state['id']}"}
+        own = Path(f"/proc/{state['pid1']}/cgroup").read_text()
+        assert f"0::/hostprep-runtime/{state['id']}" in own.splitlines()
+        assert call("exec", "v2cg", "grep", "^0::", "/proc/self/cgroup").stdout.strip() == "0::/"
+    finally:
+        call("rm", "-f", "v2cg")
+    assert not Path(state["cgroup"]["unified"]).exists()
