@@ -92,7 +92,7 @@ def test_ctrl_c_during_a_command_stops_cleanly_and_a_rerun_converges(hosts: list
     _clean(hosts)
     inv = write_inventory(project / "inv.yml", hosts)
     retry = project / "a.retry"
-    proc = _start(project, inv, "-e", "nap=5", "-e", "tag=a", "--retry-file", str(retry))
+    proc = _start(project, inv, "-e", "nap=10", "-e", "tag=a", "--retry-file", str(retry))
     _wait_remote(hosts, "test -e /tmp/hp-intr-a-started")
     proc.send_signal(signal.SIGINT)
     out, err = _finish(proc, project)

@@ -142,7 +142,7 @@ def test_ctrl_c_typed_on_the_terminal(project: tuple[Path, Path, list]) -> None:
     def slow_step_running() -> bool:
         return all(ssh(h, "test -e /tmp/hp-progress-int-started").returncode == 0 for h in hosts)
 
-    code, raw = run_in_pty([str(BIN / "hostprep"), "apply", "-i", str(inv), "site.yml", "-e", "nap=4",
+    code, raw = run_in_pty([str(BIN / "hostprep"), "apply", "-i", str(inv), "site.yml", "-e", "nap=10",
                             "-e", "tag=int", "--retry-file", str(root / "int.retry")], root,
                            ctrl_c_when=slow_step_running)
     text = plain(raw)
