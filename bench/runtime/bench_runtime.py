@@ -120,6 +120,9 @@ def main() -> int:
         subprocess.run([str(pyz), "import", str(tar), "bench"], check=True, env=env, capture_output=True)
         candidates: dict[str, tuple[list[str], dict]] = {
             "hostprep-runtime": ([str(pyz), "run", "--rm", "bench", "/bin/true"], env)}
+        # what `pip install` does for an installed package (an editable install compiles on first import, which
+        # PYTHONDONTWRITEBYTECODE prevents): without it the two source-tree rows below include compiling
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "hostprep" / "runtime")], check=True)
         script = Path(sys.executable).parent / "hostprep-runtime"
         if script.exists():
             candidates["  (venv console script)"] = ([str(script), "run", "--rm", "bench", "/bin/true"], env)
@@ -150,13 +153,14 @@ def main() -> int:
         left = leftovers(state, cgroups_before)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    ours = stats(samples["hostprep-runtime"])[0]
+    peers = [name for name in ("runc", "crun") if name in samples]
     print(f"start-to-exit of /bin/true, {opts.n} runs each, interleaved; zipapp for {opts.python}")
     print(f"  {'':<28} {'median':>9} {'p90':>9}")
     for name, values in samples.items():
         median, p90 = stats(values)
-        ratio = "" if name == "hostprep-runtime" else f"  hostprep-runtime / {name.strip()} = {ours / median:.2f}"
-        print(f"  {name:<28} {median * 1000:6.1f} ms {p90 * 1000:6.1f} ms{ratio}")
+        ratios = "" if name in peers else "".join(
+            f"  {name.strip()} / {peer} = {median / stats(samples[peer])[0]:.2f}" for peer in peers)
+        print(f"  {name:<28} {median * 1000:6.1f} ms {p90 * 1000:6.1f} ms{ratios}")
     for name, reason in reasons.items():
         print(f"  {name:<28} {reason}")
     if left:

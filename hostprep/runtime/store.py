@@ -137,7 +137,11 @@ class Store:
 
     # -- index -----------------------------------------------------------------------------
     def index(self):
-        return jsonio.loads(_read_bytes(self._index_path(), "no image store at {}".format(self.root)))
+        try:
+            data = _read_bytes(self._index_path(), "")
+        except ImageError:  # a store never written to (Store(create=False)): no images
+            return {"schemaVersion": 2, "manifests": []}
+        return jsonio.loads(data)
 
     def set_ref(self, ref, manifest_digest, size):
         ref = normalize_ref(ref)
