@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import hashlib
+import math
 import os
 import posixpath
 import re
@@ -121,7 +122,7 @@ def _host_entries(path: Path, hostname: str) -> dict[str, paramiko.PKey] | None:
     return keys.lookup(hostname)
 
 
-def record_host_key(path: Path, hostname: str, key: paramiko.PKey) -> None:
+def record_host_key(path: Path, hostname: str, key: paramiko.PKey, *, hashed: bool = False) -> None:
     """Append `hostname key` to known_hosts once, under a thread and a file lock.
 
     The file is re-read under the lock: a key another worker recorded meanwhile is accepted
@@ -129,7 +130,8 @@ def record_host_key(path: Path, hostname: str, key: paramiko.PKey) -> None:
     """
     if str(path) == os.devnull:
         return
-    line = f"{hostname} {key.get_name()} {key.get_base64()}\n".encode()
+    name = paramiko.HostKeys.hash_host(hostname) if hashed else hostname  # ssh_config HashKnownHosts
+    line = f"{name} {key.get_name()} {key.get_base64()}\n".encode()
     with _KNOWN_HOSTS_LOCK:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
@@ -158,16 +160,17 @@ def record_host_key(path: Path, hostname: str, key: paramiko.PKey) -> None:
 class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
     """Decide on a key that known_hosts does not list (paramiko itself refuses changed keys)."""
 
-    def __init__(self, policy: str, record_to: Path, where: str) -> None:
+    def __init__(self, policy: str, record_to: Path, where: str, hashed: bool = False) -> None:
         self.policy = policy
         self.record_to = record_to
         self.where = where
+        self.hashed = hashed
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         if self.policy == "off":
             return
         if self.policy == "accept-new":
-            record_host_key(self.record_to, hostname, key)
+            record_host_key(self.record_to, hostname, key, hashed=self.hashed)
             client.get_host_keys().add(hostname, key.get_name(), key)
             return
         raise HostKeyError(
@@ -259,6 +262,11 @@ class SSHSettings:
         )
 
 
+def _whole_seconds(timeout: float | None) -> int | None:
+    """Fabric takes whole seconds (and int(0.5) would mean no timeout at all)."""
+    return max(1, math.ceil(timeout)) if timeout else None
+
+
 def _chain(conn: Any) -> list[Connection]:
     """A connection and its ProxyJump gateways, target first."""
     out = []
@@ -332,7 +340,7 @@ class SSHTransport:
         host key on the hops. So hostprep builds the chain itself.)
         """
         conn = Connection(host, user=user, port=port, config=config, gateway=False,
-                          connect_timeout=int(timeout) if timeout else None, connect_kwargs=connect_kwargs)
+                          connect_timeout=_whole_seconds(timeout), connect_kwargs=connect_kwargs)
         if jump is None:
             jump = conn.ssh_config.get("proxyjump")
         if jump and jump.lower() != "none":
@@ -354,7 +362,7 @@ class SSHTransport:
                 else:
                     gateway = Connection(hop_host, user=hop_user or None, port=int(hop_port) if hop_port else None,
                                          config=config, gateway=gateway or False,
-                                         connect_timeout=int(timeout) if timeout else None,
+                                         connect_timeout=_whole_seconds(timeout),
                                          connect_kwargs=dict(hop_kwargs))
             conn.gateway = gateway or False
         elif jump is None and conn.ssh_config.get("proxycommand", "none").lower() != "none":
@@ -390,7 +398,8 @@ class SSHTransport:
         policy = self._host_key_policy(conn)
         if policy == "off":
             warn_host_key_checking_off(f"first for {conn.original_host}")
-        client.set_missing_host_key_policy(_KnownHostsPolicy(policy, files[0], conn.original_host))
+        hashed = str(conn.ssh_config.get("hashknownhosts", "no")).lower() == "yes"
+        client.set_missing_host_key_policy(_KnownHostsPolicy(policy, files[0], conn.original_host, hashed))
 
     def connect(self) -> Connection:
         """Open the connection once (with retries for transient failures); reuse it afterwards."""

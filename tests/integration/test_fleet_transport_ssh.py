@@ -136,6 +136,33 @@ Host web1
         t.run("true")
 
 
+def test_ssh_config_host_key_settings(sshd: LoopbackSshd, tmp_path: Path) -> None:
+    known = tmp_path / "kh"
+    cfg = _ssh_config(tmp_path / "config", f"""
+Host web1
+  HostName 127.0.0.1
+  Port {sshd.port}
+  User root
+  IdentityFile {sshd.client_key}
+  UserKnownHostsFile {known}
+  StrictHostKeyChecking accept-new
+  HashKnownHosts yes
+""")
+    t = open_transport("web1", layered({}, ConnectionOptions(ssh_config=str(cfg))))
+    try:
+        assert t.run("true").rc == 0
+    finally:
+        t.close()
+    text = known.read_text()
+    assert text.startswith("|1|") and text.endswith(f" {sshd.host_pub}\n") and text.count("\n") == 1
+    # the command line's --host-key-policy wins over the file's StrictHostKeyChecking
+    known.write_text("")
+    t = open_transport("web1", layered({}, ConnectionOptions(ssh_config=str(cfg), host_key_policy="strict")))
+    with pytest.raises(HostKeyError, match="is not known"):
+        t.run("true")
+    assert known.read_text() == ""
+
+
 def test_home_ssh_config_is_read_without_f(sshd: LoopbackSshd, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"

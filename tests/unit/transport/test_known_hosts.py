@@ -79,3 +79,14 @@ def _new_key(tmp_path: Path, name: str) -> str:
     path = tmp_path / name
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
     return path.read_text()
+
+
+def test_record_hashed_like_hashknownhosts(tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    key = paramiko.Ed25519Key.from_private_key(io.StringIO(_new_key(tmp_path, "k")))
+    record_host_key(known, "[web1.example]:2222", key, hashed=True)
+    text = known.read_text()
+    assert text.startswith("|1|") and "web1.example" not in text
+    assert paramiko.HostKeys(str(known)).lookup("[web1.example]:2222")[key.get_name()] == key
+    record_host_key(known, "[web1.example]:2222", key, hashed=True)  # found although hashed: not added again
+    assert known.read_text() == text
