@@ -1,8 +1,8 @@
 """A live progress display for fleets (rich), with Ansible-like lines for what matters above it.
 
 `hostprep apply --progress auto|bar|lines` (`choose_mode`):
-- `auto` (the default): the live display when stdout is a terminal, `--json` is off and the run
-  targets more than one host; plain Ansible-like lines (`HumanOutput`) otherwise.
+- `auto` (the default): the live display when stdout is a terminal (not TERM=dumb), `--json` is off
+  and the run targets more than one host; plain Ansible-like lines (`HumanOutput`) otherwise.
 - `bar`: the live display even for one host (on a non-terminal, rich prints only its final state).
 - `lines`: plain lines. `--json` always means JSON lines, whatever `--progress` says.
 
@@ -349,7 +349,9 @@ def make_output(progress: str, *, as_json: bool, verbosity: int, diff: bool, tar
 
     stream = stream or sys.stdout
     hosts = len({h for names in targets for h in names})
-    mode = choose_mode(progress, as_json=as_json, isatty=stream.isatty(), hosts=hosts)
+    # a "dumb" terminal cannot redraw in place: auto gives it plain lines
+    isatty = stream.isatty() and os.environ.get("TERM", "") != "dumb"
+    mode = choose_mode(progress, as_json=as_json, isatty=isatty, hosts=hosts)
     if mode == "json":
         return JsonOutput(stream)
     if mode == "bar":
