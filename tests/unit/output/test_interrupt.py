@@ -158,3 +158,32 @@ def test_plan_stopped_between_steps_removes_its_temp_upload(tmp_path: Path) -> N
     ctx2.cancelled = cancelled  # type: ignore[attr-defined]
     assert not module.run(args, ctx2).get("failed")
     assert dest.read_text() == "new\n"
+
+
+def test_sigint_stops_later_batches_and_pending_handlers(tmp_path: Path) -> None:
+    inv, book = _project(tmp_path, f"""
+    - hosts: local
+      gather_facts: false
+      serial: 1
+      tasks:
+        - name: slow change
+          shell: touch {tmp_path}/started-{{{{ inventory_hostname }}}}; sleep 1
+          notify: handler
+      handlers:
+        - name: handler
+          copy: dest={tmp_path}/handled-{{{{ inventory_hostname }}}} content=x
+    """, hosts=3)
+    stream = io.StringIO()
+    runner = PlaybookRunner(load_playbook(book), load_inventory([str(inv)]), RunOptions(), HumanOutput(stream))
+
+    def interrupt() -> None:
+        _wait_for([tmp_path / "started-h0"])
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with InterruptHandler(runner.cancelled, runner.output):
+        stats = runner.run()
+    assert stats["h0"].changed == 1 and not (tmp_path / "handled-h0").exists()  # notified, not run
+    assert not list(tmp_path.glob("started-h[12]"))  # later batches never started
+    assert all(stats[h].interrupted for h in ("h0", "h1", "h2"))
+    assert "INTERRUPTED (Ctrl-C): 3 host(s) did not finish: h0, h1, h2" in stream.getvalue()
