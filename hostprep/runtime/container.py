@@ -185,7 +185,7 @@ def _setup_root(spec):
         target = path[1:]
         try:
             mode = os.stat(target).st_mode
-        except FileNotFoundError:
+        except OSError:  # not on this kernel
             continue
         if mode & 0o170000 == 0o040000:
             linux.mount("tmpfs", target, "tmpfs", linux.MS_RDONLY)
