@@ -3,7 +3,7 @@
 `run` takes a fast path: its arguments are read by `parse_run` (argparse and what it imports cost ~10 ms at
 every start) and the process ends with os._exit once the container is gone (interpreter finalization is
 several ms more). Any argument list `parse_run` is not sure about goes to argparse, so errors and help read
-the same; tests/runtime/test_cli_parse.py checks both parsers agree.
+the same; tests/runtime/test_fast_path.py checks that both parsers agree.
 """
 
 import os
