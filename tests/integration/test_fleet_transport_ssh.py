@@ -315,7 +315,7 @@ def test_hop_host_keys_are_checked(chain: dict, tmp_path: Path) -> None:
     finally:
         t.close()
     added = known.read_text()[len(before):]
-    assert added == f"[{chain['ns_addr']}]:{b.port} {b.host_pub}\n"
+    _assert_recorded(added, f"[{chain['ns_addr']}]:{b.port}", b.host_pub)
     # a changed key on hop A is refused even with host key checking off
     wrong = tmp_path / "wrong"
     wrong.write_text(known.read_text().replace(a.host_pub, _other_pub(tmp_path)))
@@ -326,6 +326,20 @@ def test_hop_host_keys_are_checked(chain: dict, tmp_path: Path) -> None:
 
 
 # -- host keys on the target -----------------------------------------------------------------
+def _assert_recorded(text: str, name: str, pub: str) -> None:
+    """`text` is exactly one known_hosts line for `name` with key `pub` (plain, or hashed when
+    ssh_config says HashKnownHosts yes, as Debian's /etc/ssh/ssh_config does)."""
+    import paramiko
+
+    assert text.endswith("\n") and text.count("\n") == 1, text
+    entry = paramiko.hostkeys.HostKeyEntry.from_line(text.strip())
+    assert entry is not None and " ".join([entry.key.get_name(), entry.key.get_base64()]) == pub
+    hosts = paramiko.HostKeys()
+    hosts.add(entry.hostnames[0], entry.key.get_name(), entry.key)
+    assert entry.hostnames[0] == name or entry.hostnames[0].startswith("|1|")
+    assert hosts.lookup(name) is not None, f"{text!r} is not an entry for {name}"
+
+
 def _fp(pub: str) -> str:
     return subprocess.run(["ssh-keygen", "-lf", "-"], input=pub, capture_output=True, text=True,
                           check=True).stdout.split()[1]
@@ -388,7 +402,9 @@ def test_accept_new_from_many_workers_records_the_key_once(sshd: LoopbackSshd, t
     for th in threads:
         th.join()
     assert results == [0] * 12
-    assert known.read_text() == f"# existing line without newline\n[127.0.0.1]:{sshd.port} {sshd.host_pub}\n"
+    first, rest = known.read_text().split("\n", 1)
+    assert first == "# existing line without newline"
+    _assert_recorded(rest, f"[127.0.0.1]:{sshd.port}", sshd.host_pub)
     # and later strict runs accept it
     t = open_transport("lo", sshd.hostvars(ansible_ssh_common_args=f"-o UserKnownHostsFile={known}"))
     try:
@@ -698,7 +714,7 @@ def test_cli_host_key_policy(sshd: LoopbackSshd, tmp_path: Path) -> None:
     assert known.read_text() == ""
     new = apply("--host-key-policy", "accept-new", "--json")
     assert new.returncode == 0, new.stdout[-2000:]
-    assert known.read_text() == f"[127.0.0.1]:{sshd.port} {sshd.host_pub}\n"  # three hosts, one line
+    _assert_recorded(known.read_text(), f"[127.0.0.1]:{sshd.port}", sshd.host_pub)  # three hosts, one line
     assert apply().returncode == 0
     # a changed key is refused even with --host-key-policy off
     known.write_text(f"[127.0.0.1]:{sshd.port} {_other_pub(tmp_path)}\n")
