@@ -25,6 +25,8 @@ def registry() -> dict[str, type[Module]]:
                     found[n] = obj
                     found[f"ansible.builtin.{n}"] = obj
                     found[f"ansible.legacy.{n}"] = obj
+                    if getattr(obj, "collection", None):  # ansible.posix.authorized_key, ...
+                        found[f"{obj.collection}.{n}"] = obj
     return found
 
 
