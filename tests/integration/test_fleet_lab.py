@@ -378,6 +378,8 @@ def test_become_with_a_wrong_or_missing_password_fails_clearly(lab, tmp_path: Pa
     events = _results(proc, host.name)
     failed = [e for e in events if e["status"] == "failed"]
     assert failed and failed[0]["task"] == "Who am I", events
+    print(f"become with a {case} password says: {failed[0]['result'].get('msg')!r} "
+          f"stderr {failed[0]['result'].get('stderr')!r}")
     msg = json.dumps(failed[0]["result"]).lower()
     assert "password" in msg and "sudo" in msg, failed[0]
     assert ssh(host, "test -e /root/hp-fleet-become").returncode == 1
