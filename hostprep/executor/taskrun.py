@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from hostprep.executor.play import PlayRunner
 
 SKIP_REASON = "Conditional result was False"
+_BECOME_VARS = ("ansible_become", "ansible_become_user", "ansible_become_password", "ansible_become_pass",
+                "ansible_become_method", "ansible_become_flags")
 
 
 class EnvTransport:
@@ -371,14 +373,24 @@ class TaskRunner:
 
     def become(self, templar: Templar) -> BecomeSpec:
         """The task's become: keywords (task, block, role, play) over the host's ansible_become* vars."""
-        become_kw = self._kw(templar, "become")
-        become_user = self._kw(templar, "become_user")
-        hv = {**self.host.inv_vars}
-        become = become_from_vars(hv, enabled=None if become_kw is None else to_bool(become_kw, "become"),
-                                  user=become_user)
-        if become_kw is None and become_user is None and not become.enabled:
-            become = become_from_vars(hv)
-        return become
+        # Ansible: connection variables (ansible_become*, from any variable source) beat the keywords,
+        # which beat the command line (-b, --become-user, -K: layered under by become_from_vars).
+        variables = templar.variables
+        explicit = {name: templar.render(variables[name], context=self.context)
+                    for name in _BECOME_VARS if name in variables}
+        enabled: bool | None = None
+        if "ansible_become" in explicit:
+            enabled = to_bool(explicit["ansible_become"], "ansible_become")
+        else:
+            become_kw = self._kw(templar, "become")
+            enabled = None if become_kw is None else to_bool(become_kw, "become")
+        user = explicit.get("ansible_become_user") or self._kw(templar, "become_user")
+        hv = {**self.host.inv_vars, **explicit}
+        for keyword, var in (("become_method", "ansible_become_method"), ("become_flags", "ansible_become_flags")):
+            value = self._kw(templar, keyword)
+            if var not in explicit and value is not None:
+                hv[var] = value
+        return become_from_vars(hv, enabled=enabled, user=None if user is None else str(user))
 
     def environment(self, templar: Templar) -> dict[str, str]:
         env = self._kw(templar, "environment")

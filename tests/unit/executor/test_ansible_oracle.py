@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -108,3 +110,54 @@ def test_same_registered_values_and_recap_as_ansible_playbook(tmp_path: Path) ->
     assert our_values == their_values
     assert our_values["echo"] == ["alpha-0", "beta-1", "gamma-2"] and our_values["attempts"] == 3
     assert _recap(ours.stdout) == _recap(theirs.stdout)
+
+
+BECOME_BOOK = """
+- hosts: all
+  gather_facts: false
+  become: true
+  tasks:
+    - {command: id -un, register: plain}
+    - {command: id -un, become_user: daemon, register: kw_user}
+    - {command: id -un, become: false, register: kw_off}
+    - command: id -un
+      vars: {ansible_become_user: bin}
+      become_user: daemon
+      register: var_over_kw
+    - copy:
+        dest: "{{ out }}"
+        content: "{{ [plain, kw_user, kw_off, var_over_kw] | map(attribute='stdout') | list | to_json }}"
+"""
+
+
+def test_become_variables_beat_keywords_as_in_ansible(tmp_path: Path) -> None:
+    """Connection variables (ansible_become*) override play/task keywords; keywords apply otherwise."""
+    assert os.geteuid() == 0, "needs root (sudo to other users without a password)"
+    results = {}
+    # the tasks of one host run as `nobody`: its output goes to a world-writable dir under /tmp
+    shared = Path(tempfile.mkdtemp(prefix="hostprep-oracle-"))
+    try:
+        shared.chmod(0o777)
+        for tool in ("hostprep", "ansible-playbook"):
+            work = tmp_path / tool
+            work.mkdir()
+            out = shared / tool
+            out.mkdir()
+            out.chmod(0o777)
+            (work / "site.yml").write_text(textwrap.dedent(BECOME_BOOK))
+            (work / "inv.ini").write_text(
+                f"vars_win ansible_connection=local ansible_python_interpreter=/usr/bin/python3 out={out}/a.json "
+                f"ansible_become=true ansible_become_user=nobody\n"
+                f"keywords ansible_connection=local ansible_python_interpreter=/usr/bin/python3 out={out}/b.json\n")
+            env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(work / ".tmp"),
+                   "ANSIBLE_HOME": str(work / ".ansible"), "ANSIBLE_RETRY_FILES_ENABLED": "0",
+                   "ANSIBLE_PIPELINING": "1"}
+            args = ["apply"] if tool == "hostprep" else []
+            proc = subprocess.run([str(BIN / tool), *args, "-i", str(work / "inv.ini"), str(work / "site.yml")],
+                                  capture_output=True, text=True, cwd=shared, env=env, timeout=300)
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+            results[tool] = [json.loads((out / f).read_text()) for f in ("a.json", "b.json")]
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+    assert results["hostprep"] == results["ansible-playbook"]
+    assert results["hostprep"][1] == ["root", "daemon", "root", "bin"]
