@@ -76,7 +76,8 @@ class HostnameModule(Module):
                 steps.append(Command(f"hostname {q(name)}"))
         before = current if name != current else permanent
         fqdn = sec.get("fqdn") or name if not steps else name
-        facts = {"ansible_hostname": name.split(".")[0], "ansible_nodename": name, "ansible_fqdn": fqdn,
-                 "ansible_domain": ".".join(fqdn.split(".")[1:])}
+        # without the ansible_ prefix, as facts are kept (the host's variables are ansible_hostname, ...)
+        facts = {"hostname": name.split(".")[0], "nodename": name, "fqdn": fqdn,
+                 "domain": ".".join(fqdn.split(".")[1:])}
         diff = {"before": f"hostname = {before}\n", "after": f"hostname = {name}\n"} if steps else None
         return Plan(bool(steps), steps, diff=diff, result={"name": name, "ansible_facts": facts})

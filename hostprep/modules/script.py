@@ -17,7 +17,7 @@ class ScriptModule(CommandModule):
     free_form = "cmd"
     doc = ("Run a local script (from the role's or playbook's files/) on the host: it is uploaded to a temporary "
            "file, run with its arguments (through `executable` if given) and removed. creates/removes make it "
-           "idempotent; check mode skips it unless they decide.")
+           "idempotent; check mode skips it unless they are given (then it reports whether it would run).")
     examples = "- script: files/setup.sh --mode fast\n  args:\n    creates: /etc/app/.done\n"
     args = {
         "cmd": Arg("str", aliases=("_raw_params",), doc="The script's path followed by its arguments."),
@@ -39,9 +39,10 @@ class ScriptModule(CommandModule):
             raise ModuleArgError(f"script: cannot split command: {exc}", key="cmd") from None
         out = probe.stdout if probe else ""
         if args.get("creates") and "creates=yes" in out:
-            return Plan(False, result={"skipped": True, "msg": f"skipped, since {args['creates']} exists"})
+            return Plan(False, result={"skipped": True, "msg": f"{args['creates']} exists, matching creates option"})
         if args.get("removes") and "removes=no" in out:
-            return Plan(False, result={"skipped": True, "msg": f"skipped, since {args['removes']} does not exist"})
+            return Plan(False, result={"skipped": True,
+                                       "msg": f"{args['removes']} does not exist, matching removes option"})
         if ctx is None or ctx.find_file is None:
             raise ModuleArgError("script: no way to find the script on the controller", key="cmd")
         data = ctx.find_file(words[0], "files").read_bytes()
@@ -60,9 +61,7 @@ class ScriptModule(CommandModule):
                 return {"changed": False, "skipped": True, "msg": "Check mode is not supported for this task."}
             res = ctx.probe(super().probe(args) or "true")
             plan = self.plan(args, ProbeResult(res.rc, res.stdout, res.stderr), ctx)
-            if plan.changed:
-                return {"changed": False, "skipped": True, "msg": "Check mode is not supported for this task."}
-            return {"changed": False, **plan.result}
+            return {"changed": plan.changed, **plan.result}  # as Ansible: changed if creates/removes would run it
         result = super(CommandModule, self).run(args, ctx, probe)
         if result.get("rc", 0) != 0:
             result["failed"] = True

@@ -123,7 +123,7 @@ class UnarchiveModule(Module):
                 return Plan(failed=True, msg="unarchive: cannot find src on the controller")
             local = ctx.find_file(src, "files")
             handler, listing = members(local)
-            names = [m["name"] for m in listing]
+            names = [m["name"] + ("/" if m["kind"] == "directory" else "") for m in listing]  # as tar -t lists
             wanted = [m for m in listing if self._selected(args, m["name"])]
             checks = {f"m{i}": posixpath.join(dest, m["name"]) for i, m in enumerate(wanted)}
             cur = stats_from(ctx.probe(stat_probe(checks)).stdout) if checks else {}
@@ -156,13 +156,13 @@ class UnarchiveModule(Module):
                       f" continue;; esac; a=$(unzip -p {src} \"$n\" | sha1sum); b=$(sha1sum < {dest}/\"$n\" "
                       "2>/dev/null); [ \"$a\" = \"$b\" ] || echo \"$n\"; done")
             sec = sections(ctx.probe(script).stdout)
-            names = [n.rstrip("/") for n in sec.get("list", "").splitlines() if n]
+            names = [n for n in sec.get("list", "").splitlines() if n]
             diff = [n for n in sec.get("diff", "").splitlines() if self._selected(args, n.rstrip("/"))]
             return "ZipArchive", names, bool(diff), None
         script = (f"echo '@@hostprep:list@@'; tar -tf {src}\necho '@@hostprep:diff@@'\n"
                   f"tar -d -f {src} -C {dest} 2>&1; true")
         sec = sections(ctx.probe(script).stdout)
-        names = [posixpath.normpath(n) for n in sec.get("list", "").splitlines() if n and n not in ("./", ".")]
+        names = [n for n in sec.get("list", "").splitlines() if n and n not in ("./", ".")]
         diff = [x for x in sec.get("diff", "").splitlines() if any(w in x for w in TAR_DIFFERS)]
         handler = "TgzArchive" if args["src"].endswith((".gz", ".tgz", ".bz2", ".xz")) else "TarArchive"
         return handler, names, bool(diff), None
@@ -188,6 +188,7 @@ class UnarchiveModule(Module):
         """mode/owner/group of every unpacked member, as Ansible sets them (only where they differ)."""
         if not (args.get("mode") or args.get("owner") or args.get("group")):
             return []
+        names = [posixpath.normpath(n) for n in names]
         top = sorted({n.split("/", 1)[0] for n in names if self._selected(args, n)})
         paths = [posixpath.join(args["dest"], n) for n in names if self._selected(args, n)]
         if not paths:
