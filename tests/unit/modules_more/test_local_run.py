@@ -200,3 +200,30 @@ def test_modules_are_listed_and_documented() -> None:
         assert name in listing, name
         assert CliRunner().invoke(command, [name]).exit_code == 0, name
     assert get_module("ansible.posix.authorized_key") is get_module("authorized_key")
+
+
+def test_mount_tmpfs_with_its_own_fstab(tmp_path: Path) -> None:
+    """A real tmpfs mount (the tests run as root) through an fstab file of the test's own."""
+    import subprocess
+
+    fstab, point = tmp_path / "fstab", tmp_path / "mnt" / "a"
+    fstab.write_text("# test\n")
+    raw = {"path": str(point), "src": "tmpfs", "fstype": "tmpfs", "opts": "size=1m", "state": "mounted",
+           "fstab": str(fstab)}
+
+    def options() -> str:
+        return subprocess.run(["findmnt", "-rn", "-o", "OPTIONS", str(point)], capture_output=True, text=True).stdout
+
+    try:
+        assert run("mount", raw, check=True)["changed"] is True and not point.exists()
+        assert run("ansible.posix.mount", raw)["changed"] is True
+        assert "size=1024k" in options() and fstab.read_text().endswith(f"tmpfs {point} tmpfs size=1m 0 0\n")
+        assert run("mount", raw)["changed"] is False
+        bigger = {**raw, "opts": "size=2m"}
+        assert run("mount", bigger)["changed"] is True and "size=2048k" in options()
+        assert run("mount", bigger)["changed"] is False
+        assert run("mount", {**raw, "state": "unmounted"})["changed"] is True and options() == ""
+        assert run("mount", {**raw, "state": "absent"})["changed"] is True
+        assert fstab.read_text() == "# test\n" and not point.exists()
+    finally:
+        subprocess.run(["umount", str(point)], capture_output=True)

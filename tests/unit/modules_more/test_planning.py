@@ -300,3 +300,45 @@ def test_service_facts_merge_units_and_files() -> None:
     assert s["nfs.service"]["status"] == "not-found"
     assert s["sshd.service"]["state"] == "active" and s["getty@.service"]["state"] == "unknown"
     assert plan("service_facts", {}, "").result["skipped"] is True
+
+
+# -- mount -----------------------------------------------------------------------------------------
+FSTAB = ("# /etc/fstab\nUUID=1b2c / xfs defaults 0 0\n/dev/sdb1 /data xfs noatime 0 2\n"
+         "/swapfile none swap sw 0 0\n/dev/sdc1   /old ext4 defaults\n")
+
+
+def mount_want(**kw) -> dict:
+    mod = get_module("mount")()
+    return mod.wanted(mod.validate({"path": "/data", "src": "/dev/sdb1", "fstype": "xfs", "state": "present", **kw}))
+
+
+def test_mount_fstab_edits() -> None:
+    from hostprep.modules.mount import set_fstab, unset_fstab
+
+    assert set_fstab(FSTAB, mount_want(opts="noatime", passno="2")) == (FSTAB, False)
+    new, changed = set_fstab(FSTAB, mount_want(opts="noatime,nodev", passno="2"))
+    assert changed and "/dev/sdb1 /data xfs noatime,nodev 0 2\n" in new and new.count("/data") == 1
+    added, changed = set_fstab(FSTAB, mount_want(path="/srv/my data", src="tmpfs", fstype="tmpfs", boot=False))
+    assert changed and added.endswith("tmpfs /srv/my\\040data tmpfs defaults,noauto 0 0\n")
+    short, changed = set_fstab(FSTAB, mount_want(path="/old", src="/dev/sdc1", fstype="ext4"))
+    assert not changed  # a four-field line means dump=0 passno=0
+    assert unset_fstab(FSTAB, mount_want()) == (FSTAB.replace("/dev/sdb1 /data xfs noatime 0 2\n", ""), True)
+    swap = mount_want(path="none", src="/other", fstype="swap")
+    assert set_fstab(FSTAB, swap)[0].endswith("/other none swap defaults 0 0\n")  # swap told apart by src
+
+
+def test_mount_plans() -> None:
+    fstab = f"@@hostprep:fstab@@\n{base64.b64encode(FSTAB.encode()).decode()}\n"
+    raw = {"path": "/data", "src": "/dev/sdb1", "fstype": "xfs", "opts": "noatime", "passno": "2"}
+    unmounted = plan("mount", {**raw, "state": "mounted"}, fstab + "@@hostprep:path@@\nexists\n@@hostprep:mounted@@\n")
+    assert [s.cmd for s in unmounted.steps] == ["mount /data || exit 1"]
+    mounted = fstab + "@@hostprep:path@@\nexists\n@@hostprep:mounted@@\n/dev/sdb1 xfs\n"
+    assert plan("mount", {**raw, "state": "mounted"}, mounted).changed is False
+    p = plan("mount", {**raw, "opts": "noatime,nodev", "state": "mounted"}, mounted)
+    assert isinstance(p.steps[0], Upload) and "mount -o remount /data" in p.steps[1].cmd
+    assert "base64 -d > /etc/fstab" in p.steps[1].cmd  # a failed remount puts the old fstab back
+    gone = plan("mount", {"path": "/data", "state": "absent"}, mounted)
+    assert [s.cmd for s in gone.steps[1:]] == ["umount /data", "rmdir /data"]
+    assert [s.cmd for s in plan("mount", {"path": "/data", "state": "unmounted"}, mounted).steps] == ["umount /data"]
+    with pytest.raises(ModuleArgError, match="missing: src, fstype"):
+        get_module("mount")().validate({"path": "/x", "state": "mounted"})
