@@ -23,22 +23,22 @@ SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 BYTES = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
-def parse_age(text: str | None) -> int | None:
+def _with_unit(text: str | None, units: dict[str, int], what: str) -> int | None:
+    """'-2d' -> -172800 with units {suffix: factor}; the first unit is the default."""
     if text is None:
         return None
-    m = re.match(r"^(-?\d+)(s|m|h|d|w)?$", text.lower())
+    m = re.match(rf"^(-?\d+)([{''.join(units)}])?$", text.lower())
     if not m:
-        raise ValueError("failed to process age")
-    return int(m.group(1)) * SECONDS.get(m.group(2) or "s", 1)
+        raise ValueError(f"failed to process {what}")
+    return int(m.group(1)) * units[m.group(2) or next(iter(units))]
+
+
+def parse_age(text: str | None) -> int | None:
+    return _with_unit(text, SECONDS, "age")
 
 
 def parse_size(text: str | None) -> int | None:
-    if text is None:
-        return None
-    m = re.match(r"^(-?\d+)(b|k|m|g|t)?$", text.lower())
-    if not m:
-        raise ValueError("failed to process size")
-    return int(m.group(1)) * BYTES.get(m.group(2) or "b", 1)
+    return _with_unit(text, BYTES, "size")
 
 
 def name_matches(name: str, patterns: list[str], excludes: list[str] | None, use_regex: bool) -> bool:
