@@ -53,8 +53,9 @@ class HostnameModule(Module):
             permanent, current = sec.get("static", ""), sec.get("transient", "")
             if permanent != name:  # permanent first, as Ansible does (NetworkManager)
                 steps.append(Command(f"hostnamectl --pretty --static set-hostname {q(name)}"))
-            if current != name:
-                steps.append(Command(f"hostnamectl --transient set-hostname {q(name)}"))
+            if current != name:  # hostnamed may keep the transient name while a static one is set: then sethostname
+                steps.append(Command(f"hostnamectl --transient set-hostname {q(name)}; "
+                                     f"[ \"$(hostname)\" = {q(name)} ] || hostname {q(name)}"))
         elif use == "redhat":
             lines = sec.get("network", "").splitlines()
             permanent = lines[0].split("=", 1)[1].strip() if lines and "=" in lines[0] else ""

@@ -83,7 +83,7 @@ def test_check_mode_on_a_drifted_host_changes_nothing(lab, project: Path) -> Non
     (h,) = lab.up(1, "el9", "more")  # the host converged by the test above
     inv = write_inventory(project / "inv.yml", [h])
     drift = ("sed -i 's/new.example.com/old.example.com/' /srv/more/hosts; rm -f /etc/cron.d/hostprep-more; "
-             "echo changed > /opt/more-app/app/README; hostnamectl --transient set-hostname drifted; "
+             "echo changed > /opt/more-app/app/README; hostname drifted; "
              ": > /home/hpmore/.ssh/authorized_keys")
     assert ssh(h, drift).returncode == 0
     before = _state(h)
@@ -101,3 +101,28 @@ def _events(proc) -> list[dict]:
 
     return [e for e in (json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{"))
             if e.get("event") == "task_result"]
+
+
+def test_mount_tmpfs_mounted_remounted_absent(lab, project: Path) -> None:
+    (h,) = lab.up(1, "el9", "more")
+    inv = write_inventory(project / "inv.yml", [h])
+
+    def apply(*extra: str):
+        proc = hostprep("apply", "-i", str(inv), "mount.yml", "--json", "--detailed-exitcode", *extra, cwd=project)
+        assert proc.returncode in (0, 2), ([(f["task"], f["result"].get("msg")) for f in failures(proc)],
+                                           proc.stderr[-2000:])
+        return proc.returncode
+
+    def mounted() -> str:
+        return ssh(h, "findmnt -rn -o FSTYPE,OPTIONS /srv/more-mnt/scratch; cat /srv/more-fstab").stdout
+
+    assert apply() == 2
+    first = mounted()
+    assert first.startswith("tmpfs ") and "size=1024k" in first and "mode=750" in first
+    assert first.endswith("tmpfs /srv/more-mnt/scratch tmpfs size=1m,mode=0750 0 0\n")
+    assert apply() == 0 and mounted() == first
+    assert apply("--check", "-e", "size=2m") == 2 and mounted() == first
+    assert apply("-e", "size=2m") == 2 and "size=2048k" in mounted()
+    assert apply("-e", "state=absent") == 2
+    assert ssh(h, "findmnt /srv/more-mnt/scratch; ls /srv/more-mnt; cat /srv/more-fstab").stdout == ""
+    assert apply("-e", "state=absent") == 0

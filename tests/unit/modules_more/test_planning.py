@@ -91,7 +91,8 @@ EL9_HOSTNAME_PROBE = ("@@hostprep:systemd@@\nyes\n@@hostprep:transient@@\nmods-1
 def test_hostname_systemd_sets_static_then_transient() -> None:
     p = plan("hostname", {"name": "web01.example.com"}, EL9_HOSTNAME_PROBE)
     assert [s.cmd for s in p.steps] == ["hostnamectl --pretty --static set-hostname web01.example.com",
-                                        "hostnamectl --transient set-hostname web01.example.com"]
+                                        "hostnamectl --transient set-hostname web01.example.com; "
+                                        '[ "$(hostname)" = web01.example.com ] || hostname web01.example.com']
     assert p.diff == {"before": "hostname = mods-1\n", "after": "hostname = web01.example.com\n"}
     facts = p.result["ansible_facts"]
     assert facts["hostname"] == "web01" and facts["domain"] == "example.com"
