@@ -191,15 +191,16 @@ def test_modules_are_listed_and_documented() -> None:
     from hostprep.cli.doc import command
 
     names = ["replace", "hostname", "cron", "getent", "find", "fetch", "unarchive", "authorized_key",
-             "package_facts", "service_facts", "script", "tempfile", "pause", "wait_for_connection"]
+             "package_facts", "service_facts", "script", "tempfile", "pause", "wait_for_connection", "mount"]
     listing = CliRunner().invoke(command, []).output
     for name in names:
         cls = get_module(name)
-        assert cls is get_module(f"ansible.builtin.{name}") or name == "authorized_key"
+        assert cls is get_module(f"ansible.builtin.{name}") or name in ("authorized_key", "mount")
         assert cls.doc and cls.examples, name
         assert name in listing, name
         assert CliRunner().invoke(command, [name]).exit_code == 0, name
     assert get_module("ansible.posix.authorized_key") is get_module("authorized_key")
+    assert get_module("ansible.posix.mount") is get_module("mount")
 
 
 def test_mount_tmpfs_with_its_own_fstab(tmp_path: Path) -> None:
