@@ -93,3 +93,30 @@ def position(walk: list[tuple[Task, Scope]], task: Task, hint: int = 0) -> int |
         if walk[index][0] is task:
             return index
     return None
+
+
+def is_check(task: Task) -> bool:
+    """A `command` task with `changed_when: false` (see TaskRunner.read_only_check)."""
+    value = task.kw("changed_when")
+    return task.module == "command" and (value is False or (isinstance(value, str)
+                                                             and value.strip().lower() in ("false", "no")))
+
+
+def checks_ahead(runner: PlayRunner, host: HostState, walk: list[tuple[Task, Scope]],
+                 start: int) -> list[ProbeRequest]:
+    """The read-only checks that directly follow walk[start - 1], up to the first other task."""
+    from hostprep.executor.taskrun import TaskRunner
+
+    scratch = scratch_host(host)
+    options = runner.options
+    out: list[ProbeRequest] = []
+    for task, scope in walk[start:start + MAX_AHEAD]:
+        if not tags_selected(scope.task_tags(task), options.tags, options.skip_tags):
+            continue
+        if not is_check(task):
+            break
+        try:
+            out.extend(TaskRunner(runner, scratch, task, scope).speculate(checks=True))
+        except Exception:  # noqa: BLE001 - a check that cannot be worked out runs at its turn
+            break
+    return out

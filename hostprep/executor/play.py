@@ -17,7 +17,7 @@ from typing import Any
 
 from hostprep.errors import HostprepError, InputError, UnreachableError
 from hostprep.executor.factcache import load_facts, save_facts
-from hostprep.executor.lookahead import position, probes_ahead, static_walk
+from hostprep.executor.lookahead import checks_ahead, position, probes_ahead, static_walk
 from hostprep.executor.probebatch import ProbeRequest
 from hostprep.executor.prober import ProbingTransport
 from hostprep.executor.scope import Scope, tags_selected
@@ -105,6 +105,7 @@ class PlayRunner:
                 if not self.options.no_fast_path:
                     transport = ProbingTransport(transport)
                     transport.lookahead = lambda: self.probes_ahead(host)
+                    transport.checks_ahead = lambda: self.checks_ahead(host)
                 host.transport = transport
             return host.transport
         if delegate in ("localhost", "127.0.0.1"):
@@ -133,6 +134,14 @@ class PlayRunner:
             return []
         host.walk_pos = pos
         return probes_ahead(self, host, walk, pos)
+
+    def checks_ahead(self, host: HostState) -> list[ProbeRequest]:
+        """The read-only checks right after the running one (they share its round trip)."""
+        if host.current_task is None:
+            return []
+        walk = self.walk()
+        pos = position(walk, host.current_task, host.walk_pos)
+        return [] if pos is None else checks_ahead(self, host, walk, pos + 1)
 
     # -- the play ------------------------------------------------------------------------
     def run(self) -> None:

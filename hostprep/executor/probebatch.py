@@ -73,7 +73,7 @@ def _segments(requests: list[ProbeRequest]) -> list[tuple[BecomeSpec | None, lis
     return out
 
 
-def _segment_body(requests: list[ProbeRequest], indexes: list[int]) -> str:
+def _segment_body(requests: list[ProbeRequest], indexes: list[int], stop_on_failure: bool = False) -> str:
     lines = ['exec </dev/null', 'd=$(mktemp -d 2>/dev/null || mktemp -d -t hostprep.XXXXXX) || exit 97',
              'trap \'rm -rf "$d"\' EXIT']
     for index in indexes:
@@ -81,25 +81,31 @@ def _segment_body(requests: list[ProbeRequest], indexes: list[int]) -> str:
         env = ""
         if req.env:
             env = "export " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in req.env.items()) + "\n"
-        lines.append(f'(\n{env}{req.cmd}\n) >"$d/o" 2>"$d/e"')
-        lines.append(f'printf \'{FRAME} {index} %s\\n\' "$?"; base64 <"$d/o"; echo @@HPE; base64 <"$d/e"; '
+        lines.append(f'(\n{env}{req.cmd}\n) >"$d/o" 2>"$d/e"; r=$?')
+        lines.append(f'printf \'{FRAME} {index} %s\\n\' "$r"; base64 <"$d/o"; echo @@HPE; base64 <"$d/e"; '
                      'echo @@HPX')
+        if stop_on_failure:
+            lines.append('[ "$r" = 0 ] || exit 3')
     return "\n".join(lines) + "\n"
 
 
-def build_batch(requests: list[ProbeRequest]) -> tuple[str, bytes]:
-    """The script (run as the login user) and the stdin it needs (sudo passwords)."""
+def build_batch(requests: list[ProbeRequest], stop_on_failure: bool = False) -> tuple[str, bytes]:
+    """The script (run as the login user) and the stdin it needs (sudo passwords).
+
+    With `stop_on_failure` (read-only checks, which run in order) nothing runs after the first
+    request that exits non-zero.
+    """
     parts: list[str] = []
     stdin = b""
     for become, indexes in _segments(requests):
-        body = _segment_body(requests, indexes)
+        body = _segment_body(requests, indexes, stop_on_failure)
         if become is None:
             parts.append(f"/bin/sh -c {shlex.quote(body)}")
         else:
             parts.append(become_prefix(become, _PROMPT) + f"/bin/sh -c {shlex.quote(body)}")
             if become.password is not None:
                 stdin += become.password.encode() + b"\n"
-    return "\n".join(parts) + "\n", stdin
+    return ("\n" if not stop_on_failure else " || exit 0\n").join(parts) + "\n", stdin
 
 
 def parse_batch(stdout: str, count: int) -> dict[int, RunResult]:

@@ -18,7 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hostprep.executor.probebatch import ProbeKey, ProbeRequest, build_batch, parse_batch, probe_key, split_batches
+from hostprep.executor.probebatch import (
+    MAX_SCRIPT,
+    ProbeKey,
+    ProbeRequest,
+    build_batch,
+    parse_batch,
+    probe_key,
+    split_batches,
+)
 from hostprep.transport.base import BecomeSpec, RunResult, Transport
 
 Lookahead = Callable[[], list[ProbeRequest]]
@@ -31,7 +39,9 @@ class ProbingTransport:
         self.inner = inner
         self.name = inner.name
         self.lookahead: Lookahead | None = None
+        self.checks_ahead: Lookahead | None = None
         self._cache: dict[ProbeKey, RunResult] = {}
+        self._checks: dict[ProbeKey, RunResult] = {}
         self.batches = 0
         self.hits = 0
         self.misses = 0
@@ -43,21 +53,22 @@ class ProbingTransport:
     # -- anything but a probe may change the host --------------------------------------
     def invalidate(self) -> None:
         self._cache.clear()
+        self._checks.clear()
 
     def run(self, command: str, *, become: BecomeSpec | None = None, env: dict[str, str] | None = None,
             stdin: bytes | None = None, timeout: float | None = None) -> RunResult:
-        self._cache.clear()
+        self.invalidate()
         return self.inner.run(command, become=become, env=env, stdin=stdin, timeout=timeout)
 
     def put(self, data: bytes, dest: str, **kwargs: Any) -> None:
-        self._cache.clear()
+        self.invalidate()
         self.inner.put(data, dest, **kwargs)
 
     def get(self, path: str, *, become: BecomeSpec | None = None) -> bytes:
         return self.inner.get(path, become=become)
 
     def close(self) -> None:
-        self._cache.clear()
+        self.invalidate()
         self.inner.close()
 
     def __getattr__(self, name: str) -> Any:
@@ -87,6 +98,41 @@ class ProbingTransport:
         if hit is not None:
             return hit
         # not answered by the batch (e.g. sudo refused): run it alone, which reports the real error
+        return self.inner.run(cmd, become=become, env=env)
+
+    # -- read-only checks (command + changed_when: false) --------------------------------
+    def check(self, cmd: str, *, become: BecomeSpec | None = None, env: dict[str, str] | None = None) -> RunResult:
+        """Run a declared read-only check at its turn, with the checks right after it in the same round trip.
+
+        The checks run in order and stop at the first non-zero exit; an answer is used once, by
+        the task it was run for. Probes answered before the checks are dropped (a check is
+        trusted not to change the host, but the tasks after it are probed again all the same).
+        """
+        key = probe_key(cmd, become, env)
+        hit = self._checks.pop(key, None)
+        if hit is not None:
+            self.hits += 1
+            return hit
+        self.invalidate()
+        wanted = ProbeRequest(cmd, become, env)
+        ahead: list[ProbeRequest] = []
+        if self.checks_ahead is not None:
+            try:
+                ahead = self.checks_ahead()
+            except Exception:  # noqa: BLE001 - what cannot be worked out runs at its turn
+                ahead = []
+        batch = [wanted, *ahead]
+        if len(batch) == 1 or len(build_batch(batch)[0]) > MAX_SCRIPT:
+            return self.inner.run(cmd, become=become, env=env)
+        script, stdin = build_batch(batch, stop_on_failure=True)
+        self.batches += 1
+        out = self.inner.run(script, stdin=stdin or None)
+        answers = parse_batch(out.stdout, len(batch))
+        for index, res in answers.items():
+            if index:
+                self._checks.setdefault(batch[index].key, res)
+        if 0 in answers:
+            return answers[0]
         return self.inner.run(cmd, become=become, env=env)
 
     def prefetch(self, requests: list[ProbeRequest]) -> dict[ProbeKey, RunResult]:

@@ -44,11 +44,17 @@ class EnvTransport:
                                timeout=timeout)
 
     def probe(self, command: str, *, become=None, env=None):  # noqa: ANN001
+        return self._ask("probe", command, become, env)
+
+    def check(self, command: str, *, become=None, env=None):  # noqa: ANN001
+        return self._ask("check", command, become, env)
+
+    def _ask(self, kind: str, command: str, become: Any, env: Any) -> Any:
         merged_env = {**self._env, **(env or {})}
-        probe = getattr(self._inner, "probe", None)
-        if probe is None:
+        ask = getattr(self._inner, kind, None)
+        if ask is None:
             return self._inner.run(command, become=become, env=merged_env)
-        return probe(command, become=become, env=merged_env)
+        return ask(command, become=become, env=merged_env)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -397,10 +403,10 @@ class TaskRunner:
         return {str(k): str(v) for k, v in dict(env).items()} if env else {}
 
     def read_only_check(self, module_name: str) -> bool:
-        """A `command` task with `changed_when: false` is taken as a read-only check (see fastpath docs).
+        """A `command` task with `changed_when: false` is taken as a read-only check.
 
-        Such a check may be answered from the host's batched probes; if an earlier task of the
-        batch changes the host, the check runs again after that change.
+        A check runs at its turn, never ahead of the tasks before it; the checks that directly
+        follow it run in the same round trip, in order, stopping at the first that exits non-zero.
         """
         if module_name != "command" or self.runner.options.no_fast_path:
             return False
@@ -408,7 +414,7 @@ class TaskRunner:
         return value is False or (isinstance(value, str) and value.strip().lower() in ("false", "no"))
 
     # -- speculation (the fast path's lookahead) ---------------------------------------------
-    def speculate(self) -> list[ProbeRequest]:
+    def speculate(self, checks: bool = False) -> list[ProbeRequest]:
         """The probes this task would ask for if it ran now, without running it or touching the host.
 
         Controller-only tasks that only set variables (set_fact, include_vars) are carried out on
@@ -450,10 +456,13 @@ class TaskRunner:
                 continue
             become = self.become(item_templar)
             env = self.environment(item_templar) or None
-            if self.read_only_check(cls.name) and not args.get("stdin") and not args.get("creates") \
-                    and not args.get("removes"):
-                step = module.plan(args, None, None)  # type: ignore[arg-type]
-                out.append(ProbeRequest(step.steps[0].cmd, become if become.enabled else None, env))
+            if self.read_only_check(cls.name) and not (args.get("stdin") or args.get("creates")
+                                                       or args.get("removes")):
+                if checks:
+                    step = module.plan(args, None, None)  # type: ignore[arg-type]
+                    out.append(ProbeRequest(step.steps[0].cmd, become if become.enabled else None, env))
+                continue
+            if checks:
                 continue
             snippet = module.lookahead_probe(args, self.host.facts)
             if snippet is not None:

@@ -33,7 +33,7 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
                 )
             elif isinstance(step, Command):
                 if getattr(ctx, "read_only", False) and step.stdin is None and step.env is None:
-                    res = ctx.probe(step.cmd, become=step.become)  # a declared read-only check
+                    res = ctx.check(step.cmd, become=step.become)  # a declared read-only check
                 else:
                     res = ctx.run(step.cmd, become=step.become, stdin=step.stdin, env=step.env)
                 outputs.append(res)

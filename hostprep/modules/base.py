@@ -124,6 +124,17 @@ class TaskContext:
         spec = self.become if become is not False else None
         return self.transport.run(cmd, become=spec, stdin=stdin, env=env, timeout=timeout)
 
+    def check(self, cmd: str, *, become: bool | None = None) -> RunResult:
+        """Run a command the task declared read-only (changed_when: false), at its turn.
+
+        Where the transport can, the checks right after it share the round trip.
+        """
+        spec = self.become if become is not False else None
+        check = getattr(self.transport, "check", None)
+        if check is None:
+            return self.transport.run(cmd, become=spec)
+        return check(cmd, become=spec)
+
     def probe(self, cmd: str, *, become: bool | None = None) -> RunResult:
         """Run a read-only snippet: answered from the host's batched probes when the transport has them.
 

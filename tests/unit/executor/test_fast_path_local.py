@@ -19,11 +19,6 @@ BOOK = """
     - file: {{path: "{d}/{{{{ inventory_hostname }}}}", state: directory, mode: "0755"}}
     - copy: {{dest: "{d}/{{{{ inventory_hostname }}}}/a", content: "a\\n", mode: "0644", force: false}}
     - lineinfile: {{path: "{d}/{{{{ inventory_hostname }}}}/a", line: "b"}}
-    - command: cat {d}/{{{{ inventory_hostname }}}}/a
-      register: seen
-      changed_when: false
-    - assert:
-        that: ['seen.stdout == "a\\nb"']
     - copy: {{dest: "{d}/{{{{ inventory_hostname }}}}/c", content: "c\\n"}}
     - stat: {{path: "{d}/{{{{ inventory_hostname }}}}/c"}}
       register: st
@@ -31,6 +26,14 @@ BOOK = """
         that: [st.stat.exists]
     - file: {{path: "{d}/{{{{ inventory_hostname }}}}/sub/{{{{ item }}}}", state: directory}}
       loop: [x, y, z]
+    - command: cat {d}/{{{{ inventory_hostname }}}}/a
+      register: seen
+      changed_when: false
+    - command: cat {d}/{{{{ inventory_hostname }}}}/c
+      register: seen_c
+      changed_when: false
+    - assert:
+        that: ['seen.stdout == "a\\nb"', 'seen_c.stdout == "c"']
 """
 
 
@@ -54,7 +57,8 @@ def test_converged_run_costs_one_round_trip_and_changes_are_reprobed(tmp_path: P
         assert sorted(p.name for p in (tmp_path / "out" / host / "sub").iterdir()) == ["x", "y", "z"]
     second, events2 = _run(tmp_path)
     assert all(s["changed"] == 0 and s["failed"] == 0 for s in second.values()), second
-    assert all(s["round_trips"] == 1 for s in second.values()), second
+    # one round trip for every probe, one for the two read-only checks at the end (run at their turn)
+    assert all(s["round_trips"] == 2 for s in second.values()), second
     slow, events3 = _run(tmp_path, "--no-fast-path")
     assert all(s["round_trips"] >= 9 for s in slow.values()), slow
     assert _statuses(events2) == _statuses(events3)
@@ -72,20 +76,48 @@ def test_a_change_in_the_middle_is_seen_by_the_tasks_after_it(tmp_path: Path) ->
     changed = [(e["host"], e["task"]) for e in events if e.get("status") == "changed"]
     assert [h for h, _ in changed] == ["h1"], changed
     assert target.read_text() == "a\nb\n"
-    assert third["h2"]["round_trips"] == 1
-    assert third["h1"]["round_trips"] >= 2
+    assert third["h2"]["round_trips"] == 2
+    assert third["h1"]["round_trips"] >= 3
 
 
 def test_a_task_that_needs_an_earlier_result_costs_one_more_batch(tmp_path: Path) -> None:
     """What cannot be worked out ahead (args from a registered result) is probed when it runs."""
-    book = BOOK.format(d=tmp_path / "out") + """    - command: cat {d}/{{{{ inventory_hostname }}}}/a
-      register: again
-      changed_when: false
-    - copy: {{dest: "{d}/{{{{ inventory_hostname }}}}/copy-of-a", content: "{{{{ again.stdout }}}}\\n"}}
+    book = BOOK.format(d=tmp_path / "out") + """    - copy:
+        dest: "{d}/{{{{ inventory_hostname }}}}/copy-of-a"
+        content: "{{{{ seen.stdout }}}}\\n"
 """.format(d=tmp_path / "out")
     (tmp_path / "out").mkdir()
     for _ in range(2):
         proc = apply(tmp_path, book, "--json")
         assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "out" / "h1" / "copy-of-a").read_text() == "a\nb\n"
-    assert all(s["round_trips"] == 2 and s["changed"] == 0 for s in summary(proc).values()), summary(proc)
+    assert all(s["round_trips"] == 3 and s["changed"] == 0 for s in summary(proc).values()), summary(proc)
+
+
+CHECK_BOOK = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - copy: {{dest: "{d}/{{{{ inventory_hostname }}}}.v", content: "v=one\\n"}}
+    - command: >-
+        sh -c 'cat {d}/{{{{ inventory_hostname }}}}.v 2>/dev/null || echo missing;
+        cat {d}/{{{{ inventory_hostname }}}}.v >> {d}/{{{{ inventory_hostname }}}}.log 2>/dev/null
+        || echo missing >> {d}/{{{{ inventory_hostname }}}}.log'
+      changed_when: false
+    - command: sh -c 'exit 3'
+      changed_when: false
+      ignore_errors: true
+    - command: sh -c 'echo after >> {d}/{{{{ inventory_hostname }}}}.log'
+      changed_when: false
+"""
+
+
+def test_a_read_only_check_runs_once_at_its_turn(tmp_path: Path) -> None:
+    """A check with side effects still runs exactly once per run, after the tasks before it; the checks
+    after one that exits non-zero are not run ahead of it (they run at their own turn)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for _ in range(2):
+        proc = apply(tmp_path, CHECK_BOOK.format(d=out), "--json", hosts="h1")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "h1.log").read_text() == "v=one\nafter\nv=one\nafter\n"

@@ -116,3 +116,24 @@ def test_a_failing_lookahead_only_costs_speed() -> None:
 
     prober.lookahead = broken
     assert prober.probe("echo fine").stdout == "fine\n"
+
+
+def test_checks_share_a_round_trip_in_order_and_stop_at_the_first_failure(tmp_path: Path) -> None:
+    inner = Counting()
+    prober = ProbingTransport(inner)
+    log = tmp_path / "log"
+    checks = [f"echo {n} >> {log}; exit {rc}" for n, rc in (("one", 0), ("two", 0), ("three", 4), ("four", 0))]
+    prober.checks_ahead = lambda: [ProbeRequest(c) for c in checks[1:]]
+    assert prober.check(checks[0]).rc == 0
+    assert log.read_text() == "one\ntwo\nthree\n"  # in order, and nothing after the failing one
+    assert inner.round_trips == 1
+    assert prober.check(checks[1]).rc == 0
+    assert prober.check(checks[2]).rc == 4
+    assert inner.round_trips == 1
+    prober.checks_ahead = None
+    assert prober.check(checks[3]).rc == 0  # not run ahead: runs now, once
+    assert log.read_text() == "one\ntwo\nthree\nfour\n"
+    assert inner.round_trips == 2
+    # an answer is used once: the same check again runs again
+    assert prober.check(checks[0]).rc == 0
+    assert log.read_text().count("one") == 2
