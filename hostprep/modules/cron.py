@@ -227,7 +227,7 @@ class CronModule(Module):
         steps: list[Any] = []
         if args["backup"]:
             backup = f"/tmp/crontab{secrets.token_hex(4)}"
-            steps.append(Command(f"cp -p {q(path)} {q(backup)}" if cron_file else
+            steps.append(Command(f"cp -p {q(path)} {q(backup)} 2>/dev/null || : > {q(backup)}" if cron_file else
                                  f"crontab{self._user_flag(args)} -l > {q(backup)} 2>/dev/null; true"))
             result["backup_file"] = backup
         if cron_file:

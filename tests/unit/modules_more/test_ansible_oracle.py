@@ -83,6 +83,11 @@ PLAYBOOK = r"""
       register: sc_skip
     - pause: {seconds: 1}
       register: pa
+    - package_facts: {manager: apt}
+    - name: package_facts with no rpm database here
+      package_facts: {manager: rpm}
+      register: pf_rpm
+      ignore_errors: true
     - wait_for_connection: {timeout: 10}
       register: wc
     - name: write projection
@@ -116,6 +121,10 @@ PLAYBOOK = r"""
               'sc': [sc.changed, sc.rc, sc.stdout | trim, sc_skip.changed, sc_skip.msg | default('')],
               'pa': [pa.changed, pa.stdout | regex_replace('[0-9.]+', 'N'), pa.delta >= 1, pa.user_input],
               'wc': [wc.changed, wc.failed | default(false)],
+              'pf': [ansible_facts.packages | length, ansible_facts.packages.bash | length,
+                     (ansible_facts.packages.bash | first).version, (ansible_facts.packages.libc6 | first).arch,
+                     (ansible_facts.packages.libc6 | first).category, (ansible_facts.packages.bash | first).source],
+              'pf_rpm': [pf_rpm.failed, pf_rpm.msg],
              } | to_json(sort_keys=True) }}
 """
 
@@ -198,6 +207,12 @@ def test_projection_says_what_we_expect(runs) -> None:
     assert first["un"][0] is True and second["un"][0] is False and "app/bin/run" in first["un"][2]
     assert first["sc"][:3] == [True, 0, "hello one two"]
     assert first["pa"] == [False, "Paused for N seconds", True, ""]
+    assert first["pf"][0] > 100 and first["pf"][1:3] == [1, _dpkg_version("bash")]
+
+
+def _dpkg_version(name: str) -> str:
+    return subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], capture_output=True, text=True,
+                          check=True).stdout
 
 
 def _snapshot(root: Path) -> dict[str, bytes | None]:
@@ -229,3 +244,4 @@ def test_check_mode_changes_nothing_and_counts_like_ansible(tmp_path: Path) -> N
     assert ours == {**theirs, "changed": theirs["changed"] + 3, "skipped": theirs["skipped"] - 3,
                     "ok": theirs["ok"] + 3}
     assert theirs["changed"] == 3  # replace twice, script (creates not there)
+    assert theirs["ignored"] == 3  # replace on a missing file, getent of a missing key, package_facts rpm

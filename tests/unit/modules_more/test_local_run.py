@@ -228,3 +228,14 @@ def test_mount_tmpfs_with_its_own_fstab(tmp_path: Path) -> None:
         assert fstab.read_text() == "# test\n" and not point.exists()
     finally:
         subprocess.run(["umount", str(point)], capture_output=True)
+
+
+def test_cron_backup_keeps_the_old_file(tmp_path: Path) -> None:
+    cron = tmp_path / "c"
+    first = run("cron", {"name": "a", "job": "true", "user": "root", "cron_file": str(cron), "backup": True})
+    assert Path(first["backup_file"]).read_text() == ""  # there was no file yet
+    second = run("cron", {"name": "a", "job": "false", "user": "root", "cron_file": str(cron), "backup": True})
+    assert Path(second["backup_file"]).read_text() == "#Ansible: a\n* * * * * root true\n"
+    assert cron.read_text() == "#Ansible: a\n* * * * * root false\n"
+    for res in (first, second):
+        Path(res["backup_file"]).unlink()
