@@ -102,6 +102,7 @@ class UnarchiveModule(Module):
             paths["creates"] = args["creates"]
         if self._remote(args):
             paths["src"] = args["src"]
+            return stat_probe(paths, checksum=False) + "\n" + self._remote_script(args)
         return stat_probe(paths, checksum=False)
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
@@ -116,7 +117,7 @@ class UnarchiveModule(Module):
         if remote:
             if not stats.get("src", {}).get("exists"):
                 return Plan(failed=True, msg=f"Source '{src}' does not exist")
-            handler, names, changed, data = self._compare_remote(args, ctx)
+            handler, names, changed, data = self._compare_remote(args, probe.stdout if probe else "")
             archive = src
         else:
             if ctx is None or ctx.find_file is None:
@@ -148,24 +149,26 @@ class UnarchiveModule(Module):
             return any(fnmatch.fnmatch(name, p) for p in args["include"])
         return not any(fnmatch.fnmatch(name, p) for p in args["exclude"])
 
-    def _compare_remote(self, args: dict[str, Any], ctx: TaskContext) -> tuple[str, list[str], bool, None]:
+    def _remote_script(self, args: dict[str, Any]) -> str:
+        """A read-only listing of a host archive and what differs under dest (part of the probe)."""
         src, dest = q(args["src"]), q(args["dest"])
         if is_zip_name(args["src"]):
-            script = (f"echo '@@hostprep:list@@'; unzip -Z1 {src}\necho '@@hostprep:diff@@'\n"
-                      f"unzip -Z1 {src} | while IFS= read -r n; do case $n in */) [ -d {dest}/\"$n\" ] || echo \"$n\";"
-                      f" continue;; esac; a=$(unzip -p {src} \"$n\" | sha1sum); b=$(sha1sum < {dest}/\"$n\" "
-                      "2>/dev/null); [ \"$a\" = \"$b\" ] || echo \"$n\"; done")
-            sec = sections(ctx.probe(script).stdout)
-            names = [n for n in sec.get("list", "").splitlines() if n]
+            return (f"echo '@@hostprep:list@@'; [ -f {src} ] && unzip -Z1 {src}\necho '@@hostprep:diff@@'\n"
+                    f"[ -f {src} ] && unzip -Z1 {src} | while IFS= read -r n; do case $n in */) [ -d {dest}/\"$n\" ] "
+                    f"|| echo \"$n\"; continue;; esac; a=$(unzip -p {src} \"$n\" | sha1sum); b=$(sha1sum < "
+                    f"{dest}/\"$n\" 2>/dev/null); [ \"$a\" = \"$b\" ] || echo \"$n\"; done")
+        return (f"echo '@@hostprep:list@@'; [ -f {src} ] && tar -tf {src}\necho '@@hostprep:diff@@'\n"
+                f"[ -f {src} ] && [ -d {dest} ] && tar -d -f {src} -C {dest} 2>&1; true")
+
+    def _compare_remote(self, args: dict[str, Any], stdout: str) -> tuple[str, list[str], bool, None]:
+        sec = sections(stdout)
+        listed = [n for n in sec.get("list", "").splitlines() if n and n not in ("./", ".")]
+        if is_zip_name(args["src"]):
             diff = [n for n in sec.get("diff", "").splitlines() if self._selected(args, n.rstrip("/"))]
-            return "ZipArchive", names, bool(diff), None
-        script = (f"echo '@@hostprep:list@@'; tar -tf {src}\necho '@@hostprep:diff@@'\n"
-                  f"tar -d -f {src} -C {dest} 2>&1; true")
-        sec = sections(ctx.probe(script).stdout)
-        names = [n for n in sec.get("list", "").splitlines() if n and n not in ("./", ".")]
+            return "ZipArchive", listed, bool(diff), None
         diff = [x for x in sec.get("diff", "").splitlines() if any(w in x for w in TAR_DIFFERS)]
         handler = "TgzArchive" if args["src"].endswith((".gz", ".tgz", ".bz2", ".xz")) else "TarArchive"
-        return handler, names, bool(diff), None
+        return handler, listed, bool(diff), None
 
     def _extract(self, args: dict[str, Any], handler: str, archive: str, remote: bool) -> str:
         dest = q(args["dest"])
