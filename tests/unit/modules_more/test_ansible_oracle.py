@@ -153,19 +153,24 @@ def _tree(work: Path) -> None:
     (work / "hello.sh").write_text("#!/bin/sh\necho \"hello $*\"\n")
 
 
-def _run(tool: str, work: Path) -> tuple[subprocess.CompletedProcess, dict]:
+def _invoke(tool: str, work: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Run the playbook on the tree in `work` with hostprep or ansible-playbook."""
     book = work / "site.yml"
     book.write_text(textwrap.dedent(PLAYBOOK))
-    out = work / "out.json"
-    if out.exists():
-        out.unlink()
     (work / "inv.ini").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable} "
-                                  f"out={out} work={work}\n")
+                                  f"out={work / 'out.json'} work={work}\n")
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(work / ".tmp"),
            "ANSIBLE_HOME": str(work / ".ansible"), "ANSIBLE_RETRY_FILES_ENABLED": "0"}
     args = ["apply"] if tool == "hostprep" else []
-    proc = subprocess.run([str(BIN / tool), *args, "-i", str(work / "inv.ini"), str(book)], capture_output=True,
-                          text=True, cwd=work, env=env, timeout=300)
+    return subprocess.run([str(BIN / tool), *args, "-i", str(work / "inv.ini"), str(book), *extra],
+                          capture_output=True, text=True, cwd=work, env=env, timeout=300)
+
+
+def _run(tool: str, work: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    out = work / "out.json"
+    if out.exists():
+        out.unlink()
+    proc = _invoke(tool, work)
     assert out.exists(), proc.stdout[-4000:] + proc.stderr[-3000:]
     return proc, json.loads(out.read_text().replace(str(work), "<work>"))
 
@@ -226,15 +231,8 @@ def test_check_mode_changes_nothing_and_counts_like_ansible(tmp_path: Path) -> N
         work = tmp_path / tool
         work.mkdir()
         _tree(work)
-        (work / "site.yml").write_text(textwrap.dedent(PLAYBOOK))
-        (work / "inv.ini").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable} "
-                                      f"out={work / 'out.json'} work={work}\n")
         before = _snapshot(work)
-        env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(work / ".tmp"),
-               "ANSIBLE_HOME": str(work / ".ansible"), "ANSIBLE_RETRY_FILES_ENABLED": "0"}
-        args = ["apply"] if tool == "hostprep" else []
-        proc = subprocess.run([str(BIN / tool), *args, "-i", str(work / "inv.ini"), str(work / "site.yml"),
-                               "--check", "--diff"], capture_output=True, text=True, cwd=work, env=env, timeout=300)
+        proc = _invoke(tool, work, "--check", "--diff")
         after = {k: v for k, v in _snapshot(work).items() if k not in ("site.yml", "inv.ini")}
         assert after == {k: v for k, v in before.items() if k not in ("site.yml", "inv.ini")}, tool
         recaps.append(_recap(proc.stdout))
