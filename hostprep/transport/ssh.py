@@ -203,7 +203,8 @@ class SSHSettings:
     ssh_config: str | None = None
     connect_timeout: float | None = None
     connect_retries: int = 2
-    keepalive: int = 15
+    keepalive: int = 15  # like OpenSSH's ServerAliveInterval: seconds of silence before asking
+    keepalive_count: int = 3  # like ServerAliveCountMax: unanswered intervals before giving up
 
     @classmethod
     def from_hostvars(cls, name: str, hv: Mapping[str, Any]) -> SSHSettings:
@@ -259,7 +260,59 @@ class SSHSettings:
             proxy_command=opts.get("proxycommand") or None,
             ssh_config=os.path.expanduser(str(ssh_config)) if ssh_config else None,
             connect_timeout=timeout_num,
+            keepalive=_int_opt(opts, "serveraliveinterval", 15, name),
+            keepalive_count=_int_opt(opts, "serveralivecountmax", 3, name),
         )
+
+
+def _int_opt(opts: Mapping[str, str], key: str, default: int, host: str) -> int:
+    value = opts.get(key)
+    if value in (None, ""):
+        return default
+    try:
+        return int(str(value))
+    except ValueError:
+        raise InputError(f"{key} {value!r} of host {host} is not a number", key="ansible_ssh_common_args") from None
+
+
+class _Liveness:
+    """OpenSSH's ServerAlive check for one connection: a host that stops answering is given up.
+
+    paramiko's own keepalive only sends packets and never looks for a reply, so a host that
+    hangs (or a cut network) would keep a command waiting until the kernel's TCP timeout. While
+    a command is silent, a `keepalive@openssh.com` request that wants a reply is sent from a
+    helper thread every interval; with no reply for `count` intervals the host is dead.
+    """
+
+    def __init__(self, transport: paramiko.Transport, interval: float, count: int) -> None:
+        self.transport = transport
+        self.interval = interval
+        self.limit = interval * max(1, count)
+        self._asked_at: float | None = None
+        self._lock = threading.Lock()
+
+    def _ask(self) -> None:
+        try:
+            self.transport.global_request("keepalive@openssh.com", wait=True)
+        except Exception:  # noqa: BLE001 - a dead transport shows as no answer
+            return
+        if self.transport.is_active():
+            with self._lock:
+                self._asked_at = None
+
+    def check(self, silent_for: float) -> None:
+        """Called while waiting on a command; raises EOFError once the host stopped answering."""
+        if self.interval <= 0 or silent_for < self.interval:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if self._asked_at is None:
+                self._asked_at = now
+                threading.Thread(target=self._ask, name="hostprep-keepalive", daemon=True).start()
+                return
+            waited = now - self._asked_at
+        if waited > self.limit:
+            raise EOFError(f"no answer to keepalives for {waited:.0f}s")
 
 
 def _whole_seconds(timeout: float | None) -> int | None:
@@ -576,13 +629,20 @@ class SSHTransport:
         pending: memoryview | None = None
         sending = True
         deadline = time.monotonic() + timeout if timeout else None
+        liveness = self._liveness(chan)
+        last_rx = time.monotonic()
         try:
             chan.exec_command(line)
             while True:
+                got = len(out) + len(err)
                 while chan.recv_ready():
                     out += chan.recv(65536)
                 while chan.recv_stderr_ready():
                     err += chan.recv_stderr(65536)
+                if len(out) + len(err) != got:
+                    last_rx = time.monotonic()
+                elif liveness is not None:
+                    liveness.check(time.monotonic() - last_rx)
                 if not started:
                     idx = out.find(mark_b)
                     if idx >= 0:
@@ -751,6 +811,17 @@ class SSHTransport:
                        become=become if sudo else None)
         if res.rc != 0:
             raise TransportError(f"writing {dest} on {self.name} failed (rc={res.rc}): {res.stderr.strip()}")
+
+    def _liveness(self, chan: paramiko.Channel) -> _Liveness | None:
+        s = self.settings
+        if not s.keepalive:
+            return None
+        transport = chan.get_transport()
+        current = getattr(self, "_live", None)
+        if current is None or current.transport is not transport:
+            current = _Liveness(transport, float(s.keepalive), s.keepalive_count)
+            self._live = current
+        return current
 
     def _alive(self) -> bool:
         conn = self._conn
