@@ -122,7 +122,22 @@ class TaskContext:
             env: dict[str, str] | None = None, timeout: float | None = None) -> RunResult:
         """Run a command with the task's become (or none when `become=False`)."""
         spec = self.become if become is not False else None
-        return self.transport.run(cmd, become=spec, stdin=stdin, env=env, timeout=timeout)
+        return self._refused(self.transport.run(cmd, become=spec, stdin=stdin, env=env, timeout=timeout), spec)
+
+    @staticmethod
+    def _refused(res: RunResult, spec: BecomeSpec | None) -> RunResult:
+        """sudo that never started the command is the task's error, in Ansible's words, not an rc."""
+        if spec is not None and spec.enabled and getattr(res, "started", True) is False:
+            from hostprep.errors import TransportError
+
+            said = res.stderr.strip().splitlines()
+            detail = f" ({said[-1].strip()})" if said else ""
+            if "refused the become password" in res.stderr or "incorrect password" in res.stderr.lower():
+                raise TransportError(f"Incorrect sudo password{detail}")
+            if "password is required" in res.stderr:
+                raise TransportError(f"Missing sudo password{detail}")
+            raise TransportError(f"sudo to {spec.user} failed{detail}")
+        return res
 
     def check(self, cmd: str, *, become: bool | None = None) -> RunResult:
         """Run a command the task declared read-only (changed_when: false), at its turn.
@@ -132,8 +147,8 @@ class TaskContext:
         spec = self.become if become is not False else None
         check = getattr(self.transport, "check", None)
         if check is None:
-            return self.transport.run(cmd, become=spec)
-        return check(cmd, become=spec)
+            return self._refused(self.transport.run(cmd, become=spec), spec)
+        return self._refused(check(cmd, become=spec), spec)
 
     def probe(self, cmd: str, *, become: bool | None = None) -> RunResult:
         """Run a read-only snippet: answered from the host's batched probes when the transport has them.
@@ -143,8 +158,8 @@ class TaskContext:
         spec = self.become if become is not False else None
         probe = getattr(self.transport, "probe", None)
         if probe is None:
-            return self.transport.run(cmd, become=spec)
-        return probe(cmd, become=spec)
+            return self._refused(self.transport.run(cmd, become=spec), spec)
+        return self._refused(probe(cmd, become=spec), spec)
 
 
 class Module:

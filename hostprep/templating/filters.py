@@ -332,8 +332,23 @@ def f_string(value: Any) -> str:
     return str(value)
 
 
+def f_random(value: Any, start: int = 0, step: int = 1, seed: Any = None) -> Any:
+    """Ansible's random: an integer below `value` (from start, by step), or an element of a sequence.
+
+    With `seed` the choice is repeatable (the same seed gives the same answer, as Ansible's
+    `seed=inventory_hostname` idiom relies on)."""
+    import random
+
+    rng = random.Random(str(seed)) if seed is not None else random.SystemRandom()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return rng.randrange(start, value, step)
+    if isinstance(value, (str, list, tuple)) and value:
+        return rng.choice(list(value))
+    raise FilterArgumentError(f"random needs an integer or a non-empty sequence, got {value!r}")
+
+
 FILTERS = {
-    "bool": f_bool, "to_json": f_to_json, "to_nice_json": f_to_nice_json, "to_yaml": f_to_yaml,
+    "random": f_random, "bool": f_bool, "to_json": f_to_json, "to_nice_json": f_to_nice_json, "to_yaml": f_to_yaml,
     "to_nice_yaml": f_to_nice_yaml, "from_json": f_from_json, "from_yaml": f_from_yaml,
     "regex_replace": f_regex_replace, "regex_search": f_regex_search, "regex_findall": f_regex_findall,
     "combine": f_combine, "dict2items": f_dict2items, "items2dict": f_items2dict, "b64encode": f_b64encode,

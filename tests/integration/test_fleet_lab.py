@@ -382,6 +382,8 @@ def test_become_with_a_wrong_or_missing_password_fails_clearly(lab, tmp_path: Pa
           f"stderr {failed[0]['result'].get('stderr')!r}")
     msg = json.dumps(failed[0]["result"]).lower()
     assert "password" in msg and "sudo" in msg, failed[0]
+    expected = {"wrong": "Incorrect sudo password", "missing": "Missing sudo password"}[case]  # Ansible's words
+    assert failed[0]["result"]["msg"].startswith(expected), failed[0]
     assert ssh(host, "test -e /root/hp-fleet-become").returncode == 1
     _assert_secret_absent(wrong, proc.stdout, proc.stderr)
     _assert_secret_absent(host.deploy_password, proc.stdout, proc.stderr)

@@ -103,3 +103,13 @@ def test_lookups(t: Templar, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     t2 = Templar({}, searchpath=[tmp_path])
     assert t2.render("{{ lookup('file', 'f.txt') }}") == "content"
     assert t2.render("{{ query('dict', {'k': 1}) }}") == [{"key": "k", "value": 1}]
+
+
+def test_random_filter_like_ansible() -> None:
+    t = Templar({"h": "web1"})
+    values = {t.render("{{ 10 | random }}") for _ in range(200)}
+    assert values <= set(range(10)) and len(values) > 3
+    assert {t.render("{{ 10 | random(start=5, step=2) }}") for _ in range(100)} <= {5, 7, 9}
+    seeded = t.render("{{ 60 | random(seed=h) }}")
+    assert all(t.render("{{ 60 | random(seed=h) }}") == seeded for _ in range(5))
+    assert t.render("{{ ['a', 'b'] | random }}") in ("a", "b")
