@@ -374,6 +374,7 @@ def bench_tool(tool: str, n: int, opts: argparse.Namespace, work_root: Path, res
             if phase == "no-op" and verdict.get("changed"):
                 verdict["why"] = (verdict.get("why", "") + f" changed {verdict['changed']} on a re-run").strip()
             row = {"tool": tool, "n": n, "phase": phase, **run, **verdict, "loadavg_before": round(load, 2),
+                   "hostprep_git": git_state() if tool == "hostprep" else None,
                    "lab_prefix": prefix, "boot_seconds": round(boot, 1)}
             if not verdict["ok"]:
                 row["tail"] = text[-3000:]
