@@ -61,8 +61,8 @@ def scratch_host(host: HostState) -> HostState:
 
 
 def probes_ahead(runner: PlayRunner, host: HostState, walk: list[tuple[Task, Scope]], start: int,
-                 facts: dict[str, Any] | None = None) -> list[ProbeRequest]:
-    """The probes of walk[start:] for this host, as far as they can be worked out now."""
+                 facts: dict[str, Any] | None = None, limit: int | None = None) -> list[ProbeRequest]:
+    """The probes of walk[start:] (at most `limit` tasks) for this host, as far as they can be worked out now."""
     from hostprep.executor.taskrun import TaskRunner
 
     scratch = scratch_host(host)
@@ -70,7 +70,7 @@ def probes_ahead(runner: PlayRunner, host: HostState, walk: list[tuple[Task, Sco
         scratch.facts = dict(facts)
     options = runner.options
     out: list[ProbeRequest] = []
-    for task, scope in walk[start:start + MAX_AHEAD]:
+    for task, scope in walk[start:start + min(MAX_AHEAD, limit or MAX_AHEAD)]:
         if task.module in _SKIP:
             continue
         if not tags_selected(scope.task_tags(task), options.tags, options.skip_tags):

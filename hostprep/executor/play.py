@@ -104,7 +104,7 @@ class PlayRunner:
                 transport = open_transport(host.name, host.inv_vars)
                 if not self.options.no_fast_path:
                     transport = ProbingTransport(transport)
-                    transport.lookahead = lambda: self.probes_ahead(host)
+                    transport.lookahead = lambda limit=None: self.probes_ahead(host, limit)
                     transport.checks_ahead = lambda: self.checks_ahead(host)
                 host.transport = transport
             return host.transport
@@ -124,7 +124,7 @@ class PlayRunner:
                 self._walk = static_walk(self.play)
             return self._walk
 
-    def probes_ahead(self, host: HostState) -> list[ProbeRequest]:
+    def probes_ahead(self, host: HostState, limit: int | None = None) -> list[ProbeRequest]:
         """The fast path's guess: the probes of the running task and of every task after it."""
         if host.current_task is None:
             return []
@@ -133,7 +133,7 @@ class PlayRunner:
         if pos is None:
             return []
         host.walk_pos = pos
-        return probes_ahead(self, host, walk, pos)
+        return probes_ahead(self, host, walk, pos, limit=limit)
 
     def checks_ahead(self, host: HostState) -> list[ProbeRequest]:
         """The read-only checks right after the running one (they share its round trip)."""

@@ -29,7 +29,12 @@ from hostprep.executor.probebatch import (
 )
 from hostprep.transport.base import BecomeSpec, RunResult, Transport
 
-Lookahead = Callable[[], list[ProbeRequest]]
+Lookahead = Callable[..., list[ProbeRequest]]
+# After a change the host is probably converging task after task: guess only this many tasks
+# ahead (probes can be costly, e.g. dnf's), and widen the guess again while batches are used up
+# without any change.
+WINDOW_AFTER_CHANGE = 4
+WINDOW_GROWTH = 4
 
 
 class ProbingTransport:
@@ -42,6 +47,8 @@ class ProbingTransport:
         self.checks_ahead: Lookahead | None = None
         self._cache: dict[ProbeKey, RunResult] = {}
         self._checks: dict[ProbeKey, RunResult] = {}
+        self.window: int | None = None  # how many tasks ahead to guess; None = all
+        self._changed = False  # something but a probe ran since the last batch
         self.batches = 0
         self.hits = 0
         self.misses = 0
@@ -58,10 +65,12 @@ class ProbingTransport:
     def run(self, command: str, *, become: BecomeSpec | None = None, env: dict[str, str] | None = None,
             stdin: bytes | None = None, timeout: float | None = None) -> RunResult:
         self.invalidate()
+        self._changed = True
         return self.inner.run(command, become=become, env=env, stdin=stdin, timeout=timeout)
 
     def put(self, data: bytes, dest: str, **kwargs: Any) -> None:
         self.invalidate()
+        self._changed = True
         self.inner.put(data, dest, **kwargs)
 
     def get(self, path: str, *, become: BecomeSpec | None = None) -> bytes:
@@ -88,9 +97,14 @@ class ProbingTransport:
         self.misses += 1
         wanted = ProbeRequest(cmd, become, env)
         ahead: list[ProbeRequest] = []
+        if self._changed:
+            self.window = WINDOW_AFTER_CHANGE
+        elif self.window is not None:
+            self.window *= WINDOW_GROWTH
+        self._changed = False
         if self.lookahead is not None:
             try:
-                ahead = self.lookahead()
+                ahead = self.lookahead(self.window)
             except Exception:  # noqa: BLE001 - a failed guess must never fail the task; it only costs speed
                 ahead = []
         self.prefetch([wanted, *ahead])

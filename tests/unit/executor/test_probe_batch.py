@@ -91,7 +91,7 @@ def test_prober_answers_from_one_batch_until_the_host_changes(tmp_path: Path) ->
     prober = ProbingTransport(inner)
     marker = tmp_path / "m"
     probes = [f"test -e {marker} && echo yes || echo no", "echo two", "echo three"]
-    prober.lookahead = lambda: [ProbeRequest(p) for p in probes[1:]]
+    prober.lookahead = lambda limit=None: [ProbeRequest(p) for p in probes[1:]]
     assert prober.probe(probes[0]).stdout == "no\n"
     assert inner.round_trips == 1
     assert prober.probe("echo two").stdout == "two\n"
@@ -111,7 +111,7 @@ def test_prober_answers_from_one_batch_until_the_host_changes(tmp_path: Path) ->
 def test_a_failing_lookahead_only_costs_speed() -> None:
     prober = ProbingTransport(Counting())
 
-    def broken() -> list[ProbeRequest]:
+    def broken(limit: int | None = None) -> list[ProbeRequest]:
         raise RuntimeError("cannot guess")
 
     prober.lookahead = broken
@@ -137,3 +137,22 @@ def test_checks_share_a_round_trip_in_order_and_stop_at_the_first_failure(tmp_pa
     # an answer is used once: the same check again runs again
     assert prober.check(checks[0]).rc == 0
     assert log.read_text().count("one") == 2
+
+
+def test_after_a_change_the_guess_is_short_and_widens_while_nothing_changes(tmp_path: Path) -> None:
+    prober = ProbingTransport(Counting())
+    asked: list[int | None] = []
+
+    def ahead(limit: int | None = None) -> list[ProbeRequest]:
+        asked.append(limit)
+        return []
+
+    prober.lookahead = ahead
+    prober.probe("echo 1")  # converged so far: guess everything
+    prober.run("true")  # a change
+    prober.probe("echo 2")
+    prober.probe("echo 3")  # nothing changed since the last batch: wider
+    prober.probe("echo 4")
+    prober.put(b"x", str(tmp_path / "f"))
+    prober.probe("echo 5")
+    assert asked == [None, 4, 16, 64, 4]
