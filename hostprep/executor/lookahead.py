@@ -56,6 +56,7 @@ def scratch_host(host: HostState) -> HostState:
     scratch.set_facts = dict(host.set_facts)
     scratch.include_vars = dict(host.include_vars)
     scratch.facts = dict(host.facts)
+    scratch.module_facts = set(host.module_facts)
     scratch.notified = []
     return scratch
 

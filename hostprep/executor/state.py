@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,7 @@ class HostState:
     stats: HostStats = field(default_factory=HostStats)
     transport: Transport | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    module_facts: set[str] = field(default_factory=set)  # fact names set by modules (see fact_vars)
     current_task: Any = None  # the task being run (where the fast path's lookahead starts)
     walk_pos: int = 0
 
@@ -53,17 +54,24 @@ class HostState:
     def visible_vars(self) -> dict[str, Any]:
         """What `hostvars[this host]` shows: inventory vars, facts, set_fact/registered values."""
         out = dict(self.inv_vars)
-        out.update(fact_vars(self.facts))
+        out.update(fact_vars(self.facts, self.module_facts))
         out.update(self.include_vars)
         out.update(self.set_facts)
         return out
 
 
-def fact_vars(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """Facts as Ansible exposes them: `ansible_facts` and each fact as `ansible_<name>`."""
+def fact_vars(facts: Mapping[str, Any], plain: Iterable[str] = ()) -> dict[str, Any]:
+    """Facts as Ansible exposes them: `ansible_facts` and each fact as `ansible_<name>`.
+
+    Facts a module returned (getent_passwd, packages, services, ...) are also variables under
+    their own name, as Ansible injects them (`plain` names those).
+    """
     out: dict[str, Any] = {"ansible_facts": dict(facts)}
     for k, v in facts.items():
         out[f"ansible_{k}"] = v
+    for k in plain:
+        if k in facts:
+            out[k] = facts[k]
     return out
 
 

@@ -84,9 +84,9 @@ def task_variables(runner: PlayRunner, host: HostState, task: Task, scope: Scope
     role_params = {k: v for k, v in (role.params if role else {}).items() if not k.startswith("__kw_")}
     magic = runner.magic_vars(host, role)
     return merged(
-        defaults, host.inv_vars, fact_vars(host.facts), runner.play.vars, runner.vars_files_vars(host),
-        role_vars, block_vars, dict(task.kw("vars") or {}), host.include_vars, host.set_facts, role_params,
-        scope.include_params, magic, runner.options.extra_vars,
+        defaults, host.inv_vars, fact_vars(host.facts, host.module_facts), runner.play.vars,
+        runner.vars_files_vars(host), role_vars, block_vars, dict(task.kw("vars") or {}), host.include_vars,
+        host.set_facts, role_params, scope.include_params, magic, runner.options.extra_vars,
     )
 
 
@@ -323,6 +323,8 @@ class TaskRunner:
             self.host.set_facts.update(facts)
         else:
             self.host.facts.update(facts)
+            if not result.get("_hostprep_gathered"):
+                self.host.module_facts.update(str(k) for k in facts)
 
     def _status(self, result: dict[str, Any]) -> str:
         if result.get("_hostprep_unreachable"):
