@@ -106,6 +106,8 @@ class PlayRunner:
                     transport = ProbingTransport(transport)
                     transport.lookahead = lambda limit=None: self.probes_ahead(host, limit)
                     transport.checks_ahead = lambda: self.checks_ahead(host)
+                    if load_facts(host.name, host.inv_vars) is None:
+                        transport.expect_changes()  # a host never seen before: most tasks will change it
                 host.transport = transport
             return host.transport
         if delegate in ("localhost", "127.0.0.1"):
@@ -244,7 +246,8 @@ class PlayRunner:
             transport = self.transport_for(host, None)
             facts = self._gather_with_lookahead(host, transport)
             if facts is None:
-                facts = gather_facts(transport)
+                # a read: through the inner transport, so it does not count as a change of the host
+                facts = gather_facts(transport.inner if isinstance(transport, ProbingTransport) else transport)
             if not self.options.no_fast_path:
                 save_facts(host.name, host.inv_vars, facts)
         except UnreachableError as exc:

@@ -30,10 +30,10 @@ from hostprep.executor.probebatch import (
 from hostprep.transport.base import BecomeSpec, RunResult, Transport
 
 Lookahead = Callable[..., list[ProbeRequest]]
-# After a change the host is probably converging task after task: guess only this many tasks
-# ahead (probes can be costly, e.g. dnf's), and widen the guess again while batches are used up
+# After a change the host is probably converging task after task: go on step by step (guess only
+# this many tasks ahead: probes can be costly, e.g. dnf), and widen the guess again while batches are used up
 # without any change.
-WINDOW_AFTER_CHANGE = 4
+WINDOW_AFTER_CHANGE = 1
 WINDOW_GROWTH = 4
 
 
@@ -56,6 +56,10 @@ class ProbingTransport:
     @property
     def round_trips(self) -> int:
         return self.inner.round_trips
+
+    def expect_changes(self) -> None:
+        """Start step by step (a guess of one task ahead, widening while nothing changes)."""
+        self._changed = True
 
     # -- anything but a probe may change the host --------------------------------------
     def invalidate(self) -> None:

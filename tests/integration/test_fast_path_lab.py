@@ -64,9 +64,9 @@ def test_round_trips_on_a_converged_a_drifted_and_a_checked_host(lab, tmp_path: 
     assert ssh(host, "cat /srv/fast/a.conf").stdout == "a=1\n"
     fixed = _apply(tmp_path, inv)
     assert fixed["changed"] == 1, fixed
-    # one batch for everything, the change (an upload under sudo: up to 3 round trips), one batch for
-    # what follows the change, the checks
-    assert 4 <= fixed["round_trips"] <= 6 < slow["round_trips"], fixed
+    # one batch for everything, the change (an upload under sudo: up to 3 round trips), then step by
+    # step with a widening guess (1 task, then 4, ...), the checks
+    assert 4 <= fixed["round_trips"] <= 8 < slow["round_trips"], fixed
     assert ssh(host, "cat /srv/fast/a.conf").stdout == "a=1\nb=2\n"
     again = _apply(tmp_path, inv)
     assert again["changed"] == 0 and again["round_trips"] == 2, again
