@@ -232,6 +232,9 @@ class PlayRunner:
                                  "exception": traceback.format_exc()}))
         finally:
             host.stats.seconds += time.monotonic() - started
+            if not self.options.no_fast_path and host.transport is not None and not host.facts \
+                    and load_facts(host.name, host.inv_vars) is None:
+                save_facts(host.name, host.inv_vars, {})  # seen: the next run may guess far ahead
             if host.transport is not None:
                 host.stats.round_trips = host.transport.round_trips
 
