@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from hostprep.runtime import cgroups
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -62,12 +64,7 @@ def oci_bundle(tool: str, base: Path, rootfs: Path) -> Path:
 
 def container_cgroups() -> set[str]:
     """Every per-container cgroup of hostprep-runtime on this machine (v1 hierarchies and v2)."""
-    found = set()
-    for parent in [Path("/sys/fs/cgroup", c, "hostprep-runtime") for c in os.listdir("/sys/fs/cgroup")] + [
-            Path("/sys/fs/cgroup/hostprep-runtime")]:
-        if parent.is_dir():
-            found.update(str(p) for p in parent.iterdir() if p.is_dir())
-    return found
+    return cgroups.existing()
 
 
 def leftovers(state: Path, cgroups_before: set[str]) -> list[str]:

@@ -29,6 +29,16 @@ def version():
     return 1
 
 
+def existing(root="/sys/fs/cgroup"):
+    """Every per-container cgroup directory of hostprep-runtime under `root` (v1 hierarchies and v2)."""
+    parents = [os.path.join(root, c, PARENT) for c in os.listdir(root)] + [os.path.join(root, PARENT)]
+    found = set()
+    for parent in parents:
+        if os.path.isdir(parent):
+            found.update(e.path for e in os.scandir(parent) if e.is_dir())
+    return found
+
+
 def parse_size(text):
     text = str(text).strip().lower()
     units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}

@@ -9,6 +9,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from hostprep.runtime import cgroups
+
 ROOT = Path(__file__).resolve().parents[2]
 BUSYBOX = "/bin/busybox"
 
@@ -48,10 +50,5 @@ def busybox_rootfs_tar(base: Path) -> Path:
 
 
 def container_cgroups() -> set[str]:
-    """Every per-container cgroup directory of hostprep-runtime on this machine (v1 hierarchies and v2)."""
-    found = set()
-    for parent in [Path("/sys/fs/cgroup", c, "hostprep-runtime") for c in os.listdir("/sys/fs/cgroup")] + [
-            Path("/sys/fs/cgroup/hostprep-runtime")]:
-        if parent.is_dir():
-            found.update(str(p) for p in parent.iterdir() if p.is_dir())
-    return found
+    """Every per-container cgroup of hostprep-runtime on this machine (v1 hierarchies and v2)."""
+    return cgroups.existing()
