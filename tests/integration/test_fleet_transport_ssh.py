@@ -78,6 +78,16 @@ def chain(netns, sshd: LoopbackSshd, tmp_path_factory: pytest.TempPathFactory):
     b.stop()
 
 
+
+def _assert_inside_namespace(t, chain: dict, close: bool = True) -> None:  # noqa: ANN001
+    """The command ran on the target that only the jump chain reaches (it sees the namespace's address)."""
+    try:
+        res = t.run("ip -o -4 addr show")
+        assert res.rc == 0 and chain["ns_addr"] in res.stdout, res.stderr
+    finally:
+        if close:
+            t.close()
+
 def _settle(t) -> None:
     t.close()
 
@@ -243,11 +253,7 @@ Host *
   UserKnownHostsFile {chain['known']}
 """)
     t = open_transport("app", layered({}, ConnectionOptions(ssh_config=str(cfg))))
-    try:
-        res = t.run("ip -o -4 addr show")
-        assert res.rc == 0 and chain["ns_addr"] in res.stdout, res.stderr
-    finally:
-        t.close()
+    _assert_inside_namespace(t, chain)
 
 
 def test_proxycommand_from_ssh_args(chain: dict) -> None:
@@ -256,11 +262,7 @@ def test_proxycommand_from_ssh_args(chain: dict) -> None:
              f"-o BatchMode=yes -p {b.port} -W %h:%p root@{chain['ns_addr']}")
     hv = target.hostvars(ansible_ssh_common_args=f"-o UserKnownHostsFile={chain['known']} -o 'ProxyCommand={proxy}'")
     t = open_transport("target", hv)
-    try:
-        res = t.run("ip -o -4 addr show")
-        assert res.rc == 0 and chain["ns_addr"] in res.stdout, res.stderr
-    finally:
-        t.close()
+    _assert_inside_namespace(t, chain)
 
 
 def test_proxyjump_of_a_hop_and_host_star_loop(chain: dict, tmp_path: Path) -> None:
@@ -286,8 +288,7 @@ Host *
 """)
     t = open_transport("app", layered({}, ConnectionOptions(ssh_config=str(cfg))))
     try:
-        res = t.run("ip -o -4 addr show")
-        assert res.rc == 0 and chain["ns_addr"] in res.stdout, res.stderr
+        _assert_inside_namespace(t, chain, close=False)
         assert isinstance(t, SSHTransport)
         assert [(h.host, h.port) for h in _hops(t)] == [("127.0.0.1", a.port), (chain["ns_addr"], b.port),
                                                         ("127.0.0.1", target.port)]
