@@ -140,9 +140,9 @@ class ProbingTransport:
             except Exception:  # noqa: BLE001 - what cannot be worked out runs at its turn
                 ahead = []
         batch = [wanted, *ahead]
-        if len(batch) == 1 or len(build_batch(batch)[0]) > MAX_SCRIPT:
-            return self.inner.run(cmd, become=become, env=env)
         script, stdin = build_batch(batch, stop_on_failure=True)
+        if len(batch) == 1 or len(script) > MAX_SCRIPT:
+            return self.inner.run(cmd, become=become, env=env)
         self.batches += 1
         out = self.inner.run(script, stdin=stdin or None)
         answers = parse_batch(out.stdout, len(batch))
@@ -163,12 +163,11 @@ class ProbingTransport:
                 seen.add(key)
                 todo.append(req)
         answered: dict[ProbeKey, RunResult] = {}
+        if len(todo) == 1:  # a batch of one is just the command
+            req = todo[0]
+            answered[req.key] = self.inner.run(req.cmd, become=req.become, env=req.env)
+            todo = []
         for batch in split_batches(todo):
-            if len(batch) == 1 and batch[0] is todo[0] and len(todo) == 1:
-                req = batch[0]
-                res = self.inner.run(req.cmd, become=req.become, env=req.env)
-                answered[req.key] = res
-                continue
             script, stdin = build_batch(batch)
             self.batches += 1
             out = self.inner.run(script, stdin=stdin or None)

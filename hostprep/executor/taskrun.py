@@ -139,6 +139,17 @@ def _drop_omitted(value: Any) -> Any:
     return value
 
 
+def _loop_vars(loop_control: Mapping[str, Any], items: list[Any], index: int) -> dict[str, Any]:
+    """The variables of one loop item: the loop var, index_var, ansible_loop_var and ansible_loop."""
+    loop_var = loop_control.get("loop_var", "item")
+    out = {loop_var: items[index], "ansible_loop_var": loop_var,
+           "ansible_loop": {"index": index + 1, "index0": index, "first": index == 0,
+                            "last": index == len(items) - 1, "length": len(items)}}
+    if loop_control.get("index_var"):
+        out[loop_control["index_var"]] = index
+    return out
+
+
 class TaskRunner:
     """Runs one task on one host and reports its events."""
 
@@ -190,17 +201,12 @@ class TaskRunner:
         # a loop: one result per item, then an aggregate
         lc = self.task.kw("loop_control") or {}
         loop_var = lc.get("loop_var", "item")
-        index_var = lc.get("index_var")
         results = []
         for index, item in enumerate(items):
             if self.runner.pb.cancelled.is_set():  # Ctrl-C: no further item starts
                 results.append({"failed": True, "interrupted": True, "changed": False, "msg": "interrupted (Ctrl-C)"})
                 break
-            extra = {loop_var: item, "ansible_loop_var": loop_var}
-            if index_var:
-                extra[index_var] = index
-            extra["ansible_loop"] = {"index": index + 1, "index0": index, "first": index == 0,
-                                     "last": index == len(items) - 1, "length": len(items)}
+            extra = _loop_vars(lc, items, index)
             item_templar = templar.child(extra)
             label = item_templar.render(lc["label"], context=self.context) if "label" in lc else item
             if not self._conditions_hold(item_templar, whens):
@@ -434,14 +440,8 @@ class TaskRunner:
         items = _loop_items(templar, self.task, self.context)
         out: list[ProbeRequest] = []
         lc = self.task.kw("loop_control") or {}
-        loop_var = lc.get("loop_var", "item")
-        for index, item in enumerate(items if items is not None else [None]):
-            item_templar = templar
-            if items is not None:
-                extra = {loop_var: item, "ansible_loop_var": loop_var}
-                if lc.get("index_var"):
-                    extra[lc["index_var"]] = index
-                item_templar = templar.child(extra)
+        for index in range(len(items) if items is not None else 1):
+            item_templar = templar if items is None else templar.child(_loop_vars(lc, items, index))
             if not self._conditions_hold(item_templar, whens):
                 continue
             module = cls()
