@@ -21,7 +21,7 @@ from hostprep.executor.lookahead import checks_ahead, position, probes_ahead, st
 from hostprep.executor.probebatch import ProbeRequest
 from hostprep.executor.prober import ProbingTransport
 from hostprep.executor.scope import Scope, tags_selected
-from hostprep.executor.state import HostState, HostVars, RunOptions
+from hostprep.executor.state import UNREAD, HostState, HostVars, RunOptions
 from hostprep.executor.taskrun import TaskRunner
 from hostprep.inventory import Inventory
 from hostprep.modules.base import to_bool
@@ -106,7 +106,7 @@ class PlayRunner:
                     transport = ProbingTransport(transport)
                     transport.lookahead = lambda limit=None: self.probes_ahead(host, limit)
                     transport.checks_ahead = lambda: self.checks_ahead(host)
-                    if load_facts(host.name, host.inv_vars) is None:
+                    if self.last_facts(host) is None:
                         transport.expect_changes()  # a host never seen before: most tasks will change it
                 host.transport = transport
             return host.transport
@@ -118,6 +118,12 @@ class PlayRunner:
                 raise InputError(f"delegate_to: unknown host {delegate!r}")
             target = self.pb.state_for(str(delegate))
         return self.transport_for(target, None)
+
+    def last_facts(self, host: HostState) -> dict[str, Any] | None:
+        """Last run's facts of the host (read from the fact cache once per run), None if never seen."""
+        if host.last_facts is UNREAD:
+            host.last_facts = load_facts(host.name, host.inv_vars)
+        return host.last_facts
 
     def walk(self) -> list[tuple[Task, Scope]]:
         """The play's tasks in walking order (built once, shared by every host)."""
@@ -233,8 +239,9 @@ class PlayRunner:
         finally:
             host.stats.seconds += time.monotonic() - started
             if not self.options.no_fast_path and host.transport is not None and not host.facts \
-                    and load_facts(host.name, host.inv_vars) is None:
+                    and self.last_facts(host) is None:
                 save_facts(host.name, host.inv_vars, {})  # seen: the next run may guess far ahead
+                host.last_facts = {}
             if host.transport is not None:
                 host.stats.round_trips = host.transport.round_trips
 
@@ -270,7 +277,7 @@ class PlayRunner:
         """
         if not isinstance(transport, ProbingTransport):
             return None
-        cached = load_facts(host.name, host.inv_vars)
+        cached = self.last_facts(host)
         if cached is None:
             return None
         from hostprep.facts import facts_script, parse_facts

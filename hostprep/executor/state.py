@@ -10,6 +10,8 @@ from typing import Any
 from hostprep.output.events import HostStats
 from hostprep.transport.base import Transport
 
+UNREAD: Any = object()  # HostState.last_facts before the fact cache was read
+
 
 @dataclass
 class RunOptions:
@@ -44,6 +46,7 @@ class HostState:
     transport: Transport | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     module_facts: set[str] = field(default_factory=set)  # fact names set by modules (see fact_vars)
+    last_facts: Any = UNREAD  # last run's facts from the fact cache, read once (PlayRunner.last_facts)
     current_task: Any = None  # the task being run (where the fast path's lookahead starts)
     walk_pos: int = 0
 
