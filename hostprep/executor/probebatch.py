@@ -14,6 +14,9 @@ own, which reports the real error the usual way.
 sudo passwords go on the script's standard input, one line per segment that needs one, never
 on a command line; each segment's shell moves its own stdin to /dev/null first, so no probe
 can read a password.
+
+Each segment also gives its probes a private directory in `$_hp_memo` where a costly read that
+several probes share (`shellutil.once_per_batch`, e.g. dnf's list of updates) runs once.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import binascii
 import shlex
 from dataclasses import dataclass, field
 
+from hostprep.modules.shellutil import MEMO_VAR
 from hostprep.transport.base import BecomeSpec, RunResult, become_prefix
 
 FRAME = "@@HPF"
@@ -75,7 +79,7 @@ def _segments(requests: list[ProbeRequest]) -> list[tuple[BecomeSpec | None, lis
 
 def _segment_body(requests: list[ProbeRequest], indexes: list[int], stop_on_failure: bool = False) -> str:
     lines = ['exec </dev/null', 'd=$(mktemp -d 2>/dev/null || mktemp -d -t hostprep.XXXXXX) || exit 97',
-             'trap \'rm -rf "$d"\' EXIT']
+             'trap \'rm -rf "$d"\' EXIT', f'mkdir "$d/m" && {MEMO_VAR}="$d/m"']
     for index in indexes:
         req = requests[index]
         env = ""

@@ -12,7 +12,7 @@ echo "@@pkgmgr"; for p in dnf yum apt-get zypper apk; do command -v $p >/dev/nul
 echo "@@init"; if [ -d /run/systemd/system ]; then echo systemd; else cat /proc/1/comm 2>/dev/null; fi
 echo "@@route"; ip -4 route show default 2>/dev/null | head -n1
 echo "@@addrs"; ip -4 -o addr show 2>/dev/null
-echo "@@python"; for p in python3 /usr/libexec/platform-python python; do if command -v $p >/dev/null 2>&1; then command -v $p; $p -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null; break; fi; done
+echo "@@python"; for p in python3 /usr/libexec/platform-python python; do if command -v $p >/dev/null 2>&1; then command -v $p; $p -V 2>&1; break; fi; done
 echo "@@selinux"; if command -v getenforce >/dev/null 2>&1; then getenforce; else echo disabled; fi
 echo "@@virt"; (systemd-detect-virt 2>/dev/null || echo none)
 echo "@@machine-id"; cat /etc/machine-id 2>/dev/null

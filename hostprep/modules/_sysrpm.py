@@ -7,6 +7,7 @@ candidate versions; the comparison happens here, on the controller, where it can
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 
@@ -183,3 +184,50 @@ def newest(pkgs: list[Nevra]) -> Nevra | None:
         if best is None or p.evr.compare(best.evr) > 0:
             best = p
     return best
+
+
+@dataclass(frozen=True)
+class Update:
+    """One line of `dnf/yum check-update`: an installed package's name and arch with a newer version."""
+
+    name: str
+    arch: str
+    evr: str
+    repo: str
+
+
+def parse_check_update(text: str) -> tuple[int, list[Update]] | None:
+    """The exit status and the updates from check-update's listing followed by an `rc=N` line.
+
+    The listing is three columns (NAME.ARCH, EVR, repository); yum and dnf put a long name on a
+    line of its own, so the words are read in threes regardless of lines. The "Obsoleting
+    Packages" part has the same three columns (the obsoleted package indented below each).
+    Anything else (an unexpected message) makes the listing unreadable: None, and the caller
+    asks dnf the exact question instead of guessing.
+    """
+    lines = text.rstrip("\n").split("\n")
+    if not lines or not lines[-1].startswith("rc="):
+        return None
+    try:
+        rc = int(lines[-1][3:])
+    except ValueError:
+        return None
+    words = [w for line in lines[:-1] if line.strip() != "Obsoleting Packages" for w in line.split()]
+    if len(words) % 3:
+        return None
+    updates = []
+    for i in range(0, len(words), 3):
+        name, dot, arch = words[i].rpartition(".")
+        if not dot or not name or not arch:
+            return None
+        updates.append(Update(name, arch, words[i + 1], words[i + 2]))
+    return rc, updates
+
+
+def _glob_hits(update: Update, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(update.name, pattern) or fnmatch.fnmatchcase(f"{update.name}.{update.arch}", pattern)
+
+
+def updates_for(updates: list[Update], pattern: str, exclude: list[str]) -> list[Update]:
+    """The updates whose package matches `pattern` (name or name.arch glob), minus `exclude`'s."""
+    return [u for u in updates if _glob_hits(u, pattern) and not any(_glob_hits(u, e) for e in exclude)]

@@ -11,23 +11,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from hostprep.modules._sysrpm import REPOQUERY_QF, RPM_QF, Nevra, PackageSpec, newest, parse_nevras
+from hostprep.modules._sysrpm import (
+    REPOQUERY_QF,
+    RPM_QF,
+    Nevra,
+    PackageSpec,
+    newest,
+    parse_check_update,
+    parse_nevras,
+    updates_for,
+)
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext
-from hostprep.modules.shellutil import q, sections
+from hostprep.modules.shellutil import once_per_batch, q, sections
 
 NOT_FOUND = "No package matching '{}' found available, installed or updated"
 
 
-def _installed_cmd(root: str, spec: str, provides: bool, word: str | None = None) -> str:
-    """rpm lines of the installed packages matching `spec` (optionally by what they provide).
+def _installed_cmd(root: str, word: str) -> str:
+    """rpm lines of the installed packages named by shell word `word` (e.g. "$_hp_n")."""
+    return f"LC_ALL=C rpm {root}-q --qf \"$_hp_qf\" {word} 2>/dev/null | grep -v ' is not installed$'"
 
-    `word` replaces the quoted spec with a shell word such as "$var"."""
-    arg = word or q(spec)
-    cmd = f"rpm {root}-q --qf \"$_hp_qf\" {arg} 2>/dev/null | grep -v ' is not installed$'"
-    if provides:
-        cmd += (f" || rpm {root}-q --whatprovides --qf \"$_hp_qf\" {arg} 2>/dev/null"
-                " | grep -v '^no package provides'")
-    return cmd
+
+# rpm answers `rpm -q A B C` in the order asked; a name no package has between two specs marks
+# where one spec's answer ends, so one rpm run serves every spec of a task (rpm costs ~8 ms a run).
+SEPARATOR = "hostprep-probe-separator"
+
+
+def _installed_all_cmd(root: str, queries: list[str]) -> str:
+    """Shell that sets $_hp_all to rpm's answers for all `queries`, separated by SEPARATOR lines."""
+    words = f" {SEPARATOR} ".join(q(x) for x in queries)
+    return f"_hp_all=$(LC_ALL=C rpm {root}-q --qf \"$_hp_qf\" {words} 2>/dev/null)"
+
+
+def _installed_nth(n: int) -> str:
+    """Shell printing the installed packages rpm found for the n-th query of `_installed_all_cmd`."""
+    return (f"printf '%s\\n' \"$_hp_all\" | awk -v n={n} "
+            f"'$0 == \"package {SEPARATOR} is not installed\" {{ s++; next }} "
+            "s == n && !/ is not installed$/'")
 
 
 class DnfModule(Module):
@@ -84,11 +104,15 @@ class DnfModule(Module):
     def _root(self, args: dict[str, Any]) -> str:
         return f"--root {q(args['installroot'])} " if args["installroot"] != "/" else ""
 
-    def _repo_opts(self, args: dict[str, Any]) -> list[str]:
-        """Options that change what the repositories offer (used by probe and change alike)."""
+    def _repo_opts(self, args: dict[str, Any], exclude: bool = True) -> list[str]:
+        """Options that change what the repositories offer (used by probe and change alike).
+
+        `exclude=False` leaves out the task's own `exclude` (the shared list of updates is
+        filtered by it here instead)."""
         opts = [f"--enablerepo={q(r)}" for r in args["enablerepo"]]
         opts += [f"--disablerepo={q(r)}" for r in args["disablerepo"]]
-        opts += [f"--exclude={q(e)}" for e in args["exclude"]]
+        if exclude:
+            opts += [f"--exclude={q(e)}" for e in args["exclude"]]
         if args.get("disable_excludes"):
             opts.append(f"--disableexcludes={q(args['disable_excludes'])}")
         if args.get("conf_file"):
@@ -138,7 +162,8 @@ class DnfModule(Module):
         return (f"if [ \"${{_hp_pkg##*/}}\" = dnf ]; then \"$_hp_pkg\" -q{refresh} {repo} repoquery --latest-limit 1 "
                 f"--qf '{REPOQUERY_QF}' {target}; else repoquery -q {repo} --qf '{REPOQUERY_QF}' {target}; fi")
 
-    def _spec_probe(self, args: dict[str, Any], i: int, spec: PackageSpec, state: str) -> list[str]:
+    def _spec_probe(self, args: dict[str, Any], i: int, spec: PackageSpec, state: str, nth: int) -> list[str]:
+        """The probe of one spec; plain and relation specs read answer `nth` of the task's one rpm run."""
         root = self._root(args)
         lines: list[str] = []
         if spec.raw == "*":
@@ -153,7 +178,7 @@ class DnfModule(Module):
                 f"{fetch}; rpm -qp --nosignature --qf \"$_hp_qf\" \"$_hp_f\" 2>/dev/null; echo \"rc=$?\"",
                 f"echo '@@hostprep:have{i}@@'",
                 "_hp_n=$(rpm -qp --nosignature --qf '%{NAME}' \"$_hp_f\" 2>/dev/null) && " +
-                _installed_cmd(root, "", False, word='"$_hp_n"'),
+                _installed_cmd(root, '"$_hp_n"'),
             ]
             if spec.kind == "url":
                 lines.append("rm -f \"$_hp_f\"")
@@ -162,9 +187,11 @@ class DnfModule(Module):
             lines += [f"echo '@@hostprep:pkg{i}@@'",
                       f"rpm {root}-qa --qf \"$_hp_qf\" {q(spec.raw)} 2>/dev/null"]
             return lines
-        query = spec.name if spec.kind == "relation" else spec.raw
-        lines += [f"_hp_i=$({_installed_cmd(root, query, state != 'absent' and spec.kind == 'plain')})",
-                  f"echo '@@hostprep:pkg{i}@@'", "[ -n \"$_hp_i\" ] && printf '%s\\n' \"$_hp_i\""]
+        lines.append(f"_hp_i=$({_installed_nth(nth)})")
+        if state != "absent" and spec.kind == "plain":  # not installed by that name: what provides it?
+            lines.append(f"[ -n \"$_hp_i\" ] || _hp_i=$(LC_ALL=C rpm {root}-q --whatprovides --qf \"$_hp_qf\" "
+                         f"{q(spec.raw)} 2>/dev/null | grep -v '^no package provides')")
+        lines += [f"echo '@@hostprep:pkg{i}@@'", "[ -n \"$_hp_i\" ] && printf '%s\\n' \"$_hp_i\""]
         if state == "absent":
             return lines
         # a candidate is needed for latest, for relations, and when nothing installed matches
@@ -175,7 +202,7 @@ class DnfModule(Module):
             "[ -n \"$_hp_c\" ] && printf '%s\\n' \"$_hp_c\"; echo \"rc=$_hp_rc\"",
             f"echo '@@hostprep:have{i}@@'",
             "for _hp_n in $(printf '%s\\n' \"$_hp_c\" | cut -d' ' -f1 | sort -u); do "
-            f"rpm {root}-q --qf \"$_hp_qf\" \"$_hp_n\" 2>/dev/null | grep -v ' is not installed$'; done",
+            + _installed_cmd(root, '"$_hp_n"') + "; done",
             "fi",
         ]
         return lines
@@ -184,20 +211,53 @@ class DnfModule(Module):
         state = self._state(args)
         specs = [PackageSpec.parse(s) for s in args["name"]]
         lines = [self.tool(args), f"_hp_qf='{RPM_QF}'"]
+        named = [s.name if s.kind == "relation" else s.raw for s in specs if s.kind in ("plain", "relation")]
+        if named:
+            lines.append(_installed_all_cmd(self._root(args), named))
+        nth = 0
         for i, spec in enumerate(specs):
-            lines += self._spec_probe(args, i, spec, state)
-        globs = [s.raw for s in specs if s.kind == "glob"]
-        if state == "latest" and globs:
-            targets = "" if "*" in globs else " " + " ".join(q(g) for g in globs)
-            refresh = " --refresh" if args["update_cache"] else ""
-            lines += ["echo '@@hostprep:updates@@'",
-                      f"\"$_hp_pkg\" -q{refresh} {' '.join(self._repo_opts(args))} check-update{targets} "
-                      ">/dev/null 2>&1; echo \"rc=$?\""]
+            lines += self._spec_probe(args, i, spec, state, nth)
+            nth += spec.kind in ("plain", "relation")
+        if state == "latest" and any(s.kind == "glob" for s in specs):
+            lines += ["echo '@@hostprep:updates@@'", once_per_batch(self._updates_cmd(args))]
         if state == "absent" and args["autoremove"]:
             lines += ["echo '@@hostprep:unneeded@@'",
                       f"\"$_hp_pkg\" -q {' '.join(self._repo_opts(args))} repoquery --unneeded "
                       f"--qf '{REPOQUERY_QF}' 2>/dev/null"]
         return "\n".join(lines)
+
+    def _updates_cmd(self, args: dict[str, Any], targets: list[str] | None = None) -> str:
+        """check-update's listing and exit status (rc=100: updates); every package unless `targets`.
+
+        Without targets the command is the same for every task with the same repositories, so
+        the tasks of one probe batch share one dnf run (`once_per_batch`): a system update and a
+        `python*` update ask dnf once. With targets it is the exact question (the task's own
+        excludes included), asked when that shared listing cannot be read.
+        """
+        refresh = " --refresh" if args["update_cache"] else ""
+        if targets is None:
+            opts, words = self._repo_opts(args, exclude=False), ""
+        else:
+            opts, words = self._repo_opts(args), "".join(f" {q(t)}" for t in targets if t != "*")
+        return (f"{self.tool(args)}; \"$_hp_pkg\" -q{refresh} {' '.join(opts)} check-update{words} 2>/dev/null; "
+                "echo \"rc=$?\"")
+
+    def _has_updates(self, args: dict[str, Any], spec: PackageSpec, listing: str,
+                     ctx: TaskContext) -> tuple[bool, str | None]:
+        """Whether the repositories offer an update for an installed package matching glob `spec`.
+
+        Returns (updates?, None), or (False, why) when dnf could not tell (e.g. a repository
+        that cannot be read): Ansible fails the task then, and so does this module."""
+        parsed = parse_check_update(listing)
+        if parsed is not None and parsed[0] == 0:
+            return False, None
+        if parsed is not None and parsed[0] == 100:
+            return bool(updates_for(parsed[1], spec.raw, args["exclude"])), None
+        exact = ctx.probe(self._updates_cmd(args, [spec.raw]).replace(" 2>/dev/null;", " 2>&1;"))
+        detail, _, rc = exact.stdout.rstrip().rpartition("rc=")
+        if rc in ("0", "100"):
+            return rc == "100", None
+        return False, f"{self.name} check-update {spec.raw} failed (rc={rc}): {detail.strip()[-2000:]}"
 
     # -- plan ----------------------------------------------------------------------------
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
@@ -206,7 +266,7 @@ class DnfModule(Module):
         sec = sections(probe.stdout if probe else "")
         if state == "absent":
             return self._plan_absent(args, specs, sec)
-        return self._plan_install(args, specs, sec, state)
+        return self._plan_install(args, specs, sec, state, ctx)
 
     def _command(self, args: dict[str, Any], verb: str, targets: list[str]) -> Command:
         words = " ".join(q(t) for t in targets)
@@ -236,7 +296,7 @@ class DnfModule(Module):
                     msg="" if steps else "Nothing to do", result={"results": results, "rc": 0})
 
     def _plan_install(self, args: dict[str, Any], specs: list[PackageSpec], sec: dict[str, str],
-                      state: str) -> Plan:
+                      state: str, ctx: TaskContext) -> Plan:
         install: list[str] = []
         upgrade: list[str] = []
         downgrade: list[str] = []
@@ -246,7 +306,11 @@ class DnfModule(Module):
         for i, spec in enumerate(specs):
             if spec.kind == "glob":
                 if spec.raw == "*" or state == "latest":
-                    if state == "latest" and sec.get("updates", "").strip() == "rc=100":
+                    updates, error = (self._has_updates(args, spec, sec.get("updates", ""), ctx)
+                                      if state == "latest" else (False, None))
+                    if error:
+                        return Plan(failed=True, msg=error, result={"results": [], "rc": 1})
+                    if updates:
                         upgrade.append(spec.raw)
                         before.append(f"{spec.raw}: updates available")
                         after.append(f"{spec.raw}: latest")

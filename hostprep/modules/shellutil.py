@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from collections.abc import Iterable
 
@@ -64,3 +65,30 @@ def parse_kv_lines(text: str) -> dict[str, str]:
             k, v = line.split("=", 1)
             out[k.strip()] = v
     return out
+
+
+# Set by a probe batch (hostprep.executor.probebatch): a private directory that lives as long as
+# the batch's segment, where `once_per_batch` keeps what a costly read printed.
+MEMO_VAR = "_hp_memo"
+
+
+def once_per_batch(cmd: str) -> str:
+    """Shell that prints what `cmd` prints, running it at most once per probe batch.
+
+    Several tasks' probes often need the same costly read (dnf's list of available updates costs
+    a dnf start, ~0.2 s of host CPU); in one batch they share a single run. `cmd` must only read
+    the host and must print everything the caller needs (its exit status too, if that matters):
+    a replay gives back stdout only. Outside a batch (a probe run on its own) it just runs.
+    """
+    key = hashlib.sha256(cmd.encode()).hexdigest()[:20]
+    memo = f'"${MEMO_VAR}/{key}"'
+    return "\n".join([
+        f'if [ -n "${{{MEMO_VAR}:-}}" ]; then',
+        f'if [ ! -f {memo} ]; then {{',
+        cmd,
+        f'}} >{memo}.t; mv {memo}.t {memo}; fi',
+        f'cat {memo}',
+        'else',
+        cmd,
+        'fi',
+    ])

@@ -100,6 +100,21 @@ def test_dnf_install_pin_upgrade_downgrade_remove(el9: Runner) -> None:
     runs = el9.converge("yum", {"name": "docker-ce-cli-24.0.7", "allow_downgrade": True})
     assert runs["check"]["diff"]["before"] == "docker-ce-cli: 1:26.1.4-1.lab\n"
     assert ssh(h, "rpm -q docker-ce-cli").stdout.strip() == "docker-ce-cli-24.0.7-1.lab.x86_64"
+    # one listing of updates answers each glob task, with the task's own targets and excludes
+    assert not el9("dnf", {"name": "*", "state": "latest", "exclude": ["docker-ce-cli"]}).get("changed")
+    assert not el9("dnf", {"name": "python*", "state": "latest", "update_only": True}).get("changed")
+    docker = el9("dnf", {"name": "docker*.x86_64", "state": "latest", "update_only": True}, check=True)
+    assert docker.get("changed") and not docker.get("failed"), docker
+    # a repository dnf cannot read fails the task (it does not look like "no updates")
+    broken = {"name": "hp-broken", "description": "broken", "gpgcheck": False,
+              "baseurl": f"{lab_vars()['lab_repo_url']}/no-such-repo"}
+    assert el9("yum_repository", broken).get("changed")
+    try:
+        failed = el9("dnf", {"name": "*", "state": "latest"}, check=True)
+        assert failed.get("failed") and "check-update * failed (rc=1)" in failed["msg"], failed
+        assert "hp-broken" in failed["msg"]
+    finally:
+        el9("yum_repository", {"name": "hp-broken", "state": "absent"})
     runs = el9.converge("dnf", {"name": "*", "state": "latest"})
     assert ssh(h, "rpm -q docker-ce-cli").stdout.strip() == "docker-ce-cli-26.1.4-1.lab.x86_64"
     missing = el9("dnf", {"name": "hostprep-no-such-package"}, check=True)
@@ -187,6 +202,7 @@ def test_yum_on_el7(lab) -> None:
         assert runs["check"]["diff"]["after"].splitlines() == [
             "yum-utils: 1.1.31-1.lab", "device-mapper-persistent-data: 0.9.0-1.lab", "lvm2: 2.03.21-1.lab"]
         assert ssh(el7.host, "rpm -q lvm2").returncode == 0
+        assert not el7("yum", {"name": "*", "state": "latest", "exclude": ["kernel*"]}).get("changed")
         el7.converge("yum", {"name": ["yum-utils", "lvm2"], "state": "removed"})
         assert ssh(el7.host, "rpm -q lvm2 yum-utils").returncode == 2
     finally:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import tempfile
 from pathlib import Path
 
 from hostprep.executor.probebatch import MAX_SCRIPT, ProbeRequest, build_batch, parse_batch, split_batches
 from hostprep.executor.prober import ProbingTransport
+from hostprep.modules.shellutil import once_per_batch
 from hostprep.transport.base import BecomeSpec
 from hostprep.transport.local import LocalTransport
 
@@ -54,6 +56,32 @@ def test_segments_run_as_their_become_user() -> None:
             ProbeRequest("id -un")]
     res = run_batch(reqs)
     assert [res[i].stdout.strip() for i in range(4)] == ["root", "nobody", pwd.getpwnam("nobody").pw_dir, "root"]
+
+
+def test_a_read_shared_by_probes_runs_once_per_batch_and_once_per_lone_probe() -> None:
+    fd, name = tempfile.mkstemp(prefix="hostprep-memo-test.")  # in /tmp: the nobody segment writes it too
+    os.close(fd)
+    count = Path(name)
+    try:
+        _check_once_per_batch(count)
+    finally:
+        count.unlink()
+
+
+def _check_once_per_batch(count: Path) -> None:
+    costly = f"echo run >>{count}; echo listing; false; echo rc=$?"
+    shared = once_per_batch(costly)
+    reqs = [ProbeRequest(f"echo A; {shared}"), ProbeRequest("echo between"), ProbeRequest(f"echo B; {shared}"),
+            ProbeRequest(f"echo C; {shared}", BecomeSpec(enabled=True, user="nobody"))]
+    count.write_text("")
+    count.chmod(0o666)
+    res = run_batch(reqs)
+    assert res[0].stdout == "A\nlisting\nrc=1\n"
+    assert res[2].stdout == "B\nlisting\nrc=1\n"  # the replay, exit status line included
+    assert res[3].stdout == "C\nlisting\nrc=1\n"  # another user's segment runs its own
+    assert count.read_text() == "run\nrun\n"
+    lone = LocalTransport().run(f"echo D; {shared}")  # outside a batch it simply runs
+    assert lone.stdout == "D\nlisting\nrc=1\n" and count.read_text() == "run\nrun\nrun\n"
 
 
 def test_a_missing_frame_is_left_out_not_invented() -> None:

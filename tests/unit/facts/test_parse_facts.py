@@ -60,3 +60,15 @@ def test_the_script_still_prints_every_section_the_recordings_have() -> None:
     recorded = {line for line in (DATA / "el9-root.txt").read_text().splitlines() if line.startswith("@@")}
     for name in recorded:
         assert any(f'"{name}"' in s for s in sections), name
+
+
+@pytest.mark.parametrize(("printed", "version"), [
+    ("3.11.2", "3.11.2"),  # what the script printed before it asked `python -V`
+    ("Python 3.9.18", "3.9.18"), ("Python 2.7.5", "2.7.5"), ("Python 3.13.0rc1", "3.13.0"),
+])
+def test_python_version_from_python_dash_v(printed: str, version: str) -> None:
+    text = (DATA / "el7-root.txt").read_text().replace("@@python\n/usr/bin/python3\n3.11.2\n",
+                                                        f"@@python\n/usr/bin/python3\n{printed}\n")
+    f = parse_facts(text)
+    assert f["python_version"] == version
+    assert f["python"]["version"]["major"] == int(version.split(".")[0])

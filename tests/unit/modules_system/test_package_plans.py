@@ -6,6 +6,7 @@ import pytest
 
 from hostprep.errors import ModuleArgError
 from hostprep.modules import get_module
+from hostprep.modules._sysrpm import parse_check_update, updates_for
 from tests.unit.modules_system.conftest import captured, plan_of
 
 PRESENT = ["docker-ce-cli-24.0.7", "lvm2", "docker-ce-cli >= 1:25", "yum-utils", "docker-ce-cli-26.1.4"]
@@ -109,3 +110,70 @@ def test_yum_backends_and_argument_errors() -> None:
     with pytest.raises(ModuleArgError, match="missing required argument 'state'"):
         get_module("package")().validate({"name": "curl"})
     assert get_module("ansible.builtin.yum") is get_module("yum")
+
+
+# check-update as EL7's yum and EL9's dnf print it (captured on lab hosts), plus the forms yum/dnf
+# use for long names (name alone on its line) and for obsoletes.
+LISTING = """
+docker-ce-cli.x86_64               1:26.1.4-1.lab               docker-ce-stable
+python3-setuptools-wheel-with-a-long-name.noarch
+                                   53.0.0-12.el9                baseos
+python3-pip.noarch                 21.2.3-8.el9                 appstream
+Obsoleting Packages
+python3-pip-wheel.noarch           21.2.3-8.el9                 appstream
+    python-pip-wheel.noarch        20.0-1.el9                   @System
+rc=100
+"""
+
+
+def test_check_update_listing_is_read_in_threes_across_wrapped_lines() -> None:
+    parsed = parse_check_update(LISTING)
+    assert parsed is not None
+    rc, updates = parsed
+    assert rc == 100
+    assert [(u.name, u.arch, u.evr) for u in updates] == [
+        ("docker-ce-cli", "x86_64", "1:26.1.4-1.lab"),
+        ("python3-setuptools-wheel-with-a-long-name", "noarch", "53.0.0-12.el9"),
+        ("python3-pip", "noarch", "21.2.3-8.el9"),
+        ("python3-pip-wheel", "noarch", "21.2.3-8.el9"),
+        ("python-pip-wheel", "noarch", "20.0-1.el9"),
+    ]
+    assert parse_check_update("\nrc=0\n") == (0, [])
+    # an unexpected message cannot be read in threes: unreadable, not "no updates"
+    assert parse_check_update("Security: kernel-5 is an installed security update\nrc=100\n") is None
+    assert parse_check_update("docker-ce-cli.x86_64 1:26.1.4-1.lab\n") is None
+
+
+def test_updates_match_name_or_name_arch_globs_minus_excludes() -> None:
+    parsed = parse_check_update(LISTING)
+    assert parsed is not None
+    updates = parsed[1]
+    assert {u.name for u in updates_for(updates, "python*", [])} == {
+        "python3-setuptools-wheel-with-a-long-name", "python3-pip", "python3-pip-wheel", "python-pip-wheel"}
+    assert [u.name for u in updates_for(updates, "*.x86_64", [])] == ["docker-ce-cli"]
+    assert updates_for(updates, "docker*", ["docker-ce-cli"]) == []
+    assert len(updates_for(updates, "*", ["docker-ce*", "python*"])) == 0
+    assert len(updates_for(updates, "*", ["python3-pip.noarch"])) == 4
+
+
+def test_one_shared_listing_answers_each_glob_task_with_its_own_excludes() -> None:
+    probe = "@@hostprep:updates@@\n" + LISTING
+    docker_only = LISTING.replace("python", "xpython")
+    assert plan_of("dnf", {"name": "*", "state": "latest"}, probe).changed
+    pinned = {"name": "*", "state": "latest", "exclude": ["docker-ce", "docker-ce-cli", "xpython*"]}
+    assert plan_of("dnf", pinned, probe).changed  # python updates remain
+    quiet = plan_of("dnf", pinned, "@@hostprep:updates@@\n" + docker_only)
+    assert not quiet.changed and quiet.msg == "Nothing to do"
+    py = {"name": "python*", "state": "latest", "update_only": True}
+    assert plan_of("dnf", py, probe).steps[0].cmd.endswith(" upgrade 'python*'")
+    assert not plan_of("dnf", py, "@@hostprep:updates@@\n" + docker_only).changed
+
+
+def test_a_shared_listing_is_the_same_command_for_tasks_that_differ_only_in_targets_and_excludes() -> None:
+    mod = get_module("dnf")()
+    system = mod.probe(mod.validate({"name": "*", "state": "latest", "exclude": ["docker-ce"]}))
+    python = mod.probe(mod.validate({"name": "python*", "state": "latest", "update_only": True}))
+    other_repo = mod.probe(mod.validate({"name": "python*", "state": "latest", "enablerepo": ["extras"]}))
+    assert system is not None and python is not None and other_repo is not None
+    shared = system.split("@@hostprep:updates@@", 1)[1]
+    assert shared in python and shared not in other_repo and "docker-ce" not in shared
