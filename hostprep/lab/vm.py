@@ -540,8 +540,7 @@ def _wait_ssh(rec: HostRecord, pid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _is_our_qemu(pid, rec):
-            log = (rec.dir / "console.log").read_text(errors="replace")[-3000:]
-            raise HostprepError(f"lab VM {rec.name} stopped while booting:\n{log}")
+            raise HostprepError(f"lab VM {rec.name} stopped while booting:\n{_logs(rec)}")
         try:
             with socket.create_connection((rec.address, 22), timeout=1) as sock:
                 sock.settimeout(5)
@@ -550,8 +549,20 @@ def _wait_ssh(rec: HostRecord, pid: int, timeout: float) -> None:
         except OSError:
             pass
         time.sleep(0.5)
-    log = (rec.dir / "console.log").read_text(errors="replace")[-3000:]
-    raise HostprepError(f"lab VM {rec.name} did not answer SSH within {timeout:.0f}s:\n{log}")
+    raise HostprepError(f"lab VM {rec.name} did not answer SSH within {timeout:.0f}s:\n{_logs(rec)}")
+
+
+def _logs(rec: HostRecord) -> str:
+    """The ends of qemu's own messages and of the serial console, for an error (either may not exist yet)."""
+    parts = []
+    for name in ("qemu.log", "console.log"):
+        try:
+            text = (rec.dir / name).read_text(errors="replace")[-3000:].strip()
+        except OSError:
+            continue
+        if text:
+            parts.append(f"--- {name}:\n{text}")
+    return "\n".join(parts) or "(qemu wrote nothing)"
 
 
 def boot(rec: HostRecord, timeout: float = BOOT_TIMEOUT) -> HostRecord:
