@@ -140,8 +140,10 @@ class ProbingTransport:
             except Exception:  # noqa: BLE001 - what cannot be worked out runs at its turn
                 ahead = []
         batch = [wanted, *ahead]
+        if len(batch) == 1:
+            return self.inner.run(cmd, become=become, env=env)
         script, stdin = build_batch(batch, stop_on_failure=True)
-        if len(batch) == 1 or len(script) > MAX_SCRIPT:
+        if len(script) > MAX_SCRIPT:
             return self.inner.run(cmd, become=become, env=env)
         self.batches += 1
         out = self.inner.run(script, stdin=stdin or None)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hostprep.errors import HostprepError, InputError, TransportError, UnreachableError
+from hostprep.executor.lookahead import is_check
 from hostprep.executor.probebatch import ProbeRequest
 from hostprep.executor.scope import Scope, merged
 from hostprep.executor.state import HostState, fact_vars
@@ -416,10 +417,7 @@ class TaskRunner:
         A check runs at its turn, never ahead of the tasks before it; the checks that directly
         follow it run in the same round trip, in order, stopping at the first that exits non-zero.
         """
-        if module_name != "command" or self.runner.options.no_fast_path:
-            return False
-        value = self.task.kw("changed_when")
-        return value is False or (isinstance(value, str) and value.strip().lower() in ("false", "no"))
+        return module_name == "command" and not self.runner.options.no_fast_path and is_check(self.task)
 
     # -- speculation (the fast path's lookahead) ---------------------------------------------
     def speculate(self, checks: bool = False) -> list[ProbeRequest]:

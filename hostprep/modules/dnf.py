@@ -35,6 +35,7 @@ def _installed_cmd(root: str, word: str) -> str:
 # rpm answers `rpm -q A B C` in the order asked; a name no package has between two specs marks
 # where one spec's answer ends, so one rpm run serves every spec of a task (rpm costs ~8 ms a run).
 SEPARATOR = "hostprep-probe-separator"
+NAMED = ("plain", "relation")  # the spec kinds rpm is asked about by name
 
 
 def _installed_all_cmd(root: str, queries: list[str]) -> str:
@@ -211,13 +212,13 @@ class DnfModule(Module):
         state = self._state(args)
         specs = [PackageSpec.parse(s) for s in args["name"]]
         lines = [self.tool(args), f"_hp_qf='{RPM_QF}'"]
-        named = [s.name if s.kind == "relation" else s.raw for s in specs if s.kind in ("plain", "relation")]
+        named = [s.name if s.kind == "relation" else s.raw for s in specs if s.kind in NAMED]
         if named:
             lines.append(_installed_all_cmd(self._root(args), named))
         nth = 0
         for i, spec in enumerate(specs):
             lines += self._spec_probe(args, i, spec, state, nth)
-            nth += spec.kind in ("plain", "relation")
+            nth += spec.kind in NAMED
         if state == "latest" and any(s.kind == "glob" for s in specs):
             lines += ["echo '@@hostprep:updates@@'", once_per_batch(self._updates_cmd(args))]
         if state == "absent" and args["autoremove"]:
@@ -226,20 +227,22 @@ class DnfModule(Module):
                       f"--qf '{REPOQUERY_QF}' 2>/dev/null"]
         return "\n".join(lines)
 
-    def _updates_cmd(self, args: dict[str, Any], targets: list[str] | None = None) -> str:
+    def _updates_cmd(self, args: dict[str, Any], targets: list[str] | None = None, errors: bool = False) -> str:
         """check-update's listing and exit status (rc=100: updates); every package unless `targets`.
 
         Without targets the command is the same for every task with the same repositories, so
         the tasks of one probe batch share one dnf run (`once_per_batch`): a system update and a
         `python*` update ask dnf once. With targets it is the exact question (the task's own
-        excludes included), asked when that shared listing cannot be read.
+        excludes included), asked when that shared listing cannot be read; `errors` keeps dnf's
+        messages in the output (to report why it failed).
         """
         refresh = " --refresh" if args["update_cache"] else ""
         if targets is None:
             opts, words = self._repo_opts(args, exclude=False), ""
         else:
             opts, words = self._repo_opts(args), "".join(f" {q(t)}" for t in targets if t != "*")
-        return (f"{self.tool(args)}; \"$_hp_pkg\" -q{refresh} {' '.join(opts)} check-update{words} 2>/dev/null; "
+        stderr = "2>&1" if errors else "2>/dev/null"
+        return (f"{self.tool(args)}; \"$_hp_pkg\" -q{refresh} {' '.join(opts)} check-update{words} {stderr}; "
                 "echo \"rc=$?\"")
 
     def _has_updates(self, args: dict[str, Any], spec: PackageSpec, listing: str,
@@ -253,7 +256,7 @@ class DnfModule(Module):
             return False, None
         if parsed is not None and parsed[0] == 100:
             return bool(updates_for(parsed[1], spec.raw, args["exclude"])), None
-        exact = ctx.probe(self._updates_cmd(args, [spec.raw]).replace(" 2>/dev/null;", " 2>&1;"))
+        exact = ctx.probe(self._updates_cmd(args, [spec.raw], errors=True))
         detail, _, rc = exact.stdout.rstrip().rpartition("rc=")
         if rc in ("0", "100"):
             return rc == "100", None
