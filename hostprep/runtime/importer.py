@@ -159,7 +159,8 @@ def host_closure(paths):
         if not real or not os.path.exists(real):
             raise ImageError("{} not found on this host".format(p))
         files.append(os.path.abspath(real))
-        proc = subprocess.run(["ldd", real], capture_output=True, text=True)
+        proc = subprocess.run(["ldd", real], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              universal_newlines=True)  # Python 3.6: no capture_output/text
         if proc.returncode == 0:
             for line in proc.stdout.splitlines():
                 m = _LDD.search(line)
