@@ -1,1 +1,1 @@
-"""hostprep-runtime: a small container runtime (standard library only, Python 3.9+)."""
+"""hostprep-runtime: a small container runtime (standard library only, Python 3.6+)."""

@@ -23,10 +23,14 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOOT = "import sys;del sys.argv[0];sys.path[:0]=sys.argv[:1];import hostprep.runtime.cli as c;sys.exit(c.main())"
 MAIN = "import sys\nfrom hostprep.runtime.cli import main\nsys.exit(main())\n"
+# unchecked-hash .pyc (PEP 552) exist from Python 3.7 on; a 3.6 interpreter gets timestamp .pyc, which it
+# reads from a zip archive just as well (zipimport never rewrites them)
 COMPILE = """
 import py_compile, sys
+mode = getattr(py_compile, "PycInvalidationMode", None)
+extra = {"invalidation_mode": mode.UNCHECKED_HASH} if mode else {}
 for src, dst, shown in zip(sys.argv[1::3], sys.argv[2::3], sys.argv[3::3]):
-    py_compile.compile(src, dst, shown, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    py_compile.compile(src, dst, shown, doraise=True, **extra)
 """
 
 

@@ -1,4 +1,4 @@
-"""hostprep-runtime: a docker-like command line for the bundled container runtime (stdlib only, Python 3.9+).
+"""hostprep-runtime: a docker-like command line for the bundled container runtime (stdlib only, Python 3.6+).
 
 `run` takes a fast path: its arguments are read by `parse_run` (argparse and what it imports cost ~10 ms at
 every start) and the process ends with os._exit once the container is gone (interpreter finalization is
@@ -93,13 +93,15 @@ def _parser():
 
     p = argparse.ArgumentParser(prog="hostprep-runtime", description="Run containers: namespaces, cgroups, "
                                 "an overlay root entered with pivot_root, images stored as OCI layouts.")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command")
+    sub.required = True  # the keyword argument exists from Python 3.7 on
     imp = sub.add_parser("import", help="import a rootfs tar, an OCI layout (dir or tar) or a docker save tar")
     imp.add_argument("file")
     imp.add_argument("name")
     imp.add_argument("--cmd", help="default command (shell-split)")
     image = sub.add_parser("image", help="image tools")
-    image_sub = image.add_subparsers(dest="image_command", required=True)
+    image_sub = image.add_subparsers(dest="image_command")
+    image_sub.required = True
     fh = image_sub.add_parser("from-host", help="a minimal image from this host's programs and their libraries")
     fh.add_argument("name")
     fh.add_argument("paths", nargs="+")

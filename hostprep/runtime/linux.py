@@ -1,4 +1,4 @@
-"""Linux system calls Python 3.9 lacks (unshare, setns, mount, pivot_root, prctl, capset), via _ctypes.
+"""Linux system calls Python 3.6 lacks (unshare, setns, mount, pivot_root, prctl, capset), via _ctypes.
 
 `_ctypes` directly rather than `ctypes`: the `ctypes` package costs ~3 ms of import on every start, and this
 module is on the path of every `run`. Only plain int/bytes/None arguments are passed (ints go as C int,
@@ -43,7 +43,8 @@ _TRACE = os.environ.get("HOSTPREP_RUNTIME_TRACE")
 def trace(label):
     """HOSTPREP_RUNTIME_TRACE=1: one line per step on stderr, CLOCK_MONOTONIC ns (comparable across processes)."""
     if _TRACE:
-        os.write(2, "hostprep-runtime-trace {} {} {}\n".format(time.perf_counter_ns(), os.getpid(), label).encode())
+        now = int(time.clock_gettime(time.CLOCK_MONOTONIC) * 1e9)  # perf_counter_ns is Python 3.7+
+        os.write(2, "hostprep-runtime-trace {} {} {}\n".format(now, os.getpid(), label).encode())
 
 
 class _CInt(_ctypes._SimpleCData):

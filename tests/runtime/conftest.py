@@ -1,20 +1,20 @@
-"""The `rt` fixture: the runtime CLI on a fresh state root with a busybox image `bb`, under 3.11 and 3.9."""
+"""The `rt` fixture: the runtime CLI on a fresh state root with a busybox image `bb`, under the control node's
+Python, 3.9 (EL9) and 3.6 (EL7/EL8 system Python)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
-from tests.runtime.support import ROOT, busybox_rootfs_tar, python39
+from tests.runtime.support import PYTHONS, ROOT, busybox_rootfs_tar, python_for
 
 
-@pytest.fixture(scope="module", params=["python3.11", "python3.9"])
+@pytest.fixture(scope="module", params=PYTHONS)
 def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """The runtime CLI; every container test runs once under the control node's Python and once under 3.9."""
-    default_python = sys.executable if request.param == "python3.11" else python39()
+    """The runtime CLI; every container test runs under each interpreter of PYTHONS (a missing one fails)."""
+    default_python = python_for(request.param)
     if os.geteuid() != 0:
         raise RuntimeError("runtime tests need root")
     base = tmp_path_factory.mktemp("rt")

@@ -6,6 +6,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -15,14 +16,37 @@ ROOT = Path(__file__).resolve().parents[2]
 BUSYBOX = "/bin/busybox"
 
 
-def python39() -> str:
-    for candidate in [*sorted(glob.glob("/root/.pyenv/versions/3.9.*/bin/python3.9")), shutil.which("python3.9"),
-                      "/usr/bin/python3.9"]:
+PYENV_HINT = {"3.6": "pyenv install 3.6.15 (EL7/EL8 system Python)", "3.9": "pyenv install 3.9.18 (EL9)"}
+
+
+def interpreter(version: str) -> str:
+    """A Python `version` ("3.6", "3.9") to run the runtime under: hosts run it with their system Python."""
+    candidates = sorted(glob.glob(f"/root/.pyenv/versions/{version}.*/bin/python{version}"))
+    candidates += [shutil.which(f"python{version}"), f"/usr/bin/python{version}"]
+    for candidate in candidates:
         if candidate and os.path.exists(candidate) and subprocess.run(
-                [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 9)"],
+                [candidate, "-c", f"import sys; assert sys.version_info[:2] == ({version.replace('.', ', ')})"],
                 capture_output=True).returncode == 0:
             return candidate
-    raise RuntimeError("python3.9 is needed to check that hostprep-runtime runs on Python 3.9")
+    how = PYENV_HINT.get(version, "pyenv install " + version)
+    raise RuntimeError(f"python{version} is needed to check that hostprep-runtime runs on Python {version}: "
+                       f"{how}, or install it as /usr/bin/python{version}")
+
+
+def python39() -> str:
+    return interpreter("3.9")
+
+
+def python36() -> str:
+    return interpreter("3.6")
+
+
+# the interpreters every container test runs under: the control node's and the hosts' system Pythons
+PYTHONS = ["control", "python3.9", "python3.6"]
+
+
+def python_for(param: str) -> str:
+    return sys.executable if param == "control" else interpreter(param[len("python"):])
 
 
 def busybox_rootfs_tar(base: Path) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.support import BUSYBOX, ROOT, container_cgroups, python39
+from tests.runtime.support import BUSYBOX, PYTHONS, ROOT, container_cgroups, python39, python_for
 
 FIELDS = ["rm", "detach", "name", "env", "workdir", "user", "hostname", "memory", "cpus", "pids_limit", "volume",
           "read_only", "network", "entrypoint", "init", "image", "cmd"]
@@ -62,9 +62,9 @@ print(json.dumps(report))
 """
 
 
-@pytest.mark.parametrize("python", ["python3.11", "python3.9"])
+@pytest.mark.parametrize("python", PYTHONS)
 def test_fast_run_parser_agrees_with_argparse(python: str) -> None:
-    exe = sys.executable if python == "python3.11" else python39()
+    exe = python_for(python)
     res = subprocess.run([exe, "-c", COMPARE, json.dumps([FIELDS, FAST, OTHERS])], capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
     for args, must_be_fast, fast, ref in json.loads(res.stdout):
@@ -86,10 +86,10 @@ def _build(out: Path, python: str | None = None) -> None:
     assert res.returncode == 0, res.stderr
 
 
-@pytest.mark.parametrize("interpreter", ["python3 from PATH", "python3.9 in the #! line"])
+@pytest.mark.parametrize("interpreter", ["python3 from PATH", "python3.9 in the #! line", "python3.6 in the #! line"])
 def test_zipapp_runs_directly_without_site_or_environment(rt, tmp_path: Path, interpreter: str) -> None:
     pyz = tmp_path / "hostprep-runtime"
-    _build(pyz, python39() if "3.9" in interpreter else None)
+    _build(pyz, python_for(interpreter.split()[0]) if "#!" in interpreter else None)
     names = zipfile.ZipFile(pyz).namelist()
     assert "hostprep/runtime/container.pyc" in names and "__main__.py" in names
     # a package on PYTHONPATH that would shadow the runtime: `-I` must ignore it
