@@ -378,18 +378,25 @@ class PlayRunner:
         runner = TaskRunner(self, host, task, scope)
         templar = runner.templar()
         items = _loop_items(templar, task, runner.context)
-        if items is None:
-            self._include_one(host, task, scope, runner, templar, {})
-            return
-        lc = task.kw("loop_control") or {}
-        loop_var = lc.get("loop_var", "item")
-        for index, item in enumerate(items):
-            extra = {loop_var: item}
-            if lc.get("index_var"):
-                extra[lc["index_var"]] = index
-            self._include_one(host, task, scope, runner, templar.child(extra), extra)
-            if not host.active:
+        try:
+            if items is None:
+                self._include_one(host, task, scope, runner, templar, {})
                 return
+            lc = task.kw("loop_control") or {}
+            loop_var = lc.get("loop_var", "item")
+            for index, item in enumerate(items):
+                extra = {loop_var: item}
+                if lc.get("index_var"):
+                    extra[lc["index_var"]] = index
+                self._include_one(host, task, scope, runner, templar.child(extra), extra)
+                if not host.active:
+                    return
+        except InputError as exc:  # a dynamic include that cannot be loaded fails this host, as in Ansible
+            result = {"failed": True, "changed": False, "msg": str(exc)}
+            self.emit(TaskEvent(host.name, task.display_name, "failed", result, handler=task.is_handler))
+            host.stats.failed += 1
+            host.failed = True
+            host.last_failure = (task, result)  # type: ignore[attr-defined]
 
     def _include_one(self, host: HostState, task: Task, scope: Scope, runner: TaskRunner, templar: Templar,
                      loop_vars: dict[str, Any]) -> None:
@@ -397,7 +404,7 @@ class PlayRunner:
         if not all(templar.is_true(w, context=runner.context) for w in whens if w is not None):
             return
         from hostprep.playbook.loader import LoadContext
-        from hostprep.playbook.tasks import TaskSource, _resolve_relative, load_task_file
+        from hostprep.playbook.tasks import TaskSource, load_included_tasks
 
         params = {**loop_vars, **dict(templar.render(task.kw("vars") or {}, context=runner.context))}
         if task.module == "include_tasks":
@@ -406,7 +413,7 @@ class PlayRunner:
                 name = str(templar.render(task.args["file"], context=runner.context))
                 ctx = LoadContext(self.play.basedir)
                 src = TaskSource(Path(task.file or self.play.basedir / "x"), task.role)
-                items = load_task_file(_resolve_relative(name, src, ctx), ctx, src)
+                items = load_included_tasks(name, task, ctx, src)
             self.run_items(host, items, scope.with_include(task, params))
             return
         role = task.included[0] if task.included else None

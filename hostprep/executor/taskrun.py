@@ -346,7 +346,8 @@ class TaskRunner:
         task = self.task
         cls = get_module(task.module)
         if cls is None:
-            raise InputError(f"unknown module {task.module!r}", file=task.file, line=task.line, key=task.module)
+            raise InputError(task.unsupported or f"unknown module {task.module!r}", file=task.file, line=task.line,
+                             key=task.module)
         module = cls()
         args = _drop_omitted(templar.render(task.args, context=self.context))
         try:

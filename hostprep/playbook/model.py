@@ -47,6 +47,7 @@ class Task:
     is_handler: bool = False
     uid: int = 0
     included: list[Any] | None = None  # static content loaded for include_tasks with a literal file
+    unsupported: str | None = None  # a module hostprep lacks: this error is raised when the task is reached
 
     def kw(self, key: str, default: Any = None) -> Any:
         return self.keywords.get(key, default)

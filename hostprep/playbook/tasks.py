@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hostprep.errors import InputError
 from hostprep.modules import get_module
 from hostprep.playbook import keywords as K
+from hostprep.playbook.ansible_modules import close_names, is_known_ansible_module
 from hostprep.playbook.model import Block, Role, Task
 from hostprep.templating import is_template
 from hostprep.yamlsource import PosDict, load_yaml_file
@@ -114,6 +115,14 @@ class TaskSource:
     file: Path
     role: Role | None = None
     stack: list[str] = field(default_factory=list)
+
+
+def load_included_tasks(name: str, task: Task, ctx: LoadContext, src: TaskSource) -> list[Any]:
+    """The tasks of a dynamic `include_tasks` as it runs; errors name the include and the file."""
+    try:
+        return load_task_file(_resolve_relative(name, src, ctx), ctx, src, handlers=task.is_handler)
+    except InputError as exc:
+        raise InputError(f"include_tasks {name!r} ({task.where}): {exc}") from None
 
 
 def load_task_file(path: Path, ctx: LoadContext, src: TaskSource, *, handlers: bool = False) -> list[Any]:
@@ -230,7 +239,13 @@ def parse_task(data: Mapping, ctx: LoadContext, src: TaskSource, *, handlers: bo
 
     cls = get_module(module)
     if cls is None:
-        raise InputError(f"unknown module or task keyword {action!r}", file=str(src.file), line=line, key=str(action))
+        message = unsupported_module_message(str(action))
+        if not is_known_ansible_module(module):
+            raise InputError(f"unknown module or task keyword {action!r}: {message}", file=str(src.file), line=line,
+                             key=str(action))
+        # a module Ansible has and hostprep lacks: refused when (and only when) the task is reached
+        return Task(name=data.get("name"), module=module, args={}, keywords=keywords, file=str(src.file),
+                    line=line, role=src.role, is_handler=handlers, uid=next(_uids), unsupported=message)
     args = _normalize_args(cls, raw_args, keywords.pop("args", None), data, src, line, str(action))
     _check_args(cls, args, src, line)
     _check_literal_source(cls.name, args, ctx, src, line)
@@ -319,6 +334,20 @@ def _has_template(value: Any) -> bool:
     return False
 
 
+def is_omittable(value: Any) -> bool:
+    """An argument value that may turn out to be `omit` at run time (`{{ x | default(omit) }}`)."""
+    return isinstance(value, str) and is_template(value) and re.search(r"\bomit\b", value) is not None
+
+
+def unsupported_module_message(action: str) -> str:
+    """"module X is not supported by hostprep", with the close names hostprep has."""
+    from hostprep.modules import module_names
+
+    close = close_names(action, module_names())
+    hint = f" (close names: {', '.join(close)})" if close else ""
+    return f"module {action!r} is not supported by hostprep{hint}"
+
+
 def _check_args(cls: Any, args: dict[str, Any], src: TaskSource, line: int | None) -> None:
     if cls.accepts_any_args:
         if not _has_template(args):
@@ -332,6 +361,8 @@ def _check_args(cls: Any, args: dict[str, Any], src: TaskSource, line: int | Non
         names.update(spec.aliases)
     for key in args:
         if key not in names:
+            if is_omittable(args[key]):
+                continue  # `{{ x | default(omit) }}`: dropped at run time, refused there if it has a value
             raise InputError(f"{cls.name}: unsupported argument (known: {', '.join(sorted(cls.args))})",
                              file=str(src.file), line=line, key=str(key))
     if not _has_template(args):
@@ -389,9 +420,13 @@ def _special(module: str, raw: Any, keywords: dict, data: Mapping, ctx: LoadCont
                     keywords=keywords, file=str(src.file), line=line, role=src.role, is_handler=handlers,
                     uid=next(_uids))
         if not is_template(target):
-            path = _resolve_relative(str(target), src, ctx)
-            task.args["path"] = str(path)
-            task.included = load_task_file(path, ctx, src, handlers=handlers)
+            # dynamic: a file that cannot be loaded is an error when (and only when) the include runs
+            try:
+                path = _resolve_relative(str(target), src, ctx)
+                task.included = load_task_file(path, ctx, src, handlers=handlers)
+                task.args["path"] = str(path)
+            except InputError:
+                task.included = None
         return task
     # include_role / import_role
     allowed = {"name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "public", "apply",
@@ -406,7 +441,15 @@ def _special(module: str, raw: Any, keywords: dict, data: Mapping, ctx: LoadCont
         raise InputError("import_role is static: the role name cannot be a template", file=str(src.file),
                          line=line, key="name")
     role = None
-    if not is_template(role_name):
+    if module == "include_role" and not is_template(role_name):
+        try:  # dynamic: a role that cannot be loaded is an error when (and only when) the include runs
+            role = ctx.load_role(str(role_name), params=dict(keywords.get("vars") or {}),
+                                 tasks_from=args.get("tasks_from", "main"), vars_from=args.get("vars_from", "main"),
+                                 defaults_from=args.get("defaults_from", "main"),
+                                 handlers_from=args.get("handlers_from", "main"), where=(str(src.file), line))
+        except InputError:
+            role = None
+    elif not is_template(role_name):
         role = ctx.load_role(str(role_name), params=dict(keywords.get("vars") or {}),
                              tasks_from=args.get("tasks_from", "main"), vars_from=args.get("vars_from", "main"),
                              defaults_from=args.get("defaults_from", "main"),
