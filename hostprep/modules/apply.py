@@ -32,7 +32,7 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
                     step.data, step.dest, mode=step.mode, owner=step.owner, group=step.group, become=ctx.become
                 )
             elif isinstance(step, Command):
-                if getattr(ctx, "read_only", False) and step.stdin is None and step.env is None:
+                if ctx.read_only and step.stdin is None and step.env is None:
                     res = ctx.check(step.cmd, become=step.become)  # a declared read-only check
                 else:
                     res = ctx.run(step.cmd, become=step.become, stdin=step.stdin, env=step.env)
@@ -60,8 +60,7 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
 
 
 def _cancelled(ctx: TaskContext) -> bool:
-    flag = getattr(ctx, "cancelled", None)
-    return flag is not None and flag.is_set()
+    return ctx.cancelled is not None and ctx.cancelled.is_set()
 
 
 def _drop_temp_uploads(done: list[Step], rest: list[Step], ctx: TaskContext) -> None:

@@ -26,7 +26,7 @@ class Assert(Module):
         return super().validate(raw)
 
     def run(self, args: dict[str, Any], ctx: TaskContext, probe: Any = None) -> dict[str, Any]:
-        templar = ctx.templar  # type: ignore[attr-defined]
+        templar = ctx.templar
         for cond in args["that"]:
             if not templar.is_true(cond):
                 return {"failed": True, "changed": False, "assertion": cond, "evaluated_to": False,

@@ -14,31 +14,14 @@ from the first task that must change. Modules that need a conversation with the 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hostprep.errors import ModuleArgError
 from hostprep.transport.base import BecomeSpec, RunResult, Transport
-
-BOOL_TRUE = {"yes", "on", "1", "true", "y", "t"}
-BOOL_FALSE = {"no", "off", "0", "false", "n", "f", ""}
-
-
-def to_bool(value: Any, name: str = "value") -> bool:
-    """Ansible's boolean conversion: yes/no, on/off, true/false, 1/0 (any case)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        low = value.strip().lower()
-        if low in BOOL_TRUE:
-            return True
-        if low in BOOL_FALSE:
-            return False
-    raise ModuleArgError(f"{value!r} is not a valid boolean", key=name)
+from hostprep.values import BOOL_FALSE, BOOL_TRUE, to_bool  # noqa: F401 - re-exported for modules
 
 
 @dataclass(frozen=True)
@@ -117,6 +100,9 @@ class TaskContext:
     find_file: Callable[[str, str], Path] | None = None  # (name, "templates"|"files") -> local path
     facts: Mapping[str, Any] = field(default_factory=dict)
     log: Callable[[str], None] | None = None
+    templar: Any = None  # the task's Templar: controller modules (debug var=, assert) evaluate with it
+    cancelled: threading.Event | None = None  # set on Ctrl-C: apply_plan and pause stop between steps
+    read_only: bool = False  # a declared read-only check (command + changed_when: false): run via `check`
 
     def run(self, cmd: str, *, become: bool | None = None, stdin: bytes | None = None,
             env: dict[str, str] | None = None, timeout: float | None = None) -> RunResult:
@@ -127,7 +113,7 @@ class TaskContext:
     @staticmethod
     def _refused(res: RunResult, spec: BecomeSpec | None) -> RunResult:
         """sudo that never started the command is the task's error, in Ansible's words, not an rc."""
-        if spec is not None and spec.enabled and getattr(res, "started", True) is False:
+        if spec is not None and spec.enabled and res.started is False:
             from hostprep.errors import TransportError
 
             said = res.stderr.strip().splitlines()

@@ -21,7 +21,7 @@ class Debug(Module):
 
     def run(self, args: dict[str, Any], ctx: TaskContext, probe: Any = None) -> dict[str, Any]:
         if args.get("var"):
-            templar = ctx.templar  # type: ignore[attr-defined]
+            templar = ctx.templar
             name = args["var"]
             try:
                 value = templar.evaluate(name)

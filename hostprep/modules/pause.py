@@ -38,7 +38,7 @@ class PauseModule(Module):
         result["start"] = str(datetime.datetime.now())
         user_input = ""
         if seconds is not None:
-            cancelled = getattr(ctx, "cancelled", None)
+            cancelled = ctx.cancelled
             seconds = max(1, seconds)
             if cancelled is not None:
                 cancelled.wait(seconds)

@@ -19,6 +19,10 @@ class RunResult:
     rc: int
     stdout: str
     stderr: str
+    # False when become failed before the command ran (wrong password, no tty): then stderr
+    # holds what sudo/su said and the command itself never started
+    started: bool = True
+    started: bool = True  # False: the command never ran (sudo refused the password or needs a tty)
 
     @property
     def ok(self) -> bool:
@@ -27,7 +31,7 @@ class RunResult:
 
 @dataclass
 class BecomeSpec:
-    """How to gain privileges for a command: sudo to `user`, with an optional password."""
+    """How to gain privileges for a command: `method` (sudo or su, see become.py) to `user`."""
 
     enabled: bool = False
     user: str = "root"
@@ -83,20 +87,3 @@ def wrap_sh(command: str, env: dict[str, str] | None = None) -> str:
         prefix = "env " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in env.items()) + " "
     return f"{prefix}/bin/sh -c {shlex.quote(command)}"
 
-
-def become_prefix(become: BecomeSpec | None, prompt: str) -> str:
-    """The sudo command line that runs what follows as `become.user`.
-
-    The password (if any) is fed on stdin, never on the command line, so it never shows in
-    the host's process list.
-    """
-    if not become or not become.enabled:
-        return ""
-    if become.method != "sudo":
-        from hostprep.errors import TransportError
-
-        raise TransportError(f"become_method {become.method!r} is not supported (only sudo)")
-    user = shlex.quote(become.user or "root")
-    if become.password is not None:
-        return f"sudo -H -S -p {shlex.quote(prompt)} -u {user} {become.flags} "
-    return f"sudo -H -n -u {user} {become.flags} "
