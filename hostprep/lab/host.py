@@ -82,7 +82,7 @@ def _is_mounted(path: Path) -> bool:
 
 
 def _prepare_root(rec: HostRecord) -> None:
-    for sub in ("upper", "work", "merged", "docker-data"):
+    for sub in ("upper", "work", "merged", "docker-data", "runtime-data"):
         (rec.dir / sub).mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
                     f"lowerdir={rec.image},upperdir={rec.dir / 'upper'},workdir={rec.dir / 'work'}",
@@ -116,6 +116,8 @@ def nspawn_command(rec: HostRecord) -> list[str]:
         "--capability=CAP_NET_ADMIN",
         # overlay2 cannot use the overlay root as its upper layer: give /var/lib/docker a real directory
         f"--bind={rec.dir / 'docker-data'}:/var/lib/docker",
+        # the same for hostprep-runtime, whose containers' upper layers live in its state directory
+        f"--bind={rec.dir / 'runtime-data'}:/var/lib/hostprep-runtime",
     ]
 
 

@@ -105,7 +105,9 @@ def _parser():
     fh = image_sub.add_parser("from-host", help="a minimal image from this host's programs and their libraries")
     fh.add_argument("name")
     fh.add_argument("paths", nargs="+")
-    sub.add_parser("images", help="list images")
+    images = sub.add_parser("images", help="list images")
+    images.add_argument("--format", choices=("table", "json"), default="table",
+                        help="json: one array of {name, digest, id} for programs")
     rmi = sub.add_parser("rmi", help="remove image names")
     rmi.add_argument("names", nargs="+")
     tag = sub.add_parser("tag", help="give an image another name")
@@ -133,6 +135,8 @@ def _parser():
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     ps = sub.add_parser("ps", help="list containers")
     ps.add_argument("-a", "--all", action="store_true")
+    ps.add_argument("--format", choices=("table", "json"), default="table",
+                    help="json: one array of the containers' states (as `inspect` shows them) for programs")
     lg = sub.add_parser("logs", help="a container's output")
     lg.add_argument("-f", "--follow", action="store_true")
     lg.add_argument("name")
@@ -192,6 +196,11 @@ def _main(opts):
             from hostprep.runtime.importer import from_host
 
             print(from_host(store, opts.name, opts.paths))
+        elif opts.command == "images" and opts.format == "json":
+            import json
+
+            print(json.dumps([{"name": name, "digest": digest, "id": store.read_json(digest)["config"]["digest"]}
+                              for name, digest in store.images()], sort_keys=True))
         elif opts.command == "images":
             print("{:<40} {:<20}".format("NAME", "ID"))
             for name, digest in store.images():
@@ -219,6 +228,12 @@ def _main(opts):
         elif opts.command == "ps":
             from hostprep.runtime.container import list_states
 
+            if opts.format == "json":
+                import json
+
+                print(json.dumps([s for s in list_states(root) if opts.all or s["status"] == "running"],
+                                 sort_keys=True))
+                return 0
             print("{:<14} {:<20} {:<24} {:<10} {}".format("ID", "NAME", "IMAGE", "STATUS", "COMMAND"))
             for s in list_states(root):
                 if s["status"] != "running" and not opts.all:

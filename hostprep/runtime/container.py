@@ -424,7 +424,8 @@ def run(opts, root):
     cgroup = Cgroup(cid)
     state = {"id": cid, "name": name, "image": opts.image, "command": argv, "created": time.time(),
              "status": "created", "pid": 0, "exit_code": None, "cgroup": cgroup.paths, "rm": opts.rm,
-             "hostname": hostname, "spec": {"env": env, "uid": uid, "gid": gid, "workdir": spec["workdir"]}}
+             "hostname": hostname, "spec": {"env": env, "uid": uid, "gid": gid, "workdir": spec["workdir"]},
+             "config": run_config(opts, manifest, limits)}
 
     def prepare():
         try:
@@ -447,6 +448,19 @@ def run(opts, root):
         prepare()  # here, so that a limit the kernel refuses is reported by this command
         return _detach(cdir, spec, cgroup, state, opts)
     return _supervise(cdir, spec, cgroup, state, opts.rm, prepare=prepare)
+
+
+def run_config(opts, manifest, limits):
+    """The options a container was started with, as given (what `inspect` shows under "config").
+
+    Tools that keep containers in a declared state (roles/runtime's hostprep.runtime.container) compare these
+    with the declaration to decide whether a container must be made again.
+    """
+    return {"image_id": manifest["config"]["digest"], "cmd": list(opts.cmd or []), "entrypoint": opts.entrypoint,
+            "env": list(opts.env or []), "user": opts.user, "workdir": opts.workdir, "hostname": opts.hostname,
+            "memory": limits.get("memory"), "cpus": limits.get("cpus"), "pids_limit": limits.get("pids"),
+            "volumes": list(opts.volume or []), "read_only": bool(opts.read_only), "network": opts.network,
+            "init": bool(opts.init)}
 
 
 def _supervise(cdir, spec, cgroup, state, rm, ready_fd=None, prepare=None):
