@@ -219,7 +219,7 @@ def program(machine=None, release=None):
 def evaluate(prog, nr, arch, args=()):
     """Run a program over one seccomp_data as the kernel would; returns the 32-bit verdict (for tests and dumps)."""
     args = list(args) + [0] * (6 - len(args))
-    data = struct.pack("<iIQ6Q", nr, arch, 0, *[a & 0xFFFFFFFFFFFFFFFF for a in args])
+    data = struct.pack("<IIQ6Q", nr & 0xFFFFFFFF, arch, 0, *[a & 0xFFFFFFFFFFFFFFFF for a in args])
     acc = 0
     pc = 0
     while True:
