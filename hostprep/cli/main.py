@@ -12,7 +12,6 @@ import sys
 
 import click
 
-from hostprep import __version__
 from hostprep.errors import HostprepError
 
 # subcommand name -> module under hostprep.cli that defines `command`
@@ -24,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "doc": "doc",
     "lab": "lab",
     "verify": "verify",
+    "init": "init",
 }
 
 
@@ -48,7 +48,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="hostprep")
+@click.version_option(package_name="hostprep", prog_name="hostprep")  # the installed distribution's version
 def cli() -> None:
     """hostprep: Ansible-style provisioning over SSH."""
 

@@ -21,8 +21,13 @@ def command(inventories: tuple[str, ...], limit: str, forks: int, suites: tuple[
     """Check hosts after a rollout with the bundled testinfra suites; exit 1 if any host fails."""
     from hostprep.inventory import load_inventory
     from hostprep.verify.expectations import docker_expectations
-    from hostprep.verify.runner import verify_hosts
+    from hostprep.verify.runner import missing_tools, verify_hosts
 
+    missing = missing_tools()
+    if missing:
+        raise click.ClickException(f"hostprep verify runs the testinfra suites with {' and '.join(missing)}, which "
+                                   f"are not installed: pip install {' '.join(missing)} (or reinstall hostprep "
+                                   "with its dependencies)")
     inv = load_inventory(list(inventories))
     selected = inv.select(limit)
     if not selected:

@@ -16,12 +16,13 @@ from hostprep.playbook.tasks import TaskSource, load_task_file, parse_task_list
 from hostprep.templating import is_template
 from hostprep.yamlsource import PosDict, load_yaml_file, load_yaml_text
 
-SHIPPED_ROLES = Path(__file__).resolve().parents[2] / "roles"
+SHIPPED_ROLES = (Path(__file__).resolve().parents[1] / "roles").resolve()
+SHIPPED_NAMESPACE = "hostprep."
 MAIN_NAMES = ("main.yml", "main.yaml", "main")
 
 
 def shipped_roles_dir() -> Path:
-    """Roles that come with hostprep (the repository's roles/ when running from a checkout)."""
+    """Roles that come with hostprep: package data (in a checkout, hostprep/roles links to roles/)."""
     return SHIPPED_ROLES
 
 
@@ -49,7 +50,7 @@ class LoadContext:
     def __init__(self, basedir: Path, roles_path: list[Path] | None = None) -> None:
         self.basedir = basedir
         env_paths = [Path(p) for p in os.environ.get("ANSIBLE_ROLES_PATH", "").split(":") if p]
-        self.roles_path = [basedir / "roles", *(roles_path or []), *env_paths, shipped_roles_dir(), basedir]
+        self.roles_path = [basedir / "roles", *(roles_path or []), *env_paths, basedir]
         self._loading: list[str] = []
 
     def find_role(self, name: str, where: tuple[str | None, int | None]) -> Path:
@@ -57,12 +58,15 @@ class LoadContext:
             path = (self.basedir / name).resolve()
             if path.is_dir():
                 return path
-        for base in self.roles_path:
-            candidate = base / name
+        # the project's roles first, as Ansible searches; then hostprep's own roles, by their short name or
+        # as hostprep.NAME (the way a collection's roles are named), like a collection installed last
+        shipped = name.removeprefix(SHIPPED_NAMESPACE)
+        for base, wanted in [*((b, name) for b in self.roles_path), (shipped_roles_dir(), shipped)]:
+            candidate = base / wanted
             if candidate.is_dir() and ((candidate / "tasks").is_dir() or (candidate / "meta").is_dir()):
                 return candidate
-        raise InputError(f"role {name!r} not found (searched {', '.join(str(p) for p in self.roles_path)})",
-                         file=where[0], line=where[1], key=name)
+        searched = ", ".join(str(p) for p in [*self.roles_path, shipped_roles_dir()])
+        raise InputError(f"role {name!r} not found (searched {searched})", file=where[0], line=where[1], key=name)
 
     def load_role(self, name: str, params: dict[str, Any] | None = None, *, tasks_from: str = "main",
                   vars_from: str = "main", defaults_from: str = "main", handlers_from: str = "main",

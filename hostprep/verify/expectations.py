@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hostprep.playbook.loader import shipped_roles_dir
 from hostprep.yamlsource import load_yaml_file
 
-DOCKER_ROLE = Path(__file__).resolve().parents[2] / "roles" / "docker"
+DOCKER_ROLE = shipped_roles_dir() / "docker"  # package data, the same role `hostprep apply` finds as hostprep.docker
 
 
 def _major(hostvars: Mapping[str, Any], facts: Mapping[str, Any] | None) -> int:

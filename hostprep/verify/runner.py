@@ -60,10 +60,20 @@ def ssh_config_entry(name: str, hostvars: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def missing_tools() -> list[str]:
+    """The distributions the suites run with that cannot be imported (a `pip install --no-deps` leaves them out)."""
+    import importlib.util
+
+    wanted = {"pytest": "pytest", "testinfra": "pytest-testinfra"}
+    return [dist for module, dist in wanted.items() if importlib.util.find_spec(module) is None]
+
+
 def _run_host(name: str, workdir: Path, suites: list[Path], env: dict[str, str]) -> HostReport:
     junit = workdir / f"{name}.xml"
+    # pytest's own configuration, so no pytest.ini/pyproject.toml above the suites or the caller changes the run
     cmd = [
-        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-header",
+        sys.executable, "-m", "pytest", "-c", str(workdir / "pytest.ini"), "-p", "no:cacheprovider", "-q",
+        "--no-header",
         f"--hosts=ssh://{name}?controlpersist=0", f"--ssh-config={workdir / 'ssh_config'}",
         f"--junitxml={junit}", "--rootdir", str(workdir), *map(str, suites),
     ]
@@ -94,6 +104,7 @@ def verify_hosts(
     suites = suites or sorted(SUITES.glob("test_*.py"))
     with tempfile.TemporaryDirectory(prefix="hostprep-verify-") as tmp:
         workdir = Path(tmp)
+        (workdir / "pytest.ini").write_text("[pytest]\n")
         (workdir / "ssh_config").write_text("".join(ssh_config_entry(n, hv) for n, hv in hosts.items()))
         expect_file = workdir / "expect.json"
         expect_file.write_text(json.dumps(expectations))
