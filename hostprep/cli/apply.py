@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from hostprep.cli.connection import connection_options
+from hostprep.cli.connection import connection_options, pop_connection_options
+
+if TYPE_CHECKING:
+    from hostprep.transport.options import ConnectionOptions
 
 
 def _options(func):  # noqa: ANN001, ANN202 - click decorator stack
@@ -49,7 +53,8 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
               skip_tags: tuple[str, ...], check: bool, diff: bool, extra_vars: tuple[str, ...], forks: int,
               as_json: bool, verbose: int, detailed_exitcode: bool, syntax_check: bool, list_tasks: bool,
               progress: str = "auto",
-              retry_file: Path | None = None, no_fast_path: bool = False) -> int:
+              retry_file: Path | None = None, no_fast_path: bool = False,
+              connection: ConnectionOptions | None = None) -> int:
     from hostprep.cli.interrupt import EXIT_INTERRUPTED, InterruptHandler
     from hostprep.executor.play import PlaybookRunner, exit_code
     from hostprep.executor.state import RunOptions
@@ -81,7 +86,8 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
         inventories = (str(default),)
     inv = load_inventory(list(inventories))
     options = RunOptions(check=check, diff=diff, forks=forks, tags=_split(tags), skip_tags=_split(skip_tags),
-                         limit=limit, extra_vars=extra, verbosity=verbose, no_fast_path=no_fast_path)
+                         limit=limit, extra_vars=extra, verbosity=verbose, no_fast_path=no_fast_path,
+                         connection=connection)
     output = make_output(progress, as_json=as_json, verbosity=verbose, diff=diff,
                          targets=play_targets(book, inv, options))
     runner = PlaybookRunner(book, inv, options, output)
@@ -109,11 +115,9 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
 
 
 def _run_with_connection_options(kwargs: dict) -> int:
-    from hostprep.cli.connection import pop_connection_options
-    from hostprep.transport.options import use_cli_options
-
-    with use_cli_options(pop_connection_options(kwargs)):  # layered under each host's variables
-        return run_apply(**kwargs)
+    # -u, -K, -b, ... travel with the run's options; the transport layers them under each host's variables
+    connection = pop_connection_options(kwargs)
+    return run_apply(**kwargs, connection=connection)
 
 
 @click.command("apply")

@@ -1,8 +1,9 @@
 """Connection and become options of `hostprep apply`/`check`: -u, --private-key, -k, -K, -b, ...
 
-They become a `ConnectionOptions` (hostprep/transport/options.py) that the transport layers
-*under* every host's variables, as Ansible does: an inventory `ansible_user` beats `-u`, a
-host's `ansible_become_password` beats `-K`, and `-e ansible_user=x` beats both.
+They become a `ConnectionOptions` (hostprep/transport/options.py), handed to the executor in
+`RunOptions.connection`, that the transport layers *under* every host's variables, as Ansible
+does: an inventory `ansible_user` beats `-u`, a host's `ansible_become_password` beats `-K`, and
+`-e ansible_user=x` beats both.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 
 import click
 
+from hostprep.transport.become import METHODS
 from hostprep.transport.options import CONNECTION_VARS, ConnectionOptions
 
-OPTION_NAMES = ("user", "private_key", "ask_pass", "ask_become_pass", "become", "become_user",
+OPTION_NAMES = ("user", "private_key", "ask_pass", "ask_become_pass", "become", "become_user", "become_method",
                 "host_key_policy", "ssh_config", "timeout")
 
 
@@ -28,10 +30,13 @@ def connection_options(func):  # noqa: ANN001, ANN202 - click decorator stack
         click.option("-k", "--ask-pass", is_flag=True,
                      help="Ask once for the SSH password (read from stdin when there is no terminal)."),
         click.option("-K", "--ask-become-pass", is_flag=True,
-                     help="Ask once for the sudo password, used for every host that sets none itself."),
+                     help="Ask once for the become password (sudo's, or root's for su), used for every host "
+                          "that sets none itself."),
         click.option("-b", "--become", is_flag=True, default=None,
                      help="Run tasks with sudo (a play's or task's become: wins)."),
         click.option("--become-user", help="Become this user (default root; become_user: in a play wins)."),
+        click.option("--become-method", type=click.Choice(sorted(METHODS)),
+                     help="sudo (the default) or su (a play's become_method: or ansible_become_method wins)."),
         click.option("--host-key-policy", type=click.Choice(["strict", "accept-new", "off"]),
                      help="Unknown host keys: refuse (strict, the default), record (accept-new), or accept "
                           "without checking (off, warns). A changed key is always refused."),
@@ -66,6 +71,7 @@ def pop_connection_options(kwargs: dict[str, Any]) -> ConnectionOptions:
         private_key=str(Path(values["private_key"]).expanduser()) if values["private_key"] else None,
         become=True if values["become"] else None,
         become_user=values["become_user"],
+        become_method=values["become_method"],
         host_key_policy=values["host_key_policy"],
         ssh_config=values["ssh_config"],
         timeout=values["timeout"],

@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import click
+
+from hostprep.cli.connection import connection_options, pop_connection_options
 
 
 @click.command("facts")
 @click.option("-i", "--inventory", "inventories", multiple=True, required=True)
 @click.argument("pattern", default="all")
-def command(inventories: tuple[str, ...], pattern: str) -> None:
-    """Print each host's facts as JSON (keys as in ansible_facts)."""
+@connection_options
+def command(inventories: tuple[str, ...], pattern: str, **kwargs: Any) -> None:
+    """Print each host's facts as JSON (keys as in ansible_facts), gathered with become if -b says so."""
     from hostprep.errors import HostprepError
     from hostprep.facts import gather_facts
     from hostprep.inventory import load_inventory
-    from hostprep.transport.connect import open_transport
+    from hostprep.transport.connect import become_from_vars, open_transport
 
+    cli = pop_connection_options(kwargs)
     inv = load_inventory(list(inventories))
     hosts = inv.select(pattern)
 
     def one(name: str) -> tuple[str, dict]:
-        t = open_transport(name, inv.host_vars(name))
+        hostvars = inv.host_vars(name)
+        t = open_transport(name, hostvars, cli)
         try:
-            return name, gather_facts(t)
+            return name, gather_facts(t, become=become_from_vars(hostvars, cli=cli))
         except HostprepError as exc:
             return name, {"failed": True, "msg": str(exc)}
         finally:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from hostprep.errors import HostprepError, InputError, UnreachableError
+from hostprep.errors import HostprepError, InputError, TransportError, UnreachableError
 from hostprep.executor.factcache import load_facts, save_facts
 from hostprep.executor.lookahead import checks_ahead, position, probes_ahead, static_walk
 from hostprep.executor.probebatch import ProbeRequest
@@ -28,7 +28,8 @@ from hostprep.modules.base import to_bool
 from hostprep.output.events import HostStats, TaskEvent
 from hostprep.playbook.model import Block, Play, Playbook, Role, Task
 from hostprep.templating import Templar, TemplateError
-from hostprep.transport.connect import open_transport
+from hostprep.transport.base import BecomeSpec
+from hostprep.transport.connect import become_from_vars, open_transport
 from hostprep.transport.local import LocalTransport
 from hostprep.yamlsource import load_yaml_file
 
@@ -101,7 +102,7 @@ class PlayRunner:
     def transport_for(self, host: HostState, delegate: Any) -> Any:
         if delegate in (None, "", host.name):
             if host.transport is None:
-                transport = open_transport(host.name, host.inv_vars)
+                transport = open_transport(host.name, host.inv_vars, self.options.connection)
                 if not self.options.no_fast_path:
                     transport = ProbingTransport(transport)
                     transport.lookahead = lambda limit=None: self.probes_ahead(host, limit)
@@ -253,11 +254,13 @@ class PlayRunner:
 
         self.pb.output.header("Gathering Facts")
         try:
+            become = self._gather_become(host)
             transport = self.transport_for(host, None)
-            facts = self._gather_with_lookahead(host, transport)
+            facts = self._gather_with_lookahead(host, transport, become)
             if facts is None:
                 # a read: through the inner transport, so it does not count as a change of the host
-                facts = gather_facts(transport.inner if isinstance(transport, ProbingTransport) else transport)
+                facts = gather_facts(transport.inner if isinstance(transport, ProbingTransport) else transport,
+                                     become=become)
             if not self.options.no_fast_path:
                 save_facts(host.name, host.inv_vars, facts)
         except UnreachableError as exc:
@@ -265,11 +268,40 @@ class PlayRunner:
             host.stats.unreachable = 1
             self.emit(TaskEvent(host.name, "Gathering Facts", "unreachable", {"msg": str(exc)}))
             return
+        except TransportError as exc:  # e.g. a wrong become password: the host fails at its first contact
+            host.failed = True
+            host.stats.failed += 1
+            self.emit(TaskEvent(host.name, "Gathering Facts", "failed", {"msg": str(exc)}))
+            return
         host.facts.update(facts)
         host.stats.ok += 1
         self.emit(TaskEvent(host.name, "Gathering Facts", "ok", {"changed": False}))
 
-    def _gather_with_lookahead(self, host: HostState, transport: Any) -> dict[str, Any] | None:
+    def _gather_become(self, host: HostState) -> BecomeSpec:
+        """The play's become, with which facts are gathered (as Ansible does).
+
+        ansible_become* variables beat the play's keywords, which beat -b/--become-user/-K.
+        """
+        variables = {**host.inv_vars, **self.play.vars, **self.options.extra_vars}
+        templar = Templar(variables)
+        hv = {k: templar.render(v) for k, v in variables.items() if k.startswith("ansible_become")}
+        hv = {**host.inv_vars, **hv}
+
+        def keyword(name: str) -> Any:
+            value = self.play.kw(name)
+            return None if value is None else templar.render(value)
+
+        for name, var in (("become_method", "ansible_become_method"), ("become_flags", "ansible_become_flags")):
+            if var not in hv and keyword(name) is not None:
+                hv[var] = keyword(name)
+        enabled = None if "ansible_become" in hv or keyword("become") is None else to_bool(keyword("become"),
+                                                                                          "become")
+        user = hv.get("ansible_become_user") or keyword("become_user")
+        return become_from_vars(hv, enabled=enabled, user=None if user is None else str(user),
+                                cli=self.options.connection)
+
+    def _gather_with_lookahead(self, host: HostState, transport: Any, become: BecomeSpec | None = None,
+                               ) -> dict[str, Any] | None:
         """Facts and the whole play's probes in one round trip, guessing with last run's facts.
 
         The guess is only used where a later task asks for exactly the same probe, so facts that
@@ -282,7 +314,7 @@ class PlayRunner:
             return None
         from hostprep.facts import facts_script, parse_facts
 
-        facts_req = ProbeRequest(facts_script())
+        facts_req = ProbeRequest(facts_script(), become)
         try:
             ahead = probes_ahead(self, host, self.walk(), 0, facts=cached)
         except Exception:  # noqa: BLE001 - a failed guess only costs speed

@@ -27,10 +27,10 @@ import shlex
 from dataclasses import dataclass, field
 
 from hostprep.modules.shellutil import MEMO_VAR
-from hostprep.transport.base import BecomeSpec, RunResult, become_prefix
+from hostprep.transport.base import BecomeSpec, RunResult
+from hostprep.transport.become import batch_line
 
 FRAME = "@@HPF"
-_PROMPT = "[hostprep-become-password]"
 # sshd hands the command to the login shell as one argument; Linux caps one argument at 128 KiB.
 MAX_SCRIPT = 96 * 1024
 
@@ -102,13 +102,16 @@ def build_batch(requests: list[ProbeRequest], stop_on_failure: bool = False) -> 
     parts: list[str] = []
     stdin = b""
     for become, indexes in _segments(requests):
-        body = _segment_body(requests, indexes, stop_on_failure)
+        inner = f"/bin/sh -c {shlex.quote(_segment_body(requests, indexes, stop_on_failure))}"
         if become is None:
-            parts.append(f"/bin/sh -c {shlex.quote(body)}")
-        else:
-            parts.append(become_prefix(become, _PROMPT) + f"/bin/sh -c {shlex.quote(body)}")
-            if become.password is not None:
-                stdin += become.password.encode() + b"\n"
+            parts.append(inner)
+            continue
+        line = batch_line(become, inner)
+        if line is None:  # needs a terminal (su with a password): it and what follows go unanswered
+            break
+        parts.append(line)
+        if become.password is not None:
+            stdin += become.password.encode() + b"\n"
     return ("\n" if not stop_on_failure else " || exit 0\n").join(parts) + "\n", stdin
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from hostprep.output.events import HostStats
 from hostprep.transport.base import Transport
+from hostprep.transport.options import ConnectionOptions
 
 UNREAD: Any = object()  # HostState.last_facts before the fact cache was read
 
@@ -27,6 +28,8 @@ class RunOptions:
     verbosity: int = 0
     start_at_task: str | None = None
     no_fast_path: bool = False  # every probe in its own round trip (for comparison and debugging)
+    # -u, -k, -K, -b, --become-method, ...: layered under each host's variables by transport/connect.py
+    connection: ConnectionOptions | None = None
 
 
 @dataclass

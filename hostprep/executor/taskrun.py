@@ -406,7 +406,8 @@ class TaskRunner:
             value = self._kw(templar, keyword)
             if var not in explicit and value is not None:
                 hv[var] = value
-        return become_from_vars(hv, enabled=enabled, user=None if user is None else str(user))
+        return become_from_vars(hv, enabled=enabled, user=None if user is None else str(user),
+                                cli=self.runner.options.connection)
 
     def environment(self, templar: Templar) -> dict[str, str]:
         env = self._kw(templar, "environment")

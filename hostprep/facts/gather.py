@@ -150,9 +150,13 @@ def parse_facts(stdout: str) -> dict[str, Any]:
     return facts
 
 
-def gather_facts(transport: Any) -> dict[str, Any]:
-    """Run the facts script on the host once and parse it."""
-    result = transport.run(facts_script())
+def gather_facts(transport: Any, become: Any = None) -> dict[str, Any]:
+    """Run the facts script on the host once and parse it.
+
+    With `become` (a BecomeSpec; Ansible gathers as the play's become user) a wrong become
+    password fails here, at the first contact, not at the first task that needs privileges.
+    """
+    result = transport.run(facts_script(), become=become)
     if "@@end" not in result.stdout:
         raise TransportError(f"gathering facts failed (rc={result.rc}): {result.stderr.strip()[:500]}")
     return parse_facts(result.stdout)

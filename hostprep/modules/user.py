@@ -31,6 +31,14 @@ def expiry_date(expires: float) -> str:
     return datetime.datetime.fromtimestamp(expires, tz=datetime.UTC).strftime("%Y-%m-%d")
 
 
+def _key_path_shell(args: dict[str, Any]) -> str:
+    """Shell that sets $f to the key file: ssh_key_file relative to the user's home (as Ansible)."""
+    rel = args.get("ssh_key_file") or f".ssh/id_{args['ssh_key_type']}"
+    if rel.startswith("/"):
+        return f"f={q(rel)}"
+    return f"f=\"$(getent passwd {q(args['name'])} | cut -d: -f6)\"/{q(rel)}"
+
+
 class UserModule(Module):
     name = "user"
     doc = ("Create, change or remove a user account. `groups` replaces the supplementary groups unless "
@@ -56,6 +64,12 @@ class UserModule(Module):
         "password_lock": Arg("bool"),
         "expires": Arg("float"),
         "non_unique": Arg("bool", default=False),
+        "generate_ssh_key": Arg("bool", default=False),
+        "ssh_key_bits": Arg("int", default=0, doc="0: ssh-keygen's default for the type."),
+        "ssh_key_type": Arg("str", default="rsa"),
+        "ssh_key_file": Arg("path", doc="Relative to the home directory; default .ssh/id_<type>."),
+        "ssh_key_comment": Arg("str", doc="Default: ansible-generated on <host name>."),
+        "ssh_key_passphrase": Arg("str", no_log=True),
     }
 
     def validate(self, raw: Any) -> dict[str, Any]:
@@ -79,6 +93,10 @@ class UserModule(Module):
                  "echo '@@hostprep:known_groups@@'"]
         for g in self._wanted_groups(args):
             lines.append(f"getent group {q(g)} 2>/dev/null")
+        if args.get("generate_ssh_key") and args["state"] == "present":
+            lines.append("echo '@@hostprep:sshkey@@'")
+            lines.append(f"{_key_path_shell(args)}; if [ -f \"$f\" ]; then echo exists; cat \"$f.pub\" 2>/dev/null; "
+                         "ssh-keygen -lf \"$f.pub\" 2>/dev/null; fi")
         return "\n".join(lines)
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
@@ -103,9 +121,30 @@ class UserModule(Module):
                 return Plan(failed=True, msg=f"Group {g} does not exist", result=result)
         if args.get("password"):
             result["password"] = HIDDEN
-        if not entry:
-            return self._plan_create(args, result)
-        return self._plan_modify(args, sec, entry, result)
+        plan = self._plan_create(args, result) if not entry else self._plan_modify(args, sec, entry, result)
+        if args.get("generate_ssh_key") and not plan.failed:
+            self._plan_ssh_key(args, sec.get("sshkey", ""), plan)
+        return plan
+
+    def _plan_ssh_key(self, args: dict[str, Any], probed: str, plan: Plan) -> None:
+        """generate_ssh_key: ssh-keygen as Ansible runs it, only when the key file does not exist yet."""
+        lines = probed.strip().splitlines()
+        plan.result["ssh_key_file"] = args.get("ssh_key_file") or f".ssh/id_{args['ssh_key_type']}"
+        if lines and lines[0] == "exists":
+            plan.result["ssh_public_key"] = lines[1] if len(lines) > 1 else ""
+            plan.result["ssh_fingerprint"] = lines[2] if len(lines) > 2 else ""
+            return
+        name = q(args["name"])
+        bits = f" -b {args['ssh_key_bits']}" if args["ssh_key_bits"] else ""
+        comment = q(args["ssh_key_comment"]) if args.get("ssh_key_comment") is not None else \
+            '"ansible-generated on $(hostname)"'
+        passphrase = q(args.get("ssh_key_passphrase") or "")
+        cmd = (f"{_key_path_shell(args)}; d=$(dirname \"$f\"); "
+               f"if [ ! -d \"$d\" ]; then mkdir -p \"$d\" && chmod 0700 \"$d\" && chown {name}: \"$d\"; fi && "
+               f"ssh-keygen -q -t {q(args['ssh_key_type'])}{bits} -C {comment} -N {passphrase} -f \"$f\" "
+               f"</dev/null && chown {name}: \"$f\" \"$f.pub\"")
+        plan.steps.append(Command(cmd, no_log=True))
+        plan.changed = True
 
     def _plan_create(self, args: dict[str, Any], result: dict[str, Any]) -> Plan:
         name = args["name"]
@@ -174,8 +213,10 @@ class UserModule(Module):
         if args.get("comment") is not None and args["comment"] != comment:
             change(f"-c {q(args['comment'])}", "comment", comment, args["comment"])
         current_hash = shadow[1] if len(shadow) > 1 else ""
+        # as Ansible: the lock marker is not part of the comparison ('!' on a locked account without a
+        # password is no change on a re-run)
         if args.get("password") and args["update_password"] == "always" and current_hash.lstrip("!") != \
-                args["password"]:
+                args["password"].lstrip("!"):
             change(f"-p {q(args['password'])}", "password", "(hidden)", "(changed, hidden)")
         if args.get("expires") is not None:
             have = shadow[7] if len(shadow) > 7 else ""
@@ -205,4 +246,9 @@ class UserModule(Module):
             if len(entry) > 6:
                 result.update(uid=int(entry[2]), group=int(entry[3]), comment=entry[4], home=entry[5],
                               shell=entry[6])
+            if args.get("generate_ssh_key") and "ssh_public_key" not in result:
+                key = ctx.probe(f"{_key_path_shell(args)}; cat \"$f.pub\"; ssh-keygen -lf \"$f.pub\"")
+                lines = key.stdout.strip().splitlines()
+                result["ssh_public_key"] = lines[0] if lines else ""
+                result["ssh_fingerprint"] = lines[1] if len(lines) > 1 else ""
         return result

@@ -10,7 +10,8 @@ COMMON = {
 
 TASK = COMMON | {
     "loop", "loop_control", "with_items", "with_list", "with_dict", "with_indexed_items", "with_together",
-    "with_fileglob", "with_first_found", "with_flattened", "register", "notify", "changed_when", "failed_when",
+    "with_fileglob", "with_first_found", "with_flattened", "with_subelements", "with_nested", "with_cartesian",
+    "with_sequence", "with_random_choice", "register", "notify", "changed_when", "failed_when",
     "until", "retries", "delay", "args", "action", "local_action", "listen", "delegate_facts", "async", "poll",
 }
 
@@ -47,6 +48,7 @@ ROLE_ENTRY = {"role", "name", "when", "tags", "vars", "become", "become_user", "
               "handlers_from"}
 
 LOOP_KEYWORDS = ("loop", "with_items", "with_list", "with_dict", "with_indexed_items", "with_together",
-                 "with_fileglob", "with_first_found", "with_flattened")
+                 "with_fileglob", "with_first_found", "with_flattened", "with_subelements", "with_nested",
+                 "with_cartesian", "with_sequence", "with_random_choice")
 
 INCLUDES = {"include_tasks", "import_tasks", "include_role", "import_role", "import_playbook", "include"}

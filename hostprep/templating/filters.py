@@ -19,6 +19,7 @@ from jinja2 import Undefined
 from jinja2.exceptions import FilterArgumentError
 
 from hostprep.modules.base import to_bool
+from hostprep.templating.lookups import subelements
 
 
 class FilterError(FilterArgumentError):
@@ -359,5 +360,5 @@ FILTERS = {
     "basename": f_basename, "dirname": f_dirname, "splitext": f_splitext, "expanduser": f_expanduser,
     "realpath": f_realpath, "relpath": f_relpath, "strftime": f_strftime, "to_datetime": f_to_datetime,
     "human_readable": f_human_readable, "type_debug": f_type_debug, "split": f_split, "version": f_version,
-    "version_compare": f_version, "dict": f_dict, "string": f_string,
+    "version_compare": f_version, "dict": f_dict, "string": f_string, "subelements": subelements,
 }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import glob
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,6 +38,105 @@ def _flatten_terms(terms: tuple) -> list:
         else:
             out.append(t)
     return out
+
+
+def _term_list(terms: tuple) -> list:
+    """with_X: [a, b] comes as one list term; lookup('X', a, b) as several."""
+    return list(terms[0]) if len(terms) == 1 and isinstance(terms[0], list) else list(terms)
+
+
+def subelements(value: Any, key: str, skip_missing: bool = False, *, pop: bool = False) -> list[list[Any]]:
+    """Ansible's subelements (lookup and filter): [item, subitem] for every subitem of item[key].
+
+    `key` may be dotted (a.b); a dict is taken as the list of its values; items (or a whole registered
+    result) that were skipped are left out; a missing key is an error unless skip_missing. The lookup
+    (`pop`) gives the item without the list it iterates, as Ansible's lookup does; the filter keeps it.
+    """
+    if isinstance(value, Mapping):
+        if value.get("skipped"):
+            return []
+        items = list(value.values())
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise InputError(f"subelements: the first term must be a list or a dict, got {type(value).__name__}")
+    if not isinstance(key, str) or not key:
+        raise InputError("subelements: the second term must be a key name")
+    out: list[list[Any]] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise InputError(f"subelements: the list's items must be dictionaries, got {item!r}")
+        if item.get("skipped"):
+            continue
+        sub: Any = item
+        missing = False
+        for part in key.split("."):
+            if not isinstance(sub, Mapping) or part not in sub:
+                missing = True
+                break
+            sub = sub[part]
+        if missing:
+            if skip_missing:
+                continue
+            raise InputError(f"subelements: could not find {key!r} key in iterated item {dict(item)!r}")
+        if not isinstance(sub, list):
+            raise InputError(f"subelements: the key {key!r} should point to a list, got {sub!r}")
+        if pop:
+            item = copy.deepcopy(dict(item))
+            parent = item
+            *path, last = key.split(".")
+            for part in path:
+                parent = parent[part]
+            parent.pop(last)
+        out += [[item, each] for each in sub]
+    return out
+
+
+_SHORTCUT = re.compile(r"^(?:(-?\d+|0x[0-9a-f]+)-)?(-?\d+|0x[0-9a-f]+)(?:/(-?\d+|0x[0-9a-f]+))?(?::(.+))?$",
+                       re.IGNORECASE)
+
+
+def sequence(term: str) -> list[str]:
+    """Ansible's sequence lookup: `start=1 end=10 stride=2 format=h%02d`, `count=5`, or `[start-]end[/stride][:fmt]`."""
+    params: dict[str, str] = {}
+    text = term.strip()
+    match = _SHORTCUT.match(text)
+    if match and "=" not in text:
+        start, end, stride, fmt = match.groups()
+        params = {"start": start or "1", "end": end, "stride": stride or "1", "format": fmt or "%d"}
+    else:
+        for token in text.split():
+            if "=" not in token:
+                raise InputError(f"sequence: can't parse {token!r} of {term!r} (expected key=value)")
+            k, v = token.split("=", 1)
+            if k not in ("start", "end", "count", "stride", "format"):
+                raise InputError(f"sequence: unknown parameter {k!r} in {term!r}")
+            params[k] = v
+    try:
+        start = int(params.get("start", "1"), 0)
+        stride = int(params.get("stride", "1"), 0)
+        if "count" in params and "end" in params:
+            raise InputError(f"sequence: can't use both count and end ({term!r})")
+        if "count" in params:
+            count = int(params["count"], 0)
+            end = start + (count - 1) * stride if count else start - stride
+        elif "end" in params:
+            end = int(params["end"], 0)
+        else:
+            raise InputError(f"sequence: must specify count or end ({term!r})")
+    except ValueError:
+        raise InputError(f"sequence: can't parse the numbers of {term!r}") from None
+    fmt = params.get("format", "%d")
+    if stride == 0:
+        return []
+    if (stride > 0 and end < start) or (stride < 0 and end > start):
+        raise InputError(f"sequence: to count {'backwards' if stride > 0 else 'forwards'} use a "
+                         f"{'negative' if stride > 0 else 'positive'} stride ({term!r})")
+    stop = end + (1 if stride > 0 else -1)
+    try:
+        return [fmt % i for i in range(start, stop, stride)]
+    except (TypeError, ValueError):
+        raise InputError(f"sequence: bad format string {fmt!r}") from None
 
 
 def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[Any]:
@@ -111,8 +212,32 @@ def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[
         if kwargs.get("skip"):
             return []
         raise InputError(f"first_found: none of {files} was found")
+    if name in ("nested", "cartesian"):
+        import itertools
+
+        lists = _term_list(terms)
+        for t in lists:
+            if not isinstance(t, list):
+                raise InputError(f"with_{name} needs a list of lists, got {type(t).__name__} in it")
+        return [list(p) for p in itertools.product(*lists)] if lists else []
+    if name == "subelements":
+        args = _term_list(terms)
+        if len(args) not in (2, 3):
+            raise InputError("subelements needs a list (or dict), a subelement key and optionally {skip_missing: ..}")
+        flags = args[2] if len(args) == 3 else {}
+        if not isinstance(flags, Mapping) or set(flags) - {"skip_missing"}:
+            raise InputError("subelements: the third term may only be {skip_missing: true|false}")
+        return subelements(args[0], args[1], bool(flags.get("skip_missing", False)), pop=True)
     if name == "sequence":
-        raise InputError("lookup 'sequence' is not supported by hostprep; use range()")
+        out = []
+        for t in _flatten_terms(terms):
+            out += sequence(str(t))
+        return out
+    if name == "random_choice":
+        import random
+
+        choices = _flatten_terms(terms)
+        return [random.choice(choices)] if choices else []  # noqa: S311 - not for security, as Ansible's
     raise InputError(f"lookup plugin {name!r} is not supported by hostprep")
 
 

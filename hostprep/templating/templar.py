@@ -95,6 +95,11 @@ def is_template(value: Any) -> bool:
     return isinstance(value, str) and not isinstance(value, UnsafeText) and any(m in value for m in _MARKERS)
 
 
+def _none_as_empty(value: Any) -> Any:
+    """As Ansible renders: None inside a string is empty ("c={{ none }}" is "c=")."""
+    return "" if value is None else value
+
+
 @lru_cache(maxsize=32)
 def _environment(searchpath: tuple[str, ...]) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -104,6 +109,7 @@ def _environment(searchpath: tuple[str, ...]) -> jinja2.Environment:
         extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
         loader=jinja2.FileSystemLoader(list(searchpath)) if searchpath else None,
         autoescape=False,
+        finalize=_none_as_empty,
     )
     env.filters.update(FILTERS)
     env.filters["d"] = env.filters["default"]

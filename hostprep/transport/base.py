@@ -22,7 +22,6 @@ class RunResult:
     # False when become failed before the command ran (wrong password, no tty): then stderr
     # holds what sudo/su said and the command itself never started
     started: bool = True
-    started: bool = True  # False: the command never ran (sudo refused the password or needs a tty)
 
     @property
     def ok(self) -> bool:

@@ -1,7 +1,8 @@
 """Open the right transport for a host from its (Ansible-named) connection variables.
 
-Command-line connection options (see `options.py`) are layered under the host's variables
-here, so the executor only ever passes a host's own variables.
+The command line's connection options (`ConnectionOptions`, see options.py) come in as an
+argument and are layered under the host's variables here, so callers pass a host's own
+variables plus the run's options, never a merged dict of their own making.
 """
 
 from __future__ import annotations
@@ -9,41 +10,45 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hostprep.modules.base import to_bool
+from hostprep.errors import InputError
 from hostprep.transport.base import BecomeSpec, Transport
-from hostprep.transport.options import layered
+from hostprep.transport.become import method_for
+from hostprep.transport.options import ConnectionOptions, layered
+from hostprep.values import to_bool
 
 
-def become_from_vars(hostvars: Mapping[str, Any], *, enabled: bool | None = None,
-                     user: str | None = None) -> BecomeSpec:
+def become_from_vars(hostvars: Mapping[str, Any], *, enabled: bool | None = None, user: str | None = None,
+                     cli: ConnectionOptions | None = None) -> BecomeSpec:
     """A BecomeSpec from ansible_become* variables, overridden by play/task keywords.
 
-    `-b`, `--become-user` and `-K` count as the lowest-precedence values of those variables.
+    `-b`, `--become-user`, `--become-method` and `-K` (in `cli`) count as the lowest-precedence
+    values of those variables. A become_method hostprep cannot do is refused here (InputError).
     """
-    hv = layered(hostvars)
+    hv = layered(hostvars, cli)
     on = enabled if enabled is not None else to_bool(hv.get("ansible_become", False), "ansible_become")
     password = hv.get("ansible_become_password", hv.get("ansible_become_pass"))
-    return BecomeSpec(
+    spec = BecomeSpec(
         enabled=on,
         user=str(user or hv.get("ansible_become_user") or "root"),
         password=None if password is None else str(password),
-        method=str(hv.get("ansible_become_method", "sudo")),
-        flags=str(hv.get("ansible_become_flags", "")),
+        method=str(hv.get("ansible_become_method") or "sudo"),
+        flags=str(hv.get("ansible_become_flags") or ""),
     )
+    if spec.enabled:
+        method_for(spec)  # an unsupported method fails before any host is asked anything
+    return spec
 
 
-def open_transport(name: str, hostvars: Mapping[str, Any]) -> Transport:
-    """Connect to `name` per ansible_connection (ssh by default, or local)."""
-    hv = layered(hostvars)
+def open_transport(name: str, hostvars: Mapping[str, Any], cli: ConnectionOptions | None = None) -> Transport:
+    """Connect to `name` per ansible_connection (ssh by default, or local); nothing is sent yet."""
+    hv = layered(hostvars, cli)
     conn = str(hv.get("ansible_connection", "ssh"))
     if conn == "local":
         from hostprep.transport.local import LocalTransport
 
         return LocalTransport(name)
     if conn in ("ssh", "paramiko", "smart"):
-        from hostprep.transport.ssh import SSHTransport
+        from hostprep.transport.ssh import SSHTransport  # paramiko and fabric: only when a host needs them
 
         return SSHTransport.from_hostvars(name, hv)
-    from hostprep.errors import InputError
-
     raise InputError(f"connection type {conn!r} is not supported (ssh, local)", key="ansible_connection")

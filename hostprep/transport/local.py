@@ -6,9 +6,9 @@ import os
 import subprocess
 import tempfile
 
-from hostprep.transport.base import BecomeSpec, RunResult, become_prefix, wrap_sh
-
-_PROMPT = "[hostprep-become-password]"
+from hostprep.errors import TransportError
+from hostprep.transport.base import BecomeSpec, RunResult, wrap_sh
+from hostprep.transport.become import batch_line, method_for
 
 
 class LocalTransport:
@@ -33,14 +33,22 @@ class LocalTransport:
             from dataclasses import replace
 
             become = replace(become, password=None)
-        line = become_prefix(become, _PROMPT) + wrap_sh(command, env)
+        line = wrap_sh(command, env)
         data = stdin or b""
-        if become and become.enabled and become.password is not None:
-            data = become.password.encode() + b"\n" + data
+        if become and become.enabled:
+            wrapped = batch_line(become, line, keep_stdin=True)
+            if wrapped is None:
+                raise TransportError(f"become_method {become.method} with a password needs a terminal, which "
+                                     "the local connection does not have")
+            line = wrapped
+            if become.password is not None:
+                data = become.password.encode() + b"\n" + data
         proc = subprocess.run(
             ["/bin/sh", "-c", line], input=data, capture_output=True, timeout=timeout, check=False
         )
-        stderr = proc.stderr.decode("utf-8", "replace").replace(_PROMPT, "")
+        stderr = proc.stderr.decode("utf-8", "replace")
+        if become and become.enabled:
+            stderr = method_for(become).strip_prompts(stderr)
         return RunResult(proc.returncode, proc.stdout.decode("utf-8", "replace"), stderr)
 
     def put(

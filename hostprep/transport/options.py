@@ -9,17 +9,17 @@ hostprep-only flags follow the same rule: `--host-key-policy` yields to a host's
 ssh args, and `-F FILE` yields to a `-F` in the host's ssh args; both in turn win over what
 the ssh_config file says (as `ssh -o ...` wins over ssh_config).
 
-The options of the current run live in one process-wide slot that `hostprep apply` fills
-before the first connection (`use_cli_options`); the executor keeps passing each host's own
-variables to `open_transport`/`become_from_vars`, which apply this layering.
+`hostprep apply` puts the options of the run in `RunOptions.connection`; the executor passes
+them with each host's variables to `open_transport`/`become_from_vars` (connect.py), which
+apply this layering. There is no process-wide slot: two runs in one process (tests, a
+library user) never see each other's options.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ class ConnectionOptions:
     become: bool | None = None
     become_user: str | None = None
     become_password: str | None = field(default=None, repr=False)
+    become_method: str | None = None
     host_key_policy: str | None = None
     ssh_config: str | None = None
     timeout: float | None = None
@@ -66,6 +67,8 @@ class ConnectionOptions:
             out["ansible_become_user"] = self.become_user
         if self.become_password is not None:
             out["ansible_become_password"] = self.become_password
+        if self.become_method is not None:
+            out["ansible_become_method"] = self.become_method
         if self.timeout is not None:
             out["ansible_timeout"] = self.timeout
         if self.host_key_policy is not None:
@@ -84,30 +87,12 @@ _ALIASES = {
     "ansible_timeout": ("ansible_timeout", "ansible_ssh_timeout"),
 }
 
-_current: ConnectionOptions | None = None
 _lock = threading.Lock()
-
-
-def current() -> ConnectionOptions | None:
-    return _current
-
-
-@contextmanager
-def use_cli_options(options: ConnectionOptions | None) -> Iterator[None]:
-    """Make `options` the run's command-line connection options while the block runs."""
-    global _current
-    with _lock:
-        previous, _current = _current, options
-    try:
-        yield
-    finally:
-        with _lock:
-            _current = previous
 
 
 def layered(hostvars: Mapping[str, Any], options: ConnectionOptions | None = None) -> dict[str, Any]:
     """`hostvars` with the command-line values under them and forced (-e) values over them."""
-    opts = options if options is not None else _current
+    opts = options
     if opts is None:
         return dict(hostvars)
     out: dict[str, Any] = {}

@@ -229,7 +229,7 @@ def test_proxyjump_chain_from_args_goes_a_then_b(chain: dict) -> None:
 
 
 def _hops(t: SSHTransport) -> list:
-    from hostprep.transport.ssh import _chain
+    from hostprep.transport.connection import chain_of as _chain
 
     return list(reversed(_chain(t.connect())))
 

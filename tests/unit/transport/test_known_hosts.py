@@ -12,8 +12,8 @@ import paramiko
 import pytest
 
 from hostprep.errors import HostKeyError
+from hostprep.transport.known_hosts import fingerprint, record_host_key
 from hostprep.transport.remote_put import Payload
-from hostprep.transport.ssh import fingerprint, record_host_key
 
 
 def test_record_appends_one_line_after_a_missing_newline(tmp_path: Path) -> None:

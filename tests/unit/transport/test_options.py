@@ -7,8 +7,8 @@ import pytest
 
 from hostprep.errors import InputError
 from hostprep.transport.connect import become_from_vars
-from hostprep.transport.options import ConnectionOptions, layered, use_cli_options
-from hostprep.transport.ssh import SSHSettings, parse_ssh_args
+from hostprep.transport.options import ConnectionOptions, layered
+from hostprep.transport.settings import SSHSettings, parse_ssh_args
 
 
 def test_cli_values_are_the_lowest_precedence() -> None:
@@ -42,15 +42,14 @@ def test_extra_vars_beat_inventory() -> None:
 
 def test_become_from_vars_uses_cli_under_keywords_and_vars() -> None:
     cli = ConnectionOptions(become=True, become_user="app", become_password="clipw")
-    with use_cli_options(cli):
-        b = become_from_vars({})
-        assert (b.enabled, b.user, b.password) == (True, "app", "clipw")
-        # play/task keywords win over -b / --become-user
-        b = become_from_vars({}, enabled=False, user="other")
-        assert (b.enabled, b.user) == (False, "other")
-        # a host's own password wins over -K
-        assert become_from_vars({"ansible_become_password": "hostpw"}).password == "hostpw"
-    # outside the run, nothing of it remains
+    b = become_from_vars({}, cli=cli)
+    assert (b.enabled, b.user, b.password) == (True, "app", "clipw")
+    # play/task keywords win over -b / --become-user
+    b = become_from_vars({}, enabled=False, user="other", cli=cli)
+    assert (b.enabled, b.user) == (False, "other")
+    # a host's own password wins over -K
+    assert become_from_vars({"ansible_become_password": "hostpw"}, cli=cli).password == "hostpw"
+    # without the run's options (no process-wide slot), nothing of them is seen
     b = become_from_vars({})
     assert (b.enabled, b.user, b.password) == (False, "root", None)
 
