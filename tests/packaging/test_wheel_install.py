@@ -69,7 +69,7 @@ DRIVER = textwrap.dedent('''
 
 
 def _copy_source(dest: Path) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyz", "*.egg-info", "build", "dist")
     dest.mkdir(parents=True)
     for part in SOURCE_PARTS:
         src = ROOT / part
@@ -89,6 +89,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (built,) = (base / "dist").glob("hostprep-*.whl")
     return built
+
+
+def test_wheel_holds_every_file_of_the_package(wheel: Path) -> None:
+    """Data a part of hostprep reads (lab recipes, unit files, suites, ...) must be package data too."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    src = wheel.parent.parent / "src"
+    files = {str(Path(root, f).relative_to(src)) for root, dirs, fs in os.walk(src / "hostprep", followlinks=True)
+             for f in fs if not f.endswith((".pyc", ".pyz"))}
+    assert "hostprep/roles/docker/tasks/main.yml" in files
+    assert files <= names, f"not in the wheel (add them to package-data in pyproject.toml): {sorted(files - names)}"
 
 
 def test_wheel_holds_every_shipped_role_and_the_starter(wheel: Path) -> None:
