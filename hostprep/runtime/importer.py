@@ -1,7 +1,11 @@
 """Importing images: a root filesystem tar, an OCI image layout (directory or tar), a `docker save` tar,
 or a minimal image made from the host's own programs and the libraries they load (`from-host`).
 
-Every layer is checked against the digest its manifest or config names before it is stored.
+Every layer is checked against the digest its manifest or config names before it is stored. Every path an
+archive names (a `docker save` manifest's Config and Layers, an OCI layout's blob digests) is resolved inside
+the archive: absolute paths, `..` and symlinks that lead out of it are refused, so an archive can never import
+a host file. Archives are read as streams (tarsafe), broken ones (truncated gzip, cut tar) are reported as
+ImageError naming the file, and an import that fails leaves no blob behind (the store's gc, under its lock).
 """
 
 import gzip
@@ -13,8 +17,10 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import zlib
 
-from hostprep.runtime.store import ImageError, normalize_ref
+from hostprep.runtime import tarsafe
+from hostprep.runtime.store import ImageError, check_digest, normalize_ref
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -33,9 +39,49 @@ def _uncompressed(path, workdir):
         if handle.read(2) != GZIP_MAGIC:
             return path
     fd, out = tempfile.mkstemp(dir=workdir, suffix=".tar")
-    with gzip.open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
-        shutil.copyfileobj(src, dst)
+    try:
+        with gzip.open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    except (EOFError, zlib.error, OSError) as exc:
+        raise ImageError("{}: broken gzip data: {}".format(os.path.basename(path), exc))
     return out
+
+
+def inside(root, rel, what):
+    """The real path of `rel` inside the directory `root`, which must exist there as a regular file.
+
+    Refused: an empty or absolute path, a `..` component, and a path whose symlinks resolve outside `root`.
+    """
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or "\0" in rel:
+        raise ImageError("{} {!r}: not a relative path inside the archive".format(what, rel))
+    if ".." in rel.split("/"):
+        raise ImageError("{} {!r}: '..' would leave the archive".format(what, rel))
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(real_root, rel))
+    if not real.startswith(real_root + os.sep):
+        raise ImageError("{} {!r}: resolves outside the archive".format(what, rel))
+    try:
+        st = os.lstat(real)
+    except OSError:
+        raise ImageError("{} {!r}: not in the archive".format(what, rel))
+    if st.st_mode & 0o170000 != 0o100000:
+        raise ImageError("{} {!r}: not a regular file".format(what, rel))
+    return real
+
+
+def _load_json(path, what):
+    try:
+        with open(path, "rb") as handle:
+            return json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ImageError("{}: not valid JSON: {}".format(what, exc))
+
+
+def _field(obj, key, kind, what):
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(value, kind):
+        raise ImageError("{}: {!r} is missing or not a {}".format(what, key, getattr(kind, "__name__", "value")))
+    return value
 
 
 def _image_config(config):
@@ -49,11 +95,15 @@ def detect(path):
         if os.path.exists(os.path.join(path, "oci-layout")):
             return "oci-dir"
         raise ImageError("{} is a directory but not an OCI image layout".format(path))
+    names = set()
     try:
-        with tarfile.open(path, "r:*") as tar:
-            names = {n.lstrip("./") for n in tar.getnames()}
-    except tarfile.TarError as exc:
-        raise ImageError("{} is not a tar archive: {}".format(path, exc))
+        with tarsafe.open_stream(path) as tar:
+            for m in tarsafe.entries(tar):
+                name = m.name[2:] if m.name.startswith("./") else m.name
+                if name in ("manifest.json", "oci-layout", "index.json"):
+                    names.add(name)
+    except tarsafe.BrokenArchive as exc:
+        raise ImageError(str(exc))
     if "manifest.json" in names:
         return "docker-save"
     if "oci-layout" in names and "index.json" in names:
@@ -63,43 +113,44 @@ def detect(path):
 
 def _safe_extract_archive(path, dest):
     """Unpack an image archive (not a layer) to a work dir, refusing unsafe entries."""
-    from hostprep.runtime import tarsafe
-
     tarsafe.extract(path, dest)
 
 
 def import_oci_dir(store, layout, name, workdir):
-    with open(os.path.join(layout, "index.json")) as handle:
-        index = json.load(handle)
+    index = _load_json(inside(layout, "index.json", "OCI index"), "OCI index.json")
 
-    def blob(digest):
-        algo, _, hexd = digest.partition(":")
-        path = os.path.join(layout, "blobs", algo, hexd)
-        if not os.path.exists(path):
-            raise ImageError("OCI layout is missing blob {}".format(digest))
+    def blob(desc, what):
+        digest = _field(desc, "digest", str, what)
+        try:
+            hexd = check_digest(digest)
+        except ImageError as exc:
+            raise ImageError("{}: {}".format(what, exc))
+        path = inside(layout, "blobs/sha256/" + hexd, "{} blob".format(what))
         if _sha256_file(path) != digest:
             raise ImageError("OCI blob {} does not match its digest".format(digest))
         return path
 
-    manifests = index.get("manifests") or []
+    manifests = _field(index, "manifests", list, "OCI index.json")
     if not manifests:
         raise ImageError("OCI layout has no manifests")
     desc = manifests[0]
     for m in manifests:
-        if m.get("annotations", {}).get("org.opencontainers.image.ref.name") in (name, name.split(":")[-1]):
+        if isinstance(m, dict) and (m.get("annotations") or {}).get("org.opencontainers.image.ref.name") in (
+                name, name.split(":")[-1]):
             desc = m
-    with open(blob(desc["digest"])) as handle:
-        manifest = json.load(handle)
-    if "manifests" in manifest:  # a nested index: take the linux/amd64 manifest
-        pick = [m for m in manifest["manifests"] if m.get("platform", {}).get("architecture") in ("amd64", None)]
-        with open(blob((pick or manifest["manifests"])[0]["digest"])) as handle:
-            manifest = json.load(handle)
-    with open(blob(manifest["config"]["digest"])) as handle:
-        config = json.load(handle)
-    diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+    manifest = _load_json(blob(desc, "index entry"), "OCI manifest")
+    if isinstance(manifest, dict) and "manifests" in manifest:  # a nested index: take the linux/amd64 manifest
+        nested = _field(manifest, "manifests", list, "nested OCI index")
+        pick = [m for m in nested if isinstance(m, dict)
+                and (m.get("platform") or {}).get("architecture") in ("amd64", None)]
+        if not (pick or nested):
+            raise ImageError("nested OCI index lists no manifest")
+        manifest = _load_json(blob((pick or nested)[0], "nested index entry"), "OCI manifest")
+    config = _load_json(blob(_field(manifest, "config", dict, "OCI manifest"), "manifest config"), "image config")
+    diff_ids = ((config.get("rootfs") or {}).get("diff_ids") or []) if isinstance(config, dict) else []
     layers = []
-    for i, layer in enumerate(manifest["layers"]):
-        plain = _uncompressed(blob(layer["digest"]), workdir)
+    for i, layer in enumerate(_field(manifest, "layers", list, "OCI manifest")):
+        plain = _uncompressed(blob(layer, "layer {}".format(i)), workdir)
         if i < len(diff_ids) and _sha256_file(plain) != diff_ids[i]:
             raise ImageError("layer {} does not match the config's diff_id".format(layer["digest"]))
         layers.append(plain)
@@ -107,20 +158,20 @@ def import_oci_dir(store, layout, name, workdir):
 
 
 def import_docker_save(store, root, name, workdir):
-    with open(os.path.join(root, "manifest.json")) as handle:
-        entries = json.load(handle)
-    if not entries:
-        raise ImageError("docker save archive lists no image")
+    entries = _load_json(inside(root, "manifest.json", "manifest"), "docker save manifest.json")
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise ImageError("docker save manifest.json lists no image")
     entry = entries[0]
     for e in entries:
-        if normalize_ref(name) in [normalize_ref(t) for t in e.get("RepoTags") or []]:
+        tags = e.get("RepoTags") or []
+        if isinstance(tags, list) and normalize_ref(name) in [normalize_ref(str(t)) for t in tags]:
             entry = e
-    with open(os.path.join(root, entry["Config"])) as handle:
-        config = json.load(handle)
-    diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+    config_path = inside(root, _field(entry, "Config", str, "manifest.json"), "manifest.json Config")
+    config = _load_json(config_path, "image config " + entry["Config"])
+    diff_ids = ((config.get("rootfs") or {}).get("diff_ids") or []) if isinstance(config, dict) else []
     layers = []
-    for i, rel in enumerate(entry["Layers"]):
-        plain = _uncompressed(os.path.join(root, rel), workdir)
+    for i, rel in enumerate(_field(entry, "Layers", list, "manifest.json")):
+        plain = _uncompressed(inside(root, rel, "manifest.json Layers[{}]".format(i)), workdir)
         if i < len(diff_ids) and _sha256_file(plain) != diff_ids[i]:
             raise ImageError("layer {} does not match the image config".format(rel))
         layers.append(plain)
@@ -129,23 +180,35 @@ def import_docker_save(store, root, name, workdir):
 
 def import_any(store, path, name, cmd=None):
     """Import `path` under `name`, whatever of the supported kinds it is; returns the manifest digest."""
-    kind = detect(path)
-    workdir = tempfile.mkdtemp(dir=store.root, prefix=".import-")
-    try:
-        if kind == "oci-dir":
-            return import_oci_dir(store, path, name, workdir)
-        if kind in ("oci-tar", "docker-save"):
-            unpacked = os.path.join(workdir, "archive")
-            _safe_extract_archive(path, unpacked)
-            if kind == "oci-tar":
-                return import_oci_dir(store, unpacked, name, workdir)
-            return import_docker_save(store, unpacked, name, workdir)
-        plain = _uncompressed(path, workdir)
-        import shlex
+    from hostprep.runtime import refs
 
-        return store.commit(name, [plain], config={"Cmd": shlex.split(cmd) if cmd else ["/bin/sh"]})
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    refs.check_image_name(name)  # before any work: a bad name is refused up front
+    if not os.path.exists(path):
+        raise ImageError("{}: no such file or directory".format(path))
+    kind = detect(path)
+    with store.lock():
+        workdir = tempfile.mkdtemp(dir=store.root, prefix=".import-")
+        try:
+            if kind == "oci-dir":
+                return import_oci_dir(store, path, name, workdir)
+            if kind in ("oci-tar", "docker-save"):
+                unpacked = os.path.join(workdir, "archive")
+                _safe_extract_archive(path, unpacked)
+                if kind == "oci-tar":
+                    return import_oci_dir(store, unpacked, name, workdir)
+                return import_docker_save(store, unpacked, name, workdir)
+            plain = _uncompressed(path, workdir)
+            import shlex
+
+            return store.commit(name, [plain], config={"Cmd": shlex.split(cmd) if cmd else ["/bin/sh"]})
+        except tarsafe.BrokenArchive as exc:
+            store.gc()
+            raise ImageError(str(exc))
+        except BaseException:
+            store.gc()  # nothing of a failed import stays: no image names its blobs
+            raise
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 _LDD = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)")
@@ -175,7 +238,15 @@ def host_closure(paths):
 
 def from_host(store, name, paths):
     """A minimal image of host programs and their libraries (for hosts without any registry)."""
+    from hostprep.runtime import refs
+
+    refs.check_image_name(name)
     files = host_closure(paths)
+    with store.lock():
+        return _from_host_locked(store, name, files)
+
+
+def _from_host_locked(store, name, files):
     workdir = tempfile.mkdtemp(dir=store.root, prefix=".fromhost-")
     try:
         tar_path = os.path.join(workdir, "layer.tar")
@@ -209,5 +280,8 @@ def from_host(store, name, paths):
 
             tar.addfile(info, io.BytesIO(passwd))
         return store.commit(name, [tar_path], config={"Cmd": [files[0]]})
+    except BaseException:
+        store.gc()
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -2,6 +2,10 @@
 
 Blobs are content-addressed (sha256) and checked when written and before use; an image name is
 the `org.opencontainers.image.ref.name` annotation of its manifest in index.json.
+
+Whatever writes or removes blobs (import, commit, rmi, prune) holds an exclusive flock of oci/.lock for its
+whole run, so a garbage collection never sees another import's blobs before they are named. A blob, config or
+unpacked layer is kept while a named image or a container's image (its state's `image_id`) uses it.
 """
 
 import os
@@ -78,10 +82,14 @@ class Store:
         digest = sha256(data).hexdigest()
         path = os.path.join(self.blobs, digest)
         if not os.path.exists(path):
-            fd, tmp = tempfile.mkstemp(dir=self.blobs)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
+            fd, tmp = tempfile.mkstemp(dir=self.blobs, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
         return "sha256:" + digest, len(data)
 
     def put_blob_file(self, src):
@@ -89,24 +97,28 @@ class Store:
         import tempfile
 
         h = sha256()
-        fd, tmp = tempfile.mkstemp(dir=self.blobs)
+        fd, tmp = tempfile.mkstemp(dir=self.blobs, prefix=".tmp-")
         size = 0
-        with open(src, "rb") as inp, os.fdopen(fd, "wb") as out:
-            while True:
-                chunk = inp.read(1 << 20)
-                if not chunk:
-                    break
-                h.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-        path = os.path.join(self.blobs, h.hexdigest())
-        os.replace(tmp, path)
+        try:
+            with open(src, "rb") as inp, os.fdopen(fd, "wb") as out:
+                while True:
+                    chunk = inp.read(1 << 20)
+                    if not chunk:
+                        break
+                    h.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+            os.replace(tmp, os.path.join(self.blobs, h.hexdigest()))
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
         return "sha256:" + h.hexdigest(), size
 
     def blob_path(self, digest, verify=True):
-        algo, _, hexd = digest.partition(":")
-        if algo != "sha256" or not hexd:
-            raise ImageError("unsupported digest {}".format(digest))
+        hexd = check_digest(digest)
         path = os.path.join(self.blobs, hexd)
         if not os.path.exists(path):
             raise ImageError("blob {} is missing".format(digest))
@@ -127,9 +139,7 @@ class Store:
 
     def read_json(self, digest):
         """A small JSON blob (manifest, config), read once and checked against its digest."""
-        algo, _, hexd = digest.partition(":")
-        if algo != "sha256" or not hexd:
-            raise ImageError("unsupported digest {}".format(digest))
+        hexd = check_digest(digest)
         data = _read_bytes(os.path.join(self.blobs, hexd), "blob {} is missing".format(digest))
         if sha256(data).hexdigest() != hexd:
             raise ImageError("blob {} is corrupt (sha256 mismatch)".format(digest))
@@ -154,11 +164,12 @@ class Store:
     def remove_ref(self, ref):
         ref = normalize_ref(ref)
         idx = self.index()
-        kept = [m for m in idx["manifests"] if m.get("annotations", {}).get(REF) != ref]
-        if len(kept) == len(idx["manifests"]):
+        gone = [m for m in idx["manifests"] if m.get("annotations", {}).get(REF) == ref]
+        if not gone:
             raise ImageError("no such image: {}".format(ref))
-        idx["manifests"] = kept
+        idx["manifests"] = [m for m in idx["manifests"] if m.get("annotations", {}).get(REF) != ref]
         _atomic_json(self._index_path(), idx)
+        return gone[0]["digest"]
 
     def images(self):
         out = []
@@ -168,14 +179,103 @@ class Store:
                 out.append((ref, m["digest"]))
         return out
 
-    def resolve(self, ref):
-        """(manifest, config) of an image by name, id prefix or digest."""
+    def lookup(self, ref):
+        """The manifest digest of an image by name[:tag], name@digest, digest, or a unique ID prefix.
+
+        An exact name wins over an ID prefix; an empty or ambiguous prefix is refused; a reference that breaks
+        the reference grammar is refused with the rule (checked only when nothing matched: `run` needs no `re`).
+        """
+        from hostprep.runtime import refs
+
+        if not ref:
+            raise refs.InvalidReference("invalid reference format: the image reference is empty")
+        images = self.images()
         ref_n = normalize_ref(ref)
-        for name, digest in self.images():
-            if name == ref_n or digest == ref or digest.split(":")[1].startswith(ref):
-                manifest = self.read_json(digest)
-                return manifest, self.read_json(manifest["config"]["digest"])
+        for name, digest in images:
+            if name == ref_n:
+                return digest
+        name_part, at, digest_part = ref.partition("@")
+        if at:
+            refs.parse_image_ref(ref)
+            for name, digest in images:
+                if digest == digest_part and (not name_part or name.rpartition(":")[0] == name_part.split(":")[0]
+                                              or name == normalize_ref(name_part)):
+                    return digest
+            raise ImageError("no such image: {}".format(ref))
+        if refs.is_id_prefix(ref):
+            prefix = ref[7:] if ref.startswith("sha256:") else ref
+            found = set()
+            for _, digest in images:
+                if digest[7:].startswith(prefix) or self.read_json(digest)["config"]["digest"][7:].startswith(prefix):
+                    found.add(digest)
+            if len(found) > 1:
+                raise ImageError("image ID prefix {} is ambiguous: it matches {}".format(ref, ", ".join(sorted(found))))
+            if found:
+                return found.pop()
+        refs.parse_image_ref(ref)
         raise ImageError("no such image: {}".format(ref))
+
+    def image(self, digest):
+        """(manifest, config) of the image whose manifest has `digest`."""
+        manifest = self.read_json(digest)
+        return manifest, self.read_json(manifest["config"]["digest"])
+
+    def resolve(self, ref):
+        """(manifest, config) of an image by name, id prefix or digest (see lookup)."""
+        return self.image(self.lookup(ref))
+
+    def names_of(self, digest):
+        return [name for name, d in self.images() if d == digest]
+
+    # -- locking and garbage collection -------------------------------------------------------------------
+    def lock(self):
+        """An exclusive flock of the store (released when the returned file object is closed)."""
+        import fcntl
+
+        handle = open(os.path.join(self.oci, ".lock"), "a")  # noqa: SIM115 - the caller closes it to unlock
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        return handle
+
+    def referenced(self, keep=()):
+        """(blob digests, layer digests) used by the named images and the manifests in `keep`."""
+        blobs, layers = set(), set()
+        for digest in set(d for _, d in self.images()) | set(d for d in keep if d):
+            try:
+                manifest = self.read_json(digest)
+            except (ImageError, ValueError):
+                continue
+            blobs.add(digest)
+            blobs.add(manifest["config"]["digest"])
+            for layer in manifest.get("layers") or []:
+                blobs.add(layer["digest"])
+                layers.add(layer["digest"])
+        return blobs, layers
+
+    def gc(self, keep=()):
+        """Remove blobs and unpacked layers nothing uses (see referenced); the caller holds lock().
+
+        Returns [(what, bytes)] of what was removed. Partial writes (temporary files, layers never completed,
+        import work directories) are removed too: every writer holds the lock, so none of them is in progress.
+        """
+        import shutil
+
+        blobs, layers = self.referenced(keep)
+        removed = []
+        for entry in os.scandir(self.blobs):
+            if "sha256:" + entry.name not in blobs:
+                size = entry.stat(follow_symlinks=False).st_size
+                os.unlink(entry.path)
+                removed.append(("sha256:" + entry.name, size))
+        for entry in os.scandir(self.layers):
+            complete = os.path.exists(os.path.join(entry.path, ".complete"))
+            if "sha256:" + entry.name not in layers or not complete:
+                size = disk_usage(entry.path)
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed.append(("layer sha256:" + entry.name, size))
+        for entry in os.scandir(self.root):
+            if entry.name.startswith((".import-", ".fromhost-")) and entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+        return removed
 
     # -- layers ----------------------------------------------------------------------------
     def unpacked(self, layer_digest):
@@ -205,18 +305,20 @@ class Store:
 
     # -- writing images ----------------------------------------------------------------------
     def commit(self, ref, layer_files, config=None, diff_ids=None):
-        """Store layers (uncompressed tars) and a config under `ref`; returns the manifest digest."""
+        """Store layers (uncompressed tars) and a config under `ref`; returns the manifest digest.
+
+        The caller holds lock(). A layer that cannot be unpacked safely fails the commit, and then no blob of it
+        stays behind (gc: nothing names them).
+        """
         import json
-        import tarfile
         import time
 
-        from hostprep.runtime import tarsafe
+        from hostprep.runtime import refs
 
+        ref = refs.check_image_name(ref)
         layers = []
         ids = []
         for i, path in enumerate(layer_files):
-            with open(path, "rb") as handle, tarfile.open(fileobj=handle, mode="r:*") as archive:
-                tarsafe.check_members(archive.getmembers())
             digest, size = self.put_blob_file(path)
             layers.append({"mediaType": MT_LAYER, "digest": digest, "size": size})
             ids.append(diff_ids[i] if diff_ids else digest)
@@ -228,19 +330,40 @@ class Store:
         manifest = {"schemaVersion": 2, "mediaType": MT_MANIFEST,
                     "config": {"mediaType": MT_CONFIG, "digest": cfg_digest, "size": cfg_size}, "layers": layers}
         m_digest, m_size = self.put_blob(json.dumps(manifest, sort_keys=True).encode())
-        try:
-            for layer in layers:
-                self.unpacked(layer["digest"])
-        except BaseException:
-            for layer in layers:  # a layer that cannot be unpacked safely is not kept at all
-                if not any(layer["digest"] in json.dumps(self.read_json(d)) for _, d in self.images()):
-                    try:
-                        os.unlink(self.blob_path(layer["digest"], verify=False))
-                    except (OSError, ImageError):
-                        pass
-            raise
+        for layer in layers:
+            self.unpacked(layer["digest"])
         self.set_ref(ref, m_digest, m_size)
         return m_digest
+
+
+def check_digest(digest):
+    """The hex part of a sha256 digest; ImageError for anything else (a digest names a file in the store)."""
+    algo, _, hexd = str(digest).partition(":")
+    if algo != "sha256" or len(hexd) != 64 or hexd.strip("0123456789abcdef"):
+        raise ImageError("unsupported or malformed digest {!r} (sha256:<64 hex digits>)".format(digest))
+    return hexd
+
+
+def disk_usage(path):
+    """Bytes a file tree takes on disk (allocated blocks), without following symlinks; 0 when missing."""
+    total = 0
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    total += st.st_blocks * 512
+    if stat_isdir(st.st_mode):
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            return total
+        for entry in entries:
+            total += disk_usage(entry.path)
+    return total
+
+
+def stat_isdir(mode):
+    return mode & 0o170000 == 0o040000
 
 
 def _read_bytes(path, missing):
