@@ -18,6 +18,12 @@ PARENT = "hostprep-runtime"
 ROOT = os.environ.get("HOSTPREP_RUNTIME_CGROUP_ROOT") or "/sys/fs/cgroup"
 
 
+# v1 devices cgroup: Docker's defaults (moby oci/devices, runc's AllowedDevices): mknod of any node, and
+# read/write of the standard ones only; everything else refused at open
+DEVICE_RULES = ("c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+                "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm")
+
+
 class LimitError(Exception):
     """A limit the kernel cannot apply here."""
 
@@ -67,7 +73,7 @@ class Cgroup:
             self.paths = {"unified": os.path.join(ROOT, PARENT, cid)}
         else:
             self.paths = {}
-            for ctrl in ("memory", "cpu", "pids"):
+            for ctrl in ("memory", "cpu", "pids", "devices"):
                 base = os.path.join(ROOT, ctrl)
                 if os.path.isdir(base):
                     self.paths[ctrl] = os.path.join(base, PARENT, cid)
@@ -88,6 +94,8 @@ class Cgroup:
                         handle.write("+memory +cpu +pids")
                 except OSError:
                     pass
+            if "devices" in self.paths:
+                self._limit_devices()
             if memory is not None:
                 self._write("memory", "memory.max" if self.v == 2 else "memory.limit_in_bytes", str(memory))
                 if self.v == 2:
@@ -108,6 +116,13 @@ class Cgroup:
         except BaseException:
             self.remove()
             raise
+
+    def _limit_devices(self):
+        """Nothing but the standard nodes, before any process joins (the v1 devices controller)."""
+        path = self.paths["devices"]
+        _write(os.path.join(path, "devices.deny"), "a")
+        for rule in DEVICE_RULES:
+            _write(os.path.join(path, "devices.allow"), rule)
 
     def _write(self, ctrl, knob, value, optional=False):
         path = self.paths.get("unified" if self.v == 2 else ctrl)

@@ -9,12 +9,14 @@ the same; tests/runtime/test_fast_path.py checks that both parsers agree.
 import os
 import sys
 
-_RUN_FLAGS = {"--rm": "rm", "-d": "detach", "--detach": "detach", "--read-only": "read_only", "--init": "init"}
+_RUN_FLAGS = {"--rm": ("rm",), "-d": ("detach",), "--detach": ("detach",), "--read-only": ("read_only",),
+              "--init": ("init",), "-i": ("interactive",), "--interactive": ("interactive",), "-t": ("tty",),
+              "--tty": ("tty",), "-it": ("interactive", "tty"), "-ti": ("interactive", "tty")}
 _RUN_VALUES = {"--name": "name", "-e": "env", "--env": "env", "-w": "workdir", "--workdir": "workdir",
                "-u": "user", "--user": "user", "--hostname": "hostname", "-m": "memory", "--memory": "memory",
                "--cpus": "cpus", "--pids-limit": "pids_limit", "-v": "volume", "--volume": "volume",
-               "--network": "network", "--entrypoint": "entrypoint"}
-_RUN_APPEND = ("env", "volume")
+               "--network": "network", "--entrypoint": "entrypoint", "--security-opt": "security_opt"}
+_RUN_APPEND = ("env", "volume", "security_opt")
 
 
 class RunOptions:
@@ -22,10 +24,10 @@ class RunOptions:
 
     def __init__(self):
         self.command = "run"
-        self.rm = self.detach = self.read_only = self.init = False
+        self.rm = self.detach = self.read_only = self.init = self.interactive = self.tty = False
         self.name = self.workdir = self.user = self.hostname = self.memory = None
         self.cpus = self.pids_limit = self.entrypoint = None
-        self.env = self.volume = None
+        self.env = self.volume = self.security_opt = None
         self.network = "none"
         self.image = None
         self.cmd = []
@@ -40,7 +42,8 @@ def parse_run(args):
         if not arg.startswith("-"):
             break
         if arg in _RUN_FLAGS:
-            setattr(opts, _RUN_FLAGS[arg], True)
+            for key in _RUN_FLAGS[arg]:
+                setattr(opts, key, True)
             i += 1
             continue
         if arg in _RUN_VALUES:
@@ -131,6 +134,10 @@ def _parser():
     run.add_argument("--network", choices=("none", "host"), default="none")
     run.add_argument("--entrypoint")
     run.add_argument("--init", action="store_true", help="run a tiny init as PID 1 that reaps zombies")
+    run.add_argument("-i", "--interactive", action="store_true", help="keep stdin open (else /dev/null)")
+    run.add_argument("-t", "--tty", action="store_true", help="a pty of the container's own")
+    run.add_argument("--security-opt", action="append",
+                     help="seccomp=unconfined (no seccomp filter) or no-new-privileges (always in effect)")
     run.add_argument("image")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     ps = sub.add_parser("ps", help="list containers")
@@ -151,6 +158,8 @@ def _parser():
     ex.add_argument("-t", "--tty", action="store_true")
     ex.add_argument("-e", "--env", action="append")
     ex.add_argument("-w", "--workdir")
+    ex.add_argument("-u", "--user")
+    ex.add_argument("--security-opt", action="append")
     ex.add_argument("name")
     ex.add_argument("cmd", nargs=argparse.REMAINDER)
     rm = sub.add_parser("rm", help="remove containers")
@@ -217,7 +226,7 @@ def _main(opts):
         elif opts.command == "inspect":
             import json
 
-            from hostprep.runtime.container import list_states
+            from hostprep.runtime.state import list_states
 
             for state in list_states(root):
                 if state["id"].startswith(opts.ref) or state.get("name") == opts.ref:
@@ -226,7 +235,7 @@ def _main(opts):
             manifest, config = store.resolve(opts.ref)
             print(json.dumps({"manifest": manifest, "config": config}, indent=2, sort_keys=True))
         elif opts.command == "ps":
-            from hostprep.runtime.container import list_states
+            from hostprep.runtime.state import list_states
 
             if opts.format == "json":
                 import json
@@ -238,22 +247,23 @@ def _main(opts):
             for s in list_states(root):
                 if s["status"] != "running" and not opts.all:
                     continue
-                status = s["status"] if s["status"] == "running" else "exited({})".format(s.get("exit_code"))
+                code = s.get("exit_code")
+                status = s["status"] if s["status"] == "running" else "exited({})".format("?" if code is None else code)
                 print("{:<14} {:<20} {:<24} {:<10} {}".format(s["id"], s["name"], s["image"], status,
                                                                " ".join(s["command"])))
         elif opts.command == "logs":
-            from hostprep.runtime.container import logs
+            from hostprep.runtime.state import logs
 
             logs(root, opts.name, follow=opts.follow)
         elif opts.command == "stop":
-            from hostprep.runtime.container import stop
+            from hostprep.runtime.state import stop
 
             for name in opts.names:
                 print(stop(root, name, timeout=opts.time))
         elif opts.command == "kill":
             import signal as _signal
 
-            from hostprep.runtime.container import signal_container
+            from hostprep.runtime.state import signal_container
 
             name = opts.signal.upper()
             sig = int(name) if name.isdigit() else getattr(_signal, name if name.startswith("SIG") else "SIG" + name)
@@ -267,9 +277,10 @@ def _main(opts):
                 print("hostprep-runtime: exec needs a command", file=sys.stderr)
                 return 2
             env = dict(e.split("=", 1) for e in (opts.env or []) if "=" in e)
-            return exec_in(root, opts.name, cmd, env_extra=env, workdir=opts.workdir)
+            return exec_in(root, opts.name, cmd, env_extra=env, workdir=opts.workdir, user=opts.user, tty=opts.tty,
+                           interactive=opts.interactive, security_opt=opts.security_opt)
         elif opts.command == "rm":
-            from hostprep.runtime.container import remove
+            from hostprep.runtime.state import remove
 
             for name in opts.names:
                 print(remove(root, name, force=opts.force))

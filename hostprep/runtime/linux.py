@@ -27,15 +27,23 @@ MS_MOVE = 8192
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 MNT_DETACH = 2
 
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 
-_SYSCALLS = {"x86_64": {"pivot_root": 155, "capset": 126, "capget": 125},
-             "aarch64": {"pivot_root": 41, "capset": 91, "capget": 90}}
+KEYCTL_JOIN_SESSION_KEYRING = 1
+TIOCSCTTY = 0x540E
+
+_SYSCALLS = {"x86_64": {"pivot_root": 155, "capset": 126, "capget": 125, "keyctl": 250, "close_range": 436},
+             "aarch64": {"pivot_root": 41, "capset": 91, "capget": 90, "keyctl": 219, "close_range": 436}}
 
 _TRACE = os.environ.get("HOSTPREP_RUNTIME_TRACE")
 
@@ -130,6 +138,51 @@ def capset(effective, permitted, inheritable):
         for mask in (effective, permitted, inheritable):
             data += ((mask >> shift) & 0xFFFFFFFF).to_bytes(4, "little")
     _check(_syscall_fn(_syscall("capset"), header, data), "capset")
+
+
+def join_new_session_keyring():
+    """Give this process a new anonymous session keyring (and its children, unless they make their own)."""
+    serial = _syscall_fn(_syscall("keyctl"), KEYCTL_JOIN_SESSION_KEYRING, None)
+    if serial < 0:
+        _check(serial, "keyctl(KEYCTL_JOIN_SESSION_KEYRING)")
+    return serial
+
+
+def set_controlling_terminal(fd):
+    _check(_ioctl(fd, TIOCSCTTY, 0), "ioctl(TIOCSCTTY)")
+
+
+def close_fds_except(keep=()):
+    """Close every descriptor from 3 up but those in `keep`: close_range(2) (Linux 5.9), else one close per open
+    descriptor listed in /proc/self/fd (never a loop up to RLIMIT_NOFILE, which may be a million)."""
+    first = 3
+    for fd in sorted(set(k for k in keep if k is not None and k >= 3)) + [None]:
+        if fd is None:
+            _close_range(first, None)
+            return
+        if fd > first:
+            _close_range(first, fd - 1)
+        first = fd + 1
+
+
+def _close_range(first, last):
+    try:
+        if _syscall_fn(_syscall("close_range"), first, -1 if last is None else last, 0) == 0:  # -1 is ~0U
+            return
+    except OSError:  # an architecture without the table
+        pass
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        os.closerange(first, 65536 if last is None else last + 1)
+        return
+    for name in names:
+        fd = int(name)
+        if fd >= first and (last is None or fd <= last):
+            try:
+                os.close(fd)
+            except OSError:  # the descriptor listdir itself used
+                pass
 
 
 def _b(value):

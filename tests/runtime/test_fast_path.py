@@ -20,7 +20,7 @@ import pytest
 from tests.runtime.support import BUSYBOX, PYTHONS, ROOT, container_cgroups, python39, python_for
 
 FIELDS = ["rm", "detach", "name", "env", "workdir", "user", "hostname", "memory", "cpus", "pids_limit", "volume",
-          "read_only", "network", "entrypoint", "init", "image", "cmd"]
+          "read_only", "network", "entrypoint", "init", "interactive", "tty", "security_opt", "image", "cmd"]
 
 # argument lists the fast reader must take itself (what users and the benchmark type)
 FAST = [
@@ -34,6 +34,8 @@ FAST = [
      "--read-only", "--network", "host", "--entrypoint", "/bin/sh", "--init", "img:tag", "-c", "echo hi"],
     ["-m32m", "--pids-limit=5", "--cpus=1e-1", "--detach", "bb", "true"],
     ["--name", "", "bb"],
+    ["-it", "--security-opt", "seccomp=unconfined", "bb", "sh"],
+    ["-i", "-t", "--tty", "--interactive", "--security-opt=no-new-privileges", "-ti", "bb"],
 ]
 # argument lists it must leave to argparse (which may accept them or refuse them)
 OTHERS = [

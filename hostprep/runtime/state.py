@@ -1,0 +1,228 @@
+"""A container's record on disk (`<root>/containers/<id>/state.json`) and what is done to it from outside:
+list, find, signal, stop, logs, remove, and the clean-up of containers whose supervisor died.
+
+A container is running while its supervisor (the CLI of a foreground `run`, the monitor of `run -d`) is
+alive: PID 1 is killed by the kernel when its supervisor dies (PR_SET_PDEATHSIG), so a record that says
+"running" with a dead supervisor is a leftover, and the first command that lists it cleans it up.
+"""
+
+import _signal
+import os
+import sys
+import time
+
+from hostprep.runtime import jsonio
+from hostprep.runtime.cgroups import Cgroup
+
+
+class RunError(Exception):
+    """The container could not be started or reached as asked."""
+
+
+def containers_dir(root):
+    path = os.path.join(root, "containers")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def write_state(cdir, state):
+    tmp = os.path.join(cdir, "state.json.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, jsonio.dumps(state).encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, os.path.join(cdir, "state.json"))
+
+
+def read_state(cdir):
+    try:
+        with open(os.path.join(cdir, "state.json"), "rb") as handle:
+            return jsonio.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+
+
+def rmtree(path):
+    """Remove a directory tree without following symlinks (shutil costs ~8 ms of import on the run path)."""
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        os.unlink(path)
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            rmtree(entry.path)
+        else:
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                pass
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+
+
+def alive(pid):
+    """True while `pid` exists and is no zombie."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open("/proc/{}/stat".format(pid)) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start_time(pid):
+    """The kernel's start time of `pid` (clock ticks since boot): tells a process from a later one with its pid."""
+    try:
+        with open("/proc/{}/stat".format(pid)) as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _supervised(state):
+    """Is the supervisor recorded in `state` still the live process it was?"""
+    monitor = state.get("monitor_pid")
+    if not alive(monitor):
+        return False
+    recorded = state.get("monitor_start")
+    return recorded is None or start_time(monitor) == recorded
+
+
+def _clean_dead(cdir, state):
+    """A record left "running" by a supervisor that died (SIGKILL, OOM, power loss of the CLI only): kill
+    what may be left of the container, remove its cgroups and scratch directories, record it exited."""
+    cgroup = Cgroup(state["id"])
+    try:
+        cgroup.remove()  # kills whatever is still in it first
+    except OSError:
+        pass
+    state.update(status="exited", exit_code=state.get("exit_code") if state.get("exit_code") is not None else 137,
+                 finished=time.time(), error="its supervisor died")
+    if state.get("rm"):
+        rmtree(cdir)
+        return None
+    rmtree(os.path.join(cdir, "work"))
+    try:
+        write_state(cdir, state)
+    except OSError:
+        pass
+    return state
+
+
+def list_states(root):
+    """Every container's record; leftovers of dead supervisors are cleaned up on the way."""
+    out = []
+    base = containers_dir(root)
+    for cid in sorted(os.listdir(base)):
+        cdir = os.path.join(base, cid)
+        state = read_state(cdir)
+        if state is None:
+            continue
+        if state.get("status") == "running" and not _supervised(state):
+            state = _clean_dead(cdir, state)
+            if state is None:
+                continue
+        out.append(state)
+    return out
+
+
+def find(root, ref):
+    for state in list_states(root):
+        if state["id"].startswith(ref) or state.get("name") == ref:
+            return state
+    raise RunError("no such container: {}".format(ref))
+
+
+def pid1_of(root, state):
+    if state.get("pid1"):
+        return state["pid1"]
+    try:  # written by earlier versions
+        with open(os.path.join(containers_dir(root), state["id"], "pid1")) as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        raise RunError("container {} is not running".format(state["name"]))
+
+
+def signal_container(root, ref, sig):
+    state = find(root, ref)
+    if state["status"] != "running":
+        raise RunError("container {} is not running".format(state["name"]))
+    os.kill(pid1_of(root, state), sig)
+    return state["id"]
+
+
+def stop(root, ref, timeout=10):
+    """SIGTERM to the container's PID 1, SIGKILL after `timeout` seconds; waits until it has exited."""
+    state = find(root, ref)
+    if state["status"] != "running":
+        return state["id"]
+    pid1 = pid1_of(root, state)
+    try:
+        os.kill(pid1, _signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive(state["pid"]):
+        time.sleep(0.05)
+    if alive(state["pid"]):
+        try:
+            os.kill(pid1, _signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    cdir = os.path.join(containers_dir(root), state["id"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        current = read_state(cdir)
+        if current is None or current.get("status") == "exited" or not _supervised(current):
+            break
+        time.sleep(0.05)
+    return state["id"]
+
+
+def logs(root, ref, follow=False, out=None):
+    out = out or sys.stdout
+    state = find(root, ref)
+    path = os.path.join(containers_dir(root), state["id"], "container.log")
+    if not os.path.exists(path):
+        return
+    with open(path) as handle:
+        while True:
+            chunk = handle.read()
+            if chunk:
+                out.write(chunk)
+                out.flush()
+            if not follow or not alive(state["pid"]):
+                if follow:
+                    out.write(handle.read())
+                return
+            time.sleep(0.1)
+
+
+def remove(root, ref, force=False):
+    for state in list_states(root):
+        if state["id"].startswith(ref) or state.get("name") == ref:
+            if state["status"] == "running":
+                if not force:
+                    raise RunError("container {} is running (use rm -f)".format(state["name"]))
+                stop(root, state["id"], timeout=0)
+            Cgroup(state["id"]).remove()
+            rmtree(os.path.join(containers_dir(root), state["id"]))
+            return state["id"]
+    raise RunError("no such container: {}".format(ref))
+
+
+def default_user():
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
