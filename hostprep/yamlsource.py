@@ -80,9 +80,15 @@ def _construct_sequence(loader: _PosLoader, node: yaml.SequenceNode) -> PosList:
 
 
 def _construct_vault(loader: _PosLoader, node: yaml.Node) -> Any:
-    raise InputError(
-        "!vault values are not supported by hostprep", file=loader.source_name, line=node.start_mark.line + 1
-    )
+    """An inline `!vault |` value: decrypted with the run's vault passwords, remembered as a secret."""
+    from hostprep.vault import keyring
+
+    line = node.start_mark.line + 1
+    text = keyring.decrypt_text(str(loader.construct_scalar(node)), loader.source_name, line)
+    try:
+        return keyring.reveal(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("!vault value is not UTF-8 text", file=loader.source_name, line=line) from None
 
 
 _PosLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -121,4 +127,12 @@ def load_yaml_file(path: str | Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror}", file=str(path)) from None
+    if text.startswith("$ANSIBLE_VAULT"):  # a vaulted file: its values are secrets
+        from hostprep.vault import keyring
+
+        try:
+            plain = keyring.decrypt_text(text, str(path)).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("vaulted file is not UTF-8 text", file=str(path)) from None
+        return keyring.reveal(load_yaml_text(plain, str(path)))
     return load_yaml_text(text, str(path))

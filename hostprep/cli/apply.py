@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from hostprep.cli.connection import connection_options, pop_connection_options
+from hostprep.cli.vaultopts import vault_options
 
 if TYPE_CHECKING:
     from hostprep.transport.options import ConnectionOptions
@@ -115,6 +116,9 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
 
 
 def _run_with_connection_options(kwargs: dict) -> int:
+    from hostprep.cli.vaultopts import setup_vault
+
+    setup_vault(kwargs)  # vault passwords first: inventories and playbooks may hold vaulted values
     # -u, -K, -b, ... travel with the run's options; the transport layers them under each host's variables
     connection = pop_connection_options(kwargs)
     return run_apply(**kwargs, connection=connection)
@@ -123,6 +127,7 @@ def _run_with_connection_options(kwargs: dict) -> int:
 @click.command("apply")
 @_options
 @connection_options
+@vault_options
 def command(**kwargs) -> None:  # noqa: ANN003
     """Apply PLAYBOOK (default site.yml) to the inventory's hosts."""
     sys.exit(_run_with_connection_options(kwargs))
@@ -131,6 +136,7 @@ def command(**kwargs) -> None:  # noqa: ANN003
 @click.command("check")
 @_options
 @connection_options
+@vault_options
 def check_command(**kwargs) -> None:  # noqa: ANN003
     """Like apply --check: report what would change, change nothing."""
     kwargs["check"] = True

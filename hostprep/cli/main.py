@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "lab": "lab",
     "verify": "verify",
     "init": "init",
+    "vault": "vault",
 }
 
 

@@ -13,6 +13,7 @@ from hostprep.errors import ModuleArgError
 from hostprep.modules._files import FILE_ARGS, attribute_steps, stat_probe, stats_from, target_mode
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext, Upload
 from hostprep.modules.shellutil import q
+from hostprep.vault import files as vault_files
 
 MAX_DIFF = 256 * 1024
 
@@ -56,9 +57,9 @@ class CopyModule(Module):
             for root, _dirs, files in os.walk(path):
                 for f in sorted(files):
                     full = Path(root) / f
-                    out.append((posixpath.join(base, str(full.relative_to(path))), full.read_bytes()))
+                    out.append((posixpath.join(base, str(full.relative_to(path))), vault_files.read_bytes(full)))
             return out
-        return [("", path.read_bytes())]
+        return [("", vault_files.read_bytes(path))]  # a vaulted source is copied decrypted, as in Ansible
 
     def _dest_for(self, args: dict[str, Any], rel: str, dest_kind: str) -> str:
         dest = args["dest"]

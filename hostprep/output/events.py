@@ -40,6 +40,13 @@ class TaskEvent:
     task_path: str = ""
     handler: bool = False
 
+    def __post_init__(self) -> None:
+        # a result that mentions a value a vault revealed is censored as no_log output is
+        if not self.no_log:
+            from hostprep.vault.keyring import mentions_secret
+
+            self.no_log = mentions_secret(self.result) or mentions_secret(self.item)
+
 
 def censor(value: Any) -> Any:
     """Hide values of keys that look like secrets anywhere in a result."""

@@ -294,7 +294,9 @@ class Templar:
             "ansible_managed": "Ansible managed",
         }, self.variables), searchpath=search)
         try:
-            source = path.read_text(encoding="utf-8")
+            from hostprep.vault import files as vault_files
+
+            source = vault_files.read_text(path)  # a vaulted template is rendered decrypted, as in Ansible
         except OSError as exc:
             raise TemplateError(f"cannot read template: {exc.strerror}", file=str(path)) from None
         try:

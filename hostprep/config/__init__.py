@@ -1,0 +1,1 @@
+"""Configuration read from where Ansible users keep it (ansible.cfg and ANSIBLE_* variables)."""
