@@ -62,6 +62,7 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
     from hostprep.inventory import load_inventory
     from hostprep.output.progress import make_output, play_targets
     from hostprep.playbook.loader import load_playbook, parse_extra_vars
+    from hostprep.transport.connect import check_host
 
     # everything is loaded and checked before the first connection
     extra = parse_extra_vars(extra_vars)
@@ -89,8 +90,10 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
     options = RunOptions(check=check, diff=diff, forks=forks, tags=_split(tags), skip_tags=_split(skip_tags),
                          limit=limit, extra_vars=extra, verbosity=verbose, no_fast_path=no_fast_path,
                          connection=connection)
-    output = make_output(progress, as_json=as_json, verbosity=verbose, diff=diff,
-                         targets=play_targets(book, inv, options))
+    targets = play_targets(book, inv, options)
+    for name in sorted({name for hosts in targets for name in hosts}):
+        check_host(name, inv.host_vars(name), connection)  # bad connection variables: refused before any contact
+    output = make_output(progress, as_json=as_json, verbosity=verbose, diff=diff, targets=targets)
     runner = PlaybookRunner(book, inv, options, output)
     if hasattr(output, "attach"):
         output.attach(runner)

@@ -14,6 +14,7 @@ from hostprep.playbook import keywords as K
 from hostprep.playbook.model import Play, Playbook, Role
 from hostprep.playbook.tasks import TaskSource, load_task_file, parse_task_list
 from hostprep.templating import is_template
+from hostprep.transport.become import method_error
 from hostprep.yamlsource import PosDict, load_yaml_file, load_yaml_text
 
 SHIPPED_ROLES = (Path(__file__).resolve().parents[1] / "roles").resolve()
@@ -142,6 +143,9 @@ def _parse_play(data: Any, ctx: LoadContext, path: Path) -> Play:
             raise data.error(reason, key) if isinstance(data, PosDict) else InputError(reason, key=key)
     if "hosts" not in data:
         raise data.error("play has no hosts", "hosts") if isinstance(data, PosDict) else InputError("no hosts")
+    why = method_error(data.get("become_method"))
+    if why:
+        raise data.error(why, "become_method") if isinstance(data, PosDict) else InputError(why, file=str(path))
     src = TaskSource(path)
     roles: list[Role] = []
     for entry in data.get("roles") or []:

@@ -19,6 +19,7 @@ from hostprep.playbook import keywords as K
 from hostprep.playbook.ansible_modules import close_names, is_known_ansible_module
 from hostprep.playbook.model import Block, Role, Task
 from hostprep.templating import is_template
+from hostprep.transport.become import method_error
 from hostprep.yamlsource import PosDict, load_yaml_file
 
 if TYPE_CHECKING:
@@ -285,6 +286,9 @@ def _check_task_values(data: Mapping, kw: Mapping) -> None:
     for key in ("vars", "environment"):
         if key in kw and kw[key] is not None and not isinstance(kw[key], Mapping) and not is_template(kw[key]):
             raise _err(data, f"{key} must be a mapping", key=key)
+    why = method_error(kw.get("become_method"))
+    if why:
+        raise _err(data, why, key="become_method")
     notify = kw.get("notify")
     if notify is not None and not isinstance(notify, (str, list)):
         raise _err(data, "notify must be a handler name or a list of them", key="notify")

@@ -12,8 +12,9 @@ from typing import Any
 
 from hostprep.errors import InputError
 from hostprep.transport.base import BecomeSpec, Transport
-from hostprep.transport.become import method_for
+from hostprep.transport.become import method_error, method_for
 from hostprep.transport.options import ConnectionOptions, layered
+from hostprep.transport.settings import SSHSettings
 from hostprep.values import to_bool
 
 
@@ -52,3 +53,17 @@ def open_transport(name: str, hostvars: Mapping[str, Any], cli: ConnectionOption
 
         return SSHTransport.from_hostvars(name, hv)
     raise InputError(f"connection type {conn!r} is not supported (ssh, local)", key="ansible_connection")
+
+
+def check_host(name: str, hostvars: Mapping[str, Any], cli: ConnectionOptions | None = None) -> None:
+    """Refuse a host's bad connection variables (become_method, port, timeout, host-key policy) up front.
+
+    Called for every selected host before the first connection, so that bad input never shows
+    up as a failure half-way through a run.
+    """
+    hv = layered(hostvars, cli)
+    why = method_error(hv.get("ansible_become_method"))
+    if why:
+        raise InputError(f"host {name}: {why}", key="ansible_become_method")
+    if str(hv.get("ansible_connection", "ssh")) in ("ssh", "paramiko", "smart"):
+        SSHSettings.from_hostvars(name, hv)

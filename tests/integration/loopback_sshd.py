@@ -51,11 +51,13 @@ class LoopbackSshd:
 
 def start_sshd(workdir: Path, *, address: str = "127.0.0.1", netns: str | None = None,
                client_key: Path | None = None, extra_config: tuple[str, ...] = (),
-               log_file: Path | None = None) -> LoopbackSshd:
+               log_file: Path | None = None, wrapper: tuple[str, ...] = ()) -> LoopbackSshd:
     """Start sshd in the foreground (-D) on a free port with keys under `workdir`.
 
     `netns`: run it inside that network namespace (`ip netns exec`); `client_key`: accept that
-    key (else a new one is made); `log_file`: sshd's log (-E), at DEBUG level.
+    key (else a new one is made); `log_file`: sshd's log (-E), at DEBUG level; `wrapper`: a
+    command that execs its arguments (e.g. `unshare -m` plus bind mounts), so that the process
+    started is still sshd itself.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     host_key = workdir / "ssh_host_ed25519_key"
@@ -89,7 +91,7 @@ def start_sshd(workdir: Path, *, address: str = "127.0.0.1", netns: str | None =
         )
     )
     Path("/run/sshd").mkdir(exist_ok=True)
-    prefix = ["ip", "netns", "exec", netns] if netns else []
+    prefix = (["ip", "netns", "exec", netns] if netns else []) + list(wrapper)
     logging = ["-E", str(log_file)] if log_file else ["-e"]
     proc = subprocess.Popen(
         [*prefix, "/usr/sbin/sshd", "-D", *logging, "-f", str(config)], stderr=subprocess.DEVNULL,
