@@ -123,15 +123,17 @@ class ProbingTransport:
         """Run a declared read-only check at its turn, with the checks right after it in the same round trip.
 
         The checks run in order and stop at the first non-zero exit; an answer is used once, by
-        the task it was run for. Probes answered before the checks are dropped (a check is
-        trusted not to change the host, but the tasks after it are probed again all the same).
+        the task it was run for. A check is trusted not to change the host, so the probes answered
+        before it stay valid for the tasks after it (a play whose roles each end with checks, such
+        as site.yml's docker and runtime roles, then costs one round trip for all probes plus one
+        per group of checks).
         """
         key = probe_key(cmd, become, env)
         hit = self._checks.pop(key, None)
         if hit is not None:
             self.hits += 1
             return hit
-        self.invalidate()
+        self._checks.clear()
         wanted = ProbeRequest(cmd, become, env)
         ahead: list[ProbeRequest] = []
         if self.checks_ahead is not None:

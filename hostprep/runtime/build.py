@@ -22,6 +22,9 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOOT = "import sys;del sys.argv[0];sys.path[:0]=sys.argv[:1];import hostprep.runtime.cli as c;sys.exit(c.main())"
+# every file of the archive gets this mtime, so a build is byte-for-byte reproducible: hosts that got the same
+# sources have the same checksum (roles/runtime compares checksums to decide an upgrade)
+FIXED_MTIME = 946684800
 MAIN = "import sys\nfrom hostprep.runtime.cli import main\nsys.exit(main())\n"
 # unchecked-hash .pyc (PEP 552) exist from Python 3.7 on; a 3.6 interpreter gets timestamp .pyc, which it
 # reads from a zip archive just as well (zipimport never rewrites them)
@@ -56,9 +59,16 @@ def build(out, python=None):
             os.makedirs(os.path.dirname(src), exist_ok=True)
             with open(src, "w") as handle:
                 handle.write(text)
+            os.utime(src, (FIXED_MTIME, FIXED_MTIME))  # the same sources make the same bytes (and .pyc)
             if arc != "__main__.py":
                 args += [src, src + "c", arc]
-        subprocess.run([python or sys.executable, "-I", "-S", "-c", COMPILE] + args, check=True)
+        # the interpreter named for the hosts need not exist here (roles/runtime names a link it makes on each host)
+        compiler = python if python and os.access(python, os.X_OK) else sys.executable
+        subprocess.run([compiler, "-I", "-S", "-c", COMPILE] + args, check=True)
+        for arc in sources:
+            for path in (os.path.join(work, arc), os.path.join(work, arc + "c")):
+                if os.path.exists(path):
+                    os.utime(path, (FIXED_MTIME, FIXED_MTIME))
         tmp = out + ".tmp"
         with open(tmp, "wb") as handle:
             handle.write(prelude(python))
@@ -72,13 +82,47 @@ def build(out, python=None):
     return out
 
 
+def content_key(python=None):
+    """What a build depends on: the runtime's sources, the first lines and the interpreter that compiles here."""
+    import hashlib
+
+    digest = hashlib.sha256(prelude(python))
+    digest.update(sys.version.encode())
+    for name in sorted(os.listdir(HERE)):
+        if name.endswith(".py"):
+            with open(os.path.join(HERE, name), "rb") as handle:
+                digest.update(name.encode() + b"\0" + handle.read() + b"\0")
+    return digest.hexdigest()
+
+
+def build_cached(out, python=None):
+    """`build`, unless OUT was built from the same content (its key is kept in OUT.key): one build per change."""
+    key = content_key(python)
+    try:
+        with open(out + ".key") as handle:
+            if handle.read().strip() == key and os.path.isfile(out):
+                return out
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    build(out, python)
+    with open(out + ".key.tmp", "w") as handle:
+        handle.write(key + "\n")
+    os.replace(out + ".key.tmp", out + ".key")
+    return out
+
+
 if __name__ == "__main__":
     argv = sys.argv[1:]
+    cached = "--cached" in argv
+    if cached:
+        argv.remove("--cached")
     interpreter = None
     if len(argv) == 3 and argv[1] == "--python":
         interpreter = argv[2]
         argv = argv[:1]
     if len(argv) != 1:
-        print("usage: python -m hostprep.runtime.build OUT.pyz [--python /path/to/python3]", file=sys.stderr)
+        print("usage: python -m hostprep.runtime.build [--cached] OUT.pyz [--python /path/to/python3]",
+              file=sys.stderr)
         sys.exit(2)
-    print(build(argv[0], interpreter))
+    print((build_cached if cached else build)(argv[0], interpreter))
