@@ -52,6 +52,8 @@ DRIVER = textwrap.dedent('''
         run("version", "hostprep", "--version")
         run("package path", os.path.join(venv, "bin", "python"), "-c",
             "import hostprep, hostprep.playbook.loader as l; print(hostprep.__file__); print(l.shipped_roles_dir())")
+        run("lab recipes", os.path.join(venv, "bin", "python"), "-c",
+            "from hostprep.lab import image, repo; print(image.image_dir('el9').name, repo.repo_dir().name)")
         run("init", "hostprep", "init", ".")
         run("init again", "hostprep", "init", ".", want=(3,))
         run("lab up", "hostprep", "lab", "up", "-n", "1", "--flavor", "el9", "--name", name,
@@ -165,6 +167,10 @@ def test_installed_wheel_runs_the_workflow_with_the_checkout_hidden(wheel: Path,
     assert by_step["version"]["stdout"].strip() == f"hostprep, version {__version__}"
     package_file, roles_dir = by_step["package path"]["stdout"].split()
     assert package_file.startswith(str(venv)) and roles_dir.startswith(str(venv)), report
+    # the lab's image and package repository recipes, read from the package, are the checkout's (same cache keys)
+    from hostprep.lab import image, repo
+
+    assert by_step["lab recipes"]["stdout"].split() == [image.image_dir("el9").name, repo.repo_dir().name], report
     assert "pip install 'hostprep[molecule]'" in by_step["init"]["stdout"], report
     assert "README.md: already exists" in by_step["init again"]["stderr"], report
     assert "PASS" in by_step["verify"]["stdout"] and "FAIL" not in by_step["verify"]["stdout"], report
