@@ -1,53 +1,33 @@
 """What the tasks ahead of a host will probe, worked out before they run (the fast path's guess).
 
-The play's tasks are laid out once in the order a host walks them (pre_tasks, roles, tasks,
-post_tasks; blocks and their `always`; static includes). When a probe is not cached, the
-executor asks for the probes of every task after the one running, on a scratch copy of the
-host's variables, and sends them all in one batch. Guessing wrong is safe (see prober.py).
+The play's tasks are laid out once in the order a host walks them when nothing fails
+(iterator.static_walk: the same iterator the strategies walk). When a probe is not cached, the
+executor asks for the probes of every task after the one running, prepared exactly as the run
+prepares them (prepare.py) on a scratch copy of the host's variables, and sends them all in one
+batch. Guessing wrong is safe (see prober.py).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+import threading
+from typing import Any
 
+from hostprep.executor.iterator import static_walk
+from hostprep.executor.prepare import TaskPrep, is_check, loop_vars
 from hostprep.executor.probebatch import ProbeRequest
+from hostprep.executor.results import apply_facts
 from hostprep.executor.scope import Scope, tags_selected
-from hostprep.playbook.model import Block, Play, Task
-
-if TYPE_CHECKING:
-    from hostprep.executor.play import PlayRunner
-    from hostprep.executor.state import HostState
+from hostprep.executor.state import HostState
+from hostprep.executor.variables import PlayVars
+from hostprep.modules.base import TaskContext
+from hostprep.playbook.model import Task
 
 MAX_AHEAD = 400  # tasks looked at per guess: bounds the cost of a guess on very long plays
 _SKIP = ("meta", "include_tasks", "include_role", "import_tasks", "import_role")
+_VARIABLE_SETTERS = ("set_fact", "include_vars")
 
-
-def static_walk(play: Play) -> list[tuple[Task, Scope]]:
-    """Every task of the play with its scope, in the order a host meets them when nothing fails."""
-    out: list[tuple[Task, Scope]] = []
-
-    def walk(items: list[Any], scope: Scope) -> None:
-        for item in items:
-            if isinstance(item, Block):
-                inner = scope.with_block(item)
-                walk(item.block, inner)
-                walk(item.always, inner)
-            elif item.module == "include_tasks" and item.included is not None:
-                walk(item.included, scope.with_include(item, {}))
-            elif item.module == "include_role" and item.included:
-                role = item.included[0]
-                walk(role.tasks, scope.with_include(item, {}).with_role(role))
-            else:
-                out.append((item, scope))
-
-    base = Scope(play)
-    walk(play.pre_tasks, base)
-    for role in play.roles:
-        walk(role.tasks, base.with_role(role))
-    walk(play.tasks, base)
-    walk(play.post_tasks, base)
-    return out
+Walk = list[tuple[Task, Scope]]
 
 
 def scratch_host(host: HostState) -> HostState:
@@ -61,31 +41,54 @@ def scratch_host(host: HostState) -> HostState:
     return scratch
 
 
-def probes_ahead(runner: PlayRunner, host: HostState, walk: list[tuple[Task, Scope]], start: int,
-                 facts: dict[str, Any] | None = None, limit: int | None = None) -> list[ProbeRequest]:
-    """The probes of walk[start:] (at most `limit` tasks) for this host, as far as they can be worked out now."""
-    from hostprep.executor.taskrun import TaskRunner
+def speculate(prep: TaskPrep, checks: bool = False) -> list[ProbeRequest]:
+    """The probes this task would ask for if it ran now, without running it or touching the host.
 
-    scratch = scratch_host(host)
-    if facts is not None:
-        scratch.facts = dict(facts)
-    options = runner.options
+    Controller-only tasks that only set variables (set_fact, include_vars) are carried out on
+    the (scratch) host state so that later tasks see their variables. Anything that cannot be
+    worked out yet (a condition on a result not known, an undefined variable) yields nothing.
+    """
+    templar = prep.templar()
+    if prep.delegate(templar) not in (None, "", prep.host.name):
+        return []
+    whens = prep.whens()
+    module = prep.module()
+    items = prep.loop_items(templar)
+    lc = prep.loop_control()
     out: list[ProbeRequest] = []
-    for task, scope in walk[start:start + min(MAX_AHEAD, limit or MAX_AHEAD)]:
-        if task.module in _SKIP:
+    for index in range(len(items) if items is not None else 1):
+        item_templar = templar if items is None else templar.child(loop_vars(lc, items, index))
+        if not prep.conditions_hold(item_templar, whens):
             continue
-        if not tags_selected(scope.task_tags(task), options.tags, options.skip_tags):
+        args = prep.args(module, item_templar)
+        if module.runs_on == "controller":
+            if module.name in _VARIABLE_SETTERS:
+                ctx = TaskContext(transport=None, host=prep.host.name,  # type: ignore[arg-type]
+                                  variables=item_templar.variables, templar=item_templar,
+                                  render=lambda text, t=item_templar: t.render(text, context=prep.context),
+                                  find_file=prep.find_file)
+                apply_facts(prep.host, module.run(args, ctx))
             continue
-        try:
-            out.extend(TaskRunner(runner, scratch, task, scope).speculate())
-        except Exception:  # noqa: BLE001 - what cannot be worked out now is simply not fetched ahead
-            register = task.kw("register")
-            if register:
-                scratch.set_facts.pop(register, None)
+        become = prep.become(item_templar)
+        env = prep.environment(item_templar) or None
+        if prep.read_only_check(module.name) and not (args.get("stdin") or args.get("creates")
+                                                      or args.get("removes")):
+            if checks:
+                step = module.plan(args, None, None)  # type: ignore[arg-type]
+                out.append(ProbeRequest(step.steps[0].cmd, become if become.enabled else None, env))
+            continue
+        if checks:
+            continue
+        snippet = module.lookahead_probe(args, prep.host.facts)
+        if snippet is not None:
+            out.append(ProbeRequest(snippet, become if become.enabled else None, env))
+    register = prep.task.kw("register")
+    if register:
+        prep.host.set_facts.pop(register, None)
     return out
 
 
-def position(walk: list[tuple[Task, Scope]], task: Task, hint: int = 0) -> int | None:
+def position(walk: Walk, task: Task, hint: int = 0) -> int | None:
     """Where `task` sits in the walk (searching from `hint` first: roles may repeat a task)."""
     for index in range(hint, len(walk)):
         if walk[index][0] is task:
@@ -96,28 +99,70 @@ def position(walk: list[tuple[Task, Scope]], task: Task, hint: int = 0) -> int |
     return None
 
 
-def is_check(task: Task) -> bool:
-    """A `command` task with `changed_when: false` (see TaskRunner.read_only_check)."""
-    value = task.kw("changed_when")
-    return task.module == "command" and (value is False or (isinstance(value, str)
-                                                             and value.strip().lower() in ("false", "no")))
+class Lookahead:
+    """The fast path's guesses for the hosts of one play (the walk is laid out once, on first use)."""
 
+    def __init__(self, play_vars: PlayVars) -> None:
+        self.play_vars = play_vars
+        self._walk: Walk | None = None
+        self._lock = threading.Lock()
 
-def checks_ahead(runner: PlayRunner, host: HostState, walk: list[tuple[Task, Scope]],
-                 start: int) -> list[ProbeRequest]:
-    """The read-only checks that directly follow walk[start - 1], up to the first other task."""
-    from hostprep.executor.taskrun import TaskRunner
+    def walk(self) -> Walk:
+        with self._lock:
+            if self._walk is None:
+                self._walk = static_walk(self.play_vars.play)
+            return self._walk
 
-    scratch = scratch_host(host)
-    options = runner.options
-    out: list[ProbeRequest] = []
-    for task, scope in walk[start:start + MAX_AHEAD]:
-        if not tags_selected(scope.task_tags(task), options.tags, options.skip_tags):
-            continue
-        if not is_check(task):
-            break
-        try:
-            out.extend(TaskRunner(runner, scratch, task, scope).speculate(checks=True))
-        except Exception:  # noqa: BLE001 - a check that cannot be worked out runs at its turn
-            break
-    return out
+    def probes_from(self, host: HostState, start: int, facts: dict[str, Any] | None = None,
+                    limit: int | None = None) -> list[ProbeRequest]:
+        """The probes of walk[start:] (at most `limit` tasks) for this host, as far as they can be worked out now."""
+        scratch = scratch_host(host)
+        if facts is not None:
+            scratch.facts = dict(facts)
+        options = self.play_vars.options
+        out: list[ProbeRequest] = []
+        walk = self.walk()
+        for task, scope in walk[start:start + min(MAX_AHEAD, limit or MAX_AHEAD)]:
+            if task.module in _SKIP:
+                continue
+            if not tags_selected(scope.task_tags(task), options.tags, options.skip_tags):
+                continue
+            try:
+                out.extend(speculate(TaskPrep(self.play_vars, scratch, task, scope)))
+            except Exception:  # noqa: BLE001 - what cannot be worked out now is simply not fetched ahead
+                register = task.kw("register")
+                if register:
+                    scratch.set_facts.pop(register, None)
+        return out
+
+    def probes(self, host: HostState, limit: int | None = None) -> list[ProbeRequest]:
+        """The probes of the running task and of every task after it."""
+        pos = self._position(host)
+        return [] if pos is None else self.probes_from(host, pos, limit=limit)
+
+    def checks(self, host: HostState) -> list[ProbeRequest]:
+        """The read-only checks that directly follow the running task, up to the first other task."""
+        pos = self._position(host)
+        if pos is None:
+            return []
+        scratch = scratch_host(host)
+        options = self.play_vars.options
+        out: list[ProbeRequest] = []
+        for task, scope in self.walk()[pos + 1:pos + 1 + MAX_AHEAD]:
+            if not tags_selected(scope.task_tags(task), options.tags, options.skip_tags):
+                continue
+            if not is_check(task):
+                break
+            try:
+                out.extend(speculate(TaskPrep(self.play_vars, scratch, task, scope), checks=True))
+            except Exception:  # noqa: BLE001 - a check that cannot be worked out runs at its turn
+                break
+        return out
+
+    def _position(self, host: HostState) -> int | None:
+        if host.current_task is None:
+            return None
+        pos = position(self.walk(), host.current_task, host.walk_pos)
+        if pos is not None:
+            host.walk_pos = pos
+        return pos

@@ -30,6 +30,7 @@ class RunOptions:
     no_fast_path: bool = False  # every probe in its own round trip (for comparison and debugging)
     # -u, -k, -K, -b, --become-method, ...: layered under each host's variables by transport/connect.py
     connection: ConnectionOptions | None = None
+    strategy: str | None = None  # the default strategy of plays that name none (None: $ANSIBLE_STRATEGY or linear)
 
 
 @dataclass
@@ -52,10 +53,23 @@ class HostState:
     last_facts: Any = UNREAD  # last run's facts from the fact cache, read once (PlayRunner.last_facts)
     current_task: Any = None  # the task being run (where the fast path's lookahead starts)
     walk_pos: int = 0
+    last_failure: tuple[Any, dict[str, Any]] | None = None  # (task, result) of the last failure, for rescue
 
     @property
     def active(self) -> bool:
         return not (self.failed or self.unreachable or self.ended)
+
+    def enter_rescue(self) -> None:
+        """The host's failure is rescued: it is active again and the failed task is visible to the rescue."""
+        self.failed = False
+        if self.last_failure is None:  # failed by the play (any_errors_fatal), not by a task of its own
+            return
+        self.stats.failed = max(0, self.stats.failed - 1)
+        self.stats.rescued += 1
+        task, result = self.last_failure
+        self.last_failure = None
+        self.set_facts["ansible_failed_task"] = {"name": task.name, "action": task.module}
+        self.set_facts["ansible_failed_result"] = {k: v for k, v in result.items() if not k.startswith("_hostprep")}
 
     def visible_vars(self) -> dict[str, Any]:
         """What `hostvars[this host]` shows: inventory vars, facts, set_fact/registered values."""

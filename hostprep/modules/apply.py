@@ -5,11 +5,11 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from hostprep.modules.base import Command, Plan, Step, TaskContext, Upload
+from hostprep.modules.plan import Command, Plan, Step, Upload
 from hostprep.transport.base import RunResult
 
 if TYPE_CHECKING:
-    from hostprep.modules.base import Module
+    from hostprep.modules.base import Module, TaskContext
 
 
 def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContext) -> dict[str, Any]:

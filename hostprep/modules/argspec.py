@@ -7,14 +7,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hostprep.errors import ModuleArgError
+from hostprep.modules.plan import Arg
+from hostprep.values import to_bool
 
 if TYPE_CHECKING:
-    from hostprep.modules.base import Arg, Module
+    from hostprep.modules.base import Module
 
 
 def _convert(value: Any, spec: Arg, name: str, module: str) -> Any:
-    from hostprep.modules.base import to_bool
-
     if value is None:
         return None
     kind = spec.type
@@ -53,9 +53,7 @@ def _convert(value: Any, spec: Arg, name: str, module: str) -> Any:
             else:
                 raise ValueError
             if spec.elements:
-                from hostprep.modules.base import Arg as _Arg
-
-                inner = _Arg(type=spec.elements)
+                inner = Arg(type=spec.elements)
                 items = [_convert(v, inner, name, module) for v in items]
             return items
         if kind == "dict":

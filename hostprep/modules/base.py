@@ -20,69 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hostprep.modules.apply import apply_plan
+from hostprep.modules.argspec import validate_args
+from hostprep.modules.plan import Arg, Command, Plan, ProbeResult, Step, Upload  # noqa: F401 - re-exported
 from hostprep.transport.base import BecomeSpec, RunResult, Transport
 from hostprep.values import BOOL_FALSE, BOOL_TRUE, to_bool  # noqa: F401 - re-exported for modules
-
-
-@dataclass(frozen=True)
-class Arg:
-    """One module argument, with Ansible's name, type and meaning."""
-
-    type: str = "str"  # str, bool, int, float, list, dict, path, raw, mode
-    required: bool = False
-    default: Any = None
-    choices: tuple[Any, ...] | None = None
-    aliases: tuple[str, ...] = ()
-    elements: str | None = None  # element type for lists
-    no_log: bool = False
-    doc: str = ""
-
-
-@dataclass
-class Command:
-    """A step: run a shell command on the host (with the task's become unless `become=False`)."""
-
-    cmd: str
-    become: bool | None = None
-    stdin: bytes | None = None
-    env: dict[str, str] | None = None
-    check_rc: bool = True  # a non-zero rc fails the task
-    no_log: bool = False
-
-
-@dataclass
-class Upload:
-    """A step: write bytes to a file atomically with mode/owner/group."""
-
-    data: bytes
-    dest: str
-    mode: str | None = None
-    owner: str | None = None
-    group: str | None = None
-
-
-Step = Command | Upload
-
-
-@dataclass
-class Plan:
-    """What a module would do: `changed` with steps, a diff for --diff, and return values."""
-
-    changed: bool = False
-    steps: list[Step] = field(default_factory=list)
-    diff: list[dict[str, Any]] | dict[str, Any] | None = None
-    result: dict[str, Any] = field(default_factory=dict)
-    failed: bool = False
-    msg: str = ""
-
-
-@dataclass
-class ProbeResult:
-    """The probe's output on one host (stdout is what modules parse)."""
-
-    rc: int
-    stdout: str
-    stderr: str = ""
 
 
 @dataclass
@@ -166,8 +108,6 @@ class Module:
     # -- arguments ---------------------------------------------------------------------
     def validate(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Check names and types the way Ansible's argument spec does; fill defaults."""
-        from hostprep.modules.argspec import validate_args
-
         return validate_args(self, raw)
 
     # -- the probe/plan contract --------------------------------------------------------
@@ -200,8 +140,6 @@ class Module:
     # -- running ------------------------------------------------------------------------
     def run(self, args: dict[str, Any], ctx: TaskContext, probe: ProbeResult | None = None) -> dict[str, Any]:
         """Probe (unless given), plan, and apply unless in check mode. Returns Ansible's result dict."""
-        from hostprep.modules.apply import apply_plan
-
         if probe is None:
             snippet = self.probe(args)
             if snippet is not None:

@@ -89,13 +89,23 @@ class HumanOutput:
             self._echo(f"\nPLAY [{name}] " + "*" * max(3, 70 - len(name)))
             self._last_header = None
 
-    def header(self, title: str) -> None:
+    def header(self, title: str, handler: bool = False) -> None:
+        """A task (or handler) starts: its header, once (the linear strategy calls this before any result)."""
         with self._lock:
-            self._header(title)
+            if handler:
+                self._handler_header(title)
+            else:
+                self._header(title)
 
     def _header(self, title: str) -> None:
         if title != self._last_header:
             self._echo(f"\nTASK [{title}] " + "*" * max(3, 70 - len(title)))
+            self._last_header = title
+
+    def _handler_header(self, task: str) -> None:
+        title = "RUNNING HANDLER [" + task
+        if self._last_header != title:
+            self._echo(f"\n{title}] " + "*" * max(3, 70 - len(title)))
             self._last_header = title
 
     def warn(self, text: str) -> None:
@@ -115,11 +125,8 @@ class HumanOutput:
 
     def event(self, ev: TaskEvent) -> None:
         with self._lock:
-            title = ("RUNNING HANDLER [" if ev.handler else "") + ev.task
             if ev.handler:
-                if self._last_header != title:
-                    self._echo(f"\n{title}] " + "*" * max(3, 70 - len(title)))
-                    self._last_header = title
+                self._handler_header(ev.task)
             else:
                 self._header(ev.task)
             line, color = result_line(ev, self.verbosity)

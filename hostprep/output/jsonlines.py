@@ -25,7 +25,7 @@ class JsonOutput:
     def play(self, name: str) -> None:
         self._emit({"event": "play", "name": name})
 
-    def header(self, title: str) -> None:
+    def header(self, title: str, handler: bool = False) -> None:
         pass
 
     def warn(self, text: str) -> None:

@@ -229,7 +229,7 @@ class ProgressOutput:
         self._start()
         self._print(f"PLAY [{name}] " + "*" * max(3, 70 - len(name)), "bold")
 
-    def header(self, title: str) -> None:
+    def header(self, title: str, handler: bool = False) -> None:
         with self._data:
             self._header = title
 

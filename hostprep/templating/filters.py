@@ -18,8 +18,9 @@ import yaml
 from jinja2 import Undefined
 from jinja2.exceptions import FilterArgumentError
 
-from hostprep.modules.base import to_bool
 from hostprep.templating.lookups import subelements
+from hostprep.templating.sequences import f_flatten
+from hostprep.values import to_bool
 
 
 class FilterError(FilterArgumentError):
@@ -232,23 +233,6 @@ def f_difference(a: Iterable, b: Iterable) -> list:
 def f_symmetric_difference(a: Iterable, b: Iterable) -> list:
     al, bl = list(a), list(b)
     return _hashable_unique([x for x in al if x not in bl] + [x for x in bl if x not in al])
-
-
-def f_flatten(value: Iterable, levels: int | None = None, skip_nulls: bool = True) -> list:
-    out: list = []
-    for item in value:
-        if item in (None, "None", "null") and skip_nulls:
-            continue
-        if isinstance(item, (list, tuple)):
-            if levels is None:
-                out.extend(f_flatten(item, None, skip_nulls))
-            elif levels >= 1:
-                out.extend(f_flatten(item, levels - 1, skip_nulls) if levels > 1 else list(item))
-            else:
-                out.append(item)
-        else:
-            out.append(item)
-    return out
 
 
 def f_zip(*lists: Iterable) -> list:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hostprep.errors import InputError
+from hostprep.templating.sequences import f_flatten
 
 if TYPE_CHECKING:
     from hostprep.templating.templar import Templar
@@ -146,8 +147,6 @@ def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[
     if name == "list":
         return list(terms[0]) if len(terms) == 1 and isinstance(terms[0], list) else list(terms)
     if name == "flattened":
-        from hostprep.templating.filters import f_flatten
-
         return f_flatten(list(terms))
     if name == "dict":
         mapping = terms[0] if terms else {}

@@ -1,0 +1,94 @@
+"""The free strategy (`strategy: free`): each host walks the play on its own, as fast as it can.
+
+A host never waits for another: one may be at task 1 while another is at task 5. `run_once`
+runs on whichever host reaches the task first; the others wait for it and take its registered
+result. Handlers run per host.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from hostprep.executor.iterator import FLUSH, GATHER, INCLUDE, Step
+from hostprep.executor.results import register
+from hostprep.executor.state import HostState
+from hostprep.executor.strategy import GATHERING, Strategy
+from hostprep.playbook.model import Task
+
+
+class FreeStrategy(Strategy):
+    """Every host on its own worker, through the whole play."""
+
+    name = "free"
+
+    def run_batch(self, hosts: list[HostState]) -> None:
+        self._once: dict[int, tuple[threading.Event, list[Any]]] = {}
+        with ThreadPoolExecutor(max_workers=max(1, min(self.options.forks, len(hosts)))) as pool:
+            list(pool.map(lambda h: self._run_host(h, hosts), hosts))
+
+    def _run_host(self, host: HostState, batch: list[HostState]) -> None:
+        started = time.monotonic()
+        cursor = self.run.iterator.cursor(host)
+        try:
+            while (step := cursor.peek()) is not None:
+                if self.cancelled(host):  # Ctrl-C: no new task starts
+                    return
+                cursor.advance(self.guarded(host, step.task, lambda s=step: self._step(host, s, batch)))
+        finally:
+            cursor.close()
+            self.host_done(host, started)
+
+    @staticmethod
+    def _inline(hosts: list[HostState], work: Callable[[HostState], Any]) -> None:
+        for host in hosts:
+            work(host)
+
+    def _step(self, host: HostState, step: Step, batch: list[HostState]) -> Any:
+        if step.kind == GATHER:
+            self.run.output.header(GATHERING)
+            self.gather(host)
+            return None
+        if step.kind == FLUSH:
+            self.flush([host], self._inline)
+            return None
+        task = step.task
+        assert task is not None
+        if step.kind == INCLUDE:
+            return self.expand(host, task, step.scope)
+        if not self.selected(step):
+            return None
+        if task.module == "meta":
+            if self.meta(host, task, step.scope, batch):
+                self.flush([host], self._inline)
+            return None
+        was_active = host.active
+        if self.run_once_wanted(host, task, step.scope):
+            self._run_once(host, task, step)
+        else:
+            self.run_task(host, task, step.scope)
+        if was_active and not host.active and not host.ended:
+            self.batch_failed(batch, task, step.scope, [host])
+        return None
+
+    def _run_once(self, host: HostState, task: Task, step: Step) -> None:
+        """The first host to reach the task runs it; the others wait and take its registered result."""
+        with self._lock:
+            first = task.uid not in self._once
+            if first:
+                self._once[task.uid] = (threading.Event(), [])
+            done, result = self._once[task.uid]
+        if first:
+            try:
+                outcome = self.execute(host, task, step.scope)
+                result.append(outcome.result)
+                self.finish(host, task, step.scope, outcome)
+            finally:
+                done.set()
+            return
+        done.wait()
+        if result:
+            register([host], task, result[0])

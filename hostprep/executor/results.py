@@ -1,0 +1,114 @@
+"""A task's result applied to the run: stats, facts, register and notify (Ansible's
+`_process_pending_results` is the model). Only the strategy calls `apply_result`; the task
+runner returns results and never changes host state itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hostprep.executor.state import HostState
+from hostprep.playbook.model import Task
+
+SKIP_REASON = "Conditional result was False"
+
+
+@dataclass
+class TaskOutcome:
+    """What running one task on one host gave: the (registered) result and how to show it."""
+
+    result: dict[str, Any]
+    title: str
+    no_log: bool = False
+    loop: bool = False  # a loop's aggregate (its items were shown as they ran)
+
+    @property
+    def status(self) -> str:
+        return status_of(self.result)
+
+
+def status_of(result: Mapping[str, Any]) -> str:
+    """ok, changed, failed, skipped or unreachable."""
+    if result.get("_hostprep_unreachable"):
+        return "unreachable"
+    if result.get("failed"):
+        return "failed"
+    if result.get("skipped"):
+        return "skipped"
+    return "changed" if result.get("changed") else "ok"
+
+
+def apply_facts(host: HostState, result: Mapping[str, Any]) -> None:
+    """Store facts a result returned at the precedence its module asks for."""
+    facts = result.get("ansible_facts")
+    if not isinstance(facts, Mapping) or result.get("failed"):
+        return
+    if result.get("_hostprep_include_vars"):
+        host.include_vars.update(facts)
+    elif result.get("_hostprep_set_fact"):
+        host.set_facts.update(facts)
+    else:
+        host.facts.update(facts)
+        if not result.get("_hostprep_gathered"):
+            host.module_facts.update(str(k) for k in facts)
+
+
+def registered(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The value `register:` stores: the result without hostprep's internal keys."""
+    return {k: v for k, v in result.items() if not k.startswith("_hostprep")}
+
+
+def apply_result(host: HostState, task: Task, outcome: TaskOutcome, ignore_unreachable: bool = False,
+                 also: list[HostState] | None = None) -> None:
+    """Count the result in the host's stats; store its facts and `register`; note its `notify`.
+
+    `also` are the other hosts a `run_once` result is given to (facts and register, as Ansible
+    does); stats and notifications stay with the host that ran it.
+    """
+    result, status = outcome.result, outcome.status
+    receivers = [host, *(also or [])]
+    if status == "unreachable":
+        if ignore_unreachable:
+            host.stats.ignored += 1
+        else:
+            host.unreachable = True
+            host.stats.unreachable = 1
+        return
+    # Like Ansible's strategy: a loop's per-item facts (set_fact with_dict, ...) apply in item order.
+    for each in (result.get("results") or []) if outcome.loop else [result]:
+        if isinstance(each, Mapping):
+            for target in receivers:
+                apply_facts(target, each)
+    if status == "failed":
+        if result.get("_hostprep_ignored"):
+            # Ansible counts an ignored failure as ok + ignored, and changed when it changed.
+            host.stats.ignored += 1
+            host.stats.ok += 1
+            host.stats.changed += 1 if result.get("changed") else 0
+        else:
+            host.stats.failed += 1
+            host.failed = True
+            host.last_failure = (task, result)
+    elif status == "skipped":
+        host.stats.skipped += 1
+    elif status == "changed":
+        host.stats.changed += 1
+        host.stats.ok += 1
+    else:
+        host.stats.ok += 1
+    if status == "changed" or (status == "ok" and outcome.loop and result.get("changed")):
+        notify = task.kw("notify")
+        for name in [notify] if isinstance(notify, str) else notify or []:
+            if name not in host.notified:
+                host.notified.append(str(name))
+    register(receivers, task, result)
+
+
+def register(hosts: list[HostState], task: Task, result: Mapping[str, Any]) -> None:
+    name = task.kw("register")
+    if name:
+        clean = registered(result)
+        for host in hosts:
+            host.set_facts[name] = clean

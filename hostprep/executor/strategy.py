@@ -1,0 +1,357 @@
+"""What both strategies do with a step of a host's walk: run it, show it, apply its result.
+
+A strategy (linear.py, free.py) decides *when* each host takes its next step; this module
+decides *what* a step does: gather facts, run a task (TaskRunner) and apply the outcome
+(results.py), expand an include, carry out a meta action, run the notified handlers. The
+strategy owns the results: the task runner never changes host state or stats itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hostprep.errors import HostprepError, InputError, TransportError, UnreachableError
+from hostprep.executor.connections import Connections
+from hostprep.executor.factcache import save_facts
+from hostprep.executor.iterator import Expansion, PlayIterator, Step, handler_names, notified_handlers
+from hostprep.executor.lookahead import Lookahead
+from hostprep.executor.prepare import TaskPrep, loop_vars, play_become
+from hostprep.executor.probebatch import ProbeRequest
+from hostprep.executor.prober import ProbingTransport
+from hostprep.executor.results import TaskOutcome, apply_result
+from hostprep.executor.scope import Scope, tags_selected
+from hostprep.executor.state import HostState
+from hostprep.executor.taskrun import RunServices, TaskRunner
+from hostprep.executor.variables import PlayVars
+from hostprep.facts import facts_script, gather_facts, parse_facts
+from hostprep.output.events import TaskEvent
+from hostprep.playbook.loader import LoadContext
+from hostprep.playbook.model import Task
+from hostprep.playbook.tasks import TaskSource, load_included_tasks
+from hostprep.transport.base import BecomeSpec
+from hostprep.values import to_bool
+
+GATHERING = "Gathering Facts"
+STRATEGIES = ("linear", "free")
+
+
+@dataclass
+class PlayRun:
+    """Everything a strategy uses for one play."""
+
+    play_vars: PlayVars
+    iterator: PlayIterator
+    connections: Connections
+    lookahead: Lookahead
+    output: Any
+    cancelled: threading.Event
+
+    @property
+    def play(self) -> Any:
+        return self.play_vars.play
+
+    @property
+    def options(self) -> Any:
+        return self.play_vars.options
+
+
+class Strategy:
+    """The steps both strategies share; `run_batch` (in the subclasses) orders them."""
+
+    name = ""
+
+    def __init__(self, run: PlayRun) -> None:
+        self.run = run
+        self.play = run.play
+        self.options = run.options
+        self.services = RunServices(transport_for=run.connections.transport_for, emit=self.emit,
+                                    cancelled=run.cancelled)
+        self._throttles: dict[int, threading.Semaphore] = {}
+        self._lock = threading.Lock()
+        self.force_handlers = to_bool(self.play.kw("force_handlers", False), "force_handlers")
+
+    def run_batch(self, hosts: list[HostState]) -> None:
+        raise NotImplementedError
+
+    # -- shared helpers -------------------------------------------------------------------
+    def emit(self, event: TaskEvent) -> None:
+        self.run.output.event(event)
+
+    def cancelled(self, host: HostState) -> bool:
+        """After Ctrl-C a host starts nothing new and is reported as not finished."""
+        if not self.run.cancelled.is_set():
+            return False
+        host.ended = True
+        host.stats.interrupted = True
+        return True
+
+    def selected(self, step: Step) -> bool:
+        """--tags/--skip-tags: is this task run at all (includes always are: their tasks are filtered)."""
+        task = step.task
+        if task is None or task.module in ("include_tasks", "include_role"):
+            return True
+        return tags_selected(step.scope.task_tags(task), self.options.tags, self.options.skip_tags)
+
+    def prep(self, host: HostState, task: Task, scope: Scope) -> TaskPrep:
+        return TaskPrep(self.run.play_vars, host, task, scope)
+
+    def guarded(self, host: HostState, task: Task | None, work: Callable[[], Any]) -> Any:
+        """Run one step of a host; an error stops that host only (its rescue/always still run)."""
+        try:
+            return work()
+        except UnreachableError as exc:
+            host.unreachable = True
+            host.stats.unreachable = 1
+            self.emit(TaskEvent(host.name, "connect", "unreachable", {"msg": str(exc)}))
+        except HostprepError as exc:
+            self._failed(host, task, "error", {"msg": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - one host's internal error must not stop the others
+            self._failed(host, task, "internal error",
+                         {"msg": f"hostprep internal error: {type(exc).__name__}: {exc}",
+                          "exception": traceback.format_exc()})
+        return None
+
+    def _failed(self, host: HostState, task: Task | None, title: str, result: dict[str, Any]) -> None:
+        host.failed = True
+        host.stats.failed += 1
+        if task is not None:
+            host.last_failure = (task, {"failed": True, **result})
+        self.emit(TaskEvent(host.name, title, "failed", result))
+
+    def throttle(self, prep: TaskPrep) -> threading.Semaphore | None:
+        """`throttle: N`: at most N hosts run this task at once (one semaphore per task)."""
+        value = prep.scope.keyword(prep.task, "throttle")
+        if value in (None, 0, "0", ""):
+            return None
+        limit = int(prep.kw(prep.templar(), "throttle"))
+        if limit <= 0:
+            return None
+        with self._lock:
+            return self._throttles.setdefault(prep.task.uid, threading.Semaphore(limit))
+
+    # -- a task on one host ---------------------------------------------------------------
+    def execute(self, host: HostState, task: Task, scope: Scope, title: str | None = None) -> TaskOutcome:
+        """Run the task on the host (within its throttle); nothing is applied yet."""
+        prep = self.prep(host, task, scope)
+        host.current_task = task
+        gate = self.throttle(prep)
+        if gate is None:
+            return TaskRunner(prep, self.services, title).run()
+        with gate:
+            return TaskRunner(prep, self.services, title).run()
+
+    def finish(self, host: HostState, task: Task, scope: Scope, outcome: TaskOutcome,
+               also: list[HostState] | None = None) -> None:
+        """Show the outcome (a loop's items were shown as they ran) and apply it."""
+        if not outcome.loop:
+            self.emit(TaskEvent(host.name, outcome.title, outcome.status, outcome.result, no_log=outcome.no_log,
+                                ignored=bool(outcome.result.get("_hostprep_ignored")), handler=task.is_handler))
+        apply_result(host, task, outcome, bool(scope.keyword(task, "ignore_unreachable")), also)
+
+    def run_task(self, host: HostState, task: Task, scope: Scope, title: str | None = None) -> None:
+        self.finish(host, task, scope, self.execute(host, task, scope, title))
+
+    def run_once_wanted(self, host: HostState, task: Task, scope: Scope) -> bool:
+        if scope.keyword(task, "run_once") is None:
+            return False
+        prep = self.prep(host, task, scope)
+        return prep.bool_kw(prep.templar(), "run_once")
+
+    # -- facts ----------------------------------------------------------------------------
+    def gather(self, host: HostState) -> None:
+        if host.facts:
+            return
+        try:
+            become = play_become(self.run.play_vars, host)
+            transport = self.run.connections.transport_for(host, None)
+            facts = self._gather_with_lookahead(host, transport, become)
+            if facts is None:
+                # a read: through the inner transport, so it does not count as a change of the host
+                facts = gather_facts(transport.inner if isinstance(transport, ProbingTransport) else transport,
+                                     become=become)
+            if not self.options.no_fast_path:
+                save_facts(host.name, host.inv_vars, facts)
+        except UnreachableError as exc:
+            host.unreachable = True
+            host.stats.unreachable = 1
+            self.emit(TaskEvent(host.name, GATHERING, "unreachable", {"msg": str(exc)}))
+            return
+        except TransportError as exc:  # e.g. a wrong become password: the host fails at its first contact
+            host.failed = True
+            host.stats.failed += 1
+            self.emit(TaskEvent(host.name, GATHERING, "failed", {"msg": str(exc)}))
+            return
+        host.facts.update(facts)
+        host.stats.ok += 1
+        self.emit(TaskEvent(host.name, GATHERING, "ok", {"changed": False}))
+
+    def _gather_with_lookahead(self, host: HostState, transport: Any, become: BecomeSpec) -> dict[str, Any] | None:
+        """Facts and the whole play's probes in one round trip, guessing with last run's facts.
+
+        The guess is only used where a later task asks for exactly the same probe, so facts that
+        changed since the last run cost speed, never correctness.
+        """
+        if not isinstance(transport, ProbingTransport):
+            return None
+        cached = self.run.connections.last_facts(host)
+        if cached is None:
+            return None
+        facts_req = ProbeRequest(facts_script(), become)
+        try:
+            ahead = self.run.lookahead.probes_from(host, 0, facts=cached)
+        except Exception:  # noqa: BLE001 - a failed guess only costs speed
+            ahead = []
+        answers = transport.prefetch([facts_req, *ahead])
+        res = answers.get(facts_req.key)
+        if res is None or "@@end" not in res.stdout:
+            return None
+        return parse_facts(res.stdout)
+
+    def host_done(self, host: HostState, started: float) -> None:
+        """A host's play is over: its time, round trips, and (first run) its place in the fact cache."""
+        host.stats.seconds += time.monotonic() - started
+        connections = self.run.connections
+        if not self.options.no_fast_path and host.transport is not None and not host.facts \
+                and connections.last_facts(host) is None:
+            save_facts(host.name, host.inv_vars, {})  # seen: the next run may guess far ahead
+            host.last_facts = {}
+        if host.transport is not None:
+            host.stats.round_trips = host.transport.round_trips
+
+    # -- includes -------------------------------------------------------------------------
+    def expand(self, host: HostState, task: Task, scope: Scope) -> Expansion:
+        """What an include_tasks/include_role brings in for this host (one entry per loop item).
+
+        An include that cannot be loaded fails this host, as in Ansible.
+        """
+        try:
+            return self._expand(host, task, scope)
+        except InputError as exc:
+            result = {"failed": True, "changed": False, "msg": str(exc)}
+            self.emit(TaskEvent(host.name, task.display_name, "failed", result, handler=task.is_handler))
+            host.stats.failed += 1
+            host.failed = True
+            host.last_failure = (task, result)
+            return []
+
+    def _expand(self, host: HostState, task: Task, scope: Scope) -> Expansion:
+        prep = self.prep(host, task, scope)
+        templar = prep.templar()
+        items = prep.loop_items(templar)
+        if items is None:
+            return self._expand_one(prep, templar, {})
+        lc = prep.loop_control()
+        out: Expansion = []
+        for index in range(len(items)):
+            extra = loop_vars(lc, items, index)
+            out.extend(self._expand_one(prep, templar.child(extra), extra))
+        return out
+
+    def _expand_one(self, prep: TaskPrep, templar: Any, loop: dict[str, Any]) -> Expansion:
+        task, scope = prep.task, prep.scope
+        if not prep.conditions_hold(templar):
+            return []
+        params = {**loop, **dict(templar.render(task.kw("vars") or {}, context=prep.context))}
+        basedir = self.play.basedir
+        if task.module == "include_tasks":
+            items = task.included
+            if items is None:
+                name = str(templar.render(task.args["file"], context=prep.context))
+                ctx = LoadContext(basedir)
+                src = TaskSource(Path(task.file or basedir / "x"), task.role)
+                items = load_included_tasks(name, task, ctx, src)
+            return [(items, scope.with_include(task, params))]
+        role = task.included[0] if task.included else None
+        if role is None:
+            name = str(templar.render(task.args["name"], context=prep.context))
+            role = LoadContext(basedir).load_role(name, tasks_from=task.args.get("tasks_from", "main"),
+                                                  vars_from=task.args.get("vars_from", "main"),
+                                                  defaults_from=task.args.get("defaults_from", "main"))
+        role = dataclasses.replace(role, params={**role.params, **params})
+        with self._lock:
+            for h in role.handlers:
+                if h not in self.play.handlers:
+                    self.play.handlers.append(h)
+        return [(role.tasks, scope.with_include(task, {}).with_role(role))]
+
+    # -- meta -----------------------------------------------------------------------------
+    def meta(self, host: HostState, task: Task, scope: Scope, batch: list[HostState]) -> bool:
+        """Carry out a meta action for one host; True when it is a handler flush (the strategy runs it)."""
+        action = task.args["action"]
+        prep = self.prep(host, task, scope)
+        if task.kw("when") is not None and not prep.conditions_hold(prep.templar(), [task.kw("when")]):
+            return False
+        if action == "flush_handlers":
+            return True
+        if action == "end_host":
+            host.ended = True
+        elif action in ("end_play", "end_batch"):
+            for other in batch:
+                other.ended = True
+        elif action == "clear_host_errors":
+            host.failed = False
+        elif action == "clear_facts":
+            host.facts.clear()
+        elif action == "reset_connection" and host.transport is not None:
+            host.transport.close()
+            host.transport = None
+        return False
+
+    # -- handlers -------------------------------------------------------------------------
+    def flush(self, hosts: list[HostState],
+              each: Callable[[list[HostState], Callable[[HostState], None]], None]) -> None:
+        """Run the handlers the hosts notified, in the play's handler order, until none is notified.
+
+        `each(hosts, work)` runs `work` for every host: at once under linear, in turn under free.
+        """
+        while True:
+            hosts = [h for h in hosts if h.notified and not h.unreachable and (h.active or self.force_handlers)]
+            for host in list(hosts):
+                if self.cancelled(host):  # Ctrl-C: handlers do not start either
+                    hosts.remove(host)
+            if not hosts:
+                return
+            wanted = {h.name: list(h.notified) for h in hosts}
+            for host in hosts:
+                host.notified.clear()
+            names = {n for notified in wanted.values() for n in notified}
+            for handler, scope in notified_handlers(self.play, names):
+                targets = [h for h in hosts if set(wanted[h.name]) & handler_names(handler)
+                           and (h.active or self.force_handlers) and not h.unreachable]
+                if not targets:
+                    continue
+                self.handler_started(handler, scope, targets)
+                each(targets, lambda h, t=handler, s=scope: self.guarded(h, t, lambda: self.run_task(h, t, s)))
+
+    def handler_started(self, handler: Task, scope: Scope, hosts: list[HostState]) -> None:
+        """A handler starts on these hosts (the linear strategy prints its header here)."""
+
+    # -- failures across the batch --------------------------------------------------------
+    def batch_failed(self, batch: list[HostState], task: Task | None, scope: Scope | None,
+                     newly_failed: list[HostState]) -> bool:
+        """any_errors_fatal / max_fail_percentage after a task: True when the batch must stop.
+
+        As in Ansible, the hosts still going are then marked failed (not counted in their stats)
+        so that they take no part in the rest of the play nor in later plays.
+        """
+        fatal = False
+        if newly_failed and task is not None and scope is not None:
+            value = scope.keyword(task, "any_errors_fatal")
+            fatal = value is not None and to_bool(value, "any_errors_fatal")
+        mfp = self.play.kw("max_fail_percentage")
+        if not fatal and mfp is not None and batch:
+            failed = sum(1 for h in batch if h.failed or h.unreachable)
+            fatal = failed * 100.0 / len(batch) > float(mfp)
+        if fatal:
+            for host in batch:
+                if host.active:
+                    host.failed = True
+        return fatal
+
