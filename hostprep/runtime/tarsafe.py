@@ -73,6 +73,10 @@ def entries(tar):
         except (EOFError, zlib.error, tarfile.TarError) as exc:
             raise BrokenArchive("{}: {}".format(tar.name or "archive", exc))
         if m is None:
+            # tarfile takes a header cut short for the end of the archive; a real end is a zero block (or
+            # nothing at all), so a few bytes short of a whole block mean the archive was cut
+            if 0 < tar.fileobj.tell() - tar.offset < tarfile.BLOCKSIZE:
+                raise BrokenArchive("{}: the archive ends inside an entry's header".format(tar.name or "archive"))
             return
         tar.members = []  # tarfile keeps every TarInfo it has read; nothing here looks back
         yield m
@@ -127,13 +131,22 @@ def _extract_one(tar, m, root, whiteouts):
         os.makedirs(target, exist_ok=True)
     elif m.isreg():
         src = tar.extractfile(m)
+        copied = 0
         try:
             with open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
+                while copied < m.size:
+                    chunk = src.read(min(m.size - copied, 1 << 20))
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    copied += len(chunk)
         except (EOFError, zlib.error, tarfile.TarError) as exc:
             raise BrokenArchive("entry {!r}: {}".format(m.name, exc))
         finally:
             src.close()
+        if copied != m.size:  # tarfile hands out what there is: a cut archive must not give a cut file
+            raise BrokenArchive("entry {!r}: the archive ends {} bytes into its {} bytes".format(
+                m.name, copied, m.size))
     elif m.issym():
         os.symlink(m.linkname, target)
     elif m.islnk():
