@@ -15,13 +15,14 @@ from rich.table import Table
 @click.option("-l", "--limit", default="all", show_default=True, help="Host pattern.")
 @click.option("-f", "--forks", default=20, show_default=True, help="Hosts checked at once.")
 @click.option("--suite", "suites", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="testinfra files to run instead of the bundled docker suite.")
+              help="testinfra files to run instead of the bundled docker and runtime suites.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each failed host's pytest output.")
 def command(inventories: tuple[str, ...], limit: str, forks: int, suites: tuple[Path, ...], verbose: bool) -> None:
     """Check hosts after a rollout with the bundled testinfra suites; exit 1 if any host fails."""
     from hostprep.inventory import load_inventory
     from hostprep.verify.expectations import docker_expectations
     from hostprep.verify.runner import missing_tools, verify_hosts
+    from hostprep.verify.runtime_expectations import runtime_expectations
 
     missing = missing_tools()
     if missing:
@@ -33,7 +34,8 @@ def command(inventories: tuple[str, ...], limit: str, forks: int, suites: tuple[
     if not selected:
         raise click.ClickException(f"no hosts match {limit!r}")
     hosts = {h.name: inv.host_vars(h.name) for h in selected}
-    expectations = {name: docker_expectations(hv) for name, hv in hosts.items()}
+    expectations = {name: {**docker_expectations(hv), "runtime": runtime_expectations(hv)}
+                    for name, hv in hosts.items()}
     reports = verify_hosts(hosts, expectations, suites=list(suites) or None, forks=forks)
     console = Console()
     table = Table(title="hostprep verify")
