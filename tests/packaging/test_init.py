@@ -43,7 +43,7 @@ def test_init_makes_a_project_whose_playbook_uses_the_shipped_roles(tmp_path: Pa
         assert (project / rel).read_bytes() == content
         assert f"created {Path('proj') / rel}" in proc.stdout
     (play,) = load_playbook(project / "site.yml").plays
-    assert [r.path for r in play.roles] == [shipped_roles_dir() / "docker"]
+    assert [r.path for r in play.roles] == [shipped_roles_dir() / "docker", shipped_roles_dir() / "runtime"]
     inv = load_inventory([str(project / "inventories" / "example")])
     hv = inv.host_vars("build.example.com")
     assert hv["docker_users"] == ["deploy"] and hv["ansible_port"] == 2222
