@@ -16,10 +16,10 @@ import os
 import sys
 import time
 
-from hostprep.runtime import linux, process, rootfs, security
+from hostprep.runtime import linux, process, refs, rootfs, security
 from hostprep.runtime import spec as specconv
 from hostprep.runtime.cgroups import Cgroup
-from hostprep.runtime.state import RunError, find, list_states, pid1_of, rmtree, start_time, write_state
+from hostprep.runtime.state import RunError, find, pid1_of, rmtree, start_time, write_state
 from hostprep.runtime.store import Store
 
 trace = linux.trace
@@ -106,18 +106,20 @@ def run(opts, root):
     store = Store(root, create=False)
     cid = os.urandom(6).hex()
     spec, state = specconv.build(opts, store, root, cid)
-    if opts.name:
-        for existing in list_states(root):
-            if existing.get("name") == opts.name:
-                raise RunError("the container name {!r} is already in use".format(opts.name))
-    cgroup = Cgroup(cid)
-    state["cgroup"] = cgroup.paths
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if spec["detach"]:
-        _create(spec, cgroup)  # here, so that a limit the kernel refuses is reported by this command
-        return _detach(spec, cgroup, state)
-    return _supervise(spec, cgroup, state, create=True)
+    if opts.name:  # atomic (refs.reserve_name): of two runs with one name, exactly one gets it
+        state["name"] = refs.reserve_name(root, opts.name, cid)
+    try:
+        cgroup = Cgroup(cid)
+        state["cgroup"] = cgroup.paths
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if spec["detach"]:
+            _create(spec, cgroup)  # here, so that a limit the kernel refuses is reported by this command
+            return _detach(spec, cgroup, state)
+        return _supervise(spec, cgroup, state, create=True)
+    finally:
+        if opts.name and not os.path.isdir(spec["dir"]):  # never made, or removed (--rm): the name is free
+            refs.release_name(root, state["name"], cid)
 
 
 def _create(spec, cgroup):

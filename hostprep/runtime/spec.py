@@ -96,7 +96,8 @@ def numeric_user(text):
 
 def build(opts, store, root, cid):
     """The spec (what PID 1 does) and the first state record (what the host keeps) of a new container."""
-    manifest, config = store.resolve(opts.image)
+    image_id = store.lookup(opts.image)  # recorded: rmi and prune keep what a container was made from
+    manifest, config = store.image(image_id)
     cfg = config.get("config") or {}
     entrypoint = opts.entrypoint.split() if opts.entrypoint else (cfg.get("Entrypoint") or [])
     cmd = list(opts.cmd) if opts.cmd else list(cfg.get("Cmd") or [])
@@ -135,7 +136,7 @@ def build(opts, store, root, cid):
             "volatile": opts.rm, "rm": opts.rm, "tty": bool(getattr(opts, "tty", False)),
             "interactive": bool(getattr(opts, "interactive", False)), "seccomp": security["seccomp"],
             "detach": bool(getattr(opts, "detach", False)), "limits": limits}
-    state = {"id": cid, "name": opts.name or "c-" + cid, "image": opts.image, "command": argv,
+    state = {"id": cid, "name": opts.name or "c-" + cid, "image": opts.image, "image_id": image_id, "command": argv,
              "created": time.time(), "status": "created", "pid": 0, "exit_code": None, "rm": opts.rm,
              "hostname": hostname,
              "spec": {"env": env, "user": user, "workdir": spec["workdir"], "seccomp": spec["seccomp"]},

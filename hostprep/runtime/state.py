@@ -138,10 +138,14 @@ def list_states(root):
 
 
 def find(root, ref):
-    for state in list_states(root):
-        if state["id"].startswith(ref) or state.get("name") == ref:
-            return state
-    raise RunError("no such container: {}".format(ref))
+    """The container `ref` names: exact ID, exact name, then a unique ID prefix (refs.find_container); an empty
+    or ambiguous reference is refused, never read as "the first container"."""
+    from hostprep.runtime.refs import find_container
+
+    state = find_container(list_states(root), ref)
+    if state is None:
+        raise RunError("no such container: {!r}".format(ref))
+    return state
 
 
 def pid1_of(root, state):
@@ -210,16 +214,17 @@ def logs(root, ref, follow=False, out=None):
 
 
 def remove(root, ref, force=False):
-    for state in list_states(root):
-        if state["id"].startswith(ref) or state.get("name") == ref:
-            if state["status"] == "running":
-                if not force:
-                    raise RunError("container {} is running (use rm -f)".format(state["name"]))
-                stop(root, state["id"], timeout=0)
-            Cgroup(state["id"]).remove()
-            rmtree(os.path.join(containers_dir(root), state["id"]))
-            return state["id"]
-    raise RunError("no such container: {}".format(ref))
+    from hostprep.runtime.refs import release_name
+
+    state = find(root, ref)
+    if state["status"] == "running":
+        if not force:
+            raise RunError("container {} is running (use rm -f)".format(state["name"]))
+        stop(root, state["id"], timeout=0)
+    Cgroup(state["id"]).remove()
+    rmtree(os.path.join(containers_dir(root), state["id"]))
+    release_name(root, state["name"], state["id"])
+    return state["id"]
 
 
 def default_user():
