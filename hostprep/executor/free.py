@@ -1,20 +1,18 @@
 """The free strategy (`strategy: free`): each host walks the play on its own, as fast as it can.
 
-A host never waits for another: one may be at task 1 while another is at task 5. `run_once`
-runs on whichever host reaches the task first; the others wait for it and take its registered
-result. Handlers run per host.
+A host never waits for another: one may be at task 1 while another is at task 5. Handlers run
+per host. As in Ansible, `run_once` cannot hold under free: such a task runs on every host, with
+a warning.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from hostprep.executor.iterator import FLUSH, GATHER, INCLUDE, Step
-from hostprep.executor.results import register
 from hostprep.executor.state import HostState
 from hostprep.executor.strategy import GATHERING, Strategy
 from hostprep.playbook.model import Task
@@ -26,7 +24,7 @@ class FreeStrategy(Strategy):
     name = "free"
 
     def run_batch(self, hosts: list[HostState]) -> None:
-        self._once: dict[int, tuple[threading.Event, list[Any]]] = {}
+        self._warned: set[int] = set()
         with ThreadPoolExecutor(max_workers=max(1, min(self.options.forks, len(hosts)))) as pool:
             list(pool.map(lambda h: self._run_host(h, hosts), hosts))
 
@@ -67,28 +65,16 @@ class FreeStrategy(Strategy):
             return None
         was_active = host.active
         if self.run_once_wanted(host, task, step.scope):
-            self._run_once(host, task, step)
-        else:
-            self.run_task(host, task, step.scope)
+            self._warn_run_once(task)
+        self.run_task(host, task, step.scope)
         if was_active and not host.active and not host.ended:
             self.batch_failed(batch, task, step.scope, [host])
         return None
 
-    def _run_once(self, host: HostState, task: Task, step: Step) -> None:
-        """The first host to reach the task runs it; the others wait and take its registered result."""
+    def _warn_run_once(self, task: Task) -> None:
         with self._lock:
-            first = task.uid not in self._once
-            if first:
-                self._once[task.uid] = (threading.Event(), [])
-            done, result = self._once[task.uid]
-        if first:
-            try:
-                outcome = self.execute(host, task, step.scope)
-                result.append(outcome.result)
-                self.finish(host, task, step.scope, outcome)
-            finally:
-                done.set()
-            return
-        done.wait()
-        if result:
-            register([host], task, result[0])
+            if task.uid in self._warned:
+                return
+            self._warned.add(task.uid)
+        self.run.output.warn(f"run_once with the free strategy: task '{task.display_name}' ({task.where}) "
+                             "runs on every host, as in Ansible")

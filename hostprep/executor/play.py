@@ -197,7 +197,7 @@ class PlaybookRunner:
                 PlayRunner(self, play).run()
         finally:
             self.connections.close_all()
-        stats = {name: s.stats for name, s in self.states.items()}
+        stats = {name: self.states[name].stats for name in sorted(self.states)}  # Ansible's recap is sorted
         self.output.recap(stats)
         return stats
 
