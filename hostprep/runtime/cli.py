@@ -108,11 +108,24 @@ def _parser():
     fh = image_sub.add_parser("from-host", help="a minimal image from this host's programs and their libraries")
     fh.add_argument("name")
     fh.add_argument("paths", nargs="+")
+    ip = image_sub.add_parser("prune", help="remove blobs and layers no image names (-a: also unused images)")
+    ip.add_argument("-a", "--all", action="store_true", help="also every image no container was made from")
+    ip.add_argument("-f", "--force", action="store_true", help="do not prompt (this command never prompts)")
     images = sub.add_parser("images", help="list images")
     images.add_argument("--format", choices=("table", "json"), default="table",
                         help="json: one array of {name, digest, id} for programs")
-    rmi = sub.add_parser("rmi", help="remove image names")
+    rmi = sub.add_parser("rmi", help="remove images (their data once no image or container uses it)")
+    rmi.add_argument("-f", "--force", action="store_true", help="also an image a container was made from")
     rmi.add_argument("names", nargs="+")
+    ctr = sub.add_parser("container", help="container tools")
+    ctr_sub = ctr.add_subparsers(dest="container_command")
+    ctr_sub.required = True
+    cp = ctr_sub.add_parser("prune", help="remove every container that is not running")
+    cp.add_argument("-f", "--force", action="store_true", help="do not prompt (this command never prompts)")
+    system = sub.add_parser("system", help="system tools")
+    system_sub = system.add_subparsers(dest="system_command")
+    system_sub.required = True
+    system_sub.add_parser("df", help="disk space used by images and containers")
     tag = sub.add_parser("tag", help="give an image another name")
     tag.add_argument("source")
     tag.add_argument("target")
@@ -183,10 +196,10 @@ def main(argv=None):
 
 
 def _main(opts):
-    from hostprep.runtime.store import ImageError, Store, normalize_ref, state_root
+    from hostprep.runtime.store import ImageError, Store, state_root
 
     root = state_root()
-    if os.geteuid() != 0 and opts.command in ("run", "import", "rm", "rmi", "tag", "image"):
+    if os.geteuid() != 0 and opts.command in ("run", "import", "rm", "rmi", "tag", "image", "container"):
         print("hostprep-runtime: must run as root (namespaces, mounts, cgroups)", file=sys.stderr)
         return 1
     try:
@@ -201,10 +214,23 @@ def _main(opts):
             from hostprep.runtime.importer import import_any
 
             print(import_any(store, opts.file, opts.name, opts.cmd))
+        elif opts.command == "image" and opts.image_command == "prune":
+            from hostprep.runtime import housekeeping
+
+            housekeeping.image_prune(store, root, everything=opts.all)
         elif opts.command == "image":
             from hostprep.runtime.importer import from_host
 
             print(from_host(store, opts.name, opts.paths))
+        elif opts.command == "container":
+            from hostprep.runtime import housekeeping
+            from hostprep.runtime.state import remove
+
+            housekeeping.container_prune(root, remove)
+        elif opts.command == "system":
+            from hostprep.runtime import housekeeping
+
+            housekeeping.system_df(store, root)
         elif opts.command == "images" and opts.format == "json":
             import json
 
@@ -215,23 +241,23 @@ def _main(opts):
             for name, digest in store.images():
                 print("{:<40} {:<20}".format(name, digest.split(":")[1][:12]))
         elif opts.command == "rmi":
-            for name in opts.names:
-                store.remove_ref(name)
-                print("Untagged: " + normalize_ref(name))
+            from hostprep.runtime import housekeeping
+
+            housekeeping.rmi(store, root, opts.names, force=opts.force)
         elif opts.command == "tag":
-            manifest_ref = [d for n, d in store.images() if n == normalize_ref(opts.source)]
-            if not manifest_ref:
-                raise ImageError("no such image: {}".format(opts.source))
-            store.set_ref(opts.target, manifest_ref[0], os.path.getsize(store.blob_path(manifest_ref[0])))
+            from hostprep.runtime import housekeeping
+
+            housekeeping.tag(store, opts.source, opts.target)
         elif opts.command == "inspect":
             import json
 
+            from hostprep.runtime.refs import find_container
             from hostprep.runtime.state import list_states
 
-            for state in list_states(root):
-                if state["id"].startswith(opts.ref) or state.get("name") == opts.ref:
-                    print(json.dumps(state, indent=2, sort_keys=True))
-                    return 0
+            state = find_container(list_states(root), opts.ref)  # "" and ambiguous prefixes are refused
+            if state is not None:
+                print(json.dumps(state, indent=2, sort_keys=True))
+                return 0
             manifest, config = store.resolve(opts.ref)
             print(json.dumps({"manifest": manifest, "config": config}, indent=2, sort_keys=True))
         elif opts.command == "ps":
@@ -266,7 +292,10 @@ def _main(opts):
             from hostprep.runtime.state import signal_container
 
             name = opts.signal.upper()
-            sig = int(name) if name.isdigit() else getattr(_signal, name if name.startswith("SIG") else "SIG" + name)
+            try:
+                sig = int(name) if name.isdigit() else _signal.Signals[name if name.startswith("SIG") else "SIG" + name]
+            except KeyError:
+                raise ValueError("invalid signal: {}".format(opts.signal))
             for cname in opts.names:
                 print(signal_container(root, cname, sig))
         elif opts.command == "exec":

@@ -236,10 +236,11 @@ class Store:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         return handle
 
-    def referenced(self, keep=()):
-        """(blob digests, layer digests) used by the named images and the manifests in `keep`."""
+    def referenced(self, keep=(), named=True):
+        """(blob digests, layer digests) used by the named images (unless not `named`) and the manifests in
+        `keep`."""
         blobs, layers = set(), set()
-        for digest in set(d for _, d in self.images()) | set(d for d in keep if d):
+        for digest in set(d for _, d in self.images() if named) | set(d for d in keep if d):
             try:
                 manifest = self.read_json(digest)
             except (ImageError, ValueError):
