@@ -9,6 +9,7 @@ anything else refused. `ro` is recursive here: a mount below the source is read-
 import os
 import time
 
+from hostprep.runtime.limits import container_limits
 from hostprep.runtime.state import RunError
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -115,15 +116,7 @@ def build(opts, store, root, cid):
     user = opts.user if opts.user is not None else (cfg.get("User") or None)
     volumes = [parse_volume(v) for v in opts.volume or []]
     security = parse_security_opts(getattr(opts, "security_opt", None))
-    limits = {}
-    if opts.memory:
-        from hostprep.runtime.cgroups import parse_size
-
-        limits["memory"] = parse_size(opts.memory)
-    if opts.cpus is not None:
-        limits["cpus"] = opts.cpus
-    if opts.pids_limit is not None:
-        limits["pids"] = opts.pids_limit
+    limits = container_limits(opts.memory, opts.cpus, opts.pids_limit)  # Docker's checks (limits.py)
     cdir = os.path.join(root, "containers", cid)
     hostname = opts.hostname or cid
     env["HOSTNAME"] = hostname
