@@ -36,6 +36,17 @@ if [ ! -e "$stamp" ]; then
   .venv/bin/pip install -q --config-settings editable_mode=compat -e ".[test]"
   touch "$stamp"
 fi
+# byte-compiled sources: the editable install runs hostprep from this checkout, and with
+# PYTHONDONTWRITEBYTECODE set (as in some environments) Python never writes the .pyc files itself, so
+# every start would compile each module again (bench/startup/README.md). Keyed by the sources' names and
+# mtimes: runs again whenever a source changes (compileall itself only rewrites what is stale).
+pyc_stamp=.venv/.hostprep-pyc-$(find hostprep -name '*.py' -printf '%p %T@\n' | sort | sha256sum | cut -c1-16)
+if [ ! -e "$pyc_stamp" ]; then
+  log "byte-compiling hostprep"
+  .venv/bin/python -m compileall -q -j 0 hostprep
+  rm -f .venv/.hostprep-pyc-*
+  touch "$pyc_stamp"
+fi
 
 # 3. prepared artifacts (lab images, lab package repository, ...): each part's own script
 for script in ci/prep.d/*.sh; do

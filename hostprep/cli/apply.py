@@ -60,7 +60,7 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
     from hostprep.executor.play import PlaybookRunner, exit_code
     from hostprep.executor.state import RunOptions
     from hostprep.inventory import load_inventory
-    from hostprep.output.progress import make_output, play_targets
+    from hostprep.output.choose import make_output, play_targets  # rich only if the live display is chosen
     from hostprep.playbook.loader import load_playbook, parse_extra_vars
     from hostprep.transport.connect import check_host
 

@@ -44,43 +44,11 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from hostprep.output.choose import MODES, choose_mode, make_output, play_targets  # noqa: F401 - re-exported
 from hostprep.output.events import INTERRUPT_NOTICE, HostStats, TaskEvent
 from hostprep.output.human import recap_lines, result_line
 
 OK_LINES_MAX_HOSTS = 10  # above this many hosts, ok lines are counted, not printed (unless -v)
-MODES = ("auto", "bar", "lines")
-
-
-def choose_mode(progress: str, *, as_json: bool, isatty: bool, hosts: int) -> str:
-    """What to print: "json", "bar" (live display) or "lines", for `--progress` auto|bar|lines."""
-    if as_json:
-        return "json"
-    if progress not in MODES:
-        raise ValueError(f"--progress must be one of {', '.join(MODES)}")
-    if progress != "auto":
-        return progress
-    return "bar" if isatty and hosts > 1 else "lines"
-
-
-def play_targets(playbook: Any, inventory: Any, options: Any) -> list[list[str]]:
-    """The hosts of each play, selected as the executor selects them (the play's pattern, then --limit)."""
-    from hostprep.templating import Templar
-
-    out: list[list[str]] = []
-    for play in playbook.plays:
-        pattern = play.hosts
-        if isinstance(pattern, list):
-            pattern = ",".join(map(str, pattern))
-        try:
-            pattern = str(Templar(options.extra_vars).render(str(pattern)))
-            names = [h.name for h in inventory.select(pattern)]
-            if options.limit:
-                allowed = {h.name for h in inventory.select(options.limit)}
-                names = [n for n in names if n in allowed]
-        except Exception:  # noqa: BLE001 - the run itself reports a bad pattern; the display only counts
-            names = []
-        out.append(names)
-    return out
 
 
 @dataclass
@@ -97,6 +65,9 @@ class Snapshot:
     hosts_unreachable: int = 0
     results: dict[str, int] = field(default_factory=dict)  # ok / changed / failed / skipped, as in the recap
     now: list[tuple[str, int]] = field(default_factory=list)  # (task, hosts on it), most hosts first
+    task: str = ""  # under the linear strategy: the task every host of the batch is on ("" otherwise)
+    task_done: int = 0  # how many of its hosts are done with it
+    task_total: int = 0
     elapsed: float = 0.0
     interrupted: bool = False
 
@@ -141,8 +112,8 @@ def view(snap: Snapshot, spinner: Spinner | None = None) -> RenderableType:
     r = snap.results
     results = Text(f"  results: ok={r.get('ok', 0)} changed={r.get('changed', 0)} failed={r.get('failed', 0)} "
                    f"skipped={r.get('skipped', 0)}", style="dim", no_wrap=True, overflow="ellipsis")
-    lines: list[RenderableType] = [head, hosts, results,
-                                   Text(f"  now:     {now_text(snap.now)}", no_wrap=True, overflow="ellipsis")]
+    now = f"{snap.task} ({snap.task_done}/{snap.task_total} hosts done)" if snap.task else now_text(snap.now)
+    lines: list[RenderableType] = [head, hosts, results, Text(f"  now:     {now}", no_wrap=True, overflow="ellipsis")]
     if snap.interrupted:
         lines.append(Text("  interrupted (Ctrl-C): steps in flight finish, nothing new starts; Ctrl-C again aborts",
                           style="bold magenta", no_wrap=True, overflow="ellipsis"))
@@ -319,6 +290,9 @@ class ProgressOutput:
             else:
                 now[header or "starting"] += 1
         snap.now = sorted(now.items(), key=lambda kv: (-kv[1], kv[0]))
+        if self._runner is not None:
+            title, snap.task_done, snap.task_total, handler = self._runner.task_status.read()
+            snap.task = f"{'RUNNING HANDLER' if handler else 'TASK'} [{title}]" if title else ""
         if states:
             all_stats = [s.stats for s in states.values()]
             snap.hosts_changed = sum(1 for s in all_stats if s.changed)
@@ -339,21 +313,3 @@ class ProgressOutput:
             return view(self.snapshot(), self._spinner)
         except Exception as exc:  # noqa: BLE001 - a display glitch must never stop the run
             return Text(f"(progress display error: {type(exc).__name__})", style="dim")
-
-
-def make_output(progress: str, *, as_json: bool, verbosity: int, diff: bool, targets: list[list[str]],
-                stream: TextIO | None = None) -> Any:
-    """The output object for `hostprep apply`: JsonOutput, ProgressOutput or HumanOutput."""
-    from hostprep.output.human import HumanOutput
-    from hostprep.output.jsonlines import JsonOutput
-
-    stream = stream or sys.stdout
-    hosts = len({h for names in targets for h in names})
-    # a "dumb" terminal cannot redraw in place: auto gives it plain lines
-    isatty = stream.isatty() and os.environ.get("TERM", "") != "dumb"
-    mode = choose_mode(progress, as_json=as_json, isatty=isatty, hosts=hosts)
-    if mode == "json":
-        return JsonOutput(stream)
-    if mode == "bar":
-        return ProgressOutput(stream, verbosity=verbosity, diff=diff, targets=targets)
-    return HumanOutput(stream, verbosity=verbosity, diff=diff)
