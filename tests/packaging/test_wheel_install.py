@@ -9,7 +9,8 @@ How it stays honest and fast:
   configured indexes, so the test also proves that the declared dependencies are enough (pytest and
   pytest-testinfra for `hostprep verify` among them).
 - The workflow (init, lab up, apply twice, verify, lab down) runs in a mount namespace where an empty
-  read-only tmpfs lies over the checkout: any read of a file outside the installed package fails there.
+  read-only tmpfs lies over the checkout: code that reads the checkout instead of the installed package
+  (roles, suites, recipes, templates) fails there, as it would for a user without one.
   Mounts made in it never propagate back (`--propagation slave`), and the lab hosts are taken down inside it.
 """
 
