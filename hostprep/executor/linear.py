@@ -55,13 +55,20 @@ class LinearStrategy(Strategy):
                     for host, _ in group:
                         cursors[host.name].advance(replies.get(host.name))
             finally:
+                self.run.status.clear()
                 for host in hosts:
                     cursors[host.name].close()
                     if host.name not in finished:
                         self.host_done(host, started)
 
     def _each(self, hosts: list[HostState], work: Callable[[HostState], Any]) -> None:
-        list(self._pool.map(work, hosts))
+        def counted(host: HostState) -> None:
+            try:
+                work(host)
+            finally:
+                self.run.status.one_done()
+
+        list(self._pool.map(counted, hosts))
 
     def _run_group(self, group: list[tuple[HostState, Step]], batch: list[HostState]) -> dict[str, Any]:
         """Run one step on every host at it; returns each host's include expansion, if any."""
@@ -69,6 +76,7 @@ class LinearStrategy(Strategy):
         hosts = [h for h, _ in group]
         if step.kind == GATHER:
             self.run.output.header(GATHERING)
+            self.run.status.start(GATHERING, len(hosts))
             self._each(hosts, lambda h: self.guarded(h, None, lambda: self.gather(h)))
             return {}
         if step.kind == FLUSH:
@@ -101,8 +109,10 @@ class LinearStrategy(Strategy):
         first, step = group[0]
         title = self._title(first, task, step.scope)
         self.run.output.header(title)
+        self.run.status.start(title, len(group))
         before = {h.name for h, _ in group if h.failed or h.unreachable}
         if self.guarded(first, task, lambda: self.run_once_wanted(first, task, step.scope)):
+            self.run.status.start(title, 1)
             self._run_once(first, task, step, title, batch)
         else:
             scopes = {h.name: s.scope for h, s in group}
@@ -131,4 +141,6 @@ class LinearStrategy(Strategy):
             return task.display_name
 
     def handler_started(self, handler: Task, scope: Scope, hosts: list[HostState]) -> None:
-        self.run.output.header(self._title(hosts[0], handler, scope), handler=True)
+        title = self._title(hosts[0], handler, scope)
+        self.run.output.header(title, handler=True)
+        self.run.status.start(title, len(hosts), handler=True)

@@ -19,7 +19,7 @@ from hostprep.executor.free import FreeStrategy
 from hostprep.executor.iterator import PlayIterator
 from hostprep.executor.linear import LinearStrategy
 from hostprep.executor.lookahead import Lookahead
-from hostprep.executor.state import HostState, HostVars, RunOptions
+from hostprep.executor.state import HostState, HostVars, RunOptions, TaskStatus
 from hostprep.executor.strategy import PlayRun, Strategy
 from hostprep.executor.variables import PlayVars
 from hostprep.inventory import Inventory
@@ -144,7 +144,8 @@ class PlayRunner:
                                 force_handlers=to_bool(self.play.kw("force_handlers", False), "force_handlers"))
         lookahead = Lookahead(self.play_vars)
         self.pb.connections.use(lookahead)
-        run = PlayRun(self.play_vars, iterator, self.pb.connections, lookahead, self.pb.output, self.pb.cancelled)
+        run = PlayRun(self.play_vars, iterator, self.pb.connections, lookahead, self.pb.output, self.pb.cancelled,
+                      self.pb.task_status)
         strategy = STRATEGIES[play_strategy(self.play, self.options)](run)
         self.play_vars.play_hosts = names
         for batch in batches(names, self.play.kw("serial")):
@@ -182,6 +183,7 @@ class PlaybookRunner:
         self.cancelled = threading.Event()  # set on Ctrl-C (cli/interrupt.py): no new task or step starts
         self.hostvars = HostVars(self.states, inventory, playbook.basedir)
         self.connections = Connections(inventory, options, self.states, self.state_for)
+        self.task_status = TaskStatus()  # read by the progress display (attach)
 
     def state_for(self, name: str) -> HostState:
         with self._states_lock:

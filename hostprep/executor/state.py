@@ -34,6 +34,35 @@ class RunOptions:
 
 
 @dataclass
+class TaskStatus:
+    """The task the hosts of a batch are on together (linear strategy) and how many are done with it.
+
+    Read by the progress display; empty (`title` "") while hosts are not in lockstep (free strategy).
+    """
+
+    title: str = ""
+    total: int = 0
+    done: int = 0
+    handler: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def start(self, title: str, total: int, handler: bool = False) -> None:
+        with self.lock:
+            self.title, self.total, self.done, self.handler = title, total, 0, handler
+
+    def one_done(self) -> None:
+        with self.lock:
+            self.done += 1
+
+    def clear(self) -> None:
+        self.start("", 0)
+
+    def read(self) -> tuple[str, int, int, bool]:
+        with self.lock:
+            return self.title, self.done, self.total, self.handler
+
+
+@dataclass
 class HostState:
     """Everything the run knows about one host: its variables, facts, results and counters."""
 

@@ -27,7 +27,7 @@ from hostprep.executor.probebatch import ProbeRequest
 from hostprep.executor.prober import ProbingTransport
 from hostprep.executor.results import TaskOutcome, apply_result
 from hostprep.executor.scope import Scope, tags_selected
-from hostprep.executor.state import HostState
+from hostprep.executor.state import HostState, TaskStatus
 from hostprep.executor.taskrun import RunServices, TaskRunner
 from hostprep.executor.variables import PlayVars
 from hostprep.facts import facts_script, gather_facts, parse_facts
@@ -52,6 +52,7 @@ class PlayRun:
     lookahead: Lookahead
     output: Any
     cancelled: threading.Event
+    status: TaskStatus  # the lockstep task and how many hosts are done with it (progress display)
 
     @property
     def play(self) -> Any:
