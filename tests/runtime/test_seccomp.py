@@ -150,3 +150,37 @@ def test_dump_names_each_verdict() -> None:
     assert re.search(r"^mount\s+165\s+errno Operation not permitted$", text, re.M), text
     assert re.search(r"^read\s+0\s+allow$", text, re.M), text
     assert "arguments checked" in text and "no such call" in text
+
+
+# -- from inside a container (the filter installed by the runtime right before exec) ------------------------
+USERNS = "unshare -U true; echo rc=$?"
+
+
+def test_container_cannot_make_a_user_namespace_unless_unconfined(rt) -> None:
+    """Creating a user namespace needs no capability: only the filter stops it (the way into every other
+    namespace and a root of one's own); --security-opt seccomp=unconfined shows it is the filter."""
+    confined = rt("run", "--rm", "bb", "sh", "-c", USERNS + "; unshare -r -m true; echo rc=$?")
+    assert confined.stdout.split() == ["rc=1", "rc=1"], confined.stderr
+    assert "Operation not permitted" in confined.stderr
+    unconfined = rt("run", "--rm", "--security-opt", "seccomp=unconfined", "bb", "sh", "-c", USERNS)
+    assert unconfined.stdout.split() == ["rc=0"], unconfined.stderr
+
+
+def test_exec_gets_the_filter_too(rt) -> None:
+    started = rt("run", "-d", "bb", "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    cid = started.stdout.strip()
+    try:
+        confined = rt("exec", cid, "sh", "-c", USERNS)
+        assert confined.stdout.split() == ["rc=1"], confined.stderr
+        unconfined = rt("exec", "--security-opt", "seccomp=unconfined", cid, "sh", "-c", USERNS)
+        assert unconfined.stdout.split() == ["rc=0"], unconfined.stderr
+    finally:
+        rt("rm", "-f", cid)
+
+
+def test_container_keeps_the_calls_docker_permits(rt) -> None:
+    """personality(PER_LINUX32) through linux32, adjtimex reading the clock, chroot (CAP_SYS_CHROOT)."""
+    res = rt("run", "--rm", "bb", "sh", "-c",
+             "linux32 true; echo $?; adjtimex >/dev/null; echo $?; chroot / true; echo $?")
+    assert res.stdout.split() == ["0", "0", "0"], res.stderr
