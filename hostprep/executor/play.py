@@ -36,7 +36,7 @@ STRATEGY_ENV = ("HOSTPREP_STRATEGY", "ANSIBLE_STRATEGY")
 def default_strategy(options: RunOptions, environ: Any = None) -> tuple[str, str]:
     """(strategy, where it was set) for plays that name none."""
     if options.strategy:
-        return options.strategy, "--strategy"
+        return options.strategy, "the run's options"
     environ = os.environ if environ is None else environ
     for name in STRATEGY_ENV:
         if environ.get(name):

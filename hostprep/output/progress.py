@@ -196,7 +196,7 @@ class ProgressOutput:
             self._play = name
             self._play_index += 1
             self._header = None
-            self._baseline = {h: (s.stats.seconds, getattr(s, "current_task", None)) for h, s in states.items()}
+            self._baseline = {h: (s.stats.seconds, s.current_task) for h, s in states.items()}
         self._start()
         self._print(f"PLAY [{name}] " + "*" * max(3, 70 - len(name)), "bold")
 
@@ -261,7 +261,6 @@ class ProgressOutput:
         with self._data:
             index, play, header = self._play_index, self._play, self._header
             baseline = dict(self._baseline)
-            last_task = dict(self._last_task)
             events = Counter(self._events)
             flags = {h: set(f) for h, f in self._host_flags.items()}
         states = self._states()
@@ -278,15 +277,13 @@ class ProgressOutput:
             if st is None:
                 continue
             seconds, task_before = baseline.get(h, (0.0, None))
-            # PlayRunner._run_host adds the host's time to HostStats.seconds when its play is over
+            # the strategy adds the host's time to HostStats.seconds when its play is over (Strategy.host_done)
             if st.stats.seconds != seconds:
                 snap.done += 1
                 continue
-            task = getattr(st, "current_task", None)
+            task = st.current_task
             if task is not None and task is not task_before:
-                now[str(getattr(task, "display_name", task))] += 1
-            elif not hasattr(st, "current_task") and h in last_task:
-                now[last_task[h]] += 1
+                now[task.display_name] += 1
             else:
                 now[header or "starting"] += 1
         snap.now = sorted(now.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -142,7 +142,7 @@ def test_strategy_default_and_fully_qualified_names(tmp_path: Path) -> None:
     first, second = load_playbook(path).plays
     assert play_strategy(first, RunOptions()) == "free"
     assert play_strategy(second, RunOptions(strategy="free")) == "free"
-    with pytest.raises(InputError, match="--strategy"):
+    with pytest.raises(InputError, match="run's options"):
         play_strategy(second, RunOptions(strategy="debug"))
 
 
