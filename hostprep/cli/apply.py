@@ -8,8 +8,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hostprep.cli.connection import connection_options, pop_connection_options
+from hostprep.cli.connection import _ask, connection_options, pop_connection_options
+from hostprep.cli.playflags import (
+    PlayFlags,
+    flush_fact_cache,
+    listing,
+    play_flags,
+    pop_play_flags,
+    set_play_defaults,
+    start_at_task,
+)
 from hostprep.cli.vaultopts import vault_options
+from hostprep.config import ansible_cfg
+from hostprep.errors import InputError
 
 if TYPE_CHECKING:
     from hostprep.transport.options import ConnectionOptions
@@ -25,7 +36,8 @@ def _options(func):  # noqa: ANN001, ANN202 - click decorator stack
         click.option("-C", "--check", is_flag=True, help="Do not change hosts; report what would change."),
         click.option("-D", "--diff", is_flag=True, help="Show file and state differences."),
         click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="k=v, @file.yml or JSON (repeatable)."),
-        click.option("-f", "--forks", default=50, show_default=True, help="Hosts worked on at once."),
+        click.option("-f", "--forks", type=int, default=None,
+                     help="Hosts worked on at once (default: ansible.cfg's forks, else 50)."),
         click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout: one per result, then a summary."),
         click.option("--progress", type=click.Choice(["auto", "bar", "lines"]), default="auto", show_default=True,
                      help="bar: a live display (hosts done, changed, failed, current tasks) with only changed/failed/"
@@ -39,7 +51,8 @@ def _options(func):  # noqa: ANN001, ANN202 - click decorator stack
         click.option("--no-fast-path", is_flag=True,
                      help="Probe task by task instead of batching the probes of the tasks ahead (for comparison)."),
         click.option("--retry-file", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Where to list failed hosts (default ~/.cache/hostprep/retry/PLAYBOOK.retry)."),
+                     help="Where to list failed hosts (default PLAYBOOK.retry beside the playbook, or "
+                          "ansible.cfg's retry_files_save_path)."),
     ]
     for d in reversed(decorators):
         func = d(func)
@@ -55,7 +68,7 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
               as_json: bool, verbose: int, detailed_exitcode: bool, syntax_check: bool, list_tasks: bool,
               progress: str = "auto",
               retry_file: Path | None = None, no_fast_path: bool = False,
-              connection: ConnectionOptions | None = None) -> int:
+              connection: ConnectionOptions | None = None, flags: PlayFlags | None = None) -> int:
     from hostprep.cli.interrupt import EXIT_INTERRUPTED, InterruptHandler
     from hostprep.executor.play import PlaybookRunner, exit_code
     from hostprep.executor.state import RunOptions
@@ -64,29 +77,36 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
     from hostprep.playbook.loader import load_playbook, parse_extra_vars
     from hostprep.transport.connect import check_host
 
+    flags = flags or PlayFlags()
+    cfg = ansible_cfg.load()
+    ansible_cfg.check_supported(cfg)
+    if verbose:
+        for note in ansible_cfg.notes(cfg):
+            click.echo(note, err=True)
     # everything is loaded and checked before the first connection
     extra = parse_extra_vars(extra_vars)
-    book = load_playbook(playbook)
+    book = load_playbook(playbook, [Path(p) for p in cfg.get("roles_path")])
+    set_play_defaults(book, force_handlers=flags.force_handlers, gathering=str(cfg.get("gathering")).lower())
+    if flags.start_at_task:
+        start_at_task(book, flags.start_at_task)
     if syntax_check:
         click.echo(f"playbook: {playbook} (syntax OK)")
         return 0
-    if list_tasks:
-        from hostprep.playbook.loader import _walk
-
-        for play in book.plays:
-            click.echo(f"play: {play.name}")
-            for role in play.roles:
-                for t in _walk(role.tasks):
-                    click.echo(f"  {t.display_name}")
-            for t in _walk(play.pre_tasks) + _walk(play.tasks) + _walk(play.post_tasks):
-                click.echo(f"  {t.display_name}")
+    if (list_tasks or flags.list_tags) and not flags.list_hosts:
+        click.echo(listing(book, None, hosts=False, tags=flags.list_tags, tasks=list_tasks, only=_split(tags),
+                           skip=_split(skip_tags), limit=limit), nl=False)
         return 0
-    if not inventories:
-        default = Path("inventories/lab")
-        if not default.exists():
-            raise click.UsageError("no inventory: give -i INVENTORY")
-        inventories = (str(default),)
-    inv = load_inventory(list(inventories))
+    inv = load_inventory(list(inventories) or ansible_cfg.default_inventory(cfg))
+    if limit and not limit.startswith("@") and not inv.select(limit):
+        raise InputError(f"--limit {limit!r} matches no host of the inventory")
+    if flags.list_hosts:
+        click.echo(listing(book, inv, hosts=True, tags=flags.list_tags, tasks=list_tasks, only=_split(tags),
+                           skip=_split(skip_tags), limit=limit), nl=False)
+        return 0
+    if flags.flush_cache:
+        flush_fact_cache(inv, limit)
+    if forks is None:
+        forks = cfg.get("forks") if cfg.is_set("forks") else 50
     options = RunOptions(check=check, diff=diff, forks=forks, tags=_split(tags), skip_tags=_split(skip_tags),
                          limit=limit, extra_vars=extra, verbosity=verbose, no_fast_path=no_fast_path,
                          connection=connection)
@@ -104,8 +124,8 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
         output.close()
     # the retry file lists the hosts to run again: failed, unreachable, or stopped by Ctrl-C
     failed = sorted(h for h, s in stats.items() if s.failed or s.unreachable or s.interrupted)
-    if failed:
-        retry = retry_file or Path.home() / ".cache" / "hostprep" / "retry" / f"{playbook.stem}.retry"
+    retry = ansible_cfg.retry_path(playbook, retry_file, cfg)
+    if failed and retry is not None:
         try:
             retry.parent.mkdir(parents=True, exist_ok=True)
             retry.write_text("".join(f"{h}\n" for h in failed))
@@ -124,13 +144,16 @@ def _run_with_connection_options(kwargs: dict) -> int:
     setup_vault(kwargs)  # vault passwords first: inventories and playbooks may hold vaulted values
     # -u, -K, -b, ... travel with the run's options; the transport layers them under each host's variables
     connection = pop_connection_options(kwargs)
-    return run_apply(**kwargs, connection=connection)
+    ansible_cfg.fill_connection(connection, ask=_ask)  # ansible.cfg's remote_user, become, ... under the flags
+    flags = pop_play_flags(kwargs, connection)
+    return run_apply(**kwargs, connection=connection, flags=flags)
 
 
 @click.command("apply")
 @_options
 @connection_options
 @vault_options
+@play_flags
 def command(**kwargs) -> None:  # noqa: ANN003
     """Apply PLAYBOOK (default site.yml) to the inventory's hosts."""
     sys.exit(_run_with_connection_options(kwargs))
@@ -140,6 +163,7 @@ def command(**kwargs) -> None:  # noqa: ANN003
 @_options
 @connection_options
 @vault_options
+@play_flags
 def check_command(**kwargs) -> None:  # noqa: ANN003
     """Like apply --check: report what would change, change nothing."""
     kwargs["check"] = True

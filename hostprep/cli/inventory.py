@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import click
 
+from hostprep.cli.vaultopts import setup_vault, vault_options
+
 
 @click.command("inventory")
-@click.option("-i", "--inventory", "sources", multiple=True, required=True, help="Inventory source(s).")
+@click.option("-i", "--inventory", "sources", multiple=True,
+              help="Inventory source(s) (default: ansible.cfg's inventory, else /etc/ansible/hosts).")
 @click.option("--list", "as_list", is_flag=True, help="Every group and host, with host variables.")
 @click.option("--host", help="The variables of one host.")
 @click.option("--graph", is_flag=True, help="The group tree.")
 @click.option("--export", is_flag=True, help="With --list: group variables on groups, not merged into hosts.")
 @click.option("-l", "--limit", help="Only hosts matching this pattern.")
+@vault_options
 def command(sources: tuple[str, ...], as_list: bool, host: str | None, graph: bool, export: bool,
-            limit: str | None) -> None:
+            limit: str | None, **vault: object) -> None:
     """Show an inventory the way ansible-inventory does."""
+    from hostprep.config.ansible_cfg import default_inventory
     from hostprep.inventory import load_inventory
 
-    inv = load_inventory(list(sources))
+    setup_vault(vault)
+    inv = load_inventory(list(sources) or default_inventory())
     if limit:
         keep = {h.name for h in inv.select(limit)}
         for name in list(inv.hosts):

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        # a usage error is bad input: 3, never 2 (2 means "changed" under --detailed-exitcode)
+        sys.exit(3 if isinstance(exc, click.UsageError) else exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

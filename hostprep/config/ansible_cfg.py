@@ -162,3 +162,83 @@ def _convert(raw: str, kind: str, base: Path) -> Any:
 def load() -> AnsibleConfig:
     """This process's configuration (found once)."""
     return AnsibleConfig(find_config())
+
+
+# -- what a run takes from the configuration ------------------------------------------------
+def default_inventory(cfg: AnsibleConfig | None = None) -> list[str]:
+    """Ansible's default inventory: [defaults] inventory / $ANSIBLE_INVENTORY, else /etc/ansible/hosts."""
+    cfg = cfg or load()
+    sources = [s for s in cfg.get("inventory") or [] if "," in s or Path(s).exists()]
+    if not sources:
+        where = cfg.origin("inventory")
+        why = "/etc/ansible/hosts does not exist" if where == "default" else f"{where} names none that exists"
+        raise InputError(f"no inventory: give -i INVENTORY, or set inventory in ansible.cfg or $ANSIBLE_INVENTORY "
+                         f"({why})")
+    return sources
+
+
+def check_supported(cfg: AnsibleConfig | None = None) -> None:
+    """Settings hostprep takes but cannot honour in every value are refused, never ignored."""
+    cfg = cfg or load()
+    gathering = str(cfg.get("gathering")).lower()
+    if gathering not in ("implicit", "explicit"):
+        raise InputError(f"gathering = {gathering} is not supported by hostprep (implicit and explicit are)",
+                         file=cfg.origin("gathering"))
+    caching = str(cfg.get("fact_caching")).lower()
+    if caching not in FACT_CACHING:
+        raise InputError(f"fact_caching = {caching} is not supported by hostprep (memory and jsonfile are: facts are "
+                         "gathered as `gathering` says, hostprep's own cache only speeds up probing)",
+                         file=cfg.origin("fact_caching"))
+    transport = str(cfg.get("transport")).lower()
+    if transport not in ("ssh", "smart", "paramiko", "local"):
+        raise InputError(f"transport = {transport} is not supported by hostprep (ssh and local are)",
+                         file=cfg.origin("transport"))
+
+
+def fill_connection(opts: Any, ask: Any = None, cfg: AnsibleConfig | None = None) -> Any:
+    """Connection options the command line left unset, from the configuration (still under host variables)."""
+    cfg = cfg or load()
+    pairs = (("user", "remote_user"), ("private_key", "private_key_file"), ("become_user", "become_user"),
+             ("become_method", "become_method"), ("timeout", "timeout"))
+    for attr, name in pairs:
+        if getattr(opts, attr, None) is None and cfg.is_set(name):
+            setattr(opts, attr, cfg.get(name))
+    if opts.become is None and cfg.is_set("become") and cfg.get("become"):
+        opts.become = True
+    if opts.host_key_policy is None and cfg.is_set("host_key_checking") and not cfg.get("host_key_checking"):
+        opts.host_key_policy = "off"
+    common = " ".join(v for v in (cfg.get("ssh_args"), cfg.get("ssh_common_args")) if v)
+    if hasattr(opts, "ssh_common_args") and opts.ssh_common_args is None and common:
+        opts.ssh_common_args = common
+    if hasattr(opts, "ssh_extra_args") and opts.ssh_extra_args is None and cfg.get("ssh_extra_args"):
+        opts.ssh_extra_args = cfg.get("ssh_extra_args")
+    if ask is not None:
+        if opts.password is None and cfg.get("ask_pass"):
+            opts.password = ask("SSH password: ")
+        if opts.become_password is None and cfg.get("become_ask_pass"):
+            opts.become_password = ask("BECOME password: ")
+    return opts
+
+
+def retry_path(playbook: Path, explicit: Path | None, cfg: AnsibleConfig | None = None) -> Path | None:
+    """Where the retry file goes: --retry-file, else beside the playbook or in retry_files_save_path, as
+    Ansible writes it; None when ansible.cfg turns retry files off."""
+    if explicit is not None:
+        return explicit
+    cfg = cfg or load()
+    if cfg.is_set("retry_files_enabled") and not cfg.get("retry_files_enabled"):
+        return None
+    save = cfg.get("retry_files_save_path")
+    base = Path(save) if save else playbook.resolve().parent
+    return base / f"{playbook.stem}.retry"
+
+
+def notes(cfg: AnsibleConfig | None = None) -> list[str]:
+    """What -v tells about the configuration: the file used and the settings it ignores."""
+    cfg = cfg or load()
+    out = [f"Using {cfg.path} as config file" if cfg.path else "No config file found; using defaults"]
+    ignored = cfg.ignored()
+    if ignored:
+        out.append(f"ansible.cfg settings hostprep does not use (ignored, as Ansible ignores unknown ones): "
+                   f"{', '.join(ignored)}")
+    return out

@@ -284,6 +284,11 @@ class Inventory:
 
 
 def _load_file(inv: Inventory, path: Path) -> None:
+    from hostprep.inventory.script import is_script, parse_script_inventory
+
+    if is_script(path):  # an executable inventory script (--list / --host), as Ansible's script plugin
+        parse_script_inventory(inv, path)
+        return
     text = path.read_text(encoding="utf-8", errors="replace")
     ext = path.suffix
     if ext in (".yml", ".yaml", ".json") or not ext:
@@ -293,6 +298,11 @@ def _load_file(inv: Inventory, path: Path) -> None:
             if ext:
                 raise
             data = None
+        if isinstance(data, Mapping) and isinstance(data.get("plugin"), str):
+            line = data.line_of("plugin") if hasattr(data, "line_of") else None
+            raise InputError(f"inventory plugin {data['plugin']} is not supported by hostprep (INI, YAML, "
+                             "directories and executable inventory scripts are)", file=str(path), line=line,
+                             key="plugin")
         if isinstance(data, Mapping):
             from hostprep.inventory.yamlfmt import parse_yaml_inventory
 

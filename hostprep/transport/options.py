@@ -49,6 +49,9 @@ class ConnectionOptions:
     host_key_policy: str | None = None
     ssh_config: str | None = None
     timeout: float | None = None
+    connection: str | None = None  # -c/--connection: ssh or local
+    ssh_common_args: str | None = None  # --ssh-common-args / ansible.cfg ssh_args + ssh_common_args
+    ssh_extra_args: str | None = None  # --ssh-extra-args / ansible.cfg ssh_extra_args
     # connection variables given as extra vars (-e): they beat every host variable
     forced: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -75,6 +78,12 @@ class ConnectionOptions:
             out["hostprep_cli_host_key_policy"] = self.host_key_policy
         if self.ssh_config is not None:
             out["hostprep_cli_ssh_config"] = self.ssh_config
+        if self.connection is not None:
+            out["ansible_connection"] = self.connection
+        if self.ssh_common_args is not None:
+            out["ansible_ssh_common_args"] = self.ssh_common_args
+        if self.ssh_extra_args is not None:
+            out["ansible_ssh_extra_args"] = self.ssh_extra_args
         return out
 
 
