@@ -69,8 +69,13 @@ def inside(root, rel, what):
     return real
 
 
+MAX_JSON = 64 << 20  # a manifest, index or config this big is not an image's: refused before it is read
+
+
 def _load_json(path, what):
     try:
+        if os.path.getsize(path) > MAX_JSON:
+            raise ImageError("{}: larger than {} MB".format(what, MAX_JSON >> 20))
         with open(path, "rb") as handle:
             return json.loads(handle.read().decode("utf-8"))
     except (OSError, ValueError) as exc:

@@ -194,12 +194,11 @@ class Store:
         for name, digest in images:
             if name == ref_n:
                 return digest
-        name_part, at, digest_part = ref.partition("@")
-        if at:
-            refs.parse_image_ref(ref)
+        if "@" in ref:  # NAME[:TAG]@sha256:HEX: the image with that manifest digest under that repository
+            domain, path, _, wanted = refs.parse_image_ref(ref)
+            repo = (domain + "/" if domain else "") + path
             for name, digest in images:
-                if digest == digest_part and (not name_part or name.rpartition(":")[0] == name_part.split(":")[0]
-                                              or name == normalize_ref(name_part)):
+                if digest == wanted and name.rsplit(":", 1)[0] == repo:
                     return digest
             raise ImageError("no such image: {}".format(ref))
         if refs.is_id_prefix(ref):

@@ -202,3 +202,13 @@ def test_pids_limit_zero_and_minus_one_mean_unlimited(rt, value: str, expected: 
         assert Path(pids_dirs[0], "pids.max").read_text().strip() == expected
     finally:
         rt("rm", "-f", started.stdout.strip())
+
+
+def test_image_lookup_by_name_digest_and_id_prefix(rt) -> None:
+    listed = json.loads(rt("images", "--format", "json").stdout)
+    digest = next(i["digest"] for i in listed if i["name"] == "bb:latest")
+    for ref in (f"bb@{digest}", digest, digest[7:19]):
+        res = rt("run", "--rm", ref, "true")
+        assert res.returncode == 0, (ref, res.stderr)
+    _refused(rt("run", "--rm", f"other@{digest}", "true"), "no such image")
+    _refused(rt("run", "--rm", "bb@sha256:1234", "true"), "invalid reference")
