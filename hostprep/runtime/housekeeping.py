@@ -128,6 +128,9 @@ def container_prune(root, remove, out=None):
         remove(root, state["id"])
         total += size
         out.write(state["id"] + "\n")
+    from hostprep.runtime.refs import sweep_names
+
+    sweep_names(root)
     out.write("\nTotal reclaimed space: {}\n".format(human_size(total)))
 
 

@@ -158,3 +158,27 @@ def release_name(root, name, cid):
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+
+def sweep_names(root):
+    """Remove the reservations whose container directory is gone (a --rm container of `run -d`, a run killed
+    before it cleaned up); returns their names. Under the same lock as reserve_name."""
+    import fcntl
+
+    base = os.path.join(root, "names")
+    if not os.path.isdir(base):
+        return []
+    swept = []
+    lock = os.open(os.path.join(base, ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for name in os.listdir(base):
+            if name.startswith("."):
+                continue
+            holder = _holder(os.path.join(base, name))
+            if holder is not None and not (holder and os.path.isdir(os.path.join(root, "containers", holder))):
+                os.unlink(os.path.join(base, name))
+                swept.append(name)
+    finally:
+        os.close(lock)
+    return swept

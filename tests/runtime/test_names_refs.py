@@ -212,3 +212,13 @@ def test_image_lookup_by_name_digest_and_id_prefix(rt) -> None:
         assert res.returncode == 0, (ref, res.stderr)
     _refused(rt("run", "--rm", f"other@{digest}", "true"), "no such image")
     _refused(rt("run", "--rm", "bb@sha256:1234", "true"), "invalid reference")
+
+
+def test_sweep_removes_only_reservations_of_containers_that_are_gone(tmp_path: Path) -> None:
+    (tmp_path / "containers/aaaa00000000").mkdir(parents=True)
+    refs.reserve_name(str(tmp_path), "live", "aaaa00000000")
+    refs.reserve_name(str(tmp_path), "gone", "bbbb00000000")
+    assert refs.sweep_names(str(tmp_path)) == ["gone"]
+    assert sorted(p.name for p in (tmp_path / "names").iterdir() if not p.name.startswith(".")) == ["live"]
+    with pytest.raises(refs.NameInUse):
+        refs.reserve_name(str(tmp_path), "live", "cccc00000000")
