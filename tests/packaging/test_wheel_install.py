@@ -51,6 +51,7 @@ DRIVER = textwrap.dedent('''
     try:
         steps.append({"step": "checkout hidden", "entries": os.listdir(checkout)})
         run("version", "hostprep", "--version")
+        run("runtime entry point", "hostprep-runtime", "--help")
         run("package path", os.path.join(venv, "bin", "python"), "-c",
             "import hostprep, hostprep.playbook.loader as l; print(hostprep.__file__); print(l.shipped_roles_dir())")
         run("lab recipes", os.path.join(venv, "bin", "python"), "-c",
@@ -161,6 +162,7 @@ def test_installed_wheel_runs_the_workflow_with_the_checkout_hidden(wheel: Path,
 
         down(name=name)  # a safety net only: the driver takes its host down inside the namespace
     timings["workflow"] = round(time.monotonic() - started, 1)
+    assert (ROOT / "pyproject.toml").is_file(), "the tmpfs over the checkout leaked out of its mount namespace"
     steps = json.loads(results.read_text()) if results.exists() else []
     report = "\n".join(json.dumps(s)[:3000] for s in steps) + f"\nrc={proc.returncode}\n{proc.stderr[-3000:]}"
     assert proc.returncode == 0, report
