@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "verify": "verify",
     "init": "init",
     "vault": "vault",
+    "run": "adhoc",
 }
 
 
