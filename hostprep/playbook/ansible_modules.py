@@ -8,8 +8,6 @@ stop an EL run. A short name outside this list is taken as a typo and refused at
 
 from __future__ import annotations
 
-import difflib
-
 # ansible-core's modules (ansible.builtin) and the collection modules public roles use most
 _NAMES = """
 add_host apt apt_key apt_repository assemble assert async_status blockinfile command copy cron
@@ -41,4 +39,6 @@ def is_known_ansible_module(name: str) -> bool:
 def close_names(name: str, candidates: list[str]) -> list[str]:
     """Up to three module names that look like `name` (for 'did you mean')."""
     short = name.rsplit(".", 1)[-1]
+    import difflib  # only when a name is wrong: its import costs every run otherwise
+
     return difflib.get_close_matches(short, candidates, n=3, cutoff=0.6)

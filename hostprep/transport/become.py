@@ -14,6 +14,7 @@ values with `method_error`, and `method_for` refuses anything else when a task i
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from typing import Any
@@ -101,13 +102,21 @@ class Su(BecomeMethod):
     name = "su"
     needs_tty = True
     # PAM's prompt in the languages Ansible's su plugin lists most often ("Password:", "root's Password:")
-    _prompt = re.compile(
+    _prompt_pattern = (
         r"(?:\w+'s )?(?:Password|Passwort|Mot de passe|Contraseña|Contrasenya|Senha|Wachtwoord|Lösenord|"
         r"Adgangskode|Passord|Salasana|Hasło|Heslo|Jelszó|Parola|Пароль|Лозинка|Κωδικός|密码|密碼|口令|"
-        r"パスワード|암호) ?[:：] ?",
-        re.IGNORECASE,
+        r"パスワード|암호) ?[:：] ?"
     )
     _refusal = re.compile(r"authentication failure|incorrect password|sorry", re.IGNORECASE)
+
+    @functools.cached_property
+    def _prompt(self) -> re.Pattern[str]:
+        # compiled on first use: a case-insensitive Unicode pattern takes milliseconds, every run would pay
+        return re.compile(self._prompt_pattern, re.IGNORECASE)
+
+    @functools.cached_property
+    def _prompt_line(self) -> re.Pattern[str]:
+        return re.compile(self._prompt_pattern + r"\r?\n?", re.IGNORECASE)
 
     def command(self, spec: BecomeSpec, inner: str, *, tty: bool) -> str:
         flags = f"{spec.flags} " if spec.flags else ""
@@ -124,7 +133,7 @@ class Su(BecomeMethod):
         return len(self._prompt.findall(text))
 
     def strip_prompts(self, text: str) -> str:
-        return re.sub(self._prompt.pattern + r"\r?\n?", "", text, flags=re.IGNORECASE)
+        return self._prompt_line.sub("", text)
 
     def refused(self, text: str, answered: int) -> bool:
         return answered > 1 or (answered == 1 and bool(self._refusal.search(self.strip_prompts(text))))
