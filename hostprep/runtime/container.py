@@ -258,6 +258,8 @@ def _detach(spec, cgroup, state):
             os.dup2(devnull, 0)
             os.dup2(log, 1)
             os.dup2(log, 2)
+            os.close(log)
+            os.close(devnull)
             os._exit(_supervise(spec, cgroup, state, ready_fd=ready_w) & 0xFF)
         except BaseException:
             os._exit(125)
@@ -311,7 +313,7 @@ def exec_in(root, ref, cmd, env_extra=None, workdir=None, user=None, tty=False, 
                 process.die_with_parent()
                 process.new_session()
                 uid, gid = security.resolve_user(user)
-                process.setup_stdio(tty, interactive, console_ctr)
+                process.setup_stdio(tty, interactive, console_ctr, bind_console=False)
                 security.own_session_keyring()
                 security.drop_privileges(uid, gid)
                 os.chdir(workdir or recorded.get("workdir") or "/")

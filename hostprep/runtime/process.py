@@ -42,10 +42,10 @@ def console_socket():
     return host.detach(), ctr.detach()
 
 
-def setup_stdio(tty, interactive, console_fd):
+def setup_stdio(tty, interactive, console_fd, bind_console=True):
     """In the container, after pivot_root: with `tty` a pty from the container's own devpts, its master sent
-    to the supervisor, the slave as controlling terminal, stdin/out/err and /dev/console; else stdin is
-    /dev/null unless `interactive` (-i), as with Docker."""
+    to the supervisor, the slave as controlling terminal, stdin/out/err and (for PID 1) /dev/console; else
+    stdin is /dev/null unless `interactive` (-i), as with Docker."""
     if tty:
         import _socket
 
@@ -57,7 +57,8 @@ def setup_stdio(tty, interactive, console_fd):
             sock.close()
             os.close(master)
         linux.set_controlling_terminal(slave)
-        linux.mount(os.ttyname(slave), "/dev/console", None, linux.MS_BIND)
+        if bind_console:
+            linux.mount(os.ttyname(slave), "/dev/console", None, linux.MS_BIND)
         for fd in (0, 1, 2):
             os.dup2(slave, fd)
         os.close(slave)

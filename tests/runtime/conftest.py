@@ -22,9 +22,13 @@ def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     state = base / "state"
     env = dict(os.environ, HOSTPREP_RUNTIME_ROOT=str(state), PYTHONPATH=str(ROOT))
 
-    def call(*args: str, python: str = default_python, timeout: int = 60) -> subprocess.CompletedProcess:
+    def call(*args: str, python: str = default_python, timeout: int = 60,
+             stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([python, "-m", "hostprep.runtime", *args], capture_output=True, text=True, env=env,
-                              timeout=timeout)
+                              timeout=timeout, input=stdin)
+
+    def with_input(data: str, *args: str) -> subprocess.CompletedProcess:
+        return call(*args, stdin=data)
 
     res = call("import", str(tar), "bb")
     assert res.returncode == 0, res.stderr
@@ -32,4 +36,5 @@ def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     call.base = base  # type: ignore[attr-defined]
     call.python = default_python  # type: ignore[attr-defined]
     call.env = env  # type: ignore[attr-defined]
+    call.input = with_input  # type: ignore[attr-defined]
     return call

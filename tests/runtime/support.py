@@ -67,10 +67,22 @@ def busybox_rootfs_tar(base: Path) -> Path:
     (rootfs / "etc/group").write_text("root:x:0:\napp:x:1000:\n")
     for d in ("tmp", "root", "home/app", "mnt", "data"):
         (rootfs / d).mkdir(parents=True)
+    for link in ("lib", "lib64"):  # the host's /usr mounted read-only (HOST_PYTHON) brings a whole Python
+        (rootfs / link).symlink_to("usr/" + link)
     tar = base / "busybox.tar"
     with tarfile.open(tar, "w") as t:
         t.add(rootfs, arcname=".")
     return tar
+
+
+# options and program of a container that runs the host's Python (an attacker's toolbox: ctypes, fcntl, ...)
+HOST_PYTHON = ["-v", "/usr:/usr:ro"]
+PYTHON_IN_CONTAINER = "/usr/bin/python3"
+
+
+def runtime_argv(rt, *args: str) -> list[str]:
+    """The command line `rt(*args)` runs, for tests that start the CLI themselves (descriptors, terminals)."""
+    return [rt.python, "-m", "hostprep.runtime", *args]
 
 
 def container_cgroups() -> set[str]:
