@@ -35,7 +35,11 @@ class FreeStrategy(Strategy):
             while (step := cursor.peek()) is not None:
                 if self.cancelled(host):  # Ctrl-C: no new task starts
                     return
+                was_active = host.active
                 cursor.advance(self.guarded(host, step.task, lambda s=step: self._step(host, s, batch)))
+                if was_active and (host.failed or host.unreachable):
+                    rescued = self.rescued([host], lambda _: cursor.peek())
+                    self.batch_failed(batch, step.task, step.scope, [host], rescued)
         finally:
             cursor.close()
             self.host_done(host, started)
@@ -63,12 +67,9 @@ class FreeStrategy(Strategy):
             if self.meta(host, task, step.scope, batch):
                 self.flush([host], self._inline)
             return None
-        was_active = host.active
         if self.run_once_wanted(host, task, step.scope):
             self._warn_run_once(task)
         self.run_task(host, task, step.scope)
-        if was_active and not host.active and not host.ended:
-            self.batch_failed(batch, task, step.scope, [host])
         return None
 
     def _warn_run_once(self, task: Task) -> None:

@@ -54,6 +54,7 @@ class Walker(Protocol):
     unreachable: bool
     ended: bool
     notified: list[str]
+    rescues: int
 
     def enter_rescue(self) -> None: ...
 
@@ -157,6 +158,7 @@ class _NeverFails:
     unreachable = False
     ended = False
     notified: list[str] = []
+    rescues = 0
 
     def enter_rescue(self) -> None:
         """Never reached: this host never fails."""

@@ -51,9 +51,14 @@ class LinearStrategy(Strategy):
                         return
                     first = min(step.path for _, step in pending)
                     group = [(h, s) for h, s in pending if s.path == first]
+                    before = {h.name for h, _ in group if h.failed or h.unreachable}
                     replies = self._run_group(group, hosts)
+                    newly = [h for h, _ in group if (h.failed or h.unreachable) and h.name not in before]
                     for host, _ in group:
                         cursors[host.name].advance(replies.get(host.name))
+                    rescued = self.rescued(newly, lambda h: cursors[h.name].peek())
+                    step = group[0][1]
+                    self.batch_failed(hosts, step.task, step.scope, newly, rescued)
             finally:
                 self.run.status.clear()
                 for host in hosts:
@@ -110,7 +115,6 @@ class LinearStrategy(Strategy):
         title = self._title(first, task, step.scope)
         self.run.output.header(title)
         self.run.status.start(title, len(group))
-        before = {h.name for h, _ in group if h.failed or h.unreachable}
         if self.guarded(first, task, lambda: self.run_once_wanted(first, task, step.scope)):
             self.run.status.start(title, 1)
             self._run_once(first, task, step, title, batch)
@@ -118,8 +122,6 @@ class LinearStrategy(Strategy):
             scopes = {h.name: s.scope for h, s in group}
             self._each([h for h, _ in group], lambda h: self.guarded(
                 h, task, lambda: self.run_task(h, task, scopes[h.name], title)))
-        newly = [h for h, _ in group if (h.failed or h.unreachable) and h.name not in before]
-        self.batch_failed(batch, task, step.scope, newly)
 
     def _run_once(self, first: HostState, task: Task, step: Step, title: str, batch: list[HostState]) -> None:
         """Run on the first host; its facts and registered result go to every host of the batch."""

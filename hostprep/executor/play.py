@@ -113,7 +113,7 @@ class PlayRunner:
         self.pb = playbook_runner
         self.play = play
         self.options = playbook_runner.options
-        self.play_vars = PlayVars(play, self.options, playbook_runner.hostvars, playbook_runner.state_for)
+        self.play_vars = PlayVars(play, self.options, playbook_runner.hostvars, playbook_runner.states)
 
     def hosts(self) -> list[str]:
         pattern = self.play.hosts

@@ -83,6 +83,7 @@ class HostState:
     current_task: Any = None  # the task being run (where the fast path's lookahead starts)
     walk_pos: int = 0
     last_failure: tuple[Any, dict[str, Any]] | None = None  # (task, result) of the last failure, for rescue
+    rescues: int = 0  # how many times a block's rescue took over a failure (the strategy compares it)
 
     @property
     def active(self) -> bool:
@@ -91,6 +92,7 @@ class HostState:
     def enter_rescue(self) -> None:
         """The host's failure is rescued: it is active again and the failed task is visible to the rescue."""
         self.failed = False
+        self.rescues += 1
         if self.last_failure is None:  # failed by the play (any_errors_fatal), not by a task of its own
             return
         self.stats.failed = max(0, self.stats.failed - 1)

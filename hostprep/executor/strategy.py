@@ -335,24 +335,37 @@ class Strategy:
         """A handler starts on these hosts (the linear strategy prints its header here)."""
 
     # -- failures across the batch --------------------------------------------------------
-    def batch_failed(self, batch: list[HostState], task: Task | None, scope: Scope | None,
-                     newly_failed: list[HostState]) -> bool:
-        """any_errors_fatal / max_fail_percentage after a task: True when the batch must stop.
+    @staticmethod
+    def rescued(failed: list[HostState], resume: Callable[[HostState], Any]) -> set[str]:
+        """Which of the hosts that just failed a block's rescue takes over (`resume` moves each one on)."""
+        out = set()
+        for host in failed:
+            before = host.rescues
+            resume(host)
+            if host.rescues > before:
+                out.add(host.name)
+        return out
 
-        As in Ansible, the hosts still going are then marked failed (not counted in their stats)
-        so that they take no part in the rest of the play nor in later plays.
+    def batch_failed(self, batch: list[HostState], task: Task | None, scope: Scope | None,
+                     newly_failed: list[HostState], rescued: set[str]) -> bool:
+        """any_errors_fatal / max_fail_percentage after a step: True when the batch must stop.
+
+        As in Ansible, a failure under any_errors_fatal stops every other host even when it is
+        rescued (the rescuing host goes on), and max_fail_percentage counts the failures not
+        rescued. The hosts stopped are marked failed, not counted in their stats, so that they take
+        no part in the rest of the play nor in later plays.
         """
-        fatal = False
-        if newly_failed and task is not None and scope is not None:
-            value = scope.keyword(task, "any_errors_fatal")
-            fatal = value is not None and to_bool(value, "any_errors_fatal")
+        if not newly_failed:
+            return False
+        value = None if task is None or scope is None else scope.keyword(task, "any_errors_fatal")
+        fatal = value is not None and to_bool(value, "any_errors_fatal")
         mfp = self.play.kw("max_fail_percentage")
         if not fatal and mfp is not None and batch:
-            failed = sum(1 for h in batch if h.failed or h.unreachable)
+            failing = {h.name for h in newly_failed if h.name not in rescued}
+            failed = sum(1 for h in batch if h.failed or h.unreachable or h.name in failing)
             fatal = failed * 100.0 / len(batch) > float(mfp)
         if fatal:
             for host in batch:
-                if host.active:
+                if host.active and host not in newly_failed:
                     host.failed = True
         return fatal
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,11 @@ class PlayVars:
     """The variable sources of one play: its vars, vars_files, roles, hosts and the run's options."""
 
     def __init__(self, play: Play, options: RunOptions, hostvars: HostVars,
-                 state_for: Callable[[str], HostState]) -> None:
+                 states: Mapping[str, HostState]) -> None:
         self.play = play
         self.options = options
         self.hostvars = hostvars
-        self.state_for = state_for
+        self.states = states  # the hosts met so far in the run (a host not in it has not started yet)
         self.play_hosts: list[str] = []  # every host of the play, in the play's order
         self.batch: list[str] = []  # the hosts of the current serial batch
         self._vars_files: dict[str, dict[str, Any]] = {}
@@ -48,7 +48,7 @@ class PlayVars:
             "group_names": host.inv_vars.get("group_names", []),
             "groups": host.inv_vars.get("groups", {}),
             "play_hosts": list(self.batch),
-            "ansible_play_hosts": [h for h in self.play_hosts if self.state_for(h).active],
+            "ansible_play_hosts": [h for h in self.play_hosts if h not in self.states or self.states[h].active],
             "ansible_play_hosts_all": list(self.play_hosts),
             "ansible_play_batch": list(self.batch),
             "ansible_play_name": self.play.name,

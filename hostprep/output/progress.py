@@ -1,6 +1,6 @@
 """A live progress display for fleets (rich), with Ansible-like lines for what matters above it.
 
-`hostprep apply --progress auto|bar|lines` (`choose_mode`):
+`hostprep apply --progress auto|bar|lines` (`choose.choose_mode`):
 - `auto` (the default): the live display when stdout is a terminal (not TERM=dumb), `--json` is off
   and the run targets more than one host; plain Ansible-like lines (`HumanOutput`) otherwise.
 - `bar`: the live display even for one host (on a non-terminal, rich prints only its final state).
@@ -44,7 +44,6 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from hostprep.output.choose import MODES, choose_mode, make_output, play_targets  # noqa: F401 - re-exported
 from hostprep.output.events import INTERRUPT_NOTICE, HostStats, TaskEvent
 from hostprep.output.human import recap_lines, result_line
 

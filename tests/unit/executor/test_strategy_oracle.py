@@ -66,11 +66,32 @@ PLAYBOOK = """
 """
 
 
-def _run(tool: str, strategy: str, tmp: Path) -> tuple[subprocess.CompletedProcess, list[tuple[str, str]]]:
+SERIAL_PLAYBOOK = """
+- name: serial batches and max_fail_percentage
+  hosts: all
+  gather_facts: false
+  serial: 2
+  max_fail_percentage: 40
+  tasks:
+    - block:
+        - name: rescued on h1
+          shell: echo {{ inventory_hostname }} try >> {{ log }}; test {{ inventory_hostname }} != h1
+      rescue:
+        - name: rescue
+          shell: echo {{ inventory_hostname }} rescued >> {{ log }}
+    - name: fails on h2
+      shell: echo {{ inventory_hostname }} step >> {{ log }}; test {{ inventory_hostname }} != h2
+    - name: after
+      shell: echo {{ inventory_hostname }} after >> {{ log }}
+"""
+
+
+def _run(tool: str, strategy: str, tmp: Path, book: str = PLAYBOOK) -> tuple[subprocess.CompletedProcess,
+                                                                            list[tuple[str, str]]]:
     work = tmp / f"{tool}-{strategy}"
     work.mkdir()
     log = work / "log"
-    (work / "site.yml").write_text(textwrap.dedent(PLAYBOOK))
+    (work / "site.yml").write_text(textwrap.dedent(book))
     (work / "inv.ini").write_text("".join(f"{h} ansible_connection=local ansible_python_interpreter={sys.executable}\n"
                                           for h in HOSTS) + f"[all:vars]\nlog={log}\n")
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(work / ".tmp"),
@@ -142,3 +163,12 @@ def test_the_recap_and_the_exit_status_match_ansible(runs: dict, strategy: str) 
     assert _recap(ours.stdout) == _recap(theirs.stdout), ours.stdout[-2500:] + theirs.stdout[-2500:]
     assert _recap(ours.stdout)["h3"]["failed"] == 1 and _recap(ours.stdout)["h2"]["rescued"] == 1
     assert ours.returncode != 0 and theirs.returncode != 0
+
+
+def test_serial_and_max_fail_percentage_count_failures_not_rescued_as_ansible_does(tmp_path: Path) -> None:
+    """Batch [h1, h2]: h1's rescued failure does not count; h2's failure is 50% > 40%: nothing more runs."""
+    ours, our_log = _run("hostprep", "linear", tmp_path, SERIAL_PLAYBOOK)
+    theirs, their_log = _run("ansible-playbook", "linear", tmp_path, SERIAL_PLAYBOOK)
+    assert _rounds(our_log) == _rounds(their_log) == [("try", ["h1", "h2"]), ("rescued", ["h1"]),
+                                                      ("step", ["h1", "h2"])], (our_log, their_log)
+    assert _recap(ours.stdout) == _recap(theirs.stdout), ours.stdout[-2500:] + theirs.stdout[-2500:]

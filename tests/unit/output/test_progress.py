@@ -17,17 +17,15 @@ from rich.console import Console
 from hostprep.executor.play import PlaybookRunner
 from hostprep.executor.state import RunOptions
 from hostprep.inventory import load_inventory
+from hostprep.output.choose import choose_mode, make_output, play_targets
 from hostprep.output.events import HostStats
 from hostprep.output.human import HumanOutput, recap_lines
 from hostprep.output.progress import (
     OK_LINES_MAX_HOSTS,
     ProgressOutput,
     Snapshot,
-    choose_mode,
     fmt_elapsed,
-    make_output,
     now_text,
-    play_targets,
     view_text,
 )
 from hostprep.playbook.loader import load_playbook
