@@ -184,3 +184,43 @@ def test_container_keeps_the_calls_docker_permits(rt) -> None:
     res = rt("run", "--rm", "bb", "sh", "-c",
              "linux32 true; echo $?; adjtimex >/dev/null; echo $?; chroot / true; echo $?")
     assert res.stdout.split() == ["0", "0", "0"], res.stderr
+
+
+# the families a container's root can reach without any capability: only the filter stands in their way
+UNPRIVILEGED = ["keyctl", "add_key", "request_key", "unshare_user", "clone_newuser", "io_uring_setup", "bpf",
+                "perf_event_open", "personality_exec", "socket_decnet"]
+
+
+@pytest.fixture(scope="module")
+def python_image(rt) -> list[str]:
+    """An image of the host's /usr/bin/python3 (its libraries, and libffi for ctypes) and the `run` options
+    that lend it the standard library and the probe script read-only."""
+    host_python = "/usr/bin/python3"
+    if not os.path.exists(host_python):
+        raise RuntimeError(f"{host_python} is needed to probe system calls from inside a container")
+    where = "import sysconfig, _ctypes; print(sysconfig.get_paths()['stdlib']); print(_ctypes.__file__)"
+    stdlib, ctypes_so = subprocess.run([host_python, "-c", where], capture_output=True, text=True,
+                                       check=True).stdout.split()
+    made = rt("image", "from-host", "seccomp-py", host_python, ctypes_so)
+    assert made.returncode == 0, made.stderr
+    root = Path(__file__).resolve().parents[2]
+    return ["-v", f"{stdlib}:{stdlib}:ro", "-v", f"{root}/hostprep:/probe/hostprep:ro",
+            "-v", f"{root}/tests:/probe/tests:ro", "seccomp-py", host_python, "-S",
+            "/probe/tests/runtime/seccomp_probe.py", "nofilter"]
+
+
+def test_system_calls_from_inside_a_container(rt, python_image: list[str]) -> None:
+    """The probes run inside a container as its root, with the runtime's filter and with seccomp=unconfined:
+    each unprivileged family is EPERM only with the filter, x32 kills, getpid works either way."""
+    probes = [*UNPRIVILEGED, "x32_getpid", "getpid"]
+    answers = {}
+    for mode, extra in (("filter", []), ("unconfined", ["--security-opt", "seccomp=unconfined"])):
+        res = rt("run", "--rm", *extra, *python_image, *probes)
+        assert res.returncode == 0, res.stderr
+        answers[mode] = json.loads(res.stdout)
+    for probe in UNPRIVILEGED:
+        assert answers["filter"][probe] == {"ret": -1, "errno": errno.EPERM}, (probe, answers["filter"][probe])
+        assert answers["unconfined"][probe].get("errno") != errno.EPERM, (probe, answers["unconfined"][probe])
+    assert answers["filter"]["x32_getpid"] == {"signal": signal.SIGSYS}
+    assert "signal" not in answers["unconfined"]["x32_getpid"]
+    assert answers["filter"]["getpid"]["ret"] > 0 and answers["unconfined"]["getpid"]["ret"] > 0
