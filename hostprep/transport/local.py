@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
+from dataclasses import replace
 
 from hostprep.errors import TransportError
 from hostprep.transport.base import BecomeSpec, RunResult, wrap_sh
 from hostprep.transport.become import batch_line, method_for
+from hostprep.transport.remote_put import Payload, put_via_shell
 
 
 class LocalTransport:
@@ -30,8 +33,6 @@ class LocalTransport:
         self.round_trips += 1
         if become and become.enabled and become.password is not None and os.geteuid() == 0:
             # root's sudo never asks: a password fed on stdin would reach the command instead
-            from dataclasses import replace
-
             become = replace(become, password=None)
         line = wrap_sh(command, env)
         data = stdin or b""
@@ -51,6 +52,11 @@ class LocalTransport:
             stderr = method_for(become).strip_prompts(stderr)
         return RunResult(proc.returncode, proc.stdout.decode("utf-8", "replace"), stderr)
 
+    def run_payload(self, command: str, *, become: BecomeSpec | None = None, env: dict[str, str] | None = None,
+                    payload: Payload, timeout: float | None = None) -> RunResult:
+        """`run` with stdin from a `Payload` (what put_via_shell hands every transport)."""
+        return self.run(command, become=become, env=env, stdin=b"".join(payload.chunks()), timeout=timeout)
+
     def put(
         self,
         data: bytes,
@@ -62,8 +68,6 @@ class LocalTransport:
         become: BecomeSpec | None = None,
     ) -> None:
         if become and become.enabled and os.geteuid() != 0:
-            from hostprep.transport.remote_put import put_via_shell
-
             put_via_shell(self, data, dest, mode=mode, owner=owner, group=group, become=become)
             return
         directory = os.path.dirname(dest) or "."
@@ -80,8 +84,6 @@ class LocalTransport:
             else:
                 os.chmod(tmp, 0o644)
             if owner or group:
-                import shutil
-
                 shutil.chown(tmp, owner or None, group or None)
             os.replace(tmp, dest)
         except BaseException:

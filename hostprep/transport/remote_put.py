@@ -16,7 +16,7 @@ import io
 import os
 import shlex
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from hostprep.errors import TransportError
 from hostprep.transport.base import BecomeSpec
@@ -115,7 +115,7 @@ def atomic_write_script(dest: str, sha256: str, mode: str | None, owner: str | N
 
 
 def put_via_shell(
-    transport,
+    transport: Any,
     data: Data,
     dest: str,
     *,
@@ -124,15 +124,14 @@ def put_via_shell(
     group: str | None = None,
     become: BecomeSpec | None = None,
 ) -> None:
-    """Write `data` to `dest` on `transport`'s host atomically through `sh` on stdin."""
+    """Write `data` to `dest` on `transport`'s host atomically through `sh` on stdin.
+
+    `transport` is an SSHTransport or a LocalTransport: both take a streamed `Payload` (`run_payload`).
+    """
     if isinstance(mode, int):
         mode = format(mode, "04o")
     payload = data if isinstance(data, Payload) else Payload(data)
     script = atomic_write_script(dest, payload.sha256(), mode, owner, group)
-    stdin = payload if hasattr(transport, "run_payload") else bytes(b"".join(payload.chunks()))
-    if hasattr(transport, "run_payload"):
-        result = transport.run_payload(script, become=become, payload=stdin)
-    else:
-        result = transport.run(script, become=become, stdin=stdin)
+    result = transport.run_payload(script, become=become, payload=payload)
     if result.rc != 0:
         raise TransportError(f"writing {dest} failed (rc={result.rc}): {result.stderr.strip()}")

@@ -259,9 +259,6 @@ class SSHTransport:
             return False
         return become.flags != "" or self.connect().user != (become.user or "root")
 
-    def become_sftp(self, become: BecomeSpec) -> paramiko.SFTPClient | None:
-        return self.files.become_sftp(become)
-
     def put(self, data: Data, dest: str, *, mode: str | None = None, owner: str | None = None,
             group: str | None = None, become: BecomeSpec | None = None) -> None:
         """Atomic write of `data` to `dest` (see files.py)."""
