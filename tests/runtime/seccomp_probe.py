@@ -13,6 +13,7 @@ import ctypes
 import json
 import mmap
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -36,7 +37,12 @@ def sys_(name, *args):
 
 
 def _pty_ioctl(request):
+    """`request` on a new pty made this (forked) process's controlling terminal: the terminal a container's
+    command has, where TIOCSTI needs no capability (unless the kernel's dev.tty.legacy_tiocsti is 0)."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # closing one's controlling terminal hangs the session up
     master, slave = os.openpty()
+    os.setsid()
+    LIBC.ioctl(slave, 0x540E, 0)  # TIOCSCTTY
     arg = ctypes.create_string_buffer(b"x", 64)
     try:
         return sys_("ioctl", slave, request, arg)
