@@ -39,3 +39,19 @@ def test_docker_role_twins_match(lab, tmp_path: Path) -> None:
     # and the file both write from the same template
     assert ssh(ours, "cat /etc/yum.repos.d/docker-ce.repo").stdout == ssh(theirs, "cat /etc/yum.repos.d/docker-ce.repo"
                                                                           ).stdout
+    # roles/runtime's builtin tasks: the same binary (the control node's one build), interpreter link, unit,
+    # scripts, modules-load file and state directory from both
+    runtime = ssh(ours, RUNTIME_STATE).stdout
+    assert "/usr/local/bin/hostprep-runtime 755 root root" in runtime and "hostprep-runtime.service" in runtime
+    assert runtime == ssh(theirs, RUNTIME_STATE).stdout
+
+
+RUNTIME_STATE = r"""
+for p in /usr/local/bin/hostprep-runtime /usr/local/libexec/hostprep-runtime /etc/modules-load.d \
+         /etc/systemd/system/hostprep-runtime.service /etc/sysctl.d; do
+  [ -e "$p" ] && find "$p" -maxdepth 1 -printf '%p %m %u %g %l\n' | sort
+  [ -e "$p" ] && find "$p" -maxdepth 1 -type f -exec sha256sum {} + | sort
+done
+stat -c '%n %a %U %G' /var/lib/hostprep-runtime
+systemctl is-enabled hostprep-runtime.service
+"""

@@ -4,7 +4,7 @@ suites), then drift: the container removed by hand, a changed declaration (--che
 binary, an upgrade to another build with the container kept running, and a container declared absent.
 
 One host per flavour for the whole module (module-scoped fixture), every step on the same host. After the first
-test (which ships the control node's own build), the steps pin that very binary (runtime_binary_src, no build),
+apply (which ships the control node's own build), the steps pin that very binary (runtime_binary_src, no build),
 so that they see only the change they make."""
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def _changed_tasks(proc) -> list[str]:
 def test_first_apply_noop_limits_and_verify(converged: Converged) -> None:
     first = converged.apply(DEMO)
     assert first.returncode == 2
+    _pin(converged)
     second = converged.apply(DEMO)
     counts = summary(second)[converged.host.name]
     assert second.returncode == 0 and counts["changed"] == 0, _changed_tasks(second)
@@ -89,9 +90,13 @@ def test_first_apply_noop_limits_and_verify(converged: Converged) -> None:
     assert converged.memory_limit(demo) == 64 * 1024 * 1024
     table = ssh(converged.host, f"{RT} ps").stdout
     assert "demo" in table and "running" in table
-    verify = hostprep("verify", "-i", str(converged.inventory(DEMO)), "-v", cwd=ROOT)
+    verify = hostprep("verify", "-i", str(converged.inventory(DEMO, converged.pinned)), "-v", cwd=ROOT)
     assert verify.returncode == 0, verify.stdout[-4000:]
     assert "PASS" in verify.stdout
+
+
+def _pin(converged: Converged) -> None:
+    """From now on ship the binary the host got (not a new build of a checkout that may be edited meanwhile)."""
     pinned = converged.tmp / "pinned.pyz"
     with pinned.open("wb") as out:
         subprocess.run(["ssh", *SSH_OPTS, f"root@{converged.host.address}", "cat /usr/local/bin/hostprep-runtime"],
@@ -177,3 +182,18 @@ def test_upgrade_to_another_build_keeps_the_container_running(converged: Converg
     # and back to the build it had
     back = converged.apply(DEMO)
     assert back.returncode == 2 and converged.containers()["demo"]["id"] == before["id"]
+
+
+def test_a_reboot_brings_the_declared_container_back(converged: Converged) -> None:
+    book = converged.tmp / "reboot.yml"
+    book.write_text("- hosts: all\n  gather_facts: false\n  tasks:\n    - reboot:\n        reboot_timeout: 180\n"
+                    "        test_command: systemctl is-system-running --wait\n")
+    inv = converged.inventory(DEMO, converged.pinned)
+    proc = hostprep("apply", "-i", str(inv), str(book), "--json", cwd=ROOT)
+    assert proc.returncode == 0 and not failures(proc), (failures(proc), proc.stderr[-2000:])
+    # hostprep-runtime.service ran the boot record: the container runs again, with its limits
+    assert ssh(converged.host, "systemctl is-active hostprep-runtime.service").stdout.strip() == "active"
+    demo = converged.containers()["demo"]
+    assert demo["status"] == "running"
+    assert converged.memory_limit(demo) == 64 * 1024 * 1024
+    assert converged.apply(DEMO).returncode == 0
