@@ -28,7 +28,7 @@ from hostprep.playbook.model import Play, Playbook
 from hostprep.templating import Templar, TemplateError
 from hostprep.values import to_bool
 
-STRATEGIES: dict[str, type[Strategy]] = {"linear": LinearStrategy, "free": FreeStrategy}
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (LinearStrategy, FreeStrategy)}
 ORDERS = ("inventory", "reverse_inventory", "sorted", "reverse_sorted", "shuffle")
 STRATEGY_ENV = ("HOSTPREP_STRATEGY", "ANSIBLE_STRATEGY")
 

@@ -39,7 +39,6 @@ from hostprep.transport.base import BecomeSpec
 from hostprep.values import to_bool
 
 GATHERING = "Gathering Facts"
-STRATEGIES = ("linear", "free")
 
 
 @dataclass
@@ -66,7 +65,7 @@ class PlayRun:
 class Strategy:
     """The steps both strategies share; `run_batch` (in the subclasses) orders them."""
 
-    name = ""
+    name = ""  # the `strategy:` word that selects it
 
     def __init__(self, run: PlayRun) -> None:
         self.run = run
@@ -171,7 +170,9 @@ class Strategy:
             return
         try:
             become = play_become(self.run.play_vars, host)
-            transport = self.run.connections.transport_for(host, None)
+            play_kw = {k: self.run.play_vars.for_play().render(self.play.kw(k)) for k in ("remote_user", "connection")
+                       if self.play.kw(k) is not None}
+            transport = self.run.connections.transport_for(host, None, play_kw)
             facts = self._gather_with_lookahead(host, transport, become)
             if facts is None:
                 # a read: through the inner transport, so it does not count as a change of the host
