@@ -543,8 +543,19 @@ def test_connection_lost_mid_upload_never_half_writes_dest(sshd: LoopbackSshd, t
     assert isinstance(t, SSHTransport)
     t.run("true")
 
+    def uploading() -> bool:
+        """The event the cut waits for: the temporary file beside dest has begun to fill."""
+        return any(p.name.startswith(".hostprep-") and p.stat().st_size > 0 for p in dest.parent.iterdir())
+
     def cut() -> None:
-        time.sleep(0.4)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if uploading():
+                    break
+            except FileNotFoundError:  # the temporary file renamed or removed between listing and stat
+                pass
+            time.sleep(0.005)
         t._conn.client.get_transport().sock.close()  # the network goes away under the upload
 
     killer = threading.Thread(target=cut)
@@ -664,6 +675,24 @@ def test_user_precedence_matches_ansible(sshd: LoopbackSshd, tmp_path: Path, inv
     assert ours == ("who=root" if root_wins else "UNREACHABLE")
 
 
+def _children_running(ancestor: int, comm: str) -> bool:
+    """Whether a process named `comm` runs below `ancestor` (walking /proc parent links)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != comm:
+                continue
+            pid = int(entry.name)
+            while pid > 1:
+                pid = int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if pid == ancestor:
+                    return True
+        except (OSError, ValueError, IndexError):
+            continue
+    return False
+
+
 def test_sshd_killed_mid_command_is_unreachable_then_reconnects(sshd: LoopbackSshd) -> None:
     import signal
 
@@ -673,7 +702,10 @@ def test_sshd_killed_mid_command_is_unreachable_then_reconnects(sshd: LoopbackSs
         assert session != sshd.proc.pid
 
         def kill() -> None:
-            time.sleep(0.5)
+            # once the command runs under this connection (its `sleep 20` is seen), not after a guessed delay
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not _children_running(session, "sleep"):
+                time.sleep(0.02)
             os.kill(session, signal.SIGKILL)
 
         killer = threading.Thread(target=kill)
@@ -682,7 +714,7 @@ def test_sshd_killed_mid_command_is_unreachable_then_reconnects(sshd: LoopbackSs
         with pytest.raises(UnreachableError, match="lost"):
             t.run("sleep 20")
         killer.join()
-        assert time.monotonic() - start < 10
+        assert time.monotonic() - start < 19  # reported when the connection died, not when `sleep 20` ended
         # the next command opens a new connection
         assert t.run("echo again").stdout == "again\n"
     finally:
