@@ -113,7 +113,8 @@ def test_live_display_on_a_terminal_then_plain_lines_without(project: tuple[Path
     assert "\x1b[1A" in raw.decode() and "\x1b[2K" in raw.decode(), "the display was never redrawn in place"
     assert "0/2 hosts" in text and "2/2 hosts" in text, text[-4000:]
     assert "  hosts:   2 changed · 0 failed · 0 unreachable" in text, text[-4000:]
-    assert re.search(r"now: +(slow step|Gathering Facts) \(\d\)", text), text[-4000:]
+    # linear (the default): the task every host is on, and how many are done with it
+    assert re.search(r"now: +TASK \[(slow step|Gathering Facts)\] \(\d/2 hosts done\)", text), text[-4000:]
     for h in hosts:
         assert f"changed: [{h.name}] TASK [config]" in text
         assert f"host={h.name} run=tty" in ssh(h, "cat /srv/hp-progress/app.conf").stdout
