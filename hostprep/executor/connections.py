@@ -6,8 +6,9 @@ the probes and checks ahead of its current task.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hostprep.errors import InputError
@@ -18,6 +19,17 @@ from hostprep.executor.state import UNREAD, HostState, RunOptions
 from hostprep.inventory import Inventory
 from hostprep.transport.connect import open_transport
 from hostprep.transport.local import LocalTransport
+from hostprep.transport.options import ConnectionOptions
+
+
+def _connection_type(value: Any) -> str:
+    """The transport for a `connection:` keyword: local, or ssh (smart and paramiko are ssh here)."""
+    text = str(value)
+    if text in ("ssh", "smart", "paramiko"):
+        return "ssh"
+    if text == "local":
+        return "local"
+    raise InputError(f"connection: {text!r} is not supported by hostprep (ssh and local are)", key="connection")
 
 
 class Connections:
@@ -42,11 +54,21 @@ class Connections:
             host.last_facts = load_facts(host.name, host.inv_vars)
         return host.last_facts
 
-    def transport_for(self, host: HostState, delegate: Any = None) -> Any:
-        """The transport of `host`, or of the host a task is delegated to."""
+    def transport_for(self, host: HostState, delegate: Any = None, keywords: Mapping[str, Any] | None = None) -> Any:
+        """The transport of `host`, or of the host a task is delegated to.
+
+        `keywords` are the remote_user/connection keywords in force: a transport opened with others is
+        closed and a new one opened (Ansible connects per task with the keywords of that task).
+        """
         if delegate in (None, "", host.name):
+            key = tuple(sorted((keywords or {}).items()))
+            if host.transport is not None and host.transport_keywords != key:
+                host.stats.round_trips += host.transport.round_trips
+                host.transport.close()
+                host.transport = None
             if host.transport is None:
-                host.transport = self._open(host)
+                host.transport = self._open(host, dict(key))
+                host.transport_keywords = key
             return host.transport
         if delegate in ("localhost", "127.0.0.1"):
             return LocalTransport("localhost")
@@ -57,8 +79,13 @@ class Connections:
             target = self.state_for(str(delegate))
         return self.transport_for(target, None)
 
-    def _open(self, host: HostState) -> Any:
-        transport = open_transport(host.name, host.inv_vars, self.options.connection)
+    def _open(self, host: HostState, keywords: dict[str, Any] | None = None) -> Any:
+        options = self.options.connection
+        if keywords:  # keywords sit over the command line and under the host's own variables
+            options = dataclasses.replace(options or ConnectionOptions(), **{
+                {"remote_user": "user", "connection": "connection"}[k]: _connection_type(v) if k == "connection"
+                else str(v) for k, v in keywords.items()})
+        transport = open_transport(host.name, host.inv_vars, options)
         if self.options.no_fast_path:
             return transport
         probing = ProbingTransport(transport)
@@ -77,7 +104,7 @@ class Connections:
     def close_all(self) -> None:
         for state in list(self.states.values()):
             if state.transport is not None:
-                state.stats.round_trips = state.transport.round_trips
+                state.stats.round_trips += state.transport.round_trips  # a reopened transport added its own
                 try:
                     state.transport.close()
                 except Exception:  # noqa: BLE001 - closing must not hide the run's result

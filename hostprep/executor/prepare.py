@@ -175,6 +175,10 @@ class TaskPrep:
     def delegate(self, templar: Templar) -> Any:
         return self.kw(templar, "delegate_to")
 
+    def connection_keywords(self, templar: Templar) -> dict[str, Any]:
+        """remote_user / connection of the task, block, role or play (a host's ansible_user/_connection win)."""
+        return {k: v for k in ("remote_user", "connection") if (v := self.kw(templar, k)) is not None}
+
     def become(self, templar: Templar) -> BecomeSpec:
         """The task's become: keywords (task, block, role, play) over the host's ansible_become* vars."""
         # Ansible: connection variables (ansible_become*, from any variable source) beat the keywords,

@@ -77,6 +77,7 @@ class HostState:
     notified: list[str] = field(default_factory=list)
     stats: HostStats = field(default_factory=HostStats)
     transport: Transport | None = None
+    transport_keywords: tuple[tuple[str, Any], ...] = ()  # remote_user/connection it was opened with
     lock: threading.Lock = field(default_factory=threading.Lock)
     module_facts: set[str] = field(default_factory=set)  # fact names set by modules (see fact_vars)
     last_facts: Any = UNREAD  # last run's facts from the fact cache, read once (PlayRunner.last_facts)

@@ -187,7 +187,7 @@ class TaskRunner:
         if check and not module.supports_check_mode:
             return {"changed": False, "skipped": True, "msg": f"{self.task.module} does not support check mode"}
         become = prep.become(templar)
-        transport = self.services.transport_for(self.host, prep.delegate(templar))
+        transport = self.services.transport_for(self.host, prep.delegate(templar), prep.connection_keywords(templar))
         env = prep.environment(templar)
         if env:
             transport = EnvTransport(transport, env)

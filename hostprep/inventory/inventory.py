@@ -18,6 +18,7 @@ from hostprep.yamlsource import load_yaml_file, load_yaml_text
 
 IGNORED_EXTS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")
 VARS_EXTS = ("", ".yml", ".yaml", ".json")
+IMPLICIT_LOCALHOST = ("localhost", "127.0.0.1", "::1")
 
 
 def combine(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,6 +74,8 @@ class Inventory:
         self.add_group("ungrouped")
         self.link("all", "ungrouped")
         self.host_sources: dict[str, Path] = {}
+        self.implicit: set[str] = set()  # Ansible's implicit localhost, once a pattern names it
+        self.implicit_names: dict[str, str] = {}  # each localhost name a pattern used -> that host
 
     # -- building ----------------------------------------------------------------------
     def add_group(self, name: str) -> Group:
@@ -236,7 +239,25 @@ class Inventory:
     def select(self, pattern: str = "all") -> list[Host]:
         from hostprep.inventory.patterns import select_hosts
 
+        self._implicit_localhost(pattern)
         return [self.hosts[n] for n in select_hosts(self, pattern)]
+
+    def _implicit_localhost(self, pattern: str) -> None:
+        """A pattern naming localhost that the inventory lacks gets Ansible's implicit localhost: a local
+        connection with this Python, in no group (so `all` does not match it)."""
+        import re
+        import sys
+
+        for term in re.split(r"[:,]", str(pattern)):
+            name = term.strip().lstrip("&!")
+            if name in IMPLICIT_LOCALHOST and name not in self.hosts and name not in self.implicit_names:
+                if self.implicit:  # one implicit localhost, named after the first pattern that made it
+                    self.implicit_names[name] = next(iter(self.implicit))
+                    continue
+                self.hosts[name] = Host(name, {"ansible_connection": "local", "ansible_python_interpreter":
+                                               sys.executable})
+                self.implicit.add(name)
+                self.implicit_names[name] = name
 
     # -- ansible-inventory output --------------------------------------------------------
     def list_json(self, export: bool = False) -> dict[str, Any]:

@@ -43,6 +43,8 @@ def split_pattern(pattern: str | list[str]) -> list[str]:
 
 
 def _match_term(inv: Inventory, term: str) -> list[str]:
+    if term in inv.implicit_names:  # localhost, 127.0.0.1, ::1: the one implicit localhost
+        return [inv.implicit_names[term]]
     if term.startswith("@"):
         path = Path(term[1:])
         if not path.exists():
@@ -68,15 +70,15 @@ def _match_term(inv: Inventory, term: str) -> list[str]:
         if start < 0:
             start += len(hosts)
         return hosts[start : stop + 1]
-    if term in ("all", "*"):
-        return list(inv.hosts)
+    if term in ("all", "*"):  # Ansible's implicit localhost is only matched by its name
+        return [h for h in inv.hosts if h not in inv.implicit]
     if term.startswith("~"):
         try:
             regex = re.compile(term[1:])
         except re.error as exc:
             raise InputError(f"bad regex in host pattern: {exc}", key=term) from None
         found = [h for g in inv.groups if regex.match(g) for h in inv.group_hosts(g)]
-        found += [h for h in inv.hosts if regex.match(h)]
+        found += [h for h in inv.hosts if regex.match(h) and h not in inv.implicit]
         return _dedupe(found)
     if term in inv.groups:
         return inv.group_hosts(term)
@@ -84,7 +86,7 @@ def _match_term(inv: Inventory, term: str) -> list[str]:
         return [term]
     if any(c in term for c in "*?["):
         found = [h for g in inv.groups if fnmatch.fnmatchcase(g, term) for h in inv.group_hosts(g)]
-        found += [h for h in inv.hosts if fnmatch.fnmatchcase(h, term)]
+        found += [h for h in inv.hosts if fnmatch.fnmatchcase(h, term) and h not in inv.implicit]
         return _dedupe(found)
     return []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 COMMON = {
     "name", "when", "become", "become_user", "become_method", "become_flags", "tags", "vars", "environment",
     "ignore_errors", "ignore_unreachable", "check_mode", "no_log", "run_once", "delegate_to", "any_errors_fatal",
-    "diff", "collections", "module_defaults", "debugger", "throttle", "timeout",
+    "diff", "collections", "module_defaults", "debugger", "throttle", "timeout", "remote_user", "connection",
 }
 
 TASK = COMMON | {
@@ -44,6 +44,7 @@ UNSUPPORTED_PLAY = {
 }
 
 ROLE_ENTRY = {"role", "name", "when", "tags", "vars", "become", "become_user", "ignore_errors", "environment",
+              "remote_user", "connection",
               "delegate_to", "no_log", "check_mode", "public", "tasks_from", "vars_from", "defaults_from",
               "handlers_from"}
 

@@ -12,7 +12,7 @@ from typing import Any
 from hostprep.errors import InputError
 from hostprep.playbook import keywords as K
 from hostprep.playbook.model import Play, Playbook, Role
-from hostprep.playbook.tasks import TaskSource, load_task_file, parse_task_list
+from hostprep.playbook.tasks import CONNECTIONS, TaskSource, load_task_file, parse_task_list
 from hostprep.templating import is_template
 from hostprep.transport.become import method_error
 from hostprep.yamlsource import PosDict, load_yaml_file, load_yaml_text
@@ -143,6 +143,10 @@ def _parse_play(data: Any, ctx: LoadContext, path: Path) -> Play:
             raise data.error(reason, key) if isinstance(data, PosDict) else InputError(reason, key=key)
     if "hosts" not in data:
         raise data.error("play has no hosts", "hosts") if isinstance(data, PosDict) else InputError("no hosts")
+    conn = data.get("connection")
+    if conn is not None and not is_template(conn) and conn not in CONNECTIONS:
+        message = f"connection: {conn!r} is not supported by hostprep ({', '.join(CONNECTIONS)} are)"
+        raise data.error(message, "connection") if isinstance(data, PosDict) else InputError(message, file=str(path))
     why = method_error(data.get("become_method"))
     if why:
         raise data.error(why, "become_method") if isinstance(data, PosDict) else InputError(why, file=str(path))
@@ -156,7 +160,8 @@ def _parse_play(data: Any, ctx: LoadContext, path: Path) -> Play:
             role.when = entry.get("when")
             tags = entry.get("tags") or []
             role.tags = [tags] if isinstance(tags, str) else list(tags)
-            for key in ("become", "become_user", "ignore_errors", "environment", "no_log", "check_mode"):
+            for key in ("become", "become_user", "ignore_errors", "environment", "no_log", "check_mode",
+                        "remote_user", "connection"):
                 if key in entry:
                     role.params.setdefault("__kw_" + key, entry[key])
         roles.append(role)

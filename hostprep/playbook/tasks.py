@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 _uids = itertools.count(1)
 FQCN_PREFIXES = ("ansible.builtin.", "ansible.legacy.", "community.general.", "ansible.posix.")
 SPECIAL = K.INCLUDES | {"meta"}
+CONNECTIONS = ("ssh", "smart", "paramiko", "local")  # smart and paramiko are ssh here
 
 
 def canonical_module(name: str) -> str:
@@ -286,6 +287,10 @@ def _check_task_values(data: Mapping, kw: Mapping) -> None:
     for key in ("vars", "environment"):
         if key in kw and kw[key] is not None and not isinstance(kw[key], Mapping) and not is_template(kw[key]):
             raise _err(data, f"{key} must be a mapping", key=key)
+    conn = kw.get("connection")
+    if conn is not None and not is_template(conn) and conn not in CONNECTIONS:
+        raise _err(data, f"connection: {conn!r} is not supported by hostprep ({', '.join(CONNECTIONS)} are)",
+                   key="connection")
     why = method_error(kw.get("become_method"))
     if why:
         raise _err(data, why, key="become_method")
