@@ -128,6 +128,19 @@ def run_once(tool: str, work: Path, extra_python: tuple[str, ...] = ()) -> tuple
     return took, cpu, proc.stdout, proc.stderr
 
 
+def first_packet_seconds(work: Path, runs: int) -> float:
+    """Median seconds from spawning `hostprep apply` to its first connect() (first_packet.py)."""
+    out = work / "first-packet"
+    cmd, env = command("hostprep", work, work)
+    times = []
+    for _ in range(runs):
+        env.update(HOSTPREP_BENCH_OUT=str(out), HOSTPREP_BENCH_T0=repr(time.time()))
+        subprocess.run([sys.executable, str(HERE / "first_packet.py"), *cmd[1:]], capture_output=True, env=env,
+                       cwd=work, timeout=300, check=True)
+        times.append(float(out.read_text()))
+    return statistics.median(times)
+
+
 def import_seconds(work: Path) -> float:
     """Seconds hostprep spends importing modules in one no-op run (`python -X importtime`, top level only)."""
     _, _, _, err = run_once("hostprep", work, ("-X", "importtime"))
@@ -170,6 +183,8 @@ def main() -> int:
                   flush=True)
         if "hostprep" in figures:
             print(f"hostprep imports: {import_seconds(work):.3f} s of one run (python -X importtime)")
+            print(f"hostprep before its first packet: {first_packet_seconds(work, opts.runs):.3f} s "
+                  f"(median of {opts.runs}: spawn to first connect())")
     finally:
         sshd.stop()
         if not opts.workdir:
