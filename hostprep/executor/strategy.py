@@ -224,8 +224,7 @@ class Strategy:
                 and connections.last_facts(host) is None:
             save_facts(host.name, host.inv_vars, {})  # seen: the next run may guess far ahead
             host.last_facts = {}
-        if host.transport is not None:
-            host.stats.round_trips = host.transport.round_trips
+        # round trips: counted when a transport closes (Connections.transport_for on a reopen, close_all at the end)
 
     # -- includes -------------------------------------------------------------------------
     def expand(self, host: HostState, task: Task, scope: Scope) -> Expansion:
