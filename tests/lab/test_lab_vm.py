@@ -95,7 +95,8 @@ def test_root_and_deploy_log_in_by_key_and_sudo_needs_the_password(booted) -> No
     assert res.stdout.strip() == "root", res.stderr
     assert ssh(host, "sudo -S -p '' id -un", user="deploy", stdin="wrong\n").returncode != 0
     res = ssh(host, "s=$(date +%s%N); sudo true; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))")
-    assert int(res.stdout.strip()) < 2000, "sudo waited: name resolution is broken in the VM"
+    # below one DNS timeout (5 s per try; 20 s seen), far above an emulated VM's sudo
+    assert int(res.stdout.strip()) < 4000, "sudo waited: name resolution is broken in the VM"
 
 
 def test_systemd_is_running_with_no_failed_units(booted) -> None:
