@@ -222,3 +222,29 @@ def test_sweep_removes_only_reservations_of_containers_that_are_gone(tmp_path: P
     assert sorted(p.name for p in (tmp_path / "names").iterdir() if not p.name.startswith(".")) == ["live"]
     with pytest.raises(refs.NameInUse):
         refs.reserve_name(str(tmp_path), "live", "cccc00000000")
+
+
+def test_image_id_prefix_that_matches_several_images_is_refused(tmp_path: Path) -> None:
+    """17 images: two of them share the first hex digit of their ID (pigeonhole), and one digit is refused."""
+    import io
+    import tarfile
+
+    from hostprep.runtime.store import ImageError, Store
+
+    store = Store(str(tmp_path / "store"))
+    for i in range(17):
+        layer = tmp_path / f"l{i}.tar"
+        with tarfile.open(layer, "w") as t:
+            info = tarfile.TarInfo(f"f{i}")
+            info.size = 1
+            t.addfile(info, io.BytesIO(b"x"))
+        with store.lock():
+            store.commit(f"img{i}", [str(layer)], config={"Cmd": [f"/f{i}"]})
+    digests = [d for _, d in store.images()]
+    first = [d[7] for d in digests]
+    shared = next(c for c in first if first.count(c) > 1)
+    with pytest.raises(ImageError, match="ambiguous"):
+        store.lookup(shared)
+    unique = digests[0][7:19]
+    assert store.lookup(unique) == digests[0]
+    assert store.lookup("img0") == store.lookup("img0:latest") == digests[0]
