@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -188,8 +189,12 @@ def import_any(store, path, name, cmd=None):
     from hostprep.runtime import refs
 
     refs.check_image_name(name)  # before any work: a bad name is refused up front
-    if not os.path.exists(path):
-        raise ImageError("{}: no such file or directory".format(path))
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise ImageError("{}: {}".format(path, exc.strerror))
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO, /dev/zero...: would block or never end
+        raise ImageError("{}: not a regular file or a directory".format(path))
     kind = detect(path)
     with store.lock():
         workdir = tempfile.mkdtemp(dir=store.root, prefix=".import-")

@@ -209,7 +209,10 @@ def test_large_archive_is_read_in_constant_memory(tmp_path: Path) -> None:
 
 
 def test_import_errors_name_the_problem(rt, tmp_path: Path) -> None:
-    _refused(rt, rt("import", str(tmp_path / "missing.tar"), "evil:1"), "no such file")
+    _refused(rt, rt("import", str(tmp_path / "missing.tar"), "evil:1"), "No such file")
+    os.mkfifo(tmp_path / "fifo")
+    for endless in ("/dev/zero", str(tmp_path / "fifo")):  # would block, or be read for ever
+        _refused(rt, rt("import", endless, "evil:1", timeout=20), "not a regular file")
     notjson = _docker_save(tmp_path / "nj.tar", "c.json", ["l.tar"], {"c.json": b"{not json", "l.tar": _layer({})})
     _refused(rt, rt("import", str(notjson), "evil:1"), "JSON")
     nolayers = tmp_path / "nl.tar"
