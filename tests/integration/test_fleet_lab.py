@@ -7,8 +7,8 @@
 - sudo with a password as `deploy`: root tasks work, the password is nowhere in the output, a wrong or missing
   password fails clearly and quickly;
 - sshd killed mid-run on one host: the others finish, that host is UNREACHABLE (as in Ansible), and a re-run
-  after sshd is back converges; a host that stops answering mid-command (packets dropped) is given up by SSH
-  keepalives rather than held until the kernel's TCP timeout;
+  after sshd is back converges; a host that stops answering mid-command (its sshd frozen with SIGSTOP) is
+  given up by SSH keepalives, within their interval x count, and the failure names them;
 - a 50-host run: all converge, the re-run changes nothing; wall time and round trips per host are printed.
 
 Lab hosts come from the `lab` fixture. A host's processes are found through its own cgroups (the lab puts
@@ -468,33 +468,44 @@ def test_sshd_killed_mid_run_makes_that_host_unreachable_and_a_rerun_converges(l
 
 
 def test_host_frozen_mid_run_is_given_up_by_keepalive(lab, tmp_path: Path) -> None:
-    """A host that stops answering mid-command (no FIN, no RST: a hung host or a cut network) must not hold the
-    run until the kernel's TCP timeout (about 15 minutes): SSH keepalives notice it and the host is UNREACHABLE."""
+    """A host that stops answering mid-command (no FIN, no RST: a hung host) must not hold the run: SSH
+    keepalives (ServerAliveInterval/CountMax, here 2 s x 3) notice it and the host is UNREACHABLE.
+
+    The victim's sshd processes are frozen with SIGSTOP: its kernel still acknowledges every TCP segment, so
+    TCP never times out and only keepalives can end the wait. The failure must name the keepalives and come
+    after interval x count (6 s) but well before the defaults' 15 s x 3 (about 60 s) would allow."""
     hosts = lab.up(2, "el9", "frozen")
     victim, other = hosts
     for h in hosts:
         ssh(h, "rm -rf /srv/hp-fleet-slow")
-    inv = _inventory(tmp_path / "inv.yml", hosts)
+    interval, count = 2, 3
+    alive = f"{victim.hostvars['ansible_ssh_common_args']} -o ServerAliveInterval={interval} " \
+            f"-o ServerAliveCountMax={count}"
+    inv = _inventory(tmp_path / "inv.yml", hosts, hostvars={victim.name: {"ansible_ssh_common_args": alive}})
     retry = tmp_path / "slow.retry"
-    rules = [["INPUT", "-p", "tcp", "--dport", "22", "-j", "DROP"],
-             ["OUTPUT", "-p", "tcp", "--sport", "22", "-j", "DROP"]]
     proc, cmd, started = _start_slow_run(inv, retry, victim, 4)
-    frozen_at = time.monotonic()
+    stopped: list[int] = []
     try:
-        for rule in rules:
-            _netns_iptables(victim, "-I", *rule)
+        frozen_at = time.monotonic()
+        for pid, comm, _, _ in _host_processes(victim.name):
+            if comm == "sshd":
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        assert len(stopped) >= 2, stopped  # the listener and the session serving hostprep at least
         try:
-            out, err = proc.communicate(timeout=120)
+            out, err = proc.communicate(timeout=300)
         except subprocess.TimeoutExpired:
-            raise AssertionError("hostprep still waits for a host that stopped answering 120 s ago") from None
+            raise AssertionError("hostprep still waits for a host that stopped answering 300 s ago") from None
+        given_up = time.monotonic() - frozen_at
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-        for rule in rules:
-            subprocess.run(["ip", "netns", "exec", HostRecord.load(victim.name).netns, "iptables", "-D", *rule],
-                           capture_output=True)
-    given_up = time.monotonic() - frozen_at
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
     print(f"\nhost frozen mid-run: given up {given_up:.1f}s after it stopped answering")
     run = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     counts = summary(run)
@@ -502,6 +513,11 @@ def test_host_frozen_mid_run_is_given_up_by_keepalive(lab, tmp_path: Path) -> No
     assert ssh(other, "cat /srv/hp-fleet-slow/after.conf").stdout == "converged=yes\n"
     slow_step = [e for e in _results(run, victim.name) if e["task"] == "Slow step"]
     assert [e["status"] for e in slow_step] == ["unreachable"], slow_step
+    msg = str(slow_step[0]["result"].get("msg", ""))
+    assert "keepalive" in msg.lower(), msg  # the reason is the keepalives, not a TCP error or a timeout
+    # at least count unanswered intervals; generously below what the default keepalives (about 60 s) or TCP
+    # (never, against a stopped peer whose kernel still acknowledges) would take
+    assert interval * count <= given_up < 45, (given_up, msg)
     assert run.returncode == 4, _show(run)
 
 
