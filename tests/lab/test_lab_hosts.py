@@ -64,9 +64,11 @@ def test_unknown_key_refused_by_strict_ssh(lab, tmp_path: Path) -> None:
 
 
 def test_sudo_is_fast_no_dns_wait(lab) -> None:
+    """sudo resolves the host's own name: with a broken resolver that is a DNS timeout of 5 s or more per try
+    (20 s seen). The bound sits below one timeout and far above a loaded machine's sudo (milliseconds)."""
     (h,) = lab.up(1, "el9", "login")
     res = ssh(h, "s=$(date +%s%N); sudo true; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))")
-    assert int(res.stdout.strip()) < 1000, "sudo waited: name resolution is broken in the image"
+    assert int(res.stdout.strip()) < 4000, "sudo waited: name resolution is broken in the image"
 
 
 def test_each_host_has_its_own_host_key(lab) -> None:
@@ -78,12 +80,20 @@ def test_each_host_has_its_own_host_key(lab) -> None:
         assert f"{h.address} {h.host_key}" in known
 
 
+BOOT_ID = "cat /proc/sys/kernel/random/boot_id"
+
+
 def test_reboot_inside_a_host(lab) -> None:
-    (h,) = lab.up(1, "el9", "reboot")
-    boot_id = ssh(h, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+    """The kernel is shared, but systemd-nspawn gives each boot of a host a boot id of its own: the ids differ
+    between hosts and from the machine's, and a reboot changes the rebooted host's (and only its)."""
+    h, neighbour = lab.up(2, "el9", "reboot")
+    boot_id = ssh(h, BOOT_ID).stdout.strip()
+    other_id = ssh(neighbour, BOOT_ID).stdout.strip()
+    machine_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    assert len({boot_id, other_id, machine_id}) == 3 and len(boot_id) == 36, (boot_id, other_id, machine_id)
     marker = ssh(h, "systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target").stdout.strip()
     ssh(h, "systemctl reboot")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     after = ""
     while time.monotonic() < deadline:
         res = ssh(h, "systemctl is-system-running; systemctl show -p ActiveEnterTimestampMonotonic "
@@ -92,9 +102,11 @@ def test_reboot_inside_a_host(lab) -> None:
             after = res.stdout.split()[-1]
             if after != marker:
                 break
-        time.sleep(0.5)
+        time.sleep(0.5)  # polling for the host to be back; each try is itself an ssh attempt
     assert after and after != marker, "the host did not come back from the reboot"
-    assert boot_id  # the kernel is shared, so boot_id stays; systemd's own start time proves the reboot
+    new_id = ssh(h, BOOT_ID).stdout.strip()
+    assert len(new_id) == 36 and new_id not in (boot_id, other_id, machine_id), (boot_id, new_id)
+    assert ssh(neighbour, BOOT_ID).stdout.strip() == other_id
     boots = (paths.HOSTS / h.name / "boots").read_text().splitlines()
     assert len(boots) == 1
 
