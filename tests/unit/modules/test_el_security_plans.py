@@ -12,7 +12,7 @@ import pytest
 from hostprep.errors import ModuleArgError
 from hostprep.modules import get_module
 from hostprep.playbook.tasks import canonical_module
-from tests.unit.modules_system.conftest import plan_of
+from tests.unit.modules.conftest import plan_of
 
 CONFIG = "# comment\nSELINUX=enforcing\nSELINUXTYPE=targeted\n"
 

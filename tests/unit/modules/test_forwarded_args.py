@@ -15,7 +15,7 @@ import pytest
 
 from hostprep.errors import ModuleArgError
 from hostprep.modules import get_module
-from tests.unit.modules_system.conftest import captured, plan_of
+from tests.unit.modules.conftest import captured, plan_of
 
 BIN = Path(sys.executable).parent / "hostprep"
 

@@ -13,7 +13,7 @@ import pytest
 from hostprep.errors import ModuleArgError
 from hostprep.modules import get_module
 from hostprep.modules.wait_for import build_check, poll_script
-from tests.unit.modules_system.conftest import plan_of
+from tests.unit.modules.conftest import plan_of
 
 DOCKER_REPO = {"name": "docker-ce-stable", "description": "Docker CE Stable - $basearch", "file": "docker-ce",
                "baseurl": "http://10.231.0.1:8480/linux/centos/$releasever/$basearch/stable",

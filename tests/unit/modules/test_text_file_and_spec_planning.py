@@ -21,19 +21,29 @@ def lines(text: str, **kw) -> tuple[str, str]:
     return edit_lines(text, **base)
 
 
-def test_lineinfile_rules() -> None:
-    assert lines("a=1\nb=2\n", line="b=3", regexp="^b=") == ("a=1\nb=3\n", "line replaced")
-    assert lines("a=1\n", line="a=1") == ("a=1\n", "")
-    assert lines("a=1\n", line="c=3") == ("a=1\nc=3\n", "line added")
-    assert lines("a=1\nb=2\n", line="x", insertbefore="^b") == ("a=1\nx\nb=2\n", "line added")
-    assert lines("a\nb\na\n", line="x", insertafter="^a$") == ("a\nb\na\nx\n", "line added")
-    assert lines("a\nb\na\n", line="x", insertafter="^a$", firstmatch=True) == ("a\nx\nb\na\n", "line added")
-    assert lines("z\n", line="x", insertbefore="BOF") == ("x\nz\n", "line added")
-    assert lines("k=1\nk=2\n", line="k=9", regexp="^k=") == ("k=1\nk=9\n", "line replaced")
-    assert lines("port 22\n", line=r"port \1", regexp=r"^port (\d+)", backrefs=True) == ("port 22\n", "")
-    assert lines("nothing\n", line=r"x\1", regexp=r"^port (\d+)", backrefs=True) == ("nothing\n", "")
-    assert lines("a\n#b\nc\n", regexp="^#", state="absent") == ("a\nc\n", "1 line(s) removed")
-    assert lines("no newline", line="x") == ("no newline\nx\n", "line added")
+@pytest.mark.parametrize("text,kw,expected", [
+    pytest.param("a=1\nb=2\n", dict(line="b=3", regexp="^b="), ("a=1\nb=3\n", "line replaced"), id="regexp-replaces"),
+    pytest.param("a=1\n", dict(line="a=1"), ("a=1\n", ""), id="present-line-is-ok"),
+    pytest.param("a=1\n", dict(line="c=3"), ("a=1\nc=3\n", "line added"), id="missing-line-appended"),
+    pytest.param("a=1\nb=2\n", dict(line="x", insertbefore="^b"), ("a=1\nx\nb=2\n", "line added"),
+                 id="insertbefore"),
+    pytest.param("a\nb\na\n", dict(line="x", insertafter="^a$"), ("a\nb\na\nx\n", "line added"),
+                 id="insertafter-last-match"),
+    pytest.param("a\nb\na\n", dict(line="x", insertafter="^a$", firstmatch=True), ("a\nx\nb\na\n", "line added"),
+                 id="insertafter-firstmatch"),
+    pytest.param("z\n", dict(line="x", insertbefore="BOF"), ("x\nz\n", "line added"), id="insertbefore-BOF"),
+    pytest.param("k=1\nk=2\n", dict(line="k=9", regexp="^k="), ("k=1\nk=9\n", "line replaced"),
+                 id="regexp-replaces-last-match"),
+    pytest.param("port 22\n", dict(line=r"port \1", regexp=r"^port (\d+)", backrefs=True), ("port 22\n", ""),
+                 id="backrefs-same-line-is-ok"),
+    pytest.param("nothing\n", dict(line=r"x\1", regexp=r"^port (\d+)", backrefs=True), ("nothing\n", ""),
+                 id="backrefs-without-match-adds-nothing"),
+    pytest.param("a\n#b\nc\n", dict(regexp="^#", state="absent"), ("a\nc\n", "1 line(s) removed"),
+                 id="absent-by-regexp"),
+    pytest.param("no newline", dict(line="x"), ("no newline\nx\n", "line added"), id="no-final-newline"),
+])
+def test_lineinfile_rules(text: str, kw: dict, expected: tuple[str, str]) -> None:
+    assert lines(text, **kw) == expected
 
 
 def test_blockinfile_rules() -> None:
