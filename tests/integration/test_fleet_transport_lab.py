@@ -88,7 +88,7 @@ def test_sudo_with_password_and_other_users(host) -> None:
         start = time.monotonic()
         res = t.run("id -un", become=dataclasses.replace(become, password="not-the-password-x1"))
         assert res.rc != 0 and "refused the become password" in res.stderr, res
-        assert time.monotonic() - start < 15
+        assert time.monotonic() - start < 60  # generous: a prompt waited on would never end
         assert "not-the-password-x1" not in res.stdout + res.stderr
         # no password at all: sudo -n fails at once instead of hanging on a prompt
         res = t.run("id -un", become=dataclasses.replace(become, password=None))
