@@ -196,6 +196,9 @@ def test_wait_for_port_and_path(el9: Runner) -> None:
 
 
 def test_yum_on_el7(lab) -> None:
+    """The yum module on the lab's EL7 host, whose `yum` is dnf 4 under that name (hostprep/lab/README.md): this
+    shows the module's commands, plans and idempotence on an EL7-flavoured host; yum 3's own output, exit codes
+    and Python 2 API are not exercised here."""
     el7 = Runner(lab.up(1, "el7", "sysmods7")[0])
     try:
         runs = el7.converge("yum", {"name": ["yum-utils", "device-mapper-persistent-data", "lvm2"]})
