@@ -33,8 +33,11 @@ def test_yum_backends_and_argument_errors() -> None:
     assert get_module("ansible.builtin.yum") is get_module("yum")
 
 
-# check-update as EL7's yum and EL9's dnf print it (captured on lab hosts), plus the forms yum/dnf
-# use for long names (name alone on its line) and for obsoletes.
+# check-update output. Where each line comes from: the docker-ce-cli line was captured on an EL9 lab host
+# (data/dnf_system_update.txt; dnf 4 from Debian). The lab's EL7 `yum` is that same dnf under another name
+# (hostprep/lab/README.md), so no yum 3 text was captured anywhere: the wrapped long name (name alone on its line)
+# and the "Obsoleting Packages" block are written by hand after the layout yum 3 and dnf share (name.arch,
+# version, repository in columns; a name too long for its column on a line of its own), not copied from a host.
 LISTING = """
 docker-ce-cli.x86_64               1:26.1.4-1.lab               docker-ce-stable
 python3-setuptools-wheel-with-a-long-name.noarch
