@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,8 +98,12 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
                            skip=_split(skip_tags), limit=limit), nl=False)
         return 0
     inv = load_inventory(list(inventories) or ansible_cfg.default_inventory(cfg))
-    if limit and not limit.startswith("@") and not inv.select(limit):
-        raise InputError(f"--limit {limit!r} matches no host of the inventory")
+    if limit and not limit.startswith("@"):
+        if not inv.select(limit):
+            raise InputError(f"--limit {limit!r} matches no host of the inventory")
+        for term in re.split(r"[:,]", limit):  # as Ansible: a name that matches nothing is warned about
+            if term.strip() and term.strip()[0] not in "&!@" and not inv.select(term.strip()):
+                click.echo(f"[WARNING]: Could not match supplied host pattern, ignoring: {term.strip()}", err=True)
     if flags.list_hosts:
         click.echo(listing(book, inv, hosts=True, tags=flags.list_tags, tasks=list_tasks, only=_split(tags),
                            skip=_split(skip_tags), limit=limit), nl=False)

@@ -42,6 +42,9 @@ def command(inventories: tuple[str, ...], limit: str, forks: int, suites: tuple[
     for col in ("host", "result", "passed", "failed", "failed checks"):
         table.add_column(col)
     for r in reports:
+        if r.unreachable is not None:
+            table.add_row(r.host, "[red]UNREACHABLE[/]", "-", "-", r.unreachable)
+            continue
         table.add_row(r.host, "[green]PASS[/]" if r.ok else "[red]FAIL[/]", str(r.passed),
                       str(r.failed + r.errors), ", ".join(r.failures))
     console.print(table)
@@ -50,4 +53,6 @@ def command(inventories: tuple[str, ...], limit: str, forks: int, suites: tuple[
             if not r.ok:
                 console.rule(r.host)
                 console.print(r.output, markup=False, highlight=False)
-    sys.exit(0 if all(r.ok for r in reports) else 1)
+    if any(not r.ok and r.unreachable is None for r in reports):
+        sys.exit(1)
+    sys.exit(4 if any(r.unreachable is not None for r in reports) else 0)  # apply's codes: 4 unreachable

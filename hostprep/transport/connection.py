@@ -27,6 +27,22 @@ from hostprep.transport.known_hosts import changed_key_error, secure_client
 from hostprep.transport.settings import DEFAULT_CONNECT_TIMEOUT, SSHSettings
 
 
+def connect_cause(exc: Exception | None) -> str:
+    """The system's words for a failed connect ("Connection refused", "No route to host", ...).
+
+    paramiko wraps refused connects in NoValidConnectionsError ("[Errno None] Unable to connect"),
+    which hides the cause: the per-address socket errors it holds carry it.
+    """
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, dict) and errors:
+        first = next(iter(errors.values()))
+        return getattr(first, "strerror", None) or str(first)
+    if isinstance(exc, TimeoutError):
+        return "Connection timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) if exc is not None else "unknown error"
+
 class Liveness:
     """The ServerAlive check of one connection: a host that stops answering is given up.
 
@@ -196,7 +212,7 @@ class HostConnection:
                 last = exc
                 if attempt < s.connect_retries:
                     time.sleep(0.5 * (attempt + 1))
-        raise UnreachableError(f"cannot connect to {s.host}:{s.port or 22}: {last}")
+        raise UnreachableError(f"cannot connect to {s.host}:{s.port or 22}: {connect_cause(last)}")
 
     def channel(self, *, pty: bool = False) -> paramiko.Channel:
         """A new session channel (with a pty if asked); a lost connection is dropped and reported."""

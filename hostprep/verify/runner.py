@@ -35,10 +35,35 @@ class HostReport:
     errors: int = 0
     failures: list[str] = field(default_factory=list)
     output: str = ""
+    unreachable: str | None = None  # why the host could not be reached (then no check ran)
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.errors == 0 and self.passed > 0
+        return self.unreachable is None and self.failed == 0 and self.errors == 0 and self.passed > 0
+
+
+def reachable(name: str, hostvars: Mapping[str, Any]) -> str | None:
+    """None if the host answers over SSH, else the cause ("Connection refused", ...): an unreachable
+    host is reported as UNREACHABLE, not as failed checks."""
+    from hostprep.errors import UnreachableError
+    from hostprep.transport.connect import open_transport
+
+    transport = open_transport(name, hostvars)
+    try:
+        transport.run("true")
+    except UnreachableError as exc:
+        return str(exc)
+    finally:
+        transport.close()
+    return None
+
+
+def _run_checked(name: str, hostvars: Mapping[str, Any], workdir: Path, suites: list[Path],
+                 env: dict[str, str]) -> HostReport:
+    cause = reachable(name, hostvars)
+    if cause is not None:
+        return HostReport(name, unreachable=cause)
+    return _run_host(name, workdir, suites, env)
 
 
 def ssh_config_entry(name: str, hostvars: Mapping[str, Any]) -> str:
@@ -110,7 +135,7 @@ def verify_hosts(
         expect_file.write_text(json.dumps(expectations))
         env = dict(os.environ, HOSTPREP_VERIFY_EXPECT=str(expect_file))
         with ThreadPoolExecutor(max_workers=max(1, forks)) as pool:
-            futures = [pool.submit(_run_host, name, workdir, suites, env) for name in hosts]
+            futures = [pool.submit(_run_checked, name, hosts[name], workdir, suites, env) for name in hosts]
             return [f.result() for f in futures]
 
 
