@@ -197,3 +197,25 @@ def test_a_reboot_brings_the_declared_container_back(converged: Converged) -> No
     assert demo["status"] == "running"
     assert converged.memory_limit(demo) == 64 * 1024 * 1024
     assert converged.apply(DEMO).returncode == 0
+
+
+def test_an_image_tar_from_the_control_node_is_uploaded_once(converged: Converged) -> None:
+    from tests.runtime.support import busybox_rootfs_tar
+
+    tar = busybox_rootfs_tar(converged.tmp / "bb")
+    declared = copy.deepcopy(DEMO)
+    declared["runtime_images"].append({"name": "bb:1", "src": str(tar)})
+    declared["runtime_containers"].append({"name": "bb", "image": "bb:1", "command": ["sleep", "100000"],
+                                           "memory": "32m"})
+    first = converged.apply(declared)
+    assert _changed_tasks(first) == ["Images in the host's store", "Containers in their declared state"]
+    assert converged.containers()["bb"]["status"] == "running"
+    assert ssh(converged.host, "ls /var/lib/hostprep-runtime/hostprep-imports/").stdout.split() == [
+        "bb%3A1.json", "demo-tools%3Alatest.json"]  # the upload itself is gone
+    assert converged.apply(declared).returncode == 0
+    declared["runtime_containers"][-1]["state"] = "absent"
+    declared["runtime_images"][-1]["state"] = "absent"
+    converged.apply(declared)
+    assert "bb" not in converged.containers()
+    images = json.loads(ssh(converged.host, f"{RT} images --format json").stdout)
+    assert [i["name"] for i in images] == ["demo-tools:latest"]
