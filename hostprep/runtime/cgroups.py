@@ -80,13 +80,18 @@ class Cgroup:
 
     def create(self, memory=None, cpus=None, pids=None):
         try:
-            for path in self.paths.values():
+            for ctrl, path in list(self.paths.items()):
                 try:
-                    os.mkdir(path)
-                except FileNotFoundError:  # the first container: the parent is missing
-                    os.makedirs(path, exist_ok=True)
+                    try:
+                        os.mkdir(path)
+                    except FileNotFoundError:  # the first container: the parent is missing
+                        os.makedirs(path, exist_ok=True)
                 except FileExistsError:
                     pass
+                except OSError:
+                    if ctrl != "devices":
+                        raise
+                    del self.paths[ctrl]  # see _limit_devices
             if self.v == 2:
                 parent = os.path.dirname(self.paths["unified"])
                 try:
@@ -118,11 +123,24 @@ class Cgroup:
             raise
 
     def _limit_devices(self):
-        """Nothing but the standard nodes, before any process joins (the v1 devices controller)."""
+        """Nothing but the standard nodes, before any process joins (the v1 devices controller).
+
+        A second line of defence: `nodev` on every mount the container can write (rootfs.py) is the first, and
+        the only one on cgroup v2. Where the hierarchy refuses the rules (a delegated, read-only or nested
+        one), the container is not put in it rather than in a cgroup that allows every device.
+        """
         path = self.paths["devices"]
-        _write(os.path.join(path, "devices.deny"), "a")
-        for rule in DEVICE_RULES:
-            _write(os.path.join(path, "devices.allow"), rule)
+        try:
+            _write(os.path.join(path, "devices.deny"), "a")
+            for rule in DEVICE_RULES:
+                _write(os.path.join(path, "devices.allow"), rule)
+        except OSError:
+            trace("devices cgroup refused its rules")
+            del self.paths["devices"]
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
 
     def _write(self, ctrl, knob, value, optional=False):
         path = self.paths.get("unified" if self.v == 2 else ctrl)

@@ -25,9 +25,11 @@ from hostprep.runtime.store import Store
 trace = linux.trace
 
 
-def _start(spec, cgroup, sync, console, errors):
+def _start(spec, cgroup, sync, ack, console, errors):
     """The container's PID 1, from fork to exec: every step of a container's start, in order."""
     process.die_with_parent()
+    os.write(ack, b"a")  # the supervisor goes on only once this process would die with it
+    os.close(ack)
     process.close_inherited_fds(keep=(sync, console, errors))
     process.new_session()
     install_seccomp = security.load_seccomp(spec["seccomp"])  # imported while the host's modules are reachable
@@ -141,8 +143,13 @@ def _create(spec, cgroup):
 
 
 def _fork_pid1(spec, cgroup, errors_w):
-    """Fork PID 1 into a new PID namespace; it runs _start and never returns. (pid, sync_w, console_host)."""
+    """Fork PID 1 into a new PID namespace; it runs _start and never returns.
+
+    Returns (pid, sync_w, ack_r, console_host): the supervisor's go-ahead to PID 1, PID 1's word that it will
+    die with the supervisor, and the socket the container's pty comes over (-t).
+    """
     sync_r, sync_w = os.pipe()
+    ack_r, ack_w = os.pipe()
     console_host, console_ctr = process.console_socket() if spec["tty"] else (None, None)
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -152,7 +159,7 @@ def _fork_pid1(spec, cgroup, errors_w):
             if pid == 0:
                 try:
                     trace("pid1")
-                    _start(spec, cgroup, sync_r, console_ctr, errors_w)
+                    _start(spec, cgroup, sync_r, ack_w, console_ctr, errors_w)
                 except BaseException as exc:  # noqa: BLE001 - reported, never falls back into the caller's code
                     if errors_w is not None:
                         os.write(errors_w, str(exc).encode()[:4000])
@@ -162,16 +169,17 @@ def _fork_pid1(spec, cgroup, errors_w):
         finally:
             linux.setns(own_pidns, linux.CLONE_NEWPID)  # later forks of this process stay in its own namespace
     except BaseException:
-        for fd in (sync_r, sync_w, console_host, console_ctr):
+        for fd in (sync_r, sync_w, ack_r, ack_w, console_host, console_ctr):
             if fd is not None:
                 os.close(fd)
         raise
     finally:
         os.close(own_pidns)
     os.close(sync_r)
+    os.close(ack_w)
     if console_ctr is not None:
         os.close(console_ctr)
-    return pid, sync_w, console_host
+    return pid, sync_w, ack_r, console_host
 
 
 def _supervise(spec, cgroup, state, create=False, ready_fd=None):
@@ -183,7 +191,7 @@ def _supervise(spec, cgroup, state, create=False, ready_fd=None):
     cdir = spec["dir"]
     errors_r, errors_w = os.pipe() if ready_fd is not None else (None, None)
     try:
-        pid, sync_w, console = _fork_pid1(spec, cgroup, errors_w)
+        pid, sync_w, ack_r, console = _fork_pid1(spec, cgroup, errors_w)
     except BaseException:
         if not create:  # made before: remove them
             cgroup.remove()
@@ -195,12 +203,20 @@ def _supervise(spec, cgroup, state, create=False, ready_fd=None):
     try:
         if create:
             _create(spec, cgroup)
+        acked = os.read(ack_r, 1) == b"a"  # PID 1 dies with this process from now on (PR_SET_PDEATHSIG)
+        os.close(ack_r)
+        if not acked:
+            raise RunError("the container's first process died before it started")
         os.write(sync_w, b"g")
         if cgroup.v == 2 and cgroup.paths:
             cgroup.add(pid)
             os.write(sync_w, b"j")
     except BaseException:
         os.close(sync_w)  # PID 1 reads end of file and leaves without running anything
+        try:
+            os.close(ack_r)
+        except OSError:  # closed already
+            pass
         os.waitpid(pid, 0)
         cgroup.remove()
         rmtree(cdir)

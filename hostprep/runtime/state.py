@@ -109,13 +109,13 @@ def _clean_dead(cdir, state):
         pass
     state.update(status="exited", exit_code=state.get("exit_code") if state.get("exit_code") is not None else 137,
                  finished=time.time(), error="its supervisor died")
-    if state.get("rm"):
-        rmtree(cdir)
-        return None
-    rmtree(os.path.join(cdir, "work"))
     try:
+        if state.get("rm"):
+            rmtree(cdir)
+            return None
+        rmtree(os.path.join(cdir, "work"))
         write_state(cdir, state)
-    except OSError:
+    except OSError:  # not root (ps by a user): shown as exited, cleaned by the next command that can
         pass
     return state
 
