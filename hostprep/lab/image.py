@@ -4,12 +4,19 @@ No CentOS mirror is reachable here, so an "EL host" is a Debian 12 userland with
 sshd, sudo, and Debian's real dnf and rpm, whose os-release and release files say which EL
 it emulates (and that it is an emulation). A base tree is made once with mmdebstrap; each
 flavour is a copy of it with its own files. Both are cached under /var/cache/hostprep/images
-keyed by a hash of their recipe (this file and the package list), so a second build is a
-directory lookup and any change to the recipe rebuilds.
+keyed by a hash of their recipe (this file, the package list and the lab repository's recipe), so a
+second build is a directory lookup and any change to the recipe rebuilds.
+
+EL flavours then get what a minimal install of their release has in its RPM database: the base set's
+marker RPMs and the release's real Python (packages/baseset.py, packages/pythons.py), installed
+with `rpm --root` from the lab repository. Debian's own python3 (which runs dnf, the yum wrapper
+and firewalld) moves to a private path, LAB_PYTHON, so `python3` on a host means what it means on
+that release, and changing or removing it never breaks the package manager.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -20,6 +27,7 @@ from pathlib import Path
 
 from hostprep.errors import HostprepError
 from hostprep.lab import paths
+from hostprep.lab.packages import baseset, pythons
 
 BASE_PACKAGES = [
     "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "sudo", "dnf", "rpm",
@@ -85,10 +93,12 @@ YUM_WRAPPER = """#!/bin/sh
 exec /usr/bin/dnf "$@"
 """
 
-YUM_CONFIG_MANAGER = """#!/bin/sh
-# hostprep lab: yum-config-manager (yum-utils) over dnf config-manager
-exec /usr/bin/dnf config-manager "$@"
-"""
+# Debian's interpreter, moved out of PATH (the lab's tools keep it; the host's python3 is EL's)
+DEBIAN_PYTHON = "usr/bin/python3.11"
+# Debian's commands that would otherwise answer for a Python EL does not have
+DEBIAN_PYTHON_COMMANDS = ("python3", "python3.11", "pip", "pip3", "pip3.11", "pydoc3", "pydoc3.11",
+                          "pygettext3", "pygettext3.11")
+SHEBANG_DIRS = ("usr/bin", "usr/sbin", "usr/libexec")
 
 
 def _recipe_hash(*parts: str) -> str:
@@ -106,8 +116,13 @@ def base_dir() -> Path:
 
 
 def image_dir(flavor: str) -> Path:
-    """Cache directory of a flavour's image (keyed by the whole recipe)."""
-    return paths.IMAGES / f"{flavor}-{_recipe_hash(flavor, ' '.join(BASE_PACKAGES))}"
+    """Cache directory of a flavour's image (keyed by the whole recipe, EL ones also by the repository's)."""
+    parts = [flavor, " ".join(BASE_PACKAGES)]
+    if flavor in FLAVOR_INFO:
+        from hostprep.lab import repo  # the repository module imports the package catalog; only EL needs it
+
+        parts.append(repo.recipe_hash())
+    return paths.IMAGES / f"{flavor}-{_recipe_hash(*parts)}"
 
 
 def _run(cmd: list[str], **kw) -> None:
@@ -180,8 +195,8 @@ def customize(root: Path, flavor: str) -> None:
             "skip_if_unavailable=0", "",
         ]))
         _write(root, "/usr/bin/yum", YUM_WRAPPER, 0o755)
-        if flavor == "el7":
-            _write(root, "/usr/bin/yum-config-manager", YUM_CONFIG_MANAGER, 0o755)
+        if (root / DEBIAN_PYTHON).exists() or (root / pythons.LAB_PYTHON.lstrip("/")).exists():
+            privatize_debian_python(root)  # a lab-built (Debian) tree, not an imported real EL image
     # EL hosts let pip install into the system Python; Debian's PEP 668 marker would refuse it
     for marker in (root / "usr/lib").glob("python3*/EXTERNALLY-MANAGED"):
         marker.unlink()
@@ -204,6 +219,50 @@ def customize(root: Path, flavor: str) -> None:
         _run(["chroot", str(root), "useradd", "-m", "-s", "/bin/bash", "-U", "deploy"])
 
 
+def privatize_debian_python(root: Path) -> None:
+    """Move Debian's python3 to LAB_PYTHON and point the lab's Python programs (dnf, ...) at it.
+
+    Its standard library and dist-packages stay where they are: CPython finds them from the
+    build-time prefix (/usr) when the binary moves.
+    """
+    private = root / pythons.LAB_PYTHON.lstrip("/")
+    private.parent.mkdir(parents=True, exist_ok=True)
+    debian = root / DEBIAN_PYTHON
+    if debian.exists() and not debian.is_symlink():
+        debian.rename(private)
+    if not private.exists():
+        raise HostprepError(f"{root}: Debian's python3 ({DEBIAN_PYTHON}) is missing from the base image")
+    for name in DEBIAN_PYTHON_COMMANDS:
+        (root / "usr/bin" / name).unlink(missing_ok=True)
+    for directory in SHEBANG_DIRS:
+        for path in (root / directory).iterdir():
+            if path.is_symlink() or not path.is_file():
+                continue
+            with open(path, "rb") as f:
+                head = f.readline(200)
+            if head.startswith(b"#!") and b"python3" in head:
+                rest = path.read_bytes()[len(head):]
+                path.write_bytes(f"#!{pythons.LAB_PYTHON}\n".encode() + rest)
+
+
+def install_base_rpms(root: Path, flavor: str) -> None:
+    """Install the release's base set and Python RPMs into the image's RPM database (rpm --root)."""
+    from hostprep.lab import repo
+
+    rel = FLAVOR_INFO[flavor]["VERSION_ID"]
+    tree = repo.build_repo()
+    packages_dir = tree / "el" / rel / "base" / "x86_64" / "Packages"
+    listed = subprocess.run(["rpm", "-qp", "--nosignature", "--qf", "%{NAME} ", *map(str, sorted(
+        packages_dir.glob("*.rpm")))], capture_output=True, text=True, check=True).stdout.split()
+    by_name = dict(zip(listed, sorted(packages_dir.glob("*.rpm")), strict=True))
+    wanted = [*baseset.installed(rel), *pythons.INSTALLED[rel]]
+    missing = [n for n in wanted if n not in by_name]
+    if missing:
+        raise HostprepError(f"lab repository {tree} lacks the EL{rel} base packages {', '.join(missing)}")
+    _run(["rpm", f"--root={root}", "--import", str(tree / "RPM-GPG-KEY-hostprep-lab")])
+    _run(["rpm", f"--root={root}", "-i", "--quiet", *(str(by_name[n]) for n in wanted)])
+
+
 def build_image(flavor: str, rebuild: bool = False) -> Path:
     """The cached root filesystem of `flavor`, built if missing (or when `rebuild`)."""
     if flavor not in paths.FLAVORS:
@@ -211,11 +270,22 @@ def build_image(flavor: str, rebuild: bool = False) -> Path:
     target = image_dir(flavor)
     if (target / "rootfs" / "etc" / "os-release").exists() and not rebuild:
         return target / "rootfs"
+    paths.IMAGES.mkdir(parents=True, exist_ok=True)
+    with open(paths.IMAGES / f".{flavor}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder per flavour; hosts may run on the published tree
+        if (target / "rootfs" / "etc" / "os-release").exists() and not rebuild:
+            return target / "rootfs"
+        return _build_image_locked(flavor, target, rebuild)
+
+
+def _build_image_locked(flavor: str, target: Path, rebuild: bool) -> Path:
     base = build_base(rebuild=rebuild)
     tmp = Path(tempfile.mkdtemp(prefix=f".{flavor}-", dir=paths.IMAGES))
     try:
         _run(["cp", "-a", "--reflink=auto", str(base), str(tmp / "rootfs")])
         customize(tmp / "rootfs", flavor)
+        if flavor in FLAVOR_INFO:
+            install_base_rpms(tmp / "rootfs", flavor)
         _publish(tmp, target)
     finally:
         if tmp.exists():

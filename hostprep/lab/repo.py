@@ -17,12 +17,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from hostprep.errors import HostprepError
 from hostprep.lab import paths
 from hostprep.lab.packages import build as rpmtools
-from hostprep.lab.packages.catalog import catalog
+from hostprep.lab.packages import pythons
+from hostprep.lab.packages.baseset import base_packages
+from hostprep.lab.packages.catalog import FIREWALLD_DEBS, catalog
 from hostprep.lab.packages.debsource import download_bookworm, download_suite, extract
 from hostprep.lab.packages.pypi import build_script_wheel, write_simple_index
 
@@ -32,7 +35,7 @@ GNUPGHOME = paths.CACHE / "gpg"
 DEBS = paths.CACHE / "debs"
 KEY_NAME = "hostprep lab signing key"
 PIDFILE = paths.RUN / "repo-server.pid"
-BOOKWORM_DEBS = ["docker.io", "containerd", "runc", "tini"]
+BOOKWORM_DEBS = ["docker.io", "containerd", "runc", "tini", *FIREWALLD_DEBS]
 TRIXIE_DEBS = ["docker-compose", "docker-buildx"]
 RELEASEVERS = ("7", "8", "9")
 
@@ -57,6 +60,7 @@ def recipe_hash() -> str:
     for f in [Path(__file__), *sorted((here / "packages").glob("*.py"))]:
         digest.update(f.read_bytes())
     digest.update(_debian_versions().encode())
+    digest.update(pythons.fingerprint().encode())
     return digest.hexdigest()[:16]
 
 
@@ -121,14 +125,22 @@ def _build_locked(target: Path) -> Path:
         debs = download_bookworm(BOOKWORM_DEBS, DEBS / "bookworm")
         debs.update(download_suite("trixie", TRIXIE_DEBS, DEBS / "trixie"))
         trees = {name: extract(path, work / "debs" / name) for name, path in debs.items()}
+        py_trees = pythons.stage_all(work / "pythons")
+        trees.update(py_trees)
         out = work / "rpms"
         out.mkdir()
-        built: list[tuple[object, Path]] = []
-        for pkg in catalog(LAB_REPO_URL):
+        def build_one(pkg):
             tree = work / "trees" / f"{pkg.name}-{pkg.version}-{pkg.release}"
             files = rpmtools.make_tree(pkg, tree, trees, armored)
-            built.append((pkg, rpmtools.rpmbuild(pkg, tree, files, work, out)))
-        rpmtools.sign([p for _, p in built], GNUPGHOME, KEY_NAME)
+            return pkg, rpmtools.rpmbuild(pkg, tree, files, work, out)
+
+        everything = [*catalog(LAB_REPO_URL), *pythons.python_packages(py_trees), *base_packages()]
+        distinct = list({pkg.nevra: pkg for pkg in everything}.values())  # one build per NEVRA (several repos)
+        # rpmbuild is mostly process start-up and compression: run a few at once
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+            by_nevra = {pkg.nevra: rpm for pkg, rpm in pool.map(build_one, distinct)}
+        built: list[tuple[object, Path]] = [(pkg, by_nevra[pkg.nevra]) for pkg in everything]
+        rpmtools.sign(list(by_nevra.values()), GNUPGHOME, KEY_NAME)
         tree_root = work / "tree"
         for pkg, rpm in built:
             for rel in pkg.releasevers:  # type: ignore[attr-defined]

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from hostprep.lab import repo
+from hostprep.lab.packages import pythons
+from hostprep.lab.packages.baseset import base_packages
 from hostprep.lab.packages.catalog import catalog
 
 NS = {"repo": "http://linux.duke.edu/metadata/repo", "common": "http://linux.duke.edu/metadata/common"}
@@ -100,9 +102,10 @@ def test_every_rpm_signature_verifies_against_the_lab_key(tree: Path, tmp_path: 
     assert res.returncode != 0
 
 
-def test_metadata_lists_every_package_and_version(tree: Path) -> None:
+def test_metadata_lists_every_package_and_version(tree: Path, tmp_path: Path) -> None:
     expected: dict[Path, set[tuple[str, str, str, str]]] = {}
-    for pkg in catalog(repo.LAB_REPO_URL):
+    py_trees = pythons.stage_all(tmp_path / "pythons")
+    for pkg in [*catalog(repo.LAB_REPO_URL), *pythons.python_packages(py_trees), *base_packages()]:
         for rel in pkg.releasevers:
             for where in pkg.repos:
                 if where.startswith("docker/"):
@@ -114,6 +117,9 @@ def test_metadata_lists_every_package_and_version(tree: Path) -> None:
     assert len(expected) == 3 * 5, sorted(expected)  # 3 releasevers x (stable, test, nightly, base, epel)
     for repodir, want in expected.items():
         assert _primary(repodir) == want, repodir
+    base7 = {(n, v) for n, _e, v, _r in _primary(tree / "el/7/base/x86_64")}
+    assert {("python", "2.7.18"), ("python3", "3.6.15"), ("bash", "4.2.46"), ("firewalld", "1.3.3")} <= base7
+    assert ("python-pip", "19.2.3") in {(n, v) for n, _e, v, _r in _primary(tree / "el/7/epel/x86_64")}
     stable9 = _primary(tree / "linux/centos/9/x86_64/stable")
     assert {v for n, e, v, _ in stable9 if n == "docker-ce" and e == "3"} == {"24.0.7", "25.0.5", "26.1.4"}
 

@@ -46,7 +46,12 @@ def _spec(pkg: Package, tree: Path, paths: list[str]) -> str:
 
 
 def make_tree(pkg: Package, tree: Path, debs: dict[str, Path], key_text: str) -> list[str]:
-    """Lay out the package's files under `tree`; returns the paths for %files."""
+    """Lay out the package's files under `tree`; returns the paths for %files.
+
+    Kinds: ("deb", "pkg:path") one file of an extracted source; ("tree", "src:path") a file, link or
+    directory copied as it is (a directory is packaged whole); ("link", target) a symlink;
+    ("text", content); ("key", "") the lab's public key.
+    """
     if tree.exists():
         shutil.rmtree(tree)
     tree.mkdir(parents=True)
@@ -54,6 +59,26 @@ def make_tree(pkg: Package, tree: Path, debs: dict[str, Path], key_text: str) ->
     for dest, (kind, detail) in sorted(pkg.files.items()):
         target = tree / dest.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "tree":  # a file, link or whole directory of a source tree, as it is there
+            src_name, _, inner = detail.partition(":")
+            source = debs[src_name] / inner
+            if source.is_symlink():
+                os.symlink(os.readlink(source), target)
+            elif source.is_dir():
+                shutil.copytree(source, target, symlinks=True)
+            elif source.exists():
+                shutil.copy2(source, target)
+            else:
+                raise HostprepError(f"lab package {pkg.name}: {inner} not found in {src_name}")
+            paths.append(dest)
+            continue
+        if kind == "debtree":  # every file of an extracted .deb (see _copy_debtree)
+            paths += _copy_debtree(debs[detail], tree)
+            continue
+        if kind == "link":
+            os.symlink(detail, target)
+            paths.append(dest)
+            continue
         if kind == "deb":
             deb_name, _, inner = detail.partition(":")
             source = debs[deb_name] / inner
@@ -69,6 +94,42 @@ def make_tree(pkg: Package, tree: Path, debs: dict[str, Path], key_text: str) ->
         os.chmod(target, pkg.modes.get(dest, 0o755 if kind == "deb" else 0o644))
         paths.append(dest)
     return paths
+
+
+_DEBTREE_SKIP = ("usr/share/doc/", "usr/share/man/", "usr/share/lintian/", "usr/share/locale/",
+                 "usr/share/zsh/", "usr/share/bash-completion/")
+
+
+def _copy_debtree(source: Path, tree: Path) -> list[str]:
+    """Copy a .deb's files into `tree` at merged-/usr paths; returns them for %files.
+
+    Debian's /lib, /bin and /sbin paths go under /usr (a lab host's /lib is a link there), and the
+    scripts of Python programs run the lab's private interpreter (pythons.LAB_PYTHON), like dnf.
+    """
+    from hostprep.lab.packages.pythons import LAB_PYTHON
+
+    out = []
+    for path in sorted(source.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        rel = path.relative_to(source).as_posix()
+        if rel.startswith(("lib/", "bin/", "sbin/")):
+            rel = "usr/" + rel
+        if rel.startswith(_DEBTREE_SKIP) or rel.startswith("DEBIAN/"):
+            continue
+        target = tree / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            os.symlink(os.readlink(path), target)
+        else:
+            shutil.copy2(path, target)
+            if rel.startswith(("usr/bin/", "usr/sbin/")):
+                data = target.read_bytes()
+                first, sep, rest = data.partition(b"\n")
+                if first.startswith(b"#!") and b"python3" in first:
+                    target.write_bytes(f"#!{LAB_PYTHON}".encode() + sep + rest)
+        out.append("/" + rel)
+    return out
 
 
 def rpmbuild(pkg: Package, tree: Path, paths: list[str], workdir: Path, outdir: Path) -> Path:

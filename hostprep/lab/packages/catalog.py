@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DOCKER_STABLE = ["24.0.7", "25.0.5", "26.1.4"]
+# Debian bookworm packages whose files make the lab's firewalld RPM (the rest of what it needs --
+# dbus, python3-dbus, glib, libnftnl, libmnl -- is in every lab image already)
+FIREWALLD_DEBS = ["firewalld", "python3-firewall", "python3-nftables", "libnftables1", "nftables", "libjansson4",
+                  "python3-gi", "gir1.2-glib-2.0", "libgirepository-1.0-1"]
 DOCKER_TEST = [("27.0.0", "0.1.rc1")]
 DOCKER_NIGHTLY = [("27.1.0", "0.1.nightly")]
 
@@ -124,9 +128,11 @@ def catalog(repo_url: str) -> list[Package]:
     pkgs.append(Package(name="yum-utils", version="1.1.31", arch="noarch", repos=["base"],
                         files={"/usr/bin/yum-config-manager": ("text", yum_config_manager)},
                         modes={"/usr/bin/yum-config-manager": 0o755}, summary="yum-config-manager (lab wrapper)"))
-    for name, version in (("dnf-plugins-core", "4.3.0"), ("device-mapper-persistent-data", "0.9.0"),
-                          ("lvm2", "2.03.21"), ("container-selinux", "2.221.0"), ("python3-pip", "21.3.1")):
+    for name, version in (("device-mapper-persistent-data", "0.9.0"), ("lvm2", "2.03.21"),
+                          ("container-selinux", "2.221.0")):
         pkgs.append(_marker(name, version, ["base"], f"{name} (lab marker; the host has the real tools)"))
+    # EL8/EL9 have dnf-plugins-core installed (baseset.py); EL7 has none, but a role may still name it
+    pkgs.append(_marker("dnf-plugins-core", "4.3.0", ["base"], "dnf-plugins-core (lab marker)", releasevers=("7",)))
     for name in ("docker", "docker-client", "docker-client-latest", "docker-common", "docker-latest",
                  "docker-latest-logrotate", "docker-logrotate", "docker-engine", "podman-docker", "runc"):
         pkgs.append(_marker(name, "1.13.1" if name != "runc" else "1.1.12", ["base"],
@@ -138,8 +144,12 @@ def catalog(repo_url: str) -> list[Package]:
                         files={"/etc/yum.repos.d/epel.repo": ("text", epel_repo),
                                "/etc/pki/rpm-gpg/RPM-GPG-KEY-hostprep-lab": ("key", "")},
                         summary="EPEL-like repository configuration (lab)"))
-    for name in ("python-pip", "python2-pip"):
-        pkgs.append(_marker(name, "9.0.3", ["epel"], f"{name} (lab marker; the host's pip is Debian's)",
-                            releasevers=("7",)))
     pkgs.append(_marker("python3-pip-wheel", "21.3.1", ["epel"], "pip wheel (lab marker)"))
+    pkgs.append(Package(
+        name="firewalld", version="1.3.3", release="1.lab", repos=["base"],
+        files={f"debtree:{deb}": ("debtree", deb) for deb in FIREWALLD_DEBS},
+        requires=["dbus", "systemd"], conflicts=["iptables-services"], post_lua=DAEMON_RELOAD_POST,
+        summary="firewalld with the nftables backend (hostprep lab build of Debian's firewalld and the Python "
+                "and nftables libraries it needs; it runs under the lab's private Python)",
+    ))
     return pkgs

@@ -14,7 +14,10 @@ import html
 import zipfile
 from pathlib import Path
 
-TAG = "py3-none-manylinux_2_17_x86_64"
+# py2 too: EL7's guide runs `pip install docker-compose` with Python 2.7's pip; manylinux1 is the
+# platform tag every pip in the lab understands (pip 18.1 of EL's Python 3.6 predates manylinux_2_17)
+TAG = "py2.py3-none-manylinux1_x86_64"
+WHEEL_TAGS = ("py2-none-manylinux1_x86_64", "py3-none-manylinux1_x86_64")
 
 
 def _b64(data: bytes) -> str:
@@ -30,8 +33,8 @@ def build_script_wheel(out_dir: Path, project: str, version: str, scripts: dict[
     entries: dict[str, bytes] = {f"{dist}-{version}.data/scripts/{name}": data for name, data in scripts.items()}
     entries[f"{info}/METADATA"] = (f"Metadata-Version: 2.1\nName: {project}\nVersion: {version}\n"
                                    f"Summary: {summary}\n").encode()
-    entries[f"{info}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: hostprep-lab\nRoot-Is-Purelib: false\nTag: {TAG}\n" \
-        .encode()
+    tags = "".join(f"Tag: {tag}\n" for tag in WHEEL_TAGS)
+    entries[f"{info}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: hostprep-lab\nRoot-Is-Purelib: false\n{tags}".encode()
     record = [f"{path},sha256={_b64(data)},{len(data)}" for path, data in entries.items()]
     record.append(f"{info}/RECORD,,")
     with zipfile.ZipFile(whl, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
