@@ -20,11 +20,10 @@ from hostprep.modules.base import Module
 from hostprep.playbook.model import Role, Task
 from hostprep.templating import OMIT, Templar, TemplateError, run_lookup
 from hostprep.transport.base import BecomeSpec
-from hostprep.transport.connect import become_from_vars
+from hostprep.transport.connect import BECOME_VARS, become_from_vars
 from hostprep.values import to_bool
 
-_BECOME_VARS = ("ansible_become", "ansible_become_user", "ansible_become_password", "ansible_become_pass",
-                "ansible_become_method", "ansible_become_flags")
+_BECOME_VARS = BECOME_VARS  # ansible_become*, and each method's own (ansible_sudo_pass, ansible_su_user, ...)
 _WITH_LISTS = ("list", "indexed_items", "together", "flattened", "fileglob", "first_found")
 
 

@@ -37,6 +37,8 @@ class BecomeSpec:
     password: str | None = field(default=None, repr=False)
     method: str = "sudo"
     flags: str = ""
+    exe: str = ""  # the method's program if not its name (ansible_become_exe, ansible_sudo_exe, ...)
+    prompts: tuple[str, ...] = ()  # su: the localised prompt words to expect (ansible_su_prompt_l10n)
 
 
 @runtime_checkable

@@ -78,7 +78,7 @@ class Sudo(BecomeMethod):
         else:
             auth = f"-S -p {shlex.quote(SUDO_PROMPT)}"
         flags = f" {spec.flags}" if spec.flags else ""
-        return f"sudo -H {auth} -u {user}{flags} {inner}"
+        return f"{shlex.quote(spec.exe or 'sudo')} -H {auth} -u {user}{flags} {inner}"
 
     def batch_command(self, spec: BecomeSpec, inner: str, *, keep_stdin: bool = False) -> str | None:
         return self.command(spec, inner, tty=False)
@@ -101,13 +101,17 @@ class Su(BecomeMethod):
 
     name = "su"
     needs_tty = True
-    # PAM's prompt in the languages Ansible's su plugin lists most often ("Password:", "root's Password:")
-    _prompt_pattern = (
-        r"(?:\w+'s )?(?:Password|Passwort|Mot de passe|Contraseña|Contrasenya|Senha|Wachtwoord|Lösenord|"
-        r"Adgangskode|Passord|Salasana|Hasło|Heslo|Jelszó|Parola|Пароль|Лозинка|Κωδικός|密码|密碼|口令|"
-        r"パスワード|암호) ?[:：] ?"
-    )
+    # PAM's prompt word in the languages su is translated to ("Password:", "root's Password:", ...)
+    LOCALISED = ("Password", "Passwort", "Mot de passe", "Contraseña", "Contrasenya", "Senha", "Wachtwoord",
+                 "Lösenord", "Adgangskode", "Passord", "Parool", "Salasana", "Hasło", "Heslo", "Jelszó", "Parola",
+                 "Pasahitza", "Sandi", "Mật khẩu", "Пароль", "Парола", "Лозинка", "Κωδικός", "ססמה", "密码", "密碼",
+                 "口令", "パスワード", "암호")
     _refusal = re.compile(r"authentication failure|incorrect password|sorry", re.IGNORECASE)
+
+    def __init__(self, words: tuple[str, ...] = ()) -> None:
+        self.words = words or self.LOCALISED
+        self._prompt_pattern = (r"(?:\w+'s )?(?:" + "|".join(re.escape(w) for w in self.words)
+                                + r") ?[:：] ?")
 
     @functools.cached_property
     def _prompt(self) -> re.Pattern[str]:
@@ -120,7 +124,7 @@ class Su(BecomeMethod):
 
     def command(self, spec: BecomeSpec, inner: str, *, tty: bool) -> str:
         flags = f"{spec.flags} " if spec.flags else ""
-        return f"su {flags}{shlex.quote(spec.user or 'root')} -c {shlex.quote(inner)}"
+        return f"{shlex.quote(spec.exe or 'su')} {flags}{shlex.quote(spec.user or 'root')} -c {shlex.quote(inner)}"
 
     def batch_command(self, spec: BecomeSpec, inner: str, *, keep_stdin: bool = False) -> str | None:
         # without a terminal su can only work where it asks nothing (the login user is root); in a
@@ -156,12 +160,19 @@ def method_error(value: Any) -> str | None:
     return f"become_method {text!r} is {known} (hostprep supports: {', '.join(METHODS)})"
 
 
+@functools.lru_cache(maxsize=16)
+def _su_with(words: tuple[str, ...]) -> Su:
+    return Su(words)
+
+
 def method_for(spec: BecomeSpec) -> BecomeMethod:
     """The method of `spec`; an unsupported one (e.g. from a templated value) is bad input."""
     method = METHODS.get(spec.method)
     if method is None:
         raise InputError(method_error(spec.method) or f"become_method {spec.method!r} is not supported",
                          key="become_method")
+    if spec.prompts and isinstance(method, Su):
+        return _su_with(tuple(spec.prompts))
     return method
 
 

@@ -12,10 +12,19 @@ from typing import Any
 
 from hostprep.errors import InputError
 from hostprep.transport.base import BecomeSpec, Transport
-from hostprep.transport.become import method_error, method_for
+from hostprep.transport.become import METHODS, method_error, method_for
 from hostprep.transport.options import ConnectionOptions, layered
 from hostprep.transport.settings import SSHSettings
 from hostprep.values import to_bool
+
+_OPTION_VARS = {"user": ("ansible_become_user",), "password": ("ansible_become_password", "ansible_become_pass"),
+                "flags": ("ansible_become_flags",), "exe": ("ansible_become_exe",)}
+_METHOD_SUFFIXES = {"user": ("user",), "password": ("pass", "password"), "flags": ("flags",), "exe": ("exe",)}
+# every variable become_from_vars reads (for callers that gather them from any variable source)
+BECOME_VARS = ("ansible_become", "ansible_become_method",
+               *(name for names in _OPTION_VARS.values() for name in names),
+               *(f"ansible_{m}_{s}" for m in METHODS for suffixes in _METHOD_SUFFIXES.values() for s in suffixes),
+               "ansible_su_prompt_l10n")
 
 
 def become_from_vars(hostvars: Mapping[str, Any], *, enabled: bool | None = None, user: str | None = None,
@@ -27,13 +36,25 @@ def become_from_vars(hostvars: Mapping[str, Any], *, enabled: bool | None = None
     """
     hv = layered(hostvars, cli)
     on = enabled if enabled is not None else to_bool(hv.get("ansible_become", False), "ansible_become")
-    password = hv.get("ansible_become_password", hv.get("ansible_become_pass"))
+    method = str(hv.get("ansible_become_method") or "sudo")
+
+    def var(option: str) -> Any:
+        # as Ansible's become plugins read them: ansible_become_X, then the method's own ansible_<method>_X
+        # (ansible_sudo_pass, ansible_su_user, ...), the last one set winning
+        names = _OPTION_VARS[option] + tuple(f"ansible_{method}_{suffix}" for suffix in _METHOD_SUFFIXES[option])
+        found = [hv[n] for n in names if hv.get(n) not in (None, "")]
+        return found[-1] if found else None
+
+    password = var("password")
+    words = (hv.get("ansible_su_prompt_l10n") if method == "su" else None) or ()
     spec = BecomeSpec(
         enabled=on,
-        user=str(user or hv.get("ansible_become_user") or "root"),
+        user=str(user or var("user") or "root"),
         password=None if password is None else str(password),
-        method=str(hv.get("ansible_become_method") or "sudo"),
-        flags=str(hv.get("ansible_become_flags") or ""),
+        method=method,
+        flags=str(var("flags") or ""),
+        exe=str(var("exe") or ""),
+        prompts=tuple(str(w) for w in ([words] if isinstance(words, str) else words)),
     )
     if spec.enabled:
         method_for(spec)  # an unsupported method fails before any host is asked anything

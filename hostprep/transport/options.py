@@ -31,7 +31,10 @@ CONNECTION_VARS = (
     "ansible_ssh_extra_args", "ansible_timeout", "ansible_ssh_timeout", "ansible_host_key_checking",
     "ansible_ssh_host_key_checking", "hostprep_host_key_policy", "hostprep_ssh_config",
     "ansible_become", "ansible_become_user", "ansible_become_password", "ansible_become_pass",
-    "ansible_become_method", "ansible_become_flags",
+    "ansible_become_method", "ansible_become_flags", "ansible_become_exe",
+    *(f"ansible_{method}_{option}" for method in ("sudo", "su") for option in ("user", "pass", "password", "flags",
+                                                                              "exe")),
+    "ansible_su_prompt_l10n",
 )
 
 

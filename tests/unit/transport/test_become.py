@@ -83,3 +83,29 @@ def test_probe_batch_stops_before_a_segment_that_needs_a_terminal() -> None:
     assert stdin == b""  # no password is sent for segments that do not run
     script, stdin = build_batch([ProbeRequest("echo b", BecomeSpec(True, method="su"))])
     assert script.startswith("su root -c ") and "</dev/null" in script
+
+
+def test_each_methods_own_variables_as_in_ansibles_plugins() -> None:
+    spec = become_from_vars({"ansible_become": True, "ansible_become_method": "su", "ansible_su_user": "app",
+                             "ansible_su_pass": "p", "ansible_su_flags": "-l", "ansible_su_exe": "/bin/su"})
+    assert (spec.user, spec.password, spec.flags, spec.exe) == ("app", "p", "-l", "/bin/su")
+    assert method_for(spec).command(spec, "id", tty=True) == "/bin/su -l app -c id"
+    # ansible_become_X, then ansible_<method>_X: the last one set wins, as in Ansible's option lists
+    spec = become_from_vars({"ansible_become": True, "ansible_become_password": "a", "ansible_sudo_pass": "b",
+                             "ansible_sudo_exe": "/opt/bin/sudo"})
+    assert spec.password == "b"
+    assert method_for(spec).command(spec, "id", tty=False).startswith("/opt/bin/sudo -H -S ")
+    # the other method's variables are not read
+    assert become_from_vars({"ansible_su_pass": "x"}).password is None
+    # a host's own method password beats -K
+    cli = ConnectionOptions(become_password="from-K", become_method="su")
+    assert become_from_vars({"ansible_su_password": "host"}, cli=cli).password == "host"
+    assert become_from_vars({}, cli=cli).password == "from-K"
+
+
+def test_su_localised_prompts_from_ansible_su_prompt_l10n() -> None:
+    spec = become_from_vars({"ansible_become_method": "su", "ansible_su_prompt_l10n": ["Kennwort", "Salasana"]})
+    method = method_for(spec)
+    assert method.prompts("Kennwort: ") == 1 and method.prompts("Salasana:") == 1
+    assert method.prompts("Password: ") == 0  # only the words given, as Ansible's prompt_l10n
+    assert METHODS["su"].prompts("Password: ") == 1  # the default list is untouched
