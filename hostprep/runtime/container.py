@@ -28,6 +28,7 @@ trace = linux.trace
 def _start(spec, cgroup, sync, ack, console, errors):
     """The container's PID 1, from fork to exec: every step of a container's start, in order."""
     process.die_with_parent()
+    process.not_dumpable()
     os.write(ack, b"a")  # the supervisor goes on only once this process would die with it
     os.close(ack)
     process.close_inherited_fds(keep=(sync, console, errors))
@@ -307,6 +308,7 @@ def exec_in(root, ref, cmd, env_extra=None, workdir=None, user=None, tty=False, 
     if pid == 0:
         try:
             process.die_with_parent()
+            process.not_dumpable()  # and so the helper forked below, visible in the container until its exec
             process.close_inherited_fds(keep=(console_ctr,))
             install_seccomp = security.load_seccomp(seccomp)
             Cgroup(state["id"]).join_self()

@@ -24,6 +24,14 @@ def die_with_parent():
     linux.prctl(linux.PR_SET_PDEATHSIG, _signal.SIGKILL)
 
 
+def not_dumpable():
+    """Until exec (which makes it dumpable again for the container's own program), this process, a copy of the
+    host's Python, is out of the container's reach: without CAP_SYS_PTRACE nothing in the container can open its
+    /proc/PID/exe (the host's interpreter, CVE-2019-5736's way to overwrite it), fd, mem or environ, nor ptrace
+    it. Inherited by fork, so the exec helper is covered from its first instruction."""
+    linux.prctl(linux.PR_SET_DUMPABLE, 0)
+
+
 def close_inherited_fds(keep=()):
     linux.close_fds_except(keep)
 
@@ -177,7 +185,7 @@ def tiny_init(cmd, env, tty):
     This Python process stays in the container as PID 1: it is made non-dumpable, so that the container
     (without CAP_SYS_PTRACE) cannot open its /proc/1/exe (the host's interpreter) or /proc/1/fd.
     """
-    linux.prctl(linux.PR_SET_DUMPABLE, 0)
+    not_dumpable()  # already so since _start; said here because this process outlives the exec of the command
     child = os.fork()
     if child == 0:
         if not tty:  # with a pty the command keeps it as its controlling terminal
