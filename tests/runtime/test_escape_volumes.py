@@ -32,16 +32,20 @@ def test_options_docker_accepts(rt, tmp_path: Path) -> None:
 
 
 def test_read_only_is_recursive(rt, tmp_path: Path) -> None:
-    (tmp_path / "sub").mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "hostprep-test", str(tmp_path / "sub")], check=True)
+    sub = tmp_path / "a sub"  # mountinfo escapes the space: the runtime must still find this mount
+    sub.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "hostprep-test", str(sub)], check=True)
     try:
         res = rt("run", "--rm", "-v", f"{tmp_path}:/data:ro", "bb", "sh", "-c",
-                 "for d in /data /data/sub; do touch $d/x 2>/dev/null && echo wrote $d || echo refused; done; "
+                 "for d in /data '/data/a sub'; do touch \"$d/x\" 2>/dev/null && echo wrote || echo refused; done; "
                  "grep ' /data' /proc/mounts | cut -d' ' -f4 | cut -d, -f1")
         assert res.stdout.split() == ["refused", "refused", "ro", "ro"], (res.stdout, res.stderr)
-        assert list((tmp_path / "sub").iterdir()) == []
+        assert list(sub.iterdir()) == []
+        # the same tree mounted read-write is writable below too (the test can fail)
+        res = rt("run", "--rm", "-v", f"{tmp_path}:/data", "bb", "sh", "-c", "touch '/data/a sub/x' && echo wrote")
+        assert res.stdout.strip() == "wrote" and (sub / "x").exists(), res.stderr
     finally:
-        subprocess.run(["umount", str(tmp_path / "sub")], check=True)
+        subprocess.run(["umount", str(sub)], check=True)
 
 
 def test_runtime_never_writes_into_a_volume(rt, tmp_path: Path) -> None:
