@@ -137,12 +137,24 @@ def test_no_import_cycle_in_hostprep() -> None:
 ])
 def test_executor_imports_go_one_way(layer: str, below: tuple[str, ...]) -> None:
     """strategy -> task execution -> preparation -> variables: a lower layer never imports a higher one."""
-    edges = graph()
+    assert not _reach(graph(), layer) & {f"hostprep.executor.{m}" for m in below}
+
+
+def _reach(edges: dict[str, set[str]], start: str) -> set[str]:
     reached: set[str] = set()
-    todo = [layer]
+    todo = [start]
     while todo:
         for nxt in edges[todo.pop()]:
             if nxt not in reached:
                 reached.add(nxt)
                 todo.append(nxt)
-    assert not reached & {f"hostprep.executor.{m}" for m in below}
+    return reached
+
+
+def test_value_helpers_are_a_leaf_and_transport_and_templating_do_not_need_the_modules() -> None:
+    edges = graph()
+    assert _reach(edges, "hostprep.values") <= {"hostprep.errors", "hostprep"}
+    for package in ("hostprep.transport", "hostprep.templating"):
+        for name in (m for m in edges if m == package or m.startswith(package + ".")):
+            needs = {m for m in _reach(edges, name) if m.startswith("hostprep.modules")}
+            assert not needs, f"{name} depends on {sorted(needs)}"
