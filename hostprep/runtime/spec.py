@@ -84,17 +84,6 @@ def parse_security_opts(values):
     return {"seccomp": seccomp}
 
 
-def numeric_user(text):
-    """(uid, gid) for a numeric `-u uid[:gid]`, None when a name has to be looked up in the image."""
-    if text is None or text == "":
-        return 0, 0
-    user, _, group = str(text).partition(":")
-    if user.isdigit() and (not group or group.isdigit()):
-        uid = int(user)
-        return uid, int(group) if group else uid
-    return None
-
-
 def build(opts, store, root, cid):
     """The spec (what PID 1 does) and the first state record (what the host keeps) of a new container."""
     image_id = store.lookup(opts.image)  # recorded: rmi and prune keep what a container was made from
