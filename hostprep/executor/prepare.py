@@ -60,7 +60,7 @@ def play_become(play_vars: PlayVars, host: HostState) -> BecomeSpec:
     ansible_become* variables beat the play's keywords, which beat -b/--become-user/-K.
     """
     play, options = play_vars.play, play_vars.options
-    variables = {**host.inv_vars, **play.vars, **options.extra_vars}
+    variables = play_vars.play_level(host)
     templar = Templar(variables)
     hv = {k: templar.render(v) for k, v in variables.items() if k.startswith("ansible_become")}
     hv = {**host.inv_vars, **hv}

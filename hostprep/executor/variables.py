@@ -119,6 +119,10 @@ class PlayVars:
             host.set_facts, role_params, scope.include_params, self.magic(host, role), self.options.extra_vars,
         )
 
+    def play_level(self, host: HostState) -> dict[str, Any]:
+        """A host's variables before any task: inventory, play vars, extra vars (facts gathering's become)."""
+        return {**host.inv_vars, **self.play.vars, **self.options.extra_vars}
+
     def for_play(self) -> Templar:
         """A templar for play-level values (hosts pattern, gather_facts, serial): extra vars over play vars."""
         return Templar({**self.play.vars, **self.options.extra_vars})
