@@ -33,7 +33,8 @@ def connection_options(func):  # noqa: ANN001, ANN202 - click decorator stack
                      help="Ask once for the become password (sudo's, or root's for su), used for every host "
                           "that sets none itself."),
         click.option("-b", "--become", is_flag=True, default=None,
-                     help="Run tasks with sudo (a play's or task's become: wins)."),
+                     help="Run tasks with become: sudo, or su with --become-method su (a play's or task's "
+                          "become: wins)."),
         click.option("--become-user", help="Become this user (default root; become_user: in a play wins)."),
         click.option("--become-method", type=click.Choice(sorted(METHODS)),
                      help="sudo (the default) or su (a play's become_method: or ansible_become_method wins)."),
