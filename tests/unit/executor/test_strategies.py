@@ -153,22 +153,24 @@ def _intervals(log: Path) -> list[tuple[float, float]]:
     return sorted((starts[h], ends[h]) for h in starts)
 
 
-@pytest.mark.parametrize("throttle", [1, None])
-def test_throttle_bounds_how_many_hosts_run_a_task_at_once(tmp_path: Path, throttle: int | None) -> None:
+@pytest.mark.parametrize("where", ["task", "block", None])
+def test_throttle_bounds_how_many_hosts_run_a_task_at_once(tmp_path: Path, where: str | None) -> None:
     log = tmp_path / "log"
     book = f"""
     - hosts: local
       gather_facts: false
       tasks:
-        - shell: echo {{{{ inventory_hostname }}}} start $(date +%s.%N) >> {log}; sleep 0.4;
-                 echo {{{{ inventory_hostname }}}} end $(date +%s.%N) >> {log}
-          {"throttle: " + str(throttle) if throttle else ""}
+        - block:
+            - shell: echo {{{{ inventory_hostname }}}} start $(date +%s.%N) >> {log}; sleep 0.4;
+                     echo {{{{ inventory_hostname }}}} end $(date +%s.%N) >> {log}
+              {"throttle: 1" if where == "task" else ""}
+          {"throttle: 1" if where == "block" else ""}
     """
     proc = _apply(tmp_path, book)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     spans = _intervals(log)
     overlapping = any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
-    assert len(spans) == 3 and overlapping is (throttle is None)
+    assert len(spans) == 3 and overlapping is (where is None)
 
 
 def test_the_progress_display_shows_the_lockstep_task_and_hosts_done_with_it(tmp_path: Path) -> None:
