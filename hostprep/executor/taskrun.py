@@ -80,7 +80,13 @@ class TaskRunner:
         title = self._title or prep.title(templar)
         no_log = prep.bool_kw(templar, "no_log")
         whens = prep.whens()
-        items = prep.loop_items(templar)
+        try:
+            items = prep.loop_items(templar)
+        except (TemplateError, InputError) as exc:  # a loop that cannot be worked out fails this task, as in Ansible
+            failed = {"failed": True, "changed": False, "msg": str(exc)}
+            if prep.bool_kw(templar, "ignore_errors"):
+                failed["_hostprep_ignored"] = True
+            return TaskOutcome(failed, title, no_log)
         if items is None:
             if not prep.conditions_hold(templar, whens):
                 return TaskOutcome({"changed": False, "skipped": True, "skip_reason": SKIP_REASON}, title, no_log)
@@ -118,7 +124,8 @@ class TaskRunner:
         if any(r.get("_hostprep_unreachable") for r in results):
             agg["_hostprep_unreachable"] = True
             agg["unreachable"] = True
-        return TaskOutcome(agg, title, no_log, loop=True)
+        # an empty loop is shown as one skipped result, as Ansible shows it
+        return TaskOutcome(agg, title, no_log, loop=bool(results))
 
     # -- one execution (one item) ---------------------------------------------------------
     def _run_one(self, templar: Templar) -> dict[str, Any]:

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from hostprep.modules.base import Module, TaskContext
 
 
+COMMAND_MODULES = ("command", "shell", "raw", "script")
+
+
 def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContext) -> dict[str, Any]:
     """Run the plan's steps in order; stop at the first failing command. Returns the result dict."""
     if plan.failed:
@@ -38,7 +41,7 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
                     res = ctx.run(step.cmd, become=step.become, stdin=step.stdin, env=step.env)
                 outputs.append(res)
                 if step.check_rc and res.rc != 0:
-                    failed_step = res
+                    failed_step, ran = res, i
                     break
     result = module.finish(args, plan, outputs, ctx)
     result["changed"] = bool(plan.changed)
@@ -48,6 +51,10 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
         result["diff"] = plan.diff
     if failed_step is not None:
         result["failed"] = True
+        # a failed result says changed only if a step before the failing one changed the host; commands
+        # say changed as Ansible's command/shell/raw/script do
+        if module.name not in COMMAND_MODULES:
+            result["changed"] = ran > 0
         result.setdefault(
             "msg",
             f"non-zero return code {failed_step.rc}: {failed_step.stderr.strip() or failed_step.stdout.strip()}",

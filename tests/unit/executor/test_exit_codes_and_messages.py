@@ -50,3 +50,48 @@ def test_limit_names_that_match_nothing_are_warned_about(tmp_path: Path) -> None
     assert "Could not match supplied host pattern, ignoring: nosuch" in proc.stderr
     none = hostprep(tmp_path, "apply", "-i", "inv.ini", "site.yml", "--limit", "nosuch")
     assert none.returncode == 3 and "matches no host" in none.stderr
+
+
+ERRORS_BOOK = """
+- hosts: all
+  gather_facts: false
+  vars:
+    empty: []
+  tasks:
+    - name: empty loop
+      debug: msg={{ item }}
+      loop: "{{ empty }}"
+    - name: loop over undefined
+      debug: msg={{ item }}
+      loop: "{{ nothere }}"
+      ignore_errors: true
+    - name: failing file
+      file: path=/proc/hostprep-x/y state=directory
+      ignore_errors: true
+    - name: failing command
+      command: /bin/false
+      ignore_errors: true
+"""
+
+
+def test_failures_empty_loops_and_loop_errors_as_ansible_counts_them(tmp_path: Path) -> None:
+    import os
+    import re
+
+    recaps = {}
+    for tool in ("ansible-playbook", "hostprep"):
+        work = tmp_path / tool
+        work.mkdir()
+        (work / "site.yml").write_text(ERRORS_BOOK)
+        (work / "inv.ini").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+        env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_HOME": str(work / ".a"),
+               "ANSIBLE_LOCAL_TEMP": str(work / ".t"), "ANSIBLE_RETRY_FILES_ENABLED": "0"}
+        cmd = [str(BIN.parent / tool), *(["apply"] if tool == "hostprep" else []), "-i", "inv.ini", "site.yml"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        line = next(x for x in proc.stdout.splitlines() if re.match(r"^h1\s+:", x))
+        recaps[tool] = dict(re.findall(r"(\w+)=(\d+)", line))
+        # the empty loop is one skipped line; the loop error is under the task's own name
+        assert re.search(r"TASK \[empty loop\] \*+\nskipping: \[h1\]", proc.stdout), proc.stdout
+        assert re.search(r"TASK \[loop over undefined\] \*+\n(.*\n)*?fatal: \[h1\]", proc.stdout), proc.stdout
+    assert recaps["hostprep"] == recaps["ansible-playbook"]
