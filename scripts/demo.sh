@@ -27,10 +27,11 @@ hostprep apply "${INV[@]}" site.yml --detailed-exitcode --json | tail -n 1
 step "hostprep verify (docker and runtime suites)"
 hostprep verify "${INV[@]}"
 
-step "the declared container on each host (hostprep-runtime ps, its memory limit)"
+step "the declared container on each host (hostprep-runtime ps, its limits)"
 for host in demo-el9 demo-el7; do
-  hostprep lab ssh "$host" -- 'hostprep-runtime ps; hostprep-runtime inspect demo | grep -A3 "\"memory\""' \
-    || true
+  echo "--- $host"
+  hostprep lab ssh "$host" -- 'hostprep-runtime ps; hostprep-runtime inspect demo |
+    grep -E "\"(memory|cpus|pids_limit|read_only)\": [0-9tf]"'
 done
 
 step "done: hosts are still up (hostprep lab list); remove them with: hostprep lab down demo-el9 demo-el7"
