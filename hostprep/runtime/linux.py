@@ -148,6 +148,27 @@ def join_new_session_keyring():
     return serial
 
 
+class _Char(_ctypes._SimpleCData):
+    _type_ = "c"
+
+
+class _WinSize(_ctypes.Array):
+    _type_ = _Char
+    _length_ = 8  # struct winsize: four unsigned shorts
+
+
+def copy_window_size(source, target):
+    """The terminal size of `source` onto the terminal `target`; False when `source` is no terminal.
+
+    Through libc (not fcntl/termios): the container's side calls it after pivot_root, where the host's
+    extension modules are out of reach.
+    """
+    size = _WinSize()
+    if _ioctl(source, 0x5413, size) != 0:  # TIOCGWINSZ
+        return False
+    return _ioctl(target, 0x5414, size) == 0  # TIOCSWINSZ
+
+
 def set_controlling_terminal(fd):
     _check(_ioctl(fd, TIOCSCTTY, 0), "ioctl(TIOCSCTTY)")
 

@@ -64,6 +64,9 @@ def setup_stdio(tty, interactive, console_fd, bind_console=True):
         finally:
             sock.close()
             os.close(master)
+        for fd in (0, 1, 2):  # the caller's terminal, if any: the size is there before the program starts
+            if linux.copy_window_size(fd, slave):
+                break
         linux.set_controlling_terminal(slave)
         if bind_console:
             linux.mount(os.ttyname(slave), "/dev/console", None, linux.MS_BIND)
@@ -93,7 +96,8 @@ def receive_console(host_fd):
 
 def relay(master, interactive):
     """Copy the container's pty to stdout (and stdin to it with -i) until every slave is closed; the caller's
-    terminal is raw meanwhile, so that keys such as ^C go to the container's terminal."""
+    terminal is raw meanwhile, so that keys such as ^C go to the container's terminal, and its size follows
+    the caller's (SIGWINCH)."""
     import select
 
     restore = None
@@ -104,6 +108,7 @@ def relay(master, interactive):
         restore = termios.tcgetattr(0)
         tty.setraw(0)
     _copy_window_size(master)
+    resized = _signal.signal(_signal.SIGWINCH, lambda s, f: _copy_window_size(master))
     sources = [master] + ([0] if interactive else [])
     try:
         while True:
@@ -124,6 +129,7 @@ def relay(master, interactive):
                     sources.remove(0)
                     _write_all(master, b"\x04")  # end of input: the terminal's EOF character
     finally:
+        _signal.signal(_signal.SIGWINCH, resized)
         if restore is not None:
             import termios
 

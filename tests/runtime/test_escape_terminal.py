@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import struct
 import subprocess
 import termios
 import time
@@ -33,9 +34,11 @@ print(out)
 
 
 def _in_terminal(argv: list[str], env: dict[str, str]) -> tuple[str, bytes]:
-    """Run `argv` as the shell of a new terminal would be (the pty is its controlling terminal); return what it
-    printed and what is waiting as typed input on the terminal once it has exited (what the shell would run)."""
+    """Run `argv` as the shell of a new terminal would be (the pty is its controlling terminal, 33 rows of 101
+    columns); return what it printed and what is waiting as typed input on the terminal once it has exited
+    (what the shell would run)."""
     master, slave = pty.openpty()
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
 
     def controlling_terminal() -> None:
         os.setsid()
@@ -94,6 +97,9 @@ def test_tty_gives_the_container_a_pty_of_its_own(rt) -> None:
     output, typed = _in_terminal(runtime_argv(rt, "run", "--rm", "-t", *HOST_PYTHON, "--security-opt",
                                               "seccomp=unconfined", "bb", PYTHON_IN_CONTAINER, "-c", INJECT), rt.env)
     assert "pushed" in output and typed == b"", (output, typed)
+    # and its size is the caller's
+    output, _ = _in_terminal(runtime_argv(rt, "run", "--rm", "-t", "bb", "stty", "size"), rt.env)
+    assert output.split() == ["33", "101"], output
 
 
 def test_interactive_stdin_and_exec_tty(rt) -> None:
