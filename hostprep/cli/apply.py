@@ -86,7 +86,7 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
             click.echo(note, err=True)
     # everything is loaded and checked before the first connection
     extra = parse_extra_vars(extra_vars)
-    book = load_playbook(playbook, [Path(p) for p in cfg.get("roles_path")])
+    book = load_playbook(playbook, [Path(p) for p in cfg.get("roles_path")], extra)
     set_play_defaults(book, force_handlers=flags.force_handlers, gathering=str(cfg.get("gathering")).lower())
     if flags.start_at_task:
         start_at_task(book, flags.start_at_task)

@@ -48,8 +48,10 @@ def _load_mapping(path: Path | None) -> dict[str, Any]:
 class LoadContext:
     """State while loading one playbook: where roles are found, which are loading (cycles)."""
 
-    def __init__(self, basedir: Path, roles_path: list[Path] | None = None) -> None:
+    def __init__(self, basedir: Path, roles_path: list[Path] | None = None,
+                 extra_vars: dict[str, Any] | None = None) -> None:
         self.basedir = basedir
+        self.extra_vars = dict(extra_vars or {})  # -e: known at load time (templated import names)
         env_paths = [Path(p) for p in os.environ.get("ANSIBLE_ROLES_PATH", "").split(":") if p]
         self.roles_path = [basedir / "roles", *(roles_path or []), *env_paths, basedir]
         self._loading: list[str] = []
@@ -210,6 +212,12 @@ def _walk(items: list[Any]) -> list[Any]:
     return out
 
 
+# modules whose result is never `changed` (without changed_when): their notify never fires
+NEVER_CHANGES = frozenset({"set_fact", "debug", "assert", "fail", "include_vars", "stat", "slurp", "getent",
+                           "package_facts", "service_facts", "setup", "ping", "wait_for", "wait_for_connection",
+                           "pause", "find"})
+
+
 def _check_notify(play: Play) -> None:
     """Every literal `notify` must name a handler (or a `listen` topic) of the play."""
     names: set[str] = set()
@@ -226,13 +234,16 @@ def _check_notify(play: Play) -> None:
         tasks += _walk(role.tasks)
     for task in tasks:
         notify = task.kw("notify")
+        if task.module in NEVER_CHANGES and task.kw("changed_when") is None:
+            continue  # it can never notify, so Ansible never looks the handler up (a role may name none)
         for n in [notify] if isinstance(notify, str) else notify or []:
             if not is_template(n) and str(n) not in names:
                 raise InputError(f"notify: no handler named {n!r} in this play", file=task.file, line=task.line,
                                  key="notify")
 
 
-def load_playbook(path: str | Path, roles_path: list[Path] | None = None) -> Playbook:
+def load_playbook(path: str | Path, roles_path: list[Path] | None = None,
+                  extra_vars: dict[str, Any] | None = None) -> Playbook:
     """Load and validate a playbook (and its imports, roles, task files, handlers)."""
     path = Path(path)
     if not path.exists():
@@ -240,12 +251,12 @@ def load_playbook(path: str | Path, roles_path: list[Path] | None = None) -> Pla
     data = load_yaml_file(path)
     if not isinstance(data, list):
         raise InputError("a playbook must be a list of plays", file=str(path))
-    ctx = LoadContext(path.parent.resolve(), roles_path)
+    ctx = LoadContext(path.parent.resolve(), roles_path, extra_vars)
     plays: list[Play] = []
     for entry in data:
         if isinstance(entry, Mapping) and "import_playbook" in entry:
             target = path.parent / str(entry["import_playbook"])
-            plays += load_playbook(target, roles_path).plays
+            plays += load_playbook(target, roles_path, extra_vars).plays
             continue
         plays.append(_parse_play(entry, ctx, path))
     return Playbook(path=path, plays=plays)

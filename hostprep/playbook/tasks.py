@@ -119,6 +119,23 @@ class TaskSource:
     stack: list[str] = field(default_factory=list)
 
 
+def _static_name(text: str, ctx: LoadContext, src: TaskSource, line: int | None) -> str:
+    """An import's templated file name, rendered as Ansible does at load time: with the role's defaults
+    and vars and the extra vars (-e); host and play variables are not known yet."""
+    from hostprep.templating import Templar, TemplateError
+
+    known: dict[str, Any] = {}
+    if src.role is not None:
+        known.update(src.role.defaults)
+        known.update(src.role.vars)
+    known.update(getattr(ctx, "extra_vars", {}) or {})
+    try:
+        return str(Templar(known).render(text))
+    except TemplateError as exc:
+        raise InputError(f"import_tasks is static: its file name can only use role defaults/vars and extra vars "
+                         f"({exc}); use include_tasks", file=str(src.file), line=line, key="import_tasks") from None
+
+
 def load_included_tasks(name: str, task: Task, ctx: LoadContext, src: TaskSource) -> list[Any]:
     """The tasks of a dynamic `include_tasks` as it runs; errors name the include and the file."""
     try:
@@ -416,8 +433,7 @@ def _special(module: str, raw: Any, keywords: dict, data: Mapping, ctx: LoadCont
             raise InputError(f"{module} needs a file", file=str(src.file), line=line, key=module)
         if module == "import_tasks":
             if is_template(target):
-                raise InputError("import_tasks is static: its file name cannot be a template (use include_tasks)",
-                                 file=str(src.file), line=line, key="import_tasks")
+                target = _static_name(str(target), ctx, src, line)
             path = _resolve_relative(str(target), src, ctx)
             tasks = load_task_file(path, ctx, src, handlers=handlers)
             if not keywords:

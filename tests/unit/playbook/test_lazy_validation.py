@@ -132,3 +132,27 @@ def test_included_files_that_load_are_still_checked_statically(tmp_path: Path) -
     (play,) = load_playbook(book).plays
     (include,) = play.tasks
     assert include.included and include.included[0].module == "debug"
+
+
+def test_templated_import_name_from_role_defaults_and_extra_vars(tmp_path: Path) -> None:
+    write(tmp_path / "roles/r/defaults/main.yml", "flavor: a\n")
+    write(tmp_path / "roles/r/tasks/main.yml", "- import_tasks: \"{{ which | default(flavor) }}.yml\"\n")
+    write(tmp_path / "roles/r/tasks/a.yml", "- debug: msg=a\n")
+    write(tmp_path / "roles/r/tasks/b.yml", "- debug: msg=b\n")
+    book = write(tmp_path / "site.yml", "- hosts: all\n  roles: [r]\n")
+    (play,) = load_playbook(book).plays
+    assert play.roles[0].tasks[0].args == {"msg": "a"}
+    (play,) = load_playbook(book, extra_vars={"which": "b"}).plays
+    assert play.roles[0].tasks[0].args == {"msg": "b"}
+    write(tmp_path / "roles/r/tasks/main.yml", "- import_tasks: \"{{ inventory_hostname }}.yml\"\n")
+    with pytest.raises(InputError, match="can only use role defaults/vars and extra vars"):
+        load_playbook(book)
+
+
+def test_notify_on_a_task_that_never_changes_needs_no_handler(tmp_path: Path) -> None:
+    book = write(tmp_path / "site.yml", "- hosts: all\n  tasks:\n    - set_fact: {a: 1}\n      notify: nobody\n")
+    load_playbook(book)
+    write(tmp_path / "site.yml", "- hosts: all\n  tasks:\n    - set_fact: {a: 1}\n      notify: nobody\n"
+                                 "      changed_when: true\n")
+    with pytest.raises(InputError, match="no handler named 'nobody'"):
+        load_playbook(book)
