@@ -86,6 +86,10 @@ class Connections:
                 {"remote_user": "user", "connection": "connection"}[k]: _connection_type(v) if k == "connection"
                 else str(v) for k, v in keywords.items()})
         transport = open_transport(host.name, host.inv_vars, options)
+        if self.options.verbosity >= 3:  # -vvv: every round trip and the connection's details, no secrets
+            from hostprep.output.trace import TracingTransport
+
+            transport = TracingTransport(transport, host.name)
         if self.options.no_fast_path:
             return transport
         probing = ProbingTransport(transport)
