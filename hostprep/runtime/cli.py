@@ -129,6 +129,18 @@ def _parser():
     tag = sub.add_parser("tag", help="give an image another name")
     tag.add_argument("source")
     tag.add_argument("target")
+    bld = sub.add_parser("build", help="build an image from a Dockerfile")
+    bld.add_argument("-t", "--tag", action="append", default=[], help="NAME[:TAG] (may be given more than once)")
+    bld.add_argument("-f", "--file", help="the Dockerfile (default: CONTEXT/Dockerfile)")
+    bld.add_argument("--build-arg", action="append", default=[], help="NAME=VALUE for an ARG")
+    bld.add_argument("--target", help="build up to this stage")
+    bld.add_argument("--no-cache", action="store_true", help="run every step again")
+    bld.add_argument("context")
+    hist = sub.add_parser("history", help="an image's steps")
+    hist.add_argument("--format", choices=("table", "json"), default="table")
+    hist.add_argument("image")
+    ii = image_sub.add_parser("inspect", help="an image's configuration, with Docker's field names")
+    ii.add_argument("images", nargs="+")
     ins = sub.add_parser("inspect", help="show an image's or container's details")
     ins.add_argument("ref")
     run = sub.add_parser("run", help="run a command in a new container")
@@ -199,7 +211,8 @@ def _main(opts):
     from hostprep.runtime.store import ImageError, Store, state_root
 
     root = state_root()
-    if os.geteuid() != 0 and opts.command in ("run", "import", "rm", "rmi", "tag", "image", "container"):
+    if os.geteuid() != 0 and opts.command in ("run", "import", "rm", "rmi", "tag", "image", "container",
+                                                "build"):
         print("hostprep-runtime: must run as root (namespaces, mounts, cgroups)", file=sys.stderr)
         return 1
     try:
@@ -214,6 +227,10 @@ def _main(opts):
             from hostprep.runtime.importer import import_any
 
             print(import_any(store, opts.file, opts.name, opts.cmd))
+        elif opts.command in ("build", "history") or (opts.command == "image" and opts.image_command == "inspect"):
+            from hostprep.runtime import buildcli
+
+            return buildcli.main(opts, store, root)
         elif opts.command == "image" and opts.image_command == "prune":
             from hostprep.runtime import housekeeping
 

@@ -249,7 +249,28 @@ class Store:
             for layer in manifest.get("layers") or []:
                 blobs.add(layer["digest"])
                 layers.add(layer["digest"])
+        for digest in self.build_cache_layers():  # a build's cached steps (builder.py) keep their layers
+            blobs.add(digest)
+            layers.add(digest)
         return blobs, layers
+
+    def build_cache_layers(self):
+        """The layer digests the build cache (ROOT/build-cache, one JSON record per step) refers to."""
+        out = set()
+        try:
+            entries = list(os.scandir(os.path.join(self.root, "build-cache")))
+        except OSError:
+            return out
+        for entry in entries:
+            if not entry.name.endswith(".json"):
+                continue
+            try:
+                layer = jsonio.loads(_read_bytes(entry.path, "")).get("layer")
+            except (ImageError, ValueError, AttributeError):
+                continue
+            if isinstance(layer, dict) and isinstance(layer.get("digest"), str):
+                out.add(layer["digest"])
+        return out
 
     def gc(self, keep=()):
         """Remove blobs and unpacked layers nothing uses (see referenced); the caller holds lock().
@@ -273,7 +294,7 @@ class Store:
                 shutil.rmtree(entry.path, ignore_errors=True)
                 removed.append(("layer sha256:" + entry.name, size))
         for entry in os.scandir(self.root):
-            if entry.name.startswith((".import-", ".fromhost-")) and entry.is_dir(follow_symlinks=False):
+            if entry.name.startswith((".import-", ".fromhost-", ".build-")) and entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
         return removed
 
