@@ -1,8 +1,10 @@
 """parse_facts on the facts script's output recorded on lab hosts (EL7, EL9 as root and as deploy) and on
-a Debian 12 machine; the expected values are read off the recorded text by hand (see the data files)."""
+a Debian 12 machine; the expected values are read off the recorded text by hand (see the data files, made by
+scripts/capture_probes.py: addresses, host names and versions are what the hosts said at capture time)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,10 +23,10 @@ def test_el7_release_comes_from_redhat_release_like_ansible() -> None:
     f = facts("el7-root")
     assert (f["distribution"], f["os_family"]) == ("CentOS", "RedHat")
     assert (f["distribution_version"], f["distribution_major_version"]) == ("7.9.2009", "7")
-    assert f["default_ipv4"]["address"] == "10.231.1.30" and f["default_ipv4"]["gateway"] == "10.231.0.1"
-    assert f["all_ipv4_addresses"] == ["10.231.1.30"]
+    assert f["default_ipv4"]["address"] == "10.231.1.8" and f["default_ipv4"]["gateway"] == "10.231.0.1"
+    assert f["all_ipv4_addresses"] == ["10.231.1.8"]
     assert f["service_mgr"] == "systemd"
-    assert f["hostname"] == "fpl7"
+    assert f["hostname"] == "capture-el7"  # the lab host capture_probes.py boots
 
 
 def test_el9_user_facts_follow_the_login_user() -> None:
@@ -67,8 +69,11 @@ def test_the_script_still_prints_every_section_the_recordings_have() -> None:
     ("Python 3.9.18", "3.9.18"), ("Python 2.7.5", "2.7.5"), ("Python 3.13.0rc1", "3.13.0"),
 ])
 def test_python_version_from_python_dash_v(printed: str, version: str) -> None:
-    text = (DATA / "el7-root.txt").read_text().replace("@@python\n/usr/bin/python3\n3.11.2\n",
-                                                        f"@@python\n/usr/bin/python3\n{printed}\n")
+    recorded = (DATA / "el7-root.txt").read_text()
+    section = re.search(r"@@python\n(.*)\n(.*)\n", recorded)
+    assert section, "no @@python section in the recording"
+    text = recorded.replace(section.group(0), f"@@python\n{section.group(1)}\n{printed}\n", 1)
+    assert text != recorded or section.group(2) == printed  # the version line really was replaced
     f = parse_facts(text)
     assert f["python_version"] == version
     assert f["python"]["version"]["major"] == int(version.split(".")[0])

@@ -139,7 +139,9 @@ def test_image_from_host_paths_changed_or_retagged() -> None:
     p = plan("hostprep.runtime.image", {**TOOLS, "paths": ["/bin/sh"]})
     assert p.changed and "differs: paths" in p.diff["after"]
     assert "image from-host demo-tools:latest /bin/sh" in p.steps[-1].cmd
-    retagged = CAPTURED.replace('"digest": "sha256:f2366', '"digest": "sha256:aaaaa', 1)
+    digest = json.loads(CAPTURED.split("@@hostprep:images@@\n", 1)[1].splitlines()[0])[0]["digest"]
+    retagged = CAPTURED.replace(f'"digest": "{digest}', '"digest": "sha256:' + "a" * 64, 1)
+    assert retagged != CAPTURED
     p = plan("hostprep.runtime.image", TOOLS, stdout=retagged)
     assert p.changed and "another image" in p.diff["after"]
 

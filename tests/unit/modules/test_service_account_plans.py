@@ -11,7 +11,8 @@ from hostprep.modules.rpm_key import is_key_id, parse_fingerprints, parse_instal
 from hostprep.modules.user import expiry_days
 from tests.unit.modules.conftest import captured, plan_of
 
-LAB_FPR = "C2EB 35C6 087F 0A6E 800F 9351 E159 5353 D74F 879B"
+# the lab signing key of the machine rpm_key_lab.txt was captured on (each machine makes its own key)
+LAB_FPR = "7595 FD3A 2269 F1EF 1C65 1236 ECE8 562B A221 E745"
 LAB_KEY = "http://10.231.0.1:8480/RPM-GPG-KEY-hostprep-lab"
 
 
@@ -73,13 +74,13 @@ def test_rpm_key_fingerprint_and_state() -> None:
     assert parse_fingerprints(probe.stdout) == [LAB_FPR.replace(" ", "")]
     assert parse_installed("d74f879b-6b0a8788\npackage gpg-pubkey is not installed\n") == {"d74f879b"}
     ok = plan_of("rpm_key", {"key": LAB_KEY, "fingerprint": LAB_FPR}, probe)
-    assert not ok.changed and ok.result["keyid"] == "d74f879b"
+    assert not ok.changed and ok.result["keyid"] == "a221e745"
     wrong = plan_of("rpm_key", {"key": LAB_KEY, "fingerprint": "0000" + LAB_FPR[4:]}, probe)
     assert wrong.failed and "does not match" in wrong.msg
     gone = plan_of("rpm_key", {"key": LAB_KEY, "state": "absent"}, probe)
-    assert cmds(gone) == ["rpm -e --allmatches gpg-pubkey-d74f879b"]
+    assert cmds(gone) == ["rpm -e --allmatches gpg-pubkey-a221e745"]
     fresh = plan_of("rpm_key", {"key": LAB_KEY, "fingerprint": LAB_FPR},
-                    probe.stdout.replace("d74f879b-6b0a8788\n", ""))
+                    probe.stdout.replace("a221e745-6b15f494\n", ""))
     # the import re-checks the fetched key's fingerprint before rpm --import
     assert fresh.changed and f"'^fpr:*:{LAB_FPR.replace(' ', '')}:'" in fresh.steps[0].cmd
     assert fresh.steps[0].cmd.endswith('rpm --import "$k"')
