@@ -67,7 +67,6 @@ def test_pin_upgrade_downgrade_daemon_json_and_users(lab, tmp_path: Path) -> Non
     assert ssh(h, "docker info --format '{{.LoggingDriver}}'").stdout.strip() == "journald"
     assert "docker" in ssh(h, "id -nG alice").stdout.split()
     assert "docker" in ssh(h, "id -nG bob").stdout.split()
-    pid_before = ssh(h, "systemctl show -p MainPID --value docker").stdout.strip()
     # upgrade to the pin, then downgrade to an older pin
     up = write_inventory(tmp_path / "inv2.yml", hosts, extra={"docker_version": "26.1.4"})
     assert _apply(up)["rc"] == 2
@@ -75,13 +74,18 @@ def test_pin_upgrade_downgrade_daemon_json_and_users(lab, tmp_path: Path) -> Non
     down = write_inventory(tmp_path / "inv3.yml", hosts, extra={"docker_version": "25.0.5"})
     assert _apply(down)["rc"] == 2
     assert ssh(h, "rpm -q --qf '%{VERSION}' docker-ce docker-ce-cli").stdout == "25.0.525.0.5"
+    # the baseline is taken right before the changes it judges: a no-op run keeps dockerd's PID (so a PID
+    # that moves below is the handler's doing, not the upgrade's or the downgrade's) ...
+    pid_before = ssh(h, "systemctl show -p MainPID --value docker").stdout.strip()
+    assert pid_before.isdigit() and pid_before != "0", pid_before
     assert _apply(down)["rc"] == 0
-    # a daemon.json change restarts docker through the handler
+    assert ssh(h, "systemctl show -p MainPID --value docker").stdout.strip() == pid_before
+    # ... and a daemon.json change restarts docker through the handler
     changed = write_inventory(tmp_path / "inv4.yml", hosts, extra={
         "docker_version": "25.0.5", "docker_daemon_config": {"log-driver": "json-file"}})
-    _apply(changed)
+    assert _apply(changed)["rc"] == 2
     pid_after = ssh(h, "systemctl show -p MainPID --value docker").stdout.strip()
-    assert pid_after != pid_before
+    assert pid_after.isdigit() and pid_after not in ("0", pid_before), (pid_before, pid_after)
     assert ssh(h, "docker info --format '{{.LoggingDriver}}'").stdout.strip() == "json-file"
 
 
