@@ -17,6 +17,7 @@ import pytest
 from hostprep.config.ansible_cfg import AnsibleConfig, fill_connection, find_config
 from hostprep.errors import InputError
 from hostprep.transport.options import ConnectionOptions
+from tests.unit.ansible_listing import hosts_sorted
 
 BIN = Path(sys.executable).parent
 
@@ -51,7 +52,7 @@ def test_inventory_from_config_relative_to_the_file(tmp_path: Path) -> None:
         elsewhere.mkdir()
         proc = run(tool, elsewhere, str(work / "site.yml"), "--list-hosts", cfg=work / "ansible.cfg")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        listed[tool] = proc.stdout.replace(str(work), "W")
+        listed[tool] = hosts_sorted(proc.stdout.replace(str(work), "W"))
     assert listed["hostprep"] == listed["ansible-playbook"] and "h2" in listed["hostprep"]
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.ansible_listing import hosts_sorted
+
 BIN = Path(sys.executable).parent
 
 ROLE = """
@@ -75,23 +77,8 @@ def test_listings_print_what_ansible_prints(tmp_path: Path, args: list[str]) -> 
     for tool in ("ansible-playbook", "hostprep"):
         proc = run(tool, project(tmp_path, tool), *args)
         assert proc.returncode == 0, proc.stderr
-        outs[tool] = _hosts_sorted(proc.stdout)
+        outs[tool] = hosts_sorted(proc.stdout)
     assert outs["hostprep"] == outs["ansible-playbook"]
-
-
-def _hosts_sorted(text: str) -> str:
-    """ansible-playbook lists a play's hosts in set order (it varies between runs): compare them sorted."""
-    out: list[str] = []
-    hosts: list[str] = []
-    in_hosts = False
-    for line in text.split("\n"):
-        if in_hosts and line.startswith("      ") and not line.startswith("      TASK TAGS"):
-            hosts.append(line)
-            continue
-        out += sorted(hosts)
-        hosts, in_hosts = [], line.startswith("    hosts (")
-        out.append(line)
-    return "\n".join(out + sorted(hosts))
 
 
 def _ran(work: Path) -> list[str]:
