@@ -346,7 +346,9 @@ class Builder:
                 stage.args[name] = value
             else:
                 stage.args.pop(name, None)
-        self._step(stage, ins, {"args": sorted(stage.args.items())})
+        # values are not part of the chain: a step sees them only through what it expands (in its own key) or,
+        # for RUN, through its environment (in RUN's key), so a changed value misses from its first use on
+        self._step(stage, ins, {"declared": ins.args})
 
     def _do_workdir(self, ins, stage):
         path = self._expand_word(ins, ins.args.strip(), self._env(stage))
