@@ -87,11 +87,25 @@ def changed_key_error(where: str, expected: paramiko.PKey, offered: paramiko.PKe
     )
 
 
+# what to change to accept a new key, by the setting that decided the strict policy (a host's variables
+# win over --host-key-policy, which wins over ssh_config: the advice names the one that counts)
+POLICY_ADVICE = {
+    "host": "set the host's policy (the host's variables decided it: hostprep_host_key_policy, "
+            "ansible_host_key_checking or StrictHostKeyChecking in ansible_ssh_common_args win over "
+            "--host-key-policy) to accept-new",
+    "cli": "use --host-key-policy accept-new (--host-key-policy strict decided it)",
+    "ssh_config": "use --host-key-policy accept-new (StrictHostKeyChecking in ssh_config decided it)",
+    "default": "use --host-key-policy accept-new",
+}
+
+
 class KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
     """Decide on a key that known_hosts does not list (paramiko itself refuses changed keys)."""
 
-    def __init__(self, policy: str, record_to: Path, where: str, hashed: bool = False) -> None:
+    def __init__(self, policy: str, record_to: Path, where: str, hashed: bool = False,
+                 source: str = "default") -> None:
         self.policy = policy
+        self.source = source  # which setting decided the policy: "host", "cli", "ssh_config" or "default"
         self.record_to = record_to
         self.where = where
         self.hashed = hashed
@@ -105,7 +119,7 @@ class KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
             return
         raise HostKeyError(
             f"host key for {hostname} is not known ({key.get_name()} {fingerprint(key)}); "
-            f"add it to {self.record_to} or use --host-key-policy accept-new"
+            f"add it to {self.record_to} or {POLICY_ADVICE.get(self.source, POLICY_ADVICE['default'])}"
         )
 
 
@@ -142,4 +156,7 @@ def secure_client(settings: SSHSettings, conn: Connection) -> None:
     if policy == "off":
         warn_host_key_checking_off(f"first for {conn.original_host}")
     hashed = str(conn.ssh_config.get("hashknownhosts", "no")).lower() == "yes"
-    client.set_missing_host_key_policy(KnownHostsPolicy(policy, files[0], conn.original_host, hashed))
+    source = settings.host_key_policy_source
+    if source == "default" and conn.ssh_config.get("stricthostkeychecking"):
+        source = "ssh_config"
+    client.set_missing_host_key_policy(KnownHostsPolicy(policy, files[0], conn.original_host, hashed, source))

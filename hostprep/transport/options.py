@@ -130,8 +130,9 @@ def warn_host_key_checking_off(where: str) -> None:
         if _warned_off:
             return
         _warned_off = True
-    print(f"[WARNING]: host key checking is OFF ({where}): any host key is accepted and none is "
-          "recorded; use this only for throwaway hosts", file=sys.stderr, flush=True)
+    print(f"[WARNING]: host key checking is OFF ({where}): any unknown host key is accepted and none is "
+          "recorded (a changed key is still refused); use this only for throwaway hosts", file=sys.stderr,
+          flush=True)
 
 
 def reset_warnings() -> None:
