@@ -82,6 +82,7 @@ class HostState:
     module_facts: set[str] = field(default_factory=set)  # fact names set by modules (see fact_vars)
     last_facts: Any = UNREAD  # last run's facts from the fact cache, read once (PlayRunner.last_facts)
     current_task: Any = None  # the task being run (where the fast path's lookahead starts)
+    current_title: str | None = None  # that task's name as shown (rendered: "{{ item }}" names resolved)
     walk_pos: int = 0
     last_failure: tuple[Any, dict[str, Any]] | None = None  # (task, result) of the last failure, for rescue
     rescues: int = 0  # how many times a block's rescue took over a failure (the strategy compares it)

@@ -141,6 +141,7 @@ class Strategy:
         """Run the task on the host (within its throttle); nothing is applied yet."""
         prep = self.prep(host, task, scope)
         host.current_task = task
+        host.current_title = None  # set (rendered) when the task starts; until then its display name
         gate = self.throttle(prep)
         if gate is None:
             return TaskRunner(prep, self.services, title).run()

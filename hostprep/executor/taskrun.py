@@ -78,6 +78,7 @@ class TaskRunner:
         prep, task = self.prep, self.task
         templar = prep.templar()
         title = self._title or prep.title(templar)
+        self.host.current_title = title  # the progress display names tasks as they are shown
         no_log = prep.bool_kw(templar, "no_log")
         whens = prep.whens()
         try:

@@ -282,7 +282,7 @@ class ProgressOutput:
                 continue
             task = st.current_task
             if task is not None and task is not task_before:
-                now[task.display_name] += 1
+                now[st.current_title or task.display_name] += 1  # rendered, as the task lines show it
             else:
                 now[header or "starting"] += 1
         snap.now = sorted(now.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -181,3 +181,25 @@ def test_play_targets_follow_patterns_and_limit(tmp_path: Path) -> None:
     playbook, inventory = load_playbook(book), load_inventory([str(inv)])
     assert play_targets(playbook, inventory, RunOptions()) == [["h00", "h01", "h02"], ["h01", "h02"]]
     assert play_targets(playbook, inventory, RunOptions(limit="h02")) == [["h02"], ["h02"]]
+
+
+def test_now_line_names_tasks_rendered() -> None:
+    """The display's `now` names a task as its lines do ("{{ item }}" resolved), not its template."""
+    import types
+
+    from hostprep.executor.state import HostState
+    from hostprep.playbook.model import Task
+
+    task = Task(name="install {{ pkg }}", module="debug", args={}, keywords={})
+    states = {}
+    for name in ("a", "b"):
+        states[name] = HostState(name=name, inv_vars={})
+    runner = types.SimpleNamespace(states=states, task_status=types.SimpleNamespace(read=lambda: ("", 0, 0, False)))
+    out = ProgressOutput(stream=io.StringIO(), targets=[["a", "b"]])
+    out.attach(runner)
+    out._play_index = 0  # the first play is running (as after play())
+    for st in states.values():
+        st.current_task = task
+    states["a"].current_title = "install docker"
+    snap = out.snapshot()
+    assert dict(snap.now) == {"install docker": 1, "install {{ pkg }}": 1}
