@@ -25,7 +25,7 @@ from hostprep.runtime.store import Store
 trace = linux.trace
 
 
-def _start(spec, cgroup, sync, ack, console, errors):
+def _start(spec, cgroup, sync, ack, console, errors, install_seccomp):
     """The container's PID 1, from fork to exec: every step of a container's start, in order."""
     process.die_with_parent()
     process.not_dumpable()
@@ -33,7 +33,6 @@ def _start(spec, cgroup, sync, ack, console, errors):
     os.close(ack)
     process.close_inherited_fds(keep=(sync, console, errors))
     process.new_session()
-    install_seccomp = security.load_seccomp(spec["seccomp"])  # imported while the host's modules are reachable
     umask = os.umask(0)
     _unshare_namespaces(spec)
     _await(sync, b"g")  # the supervisor has made the container's directories and cgroups
@@ -149,6 +148,9 @@ def _fork_pid1(spec, cgroup, errors_w):
     Returns (pid, sync_w, ack_r, console_host): the supervisor's go-ahead to PID 1, PID 1's word that it will
     die with the supervisor, and the socket the container's pty comes over (-t).
     """
+    # imported here, before the fork: after pivot_root the host's modules are out of reach, and an import in the
+    # forked child costs several times more (every page it writes is a copy-on-write fault)
+    install_seccomp = security.load_seccomp(spec["seccomp"])
     sync_r, sync_w = os.pipe()
     ack_r, ack_w = os.pipe()
     console_host, console_ctr = process.console_socket() if spec["tty"] else (None, None)
@@ -160,7 +162,7 @@ def _fork_pid1(spec, cgroup, errors_w):
             if pid == 0:
                 try:
                     trace("pid1")
-                    _start(spec, cgroup, sync_r, ack_w, console_ctr, errors_w)
+                    _start(spec, cgroup, sync_r, ack_w, console_ctr, errors_w, install_seccomp)
                 except BaseException as exc:  # noqa: BLE001 - reported, never falls back into the caller's code
                     if errors_w is not None:
                         os.write(errors_w, str(exc).encode()[:4000])
@@ -304,13 +306,13 @@ def exec_in(root, ref, cmd, env_extra=None, workdir=None, user=None, tty=False, 
         if user is None and "uid" in recorded:  # written by earlier versions
             user = "{}:{}".format(recorded["uid"], recorded.get("gid", recorded["uid"]))
     console_host, console_ctr = process.console_socket() if tty else (None, None)
+    install_seccomp = security.load_seccomp(seccomp)  # before the fork, as for run (see _fork_pid1)
     pid = os.fork()
     if pid == 0:
         try:
             process.die_with_parent()
             process.not_dumpable()  # and so the helper forked below, visible in the container until its exec
             process.close_inherited_fds(keep=(console_ctr,))
-            install_seccomp = security.load_seccomp(seccomp)
             Cgroup(state["id"]).join_self()
             root_fd = os.open("/proc/{}/root".format(pid1), os.O_RDONLY)
             fds = []
