@@ -9,12 +9,14 @@ from typing import Any
 import click
 
 from hostprep.cli.connection import connection_options, pop_connection_options
+from hostprep.cli.vaultopts import setup_vault, vault_options
 
 
 @click.command("facts")
 @click.option("-i", "--inventory", "inventories", multiple=True, required=True)
 @click.argument("pattern", default="all")
 @connection_options
+@vault_options
 def command(inventories: tuple[str, ...], pattern: str, **kwargs: Any) -> None:
     """Print each host's facts as JSON (keys as in ansible_facts), gathered with become if -b says so."""
     from hostprep.errors import HostprepError, InputError, UnreachableError
@@ -22,6 +24,7 @@ def command(inventories: tuple[str, ...], pattern: str, **kwargs: Any) -> None:
     from hostprep.inventory import load_inventory
     from hostprep.transport.connect import become_from_vars, open_transport
 
+    setup_vault(kwargs)  # an inventory may hold vaulted values
     cli = pop_connection_options(kwargs)
     inv = load_inventory(list(inventories))
     hosts = inv.select(pattern)

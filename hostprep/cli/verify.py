@@ -9,6 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from hostprep.cli.vaultopts import setup_vault, vault_options
+
 
 @click.command("verify")
 @click.option("-i", "--inventory", "inventories", multiple=True, required=True, help="Inventory source(s).")
@@ -17,7 +19,9 @@ from rich.table import Table
 @click.option("--suite", "suites", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="testinfra files to run instead of the bundled docker and runtime suites.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each failed host's pytest output.")
-def command(inventories: tuple[str, ...], limit: str, forks: int, suites: tuple[Path, ...], verbose: bool) -> None:
+@vault_options
+def command(inventories: tuple[str, ...], limit: str, forks: int, suites: tuple[Path, ...], verbose: bool,
+            **vault: object) -> None:
     """Check hosts after a rollout with the bundled testinfra suites; exit 1 if any host fails."""
     from hostprep.inventory import load_inventory
     from hostprep.verify.expectations import docker_expectations
@@ -29,6 +33,7 @@ def command(inventories: tuple[str, ...], limit: str, forks: int, suites: tuple[
         raise click.ClickException(f"hostprep verify runs the testinfra suites with {' and '.join(missing)}, which "
                                    f"are not installed: pip install {' '.join(missing)} (or reinstall hostprep "
                                    "with its dependencies)")
+    setup_vault(vault)  # an inventory may hold vaulted values
     inv = load_inventory(list(inventories))
     selected = inv.select(limit)
     if not selected:

@@ -7,6 +7,7 @@ group_vars, include_vars, copy sources and inline !vault values, and never print
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -165,3 +166,18 @@ def test_ask_vault_pass_reads_stdin_without_a_terminal(tmp_path: Path, pw: Path)
     assert run("ansible-vault", "encrypt", str(target), f"--vault-password-file={pw}", cwd=tmp_path).returncode == 0
     proc = run("hostprep", "vault", "view", str(target), "--ask-vault-pass", cwd=tmp_path, stdin="correct horse\n")
     assert proc.returncode == 0 and proc.stdout == "a: 1\n", proc.stderr
+
+
+def test_inventory_and_facts_read_vaulted_group_vars(tmp_path: Path, pw: Path) -> None:
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "hosts.ini").write_text("h1\n")
+    (tmp_path / "inv" / "group_vars").mkdir()
+    (tmp_path / "inv" / "group_vars" / "all.yml").write_text(
+        encrypt(f"ansible_connection: local\nsecret_value: {SECRET_VALUE}\n".encode(), b"correct horse"))
+    listed = run("hostprep", "inventory", "-i", "inv", "--host", "h1", f"--vault-password-file={pw}", cwd=tmp_path)
+    theirs = run("ansible-inventory", "-i", "inv", "--host", "h1", f"--vault-password-file={pw}", cwd=tmp_path)
+    assert listed.returncode == theirs.returncode == 0, listed.stderr + theirs.stderr
+    assert json.loads(listed.stdout) == json.loads(theirs.stdout)
+    facts = run("hostprep", "facts", "-i", "inv", "h1", f"--vault-password-file={pw}", cwd=tmp_path)
+    assert facts.returncode == 0 and '"distribution"' in facts.stdout, facts.stderr
+    assert run("hostprep", "facts", "-i", "inv", "h1", cwd=tmp_path).returncode == 3
