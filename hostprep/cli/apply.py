@@ -12,6 +12,7 @@ import click
 from hostprep.cli.connection import _ask, connection_options, pop_connection_options
 from hostprep.cli.playflags import (
     PlayFlags,
+    Stepper,
     flush_fact_cache,
     listing,
     play_flags,
@@ -114,7 +115,7 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
         forks = cfg.get("forks") if cfg.is_set("forks") else 50
     options = RunOptions(check=check, diff=diff, forks=forks, tags=_split(tags), skip_tags=_split(skip_tags),
                          limit=limit, extra_vars=extra, verbosity=verbose, no_fast_path=no_fast_path,
-                         connection=connection)
+                         connection=connection, step=Stepper() if flags.step else None)
     targets = play_targets(book, inv, options)
     for name in sorted({name for hosts in targets for name in hosts}):
         check_host(name, inv.host_vars(name), connection)  # bad connection variables: refused before any contact

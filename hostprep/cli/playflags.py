@@ -10,6 +10,7 @@ makes plays that do not say `gather_facts` skip it.
 from __future__ import annotations
 
 import fnmatch
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ class PlayFlags:
     start_at_task: str | None = None
     force_handlers: bool = False
     flush_cache: bool = False
+    step: bool = False
 
 
 def play_flags(func):  # noqa: ANN001, ANN201 - click decorator stack
@@ -44,7 +46,7 @@ def play_flags(func):  # noqa: ANN001, ANN201 - click decorator stack
         click.option("--start-at-task", help="Start at the first task with this name (a glob; 'role : name' too)."),
         click.option("--force-handlers", is_flag=True, help="Run notified handlers even on hosts that failed."),
         click.option("--flush-cache", is_flag=True, help="Forget the cached facts of the run's hosts first."),
-        click.option("--step", is_flag=True, hidden=True),
+        click.option("--step", is_flag=True, help="Ask before each task: (N)o / (y)es / (c)ontinue."),
         click.option("-c", "--connection", "connection_type",
                      type=click.Choice(["ssh", "smart", "paramiko", "local"]),
                      help="Connection type for hosts that set no ansible_connection (ssh or local)."),
@@ -60,9 +62,6 @@ def play_flags(func):  # noqa: ANN001, ANN201 - click decorator stack
 def pop_play_flags(kwargs: dict[str, Any], connection: Any) -> PlayFlags:
     """Take this module's flags out of `kwargs`; the connection ones go into `connection`."""
     values = {name: kwargs.pop(name, None) for name in FLAG_NAMES}
-    if values["step"]:
-        raise InputError("--step is not supported by hostprep (use --check --diff to see each change first)",
-                         key="--step")
     if connection is not None:
         if values["connection_type"]:
             connection.connection = "local" if values["connection_type"] == "local" else "ssh"
@@ -70,7 +69,39 @@ def pop_play_flags(kwargs: dict[str, Any], connection: Any) -> PlayFlags:
             if values[name]:
                 setattr(connection, name, values[name])
     return PlayFlags(bool(values["list_hosts"]), bool(values["list_tags"]), values["start_at_task"],
-                     bool(values["force_handlers"]), bool(values["flush_cache"]))
+                     bool(values["force_handlers"]), bool(values["flush_cache"]), bool(values["step"]))
+
+
+class Stepper:
+    """--step: before each task, ask as ansible-playbook does: (N)o skips it, (y)es runs it, (c)ontinue runs
+    it and every task after it without asking. Read from the terminal, else one line of standard input."""
+
+    def __init__(self, ask: Any = None) -> None:
+        self._ask = ask or _ask_line
+        self._continue = False
+        self._lock = threading.Lock()
+
+    def __call__(self, title: str) -> bool:
+        with self._lock:
+            if self._continue:
+                return True
+            answer = self._ask(f"Perform task: TASK: {title} (N)o/(y)es/(c)ontinue: ").strip().lower()
+            if answer in ("c", "continue"):
+                self._continue = True
+                return True
+            return answer in ("y", "yes")
+
+
+def _ask_line(prompt: str) -> str:
+    import sys
+
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    try:
+        with open("/dev/tty") as tty:  # noqa: PTH123 - the terminal, even when stdin is redirected
+            return tty.readline()
+    except OSError:
+        return sys.stdin.readline()
 
 
 def _tags(value: Any) -> list[str]:

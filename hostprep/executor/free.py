@@ -69,6 +69,8 @@ class FreeStrategy(Strategy):
             return None
         if self.run_once_wanted(host, task, step.scope):
             self._warn_run_once(task)
+        if self.options.step is not None and not self.options.step(task.display_name):  # --step: said no
+            return None
         self.run_task(host, task, step.scope)
         return None
 

@@ -113,6 +113,8 @@ class LinearStrategy(Strategy):
     def _task(self, task: Task, group: list[tuple[HostState, Step]], batch: list[HostState]) -> None:
         first, step = group[0]
         title = self._title(first, task, step.scope)
+        if self.options.step is not None and not self.options.step(title):  # --step: the user said no
+            return
         self.run.output.header(title)
         self.run.status.start(title, len(group))
         if self.guarded(first, task, lambda: self.run_once_wanted(first, task, step.scope)):

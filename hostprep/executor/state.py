@@ -30,6 +30,7 @@ class RunOptions:
     no_fast_path: bool = False  # every probe in its own round trip (for comparison and debugging)
     # -u, -k, -K, -b, --become-method, ...: layered under each host's variables by transport/connect.py
     connection: ConnectionOptions | None = None
+    step: Any = None  # --step: called with a task's title before it runs; False skips the task
     strategy: str | None = None  # the default strategy of plays that name none (None: $ANSIBLE_STRATEGY or linear)
 
 

@@ -127,10 +127,35 @@ def test_force_handlers(tmp_path: Path, force: bool) -> None:
 @pytest.mark.parametrize("args,message", [
     (["--limit", "nosuch"], "--limit 'nosuch' matches no host"),
     (["--bogus-flag"], "No such option"),
-    (["--step"], "--step is not supported"),
 ])
 def test_bad_flags_exit_3_before_any_host(tmp_path: Path, args: list[str], message: str) -> None:
     work = project(tmp_path, "hostprep")
     proc = run("hostprep", work, *args)
     assert proc.returncode == 3 and message in proc.stderr, proc.stderr
     assert _ran(work) == []
+
+
+STEP_BOOK = """
+- hosts: w1
+  gather_facts: false
+  tasks:
+    - {name: one, command: "touch {out}/one"}
+    - {name: two, command: "touch {out}/two"}
+    - {name: three, command: "touch {out}/three"}
+    - {name: four, command: "touch {out}/four"}
+"""
+
+
+def test_step_asks_before_each_task_like_ansible(tmp_path: Path) -> None:
+    ran = {}
+    for tool in ("ansible-playbook", "hostprep"):
+        work = project(tmp_path, tool)
+        (work / "site.yml").write_text(textwrap.dedent(STEP_BOOK.replace("{out}", str(work / "out"))))
+        env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_HOME": str(work / ".ansible"),
+               "ANSIBLE_LOCAL_TEMP": str(work / ".atmp"), "ANSIBLE_RETRY_FILES_ENABLED": "0"}
+        cmd = [str(BIN / tool), *(["apply"] if tool == "hostprep" else []), "-i", "inv.ini", "site.yml", "--step"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, env=env, timeout=300,
+                              input="n\ny\nc\n", start_new_session=True)  # no terminal: answers on stdin
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        ran[tool] = _ran(work)
+    assert ran["hostprep"] == ran["ansible-playbook"] == ["four", "three", "two"]
