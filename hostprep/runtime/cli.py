@@ -141,6 +141,21 @@ def _parser():
     hist.add_argument("image")
     ii = image_sub.add_parser("inspect", help="an image's configuration, with Docker's field names")
     ii.add_argument("images", nargs="+")
+    pl = sub.add_parser("pull", help="pull an image from a registry")
+    pl.add_argument("--plain-http", action="store_true", help="HTTP without TLS for this registry")
+    pl.add_argument("image")
+    ps_ = sub.add_parser("push", help="push an image to a registry")
+    ps_.add_argument("--plain-http", action="store_true", help="HTTP without TLS for this registry")
+    ps_.add_argument("image")
+    ps_.add_argument("destination", nargs="?", help="REGISTRY/NAME[:TAG] (default: the image's own name)")
+    li = sub.add_parser("login", help="store credentials for a registry (checked against it first)")
+    li.add_argument("-u", "--username", required=True)
+    li.add_argument("-p", "--password", help="prefer --password-stdin: a command line is visible to others")
+    li.add_argument("--password-stdin", action="store_true")
+    li.add_argument("--plain-http", action="store_true")
+    li.add_argument("server")
+    lo = sub.add_parser("logout", help="forget a registry's credentials")
+    lo.add_argument("server")
     ins = sub.add_parser("inspect", help="show an image's or container's details")
     ins.add_argument("ref")
     run = sub.add_parser("run", help="run a command in a new container")
@@ -212,7 +227,7 @@ def _main(opts):
 
     root = state_root()
     if os.geteuid() != 0 and opts.command in ("run", "import", "rm", "rmi", "tag", "image", "container",
-                                                "build"):
+                                                "build", "pull", "login", "logout"):
         print("hostprep-runtime: must run as root (namespaces, mounts, cgroups)", file=sys.stderr)
         return 1
     try:
@@ -227,6 +242,10 @@ def _main(opts):
             from hostprep.runtime.importer import import_any
 
             print(import_any(store, opts.file, opts.name, opts.cmd))
+        elif opts.command in ("pull", "push", "login", "logout"):
+            from hostprep.runtime import registrycli
+
+            return registrycli.main(opts, store, root)
         elif opts.command in ("build", "history") or (opts.command == "image" and opts.image_command == "inspect"):
             from hostprep.runtime import buildcli
 

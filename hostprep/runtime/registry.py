@@ -1,0 +1,479 @@
+"""`pull`, `push`, `login`: the OCI distribution protocol over HTTP(S) with urllib (distribution's spec, read
+for the rules).
+
+- Manifests: OCI image manifests and Docker v2 schema 2 manifests are stored as received (their digest is
+  the registry's); an OCI image index or Docker manifest list is resolved to this host's platform.
+- Blobs are streamed to a temporary file in the store while they are hashed; only a blob whose sha256 matches
+  its digest is moved into place, and the image is named only once every blob of it is there. A download cut
+  short is resumed with a Range request (and hashed on), up to RETRIES times; 5xx answers are retried too.
+- Uploads: HEAD first (a blob the repository has is not sent again), then a cross-repository mount from a
+  repository of the same registry the blob was pulled from or pushed to (ROOT/registry-blobs.json), then
+  a monolithic PUT, or PATCH chunks of CHUNK bytes and a closing PUT for blobs larger than that.
+- Auth as Docker does it: anonymous first; a 401's WWW-Authenticate challenge says Basic (the stored
+  credentials are sent) or Bearer (a token is fetched from its realm for the scope, with the credentials if
+  there are any). Credentials and tokens are never printed.
+"""
+
+import json
+import os
+import platform
+import time
+
+from hostprep.runtime import auth
+from hostprep.runtime.store import ImageError, check_digest, sha256
+
+MT_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MT_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+ACCEPT = ", ".join((MT_OCI_MANIFEST, MT_OCI_INDEX, MT_DOCKER_MANIFEST, MT_DOCKER_LIST))
+DEFAULT_REGISTRY = "registry-1.docker.io"
+RETRIES = 3
+CHUNK = 16 << 20
+MAX_MANIFEST = 4 << 20
+
+
+class RegistryError(Exception):
+    """A registry that refused or failed; the message has its answer (never credentials)."""
+
+
+def split_ref(ref):
+    """(registry host, repository, tag or None, digest or None) of an image reference."""
+    from hostprep.runtime import refs
+
+    domain, path, tag, digest = refs.parse_image_ref(ref)
+    if domain is None or domain == "docker.io":
+        domain = DEFAULT_REGISTRY
+        if "/" not in path:
+            path = "library/" + path
+    if tag is None and digest is None:
+        tag = "latest"
+    return domain, path, tag, digest
+
+
+def host_platform():
+    machine = platform.machine()
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(machine, machine)
+    return "linux", arch
+
+
+class Client:
+    """One registry: its scheme, TLS context, credentials and the bearer tokens it gave, by scope."""
+
+    def __init__(self, root, host, plain_http=False, chunk=CHUNK, out=None):
+        self.root = root
+        self.host = host
+        self.plain = plain_http or auth.insecure(root, host)
+        self.base = ("http://" if self.plain else "https://") + host
+        self.context = None if self.plain else auth.ssl_context(root, host)
+        self.creds = auth.credentials(root, host)
+        self.tokens = {}
+        self.basic = False
+        self.chunk = chunk
+        self.out = out
+
+    # -- HTTP --------------------------------------------------------------------------------------------------
+    def request(self, method, path, scope=None, headers=None, data=None, ok=(200,), stream=False):
+        """The response to a request (retried on 5xx and connection errors, authenticated on 401)."""
+        import urllib.error
+        import urllib.request
+
+        url = path if path.startswith("http") else self.base + path
+        attempt = 0
+        authed = False
+        while True:
+            hdrs = dict(headers or {})
+            token = self.tokens.get(scope)
+            if token:
+                hdrs["Authorization"] = "Bearer " + token
+            elif self.basic and self.creds:
+                hdrs["Authorization"] = _basic(self.creds)
+            body = data() if callable(data) else data
+            if hasattr(body, "seek"):  # a file sent again (after a 401 or an error) goes from its start
+                body.seek(0)
+            req = urllib.request.Request(url, data=body, headers=hdrs, method=method)
+            try:
+                resp = self._opener().open(req, timeout=60)
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401 and not authed:
+                    authed = True
+                    self._authenticate(exc.headers.get("WWW-Authenticate", ""), scope)
+                    continue
+                if exc.code in ok:
+                    return exc
+                if exc.code >= 500 and attempt < RETRIES:
+                    attempt += 1
+                    time.sleep(0.5 * attempt)
+                    continue
+                raise RegistryError("{} {}: {} {}".format(method, _shown_url(url), exc.code, _error_text(exc)))
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                if _is_tls(reason):
+                    raise RegistryError("{}: TLS verification failed ({}); put the registry's CA in "
+                                        "certs.d/{}/ca.crt".format(self.host, reason, self.host))
+                if attempt < RETRIES:
+                    attempt += 1
+                    time.sleep(0.5 * attempt)
+                    continue
+                raise RegistryError("{} {}: {}".format(method, _shown_url(url), reason))
+            if resp.status not in ok:
+                raise RegistryError("{} {}: unexpected answer {}".format(method, _shown_url(url), resp.status))
+            return resp
+
+    def _opener(self):
+        import urllib.request
+
+        handlers = [_NoRedirectForWrites()]
+        if self.context is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=self.context))
+        return urllib.request.build_opener(*handlers)
+
+    def _authenticate(self, challenge, scope):
+        kind, _, params = challenge.partition(" ")
+        kind = kind.lower()
+        if kind == "basic":
+            if not self.creds:
+                raise RegistryError("{} asks for a login: hostprep-runtime login {}".format(self.host, self.host))
+            self.basic = True
+            return
+        if kind != "bearer":
+            raise RegistryError("{}: unsupported authentication challenge {!r}".format(self.host, kind))
+        fields = _challenge_params(params)
+        if "realm" not in fields:
+            raise RegistryError("{}: bearer challenge without a realm".format(self.host))
+        import urllib.parse
+
+        query = {}
+        if fields.get("service"):
+            query["service"] = fields["service"]
+        if scope or fields.get("scope"):
+            query["scope"] = scope or fields["scope"]
+        url = fields["realm"] + ("?" + urllib.parse.urlencode(query) if query else "")
+        import urllib.request
+
+        headers = {"Authorization": _basic(self.creds)} if self.creds else {}
+        try:
+            resp = self._opener().open(urllib.request.Request(url, headers=headers), timeout=60)
+            answer = json.loads(resp.read(1 << 20).decode("utf-8"))
+        except Exception as exc:  # noqa: BLE001 - any failure of the token service is reported as one
+            raise RegistryError("{}: no token from {}: {}".format(self.host, fields["realm"],
+                                                                 getattr(exc, "code", exc)))
+        token = answer.get("token") or answer.get("access_token")
+        if not token:
+            raise RegistryError("{}: the token service gave no token".format(self.host))
+        self.tokens[scope] = token
+
+    # -- the protocol ------------------------------------------------------------------------------------------
+    def ping(self):
+        self.request("GET", "/v2/", ok=(200,))
+
+    def get_manifest(self, repo, reference):
+        resp = self.request("GET", "/v2/{}/manifests/{}".format(repo, reference), scope=_scope(repo, "pull"),
+                            headers={"Accept": ACCEPT})
+        data = resp.read(MAX_MANIFEST + 1)
+        if len(data) > MAX_MANIFEST:
+            raise RegistryError("{}: manifest larger than {} bytes".format(repo, MAX_MANIFEST))
+        media = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
+        return data, media
+
+    def fetch_blob(self, repo, digest, dest_dir):
+        """The blob streamed into a temporary file in dest_dir and checked; returns its path (caller moves it)."""
+        import tempfile
+
+        hexd = check_digest(digest)
+        fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".pull-")
+        h = sha256()
+        size = 0
+        attempt = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while True:
+                    headers = {"Range": "bytes={}-".format(size)} if size else {}
+                    resp = self.request("GET", "/v2/{}/blobs/{}".format(repo, digest), scope=_scope(repo, "pull"),
+                                        headers=headers, ok=(200, 206))
+                    if size and resp.status == 200:  # the registry ignored the range: start over
+                        out.seek(0)
+                        out.truncate()
+                        h, size = sha256(), 0
+                    try:
+                        while True:
+                            chunk = resp.read(1 << 20)
+                            if not chunk:
+                                break
+                            out.write(chunk)
+                            h.update(chunk)
+                            size += len(chunk)
+                        expected = resp.headers.get("Content-Length")
+                        if resp.status == 200 and expected is not None and int(expected) != size:
+                            raise OSError("cut short at {} of {} bytes".format(size, expected))
+                        break
+                    except OSError as exc:
+                        attempt += 1
+                        if attempt > RETRIES:
+                            raise RegistryError("blob {}: {}".format(digest, exc))
+            if h.hexdigest() != hexd:
+                raise RegistryError("blob {} from {}/{}: its content has sha256 {} (refused)".format(
+                    digest, self.host, repo, h.hexdigest()))
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return tmp
+
+    def has_blob(self, repo, digest):
+        resp = self.request("HEAD", "/v2/{}/blobs/{}".format(repo, digest), scope=_scope(repo, "pull,push"),
+                            ok=(200, 404))
+        return resp.status == 200
+
+    def upload_blob(self, repo, digest, path, mount_from=None):
+        """Upload a blob unless the repository has it; returns "exists", "mounted" or "uploaded"."""
+        if self.has_blob(repo, digest):
+            return "exists"
+        import urllib.parse
+
+        scope = _scope(repo, "pull,push")
+        if mount_from:
+            query = urllib.parse.urlencode({"mount": digest, "from": mount_from})
+            resp = self.request("POST", "/v2/{}/blobs/uploads/?{}".format(repo, query), scope=scope, data=b"",
+                                ok=(201, 202))
+            if resp.status == 201:
+                return "mounted"
+            location = resp.headers["Location"]
+        else:
+            resp = self.request("POST", "/v2/{}/blobs/uploads/".format(repo), scope=scope, data=b"", ok=(202,))
+            location = resp.headers["Location"]
+        location = self._absolute(location)
+        size = os.path.getsize(path)
+        if size > self.chunk:
+            offset = 0
+            with open(path, "rb") as handle:
+                while offset < size:
+                    part = handle.read(self.chunk)
+                    end = offset + len(part) - 1
+                    resp = self.request("PATCH", location, scope=scope, data=part, ok=(202,),
+                                        headers={"Content-Type": "application/octet-stream",
+                                                 "Content-Range": "{}-{}".format(offset, end),
+                                                 "Content-Length": str(len(part))})
+                    location = self._absolute(resp.headers.get("Location") or location)
+                    offset = end + 1
+            body, length = b"", 0
+            self.request("PUT", _with_digest(location, digest), scope=scope, data=body, ok=(201,),
+                         headers={"Content-Length": str(length), "Content-Type": "application/octet-stream"})
+            return "uploaded"
+
+        def stream():
+            return open(path, "rb")
+        handle = stream()
+        try:
+            self.request("PUT", _with_digest(location, digest), scope=scope, data=handle, ok=(201,),
+                         headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"})
+        finally:
+            handle.close()
+        return "uploaded"
+
+    def put_manifest(self, repo, reference, data, media):
+        self.request("PUT", "/v2/{}/manifests/{}".format(repo, reference), scope=_scope(repo, "pull,push"),
+                     data=data, ok=(201,), headers={"Content-Type": media})
+
+    def _absolute(self, location):
+        if location.startswith("http://") or location.startswith("https://"):
+            return location
+        return self.base + location
+
+
+def _with_digest(location, digest):
+    return location + ("&" if "?" in location else "?") + "digest=" + digest
+
+
+def _scope(repo, actions):
+    return "repository:{}:{}".format(repo, actions)
+
+
+def _basic(creds):
+    import base64
+
+    return "Basic " + base64.b64encode("{}:{}".format(*creds).encode()).decode()
+
+
+def _challenge_params(text):
+    import re
+
+    return {m.group(1).lower(): m.group(2) for m in re.finditer(r'(\w+)="([^"]*)"', text)}
+
+
+def _error_text(exc):
+    try:
+        data = json.loads(exc.read(65536).decode("utf-8"))
+        return "; ".join("{}: {}".format(e.get("code"), e.get("message")) for e in data.get("errors") or [])
+    except Exception:  # noqa: BLE001 - a body that is not the registry's JSON: its reason is enough
+        return exc.reason or ""
+
+
+def _shown_url(url):
+    return url.split("?")[0]
+
+
+def _is_tls(reason):
+    import ssl
+
+    return isinstance(reason, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(reason)
+
+
+def _NoRedirectForWrites():
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            if req.get_method() not in ("GET", "HEAD"):
+                return None
+            new = urllib.request.HTTPRedirectHandler.redirect_request(self, req, fp, code, msg, headers, newurl)
+            if new is not None and new.host != req.host:
+                new.remove_header("Authorization")  # never hand credentials to another host (a blob store)
+            return new
+    return NoRedirect()
+
+
+# -- records of where blobs live (for cross-repository mounts) -----------------------------------------------------
+def _blob_record_path(root):
+    return os.path.join(root, "registry-blobs.json")
+
+
+def _load_records(root):
+    try:
+        with open(_blob_record_path(root), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(root, host, repo, digests):
+    records = _load_records(root)
+    for digest in digests:
+        repos = records.setdefault(digest, [])
+        entry = host + "/" + repo
+        if entry not in repos:
+            repos.append(entry)
+    tmp = _blob_record_path(root) + ".tmp"
+    with open(tmp, "w") as handle:
+        json.dump(records, handle, sort_keys=True)
+    os.replace(tmp, _blob_record_path(root))
+
+
+def _mount_source(root, host, repo, digest):
+    for entry in _load_records(root).get(digest, []):
+        h, _, r = entry.partition("/")
+        if h == host and r != repo:
+            return r
+    return None
+
+
+# -- pull and push --------------------------------------------------------------------------------------------------
+def pull(store, root, ref, plain_http=False, out=None):
+    """Pull an image into the store under its full reference; returns the manifest digest."""
+    host, repo, tag, digest = split_ref(ref)
+    client = Client(root, host, plain_http)
+    data, media = client.get_manifest(repo, digest or tag)
+    if digest and sha256(data).hexdigest() != check_digest(digest):
+        raise RegistryError("manifest of {}: its content does not have digest {}".format(ref, digest))
+    manifest = _json(data, "manifest of " + ref)
+    media = manifest.get("mediaType") or media
+    if media in (MT_OCI_INDEX, MT_DOCKER_LIST) or "manifests" in manifest:
+        chosen = _choose_platform(manifest, ref)
+        data, media = client.get_manifest(repo, chosen)
+        if sha256(data).hexdigest() != check_digest(chosen):
+            raise RegistryError("manifest {} of {}: content does not match its digest".format(chosen, ref))
+        manifest = _json(data, "manifest of " + ref)
+        media = manifest.get("mediaType") or media
+    if media not in (MT_OCI_MANIFEST, MT_DOCKER_MANIFEST):
+        raise RegistryError("{}: unsupported manifest type {!r} (OCI and Docker v2 schema 2 are)".format(ref, media))
+    lock = store.lock()
+    try:
+        blobs = [manifest["config"]] + list(manifest.get("layers") or [])
+        for blob in blobs:
+            d = blob["digest"]
+            target = os.path.join(store.blobs, check_digest(d))
+            if os.path.exists(target):
+                continue
+            if out:
+                out.write("Copying blob {}\n".format(d[:19]))
+                out.flush()
+            tmp = client.fetch_blob(repo, d, store.blobs)
+            os.replace(tmp, target)
+        config = store.read_json(manifest["config"]["digest"])
+        if len(manifest.get("layers") or []) != len((config.get("rootfs") or {}).get("diff_ids") or []):
+            raise RegistryError("{}: the config's diff_ids do not match the manifest's layers".format(ref))
+        m_digest, m_size = store.put_blob(data)
+        for layer in manifest.get("layers") or []:
+            store.unpacked(layer["digest"])
+        name = "{}/{}:{}".format(host, repo, tag) if tag else "{}/{}@{}".format(host, repo, digest)
+        if tag:
+            store.set_ref(name, m_digest, m_size)
+        else:
+            store.set_ref("{}/{}:{}".format(host, repo, "pulled-" + check_digest(digest)[:12]), m_digest, m_size)
+        _remember(root, host, repo, [b["digest"] for b in blobs])
+    finally:
+        lock.close()
+    return m_digest
+
+
+def push(store, root, src, dest=None, plain_http=False, chunk=CHUNK, out=None):
+    """Push a local image to DEST (or to its own name); returns the manifest digest."""
+    digest = store.lookup(src)
+    host, repo, tag, ref_digest = split_ref(dest or src)
+    if ref_digest:
+        raise RegistryError("push to a digest is not possible: name a tag")
+    client = Client(root, host, plain_http, chunk=chunk)
+    data = _read_blob(store, digest)
+    manifest = _json(data, "manifest")
+    media = manifest.get("mediaType") or MT_OCI_MANIFEST
+    results = []
+    for blob in [manifest["config"]] + list(manifest.get("layers") or []):
+        d = blob["digest"]
+        path = store.blob_path(d)
+        how = client.upload_blob(repo, d, path, _mount_source(root, host, repo, d))
+        results.append(how)
+        if out:
+            out.write("{} blob {}\n".format({"exists": "Skipped (exists)", "mounted": "Mounted",
+                                             "uploaded": "Copied"}[how], d[:19]))
+            out.flush()
+    client.put_manifest(repo, tag, data, media)
+    _remember(root, host, repo, [b["digest"] for b in [manifest["config"]] + list(manifest.get("layers") or [])])
+    if out:
+        out.write("{}/{}:{}@{}\n".format(host, repo, tag, digest))
+    return digest
+
+
+def login(root, host, user, password, plain_http=False):
+    """Check the credentials against the registry, then store them (0600)."""
+    client = Client(root, host, plain_http)
+    client.creds = (user, password)
+    client.ping()
+    auth.store_credentials(root, host, user, password)
+
+
+def _read_blob(store, digest):
+    with open(store.blob_path(digest), "rb") as handle:
+        return handle.read()
+
+
+def _json(data, what):
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise RegistryError("{} is not JSON".format(what))
+    if not isinstance(value, dict):
+        raise RegistryError("{} is not a JSON object".format(what))
+    return value
+
+
+def _choose_platform(index, ref):
+    want_os, want_arch = host_platform()
+    for entry in index.get("manifests") or []:
+        plat = entry.get("platform") or {}
+        if plat.get("os") == want_os and plat.get("architecture") == want_arch:
+            return entry["digest"]
+    shown = ", ".join("{}/{}".format((e.get("platform") or {}).get("os"), (e.get("platform") or {}).get("architecture"))
+                      for e in index.get("manifests") or [])
+    raise RegistryError("{}: no image for {}/{} (the index has {})".format(ref, want_os, want_arch, shown or "none"))
+
+
+__all__ = ["pull", "push", "login", "RegistryError", "ImageError"]
