@@ -26,6 +26,16 @@ def normalize_ref(ref: str) -> str:
     return ref if ":" in ref.rsplit("/", 1)[-1] else ref + ":latest"
 
 
+def pulled_name(ref: str) -> str:
+    """The name `hostprep-runtime pull REF` stores an image under (registry host and repository in full)."""
+    from hostprep.runtime.registry import split_ref
+
+    host, repo, tag, digest = split_ref(ref)
+    if tag:
+        return f"{host}/{repo}:{tag}"
+    return f"{host}/{repo}:pulled-{digest.split(':', 1)[1][:12]}"
+
+
 def record_name(ref: str) -> str:
     """A file name for an image reference (any character of a reference but '/' and ':' is kept)."""
     return normalize_ref(ref).replace("/", "%2F").replace(":", "%3A") + ".json"
@@ -66,6 +76,16 @@ class RuntimeView:
     images: dict[str, dict[str, Any]] = field(default_factory=dict)  # normalized name -> {digest, id}
     imports: dict[str, dict[str, Any]] = field(default_factory=dict)  # normalized name -> record
     boot: dict[str, str] = field(default_factory=dict)  # file name -> content
+
+    def image(self, ref: str) -> dict[str, Any] | None:
+        """An image by the name it was given, else by the name a pull of it stores (docker.io/library/...)."""
+        found = self.images.get(normalize_ref(ref))
+        if found is None:
+            try:
+                found = self.images.get(pulled_name(ref))
+            except Exception:  # noqa: BLE001 - not a registry reference: there is no other name to try
+                found = None
+        return found
 
     def container(self, name: str) -> dict[str, Any] | None:
         found = [c for c in self.containers if c.get("name") == name]

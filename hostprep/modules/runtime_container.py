@@ -140,7 +140,7 @@ class RuntimeContainerModule(Module):
     @staticmethod
     def wanted(args: dict[str, Any], view: RuntimeView) -> dict[str, Any]:
         """The configuration the runtime would record for this declaration (see runtime `run_config`)."""
-        image = view.images.get(normalize_ref(args["image"]))
+        image = view.image(args["image"])
         env = [f"{k}={v}" for k, v in sorted((args.get("env") or {}).items())]
         return {
             "image_id": image["id"] if image else None,

@@ -23,6 +23,7 @@ from hostprep.modules._runtime import (
     listing_probe,
     normalize_ref,
     parse_view,
+    pulled_name,
     record_name,
     runtime_cmd,
 )
@@ -34,7 +35,8 @@ class RuntimeImageModule(Module):
     name = "hostprep.runtime.image"
     doc = ("An image in hostprep-runtime's store on the host: imported from an image tar on the control node "
            "(OCI layout or `docker save`; uploaded only when the host lacks that tar's image), made from the "
-           "host's own programs (`image from-host`), or pulled from a registry where the runtime can pull.")
+           "host's own programs (`image from-host`), or pulled from a registry (`hostprep-runtime pull`, once: "
+           "a tag that moves on the registry is not pulled again).")
     examples = ("- hostprep.runtime.image:\n    name: app:1.0\n    src: images/app-1.0.tar\n"
                 "- hostprep.runtime.image:\n    name: tools\n    paths: [/bin/sh, /bin/sleep]\n"
                 "- hostprep.runtime.image:\n    name: old\n    state: absent\n")
@@ -46,6 +48,7 @@ class RuntimeImageModule(Module):
         "src": Arg("path", doc="An image tar on the control node (a role's files/ or the playbook's files/)."),
         "paths": Arg("list", elements="str", doc="Programs (and files) of the host for `image from-host`."),
         "executable": Arg("path", default=DEFAULT_EXECUTABLE, doc="The hostprep-runtime on the host."),
+        "plain_http": Arg("bool", default=False, doc="source=registry: HTTP without TLS for this registry."),
         "state_dir": Arg("path", default=DEFAULT_STATE_DIR, doc="The runtime's state directory on the host."),
     }
     mutually_exclusive = (("src", "paths"),)
@@ -78,7 +81,7 @@ class RuntimeImageModule(Module):
         source = args.get("source") or ("file" if args.get("src") else "host" if args.get("paths") else "registry")
         result["source"] = source
         if source == "registry":
-            return self._pull(args, ref, view, result)
+            return self._pull(args, view, result)
         if source == "file":
             if not args.get("src"):
                 return Plan(failed=True, result=result, msg="hostprep.runtime.image: source=file needs src")
@@ -130,15 +133,30 @@ class RuntimeImageModule(Module):
         return steps
 
     @staticmethod
-    def _pull(args: dict[str, Any], ref: str, view: RuntimeView, result: dict[str, Any]) -> Plan:
-        # hostprep-runtime has no registry client yet (no `pull`): say so instead of pretending
-        if ref in view.images:
-            result["digest"] = view.images[ref]["digest"]
-            return Plan(False, result=result, msg=f"image {ref} is present (not pulled again)")
-        return Plan(failed=True, result=result,
-                    msg=f"hostprep.runtime.image: {ref} is not on the host and hostprep-runtime cannot pull "
-                        "from a registry yet; give src (an image tar on the control node) or paths "
-                        "(image from-host)")
+    def _pull(args: dict[str, Any], view: RuntimeView, result: dict[str, Any]) -> Plan:
+        """Pull when the host lacks the image (by the name the pull stores it under); never again after."""
+        from hostprep.runtime.refs import InvalidReference
+
+        try:
+            stored = pulled_name(args["name"])
+        except InvalidReference as exc:
+            return Plan(failed=True, result=result, msg=f"hostprep.runtime.image: {exc}")
+        result["name"] = stored
+        have = view.images.get(stored)
+        if have is not None:
+            result["digest"] = have["digest"]
+            return Plan(False, result=result)
+        b = runtime_cmd(args["executable"], args["state_dir"])
+        record_path = f"{args['state_dir']}/{IMPORTS}/{record_name(stored)}"
+        head = json.dumps({"name": stored, "source": "registry", "ref": args["name"]}, sort_keys=True)[:-1]
+        plain = " --plain-http" if args["plain_http"] else ""
+        cmd = (f"mkdir -p -m 0700 {q(args['state_dir'] + '/' + IMPORTS)} && "
+               f"d=$({b} pull{plain} {q(args['name'])} | tail -n 1) && "
+               f'printf \'%s, "digest": "%s"}}\\n\' {q(head)} "$d" > {q(record_path)}.tmp'
+               f" && mv {q(record_path)}.tmp {q(record_path)}")
+        return Plan(True, [Command(cmd)], result=result,
+                    diff={"before": f"image {stored}: absent\n", "after": f"image {stored}: pulled from "
+                                                                          f"{args['name']} (differs: missing)\n"})
 
 
 def _sha256(path: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from hostprep.errors import ModuleArgError
 from hostprep.modules import get_module
 from hostprep.modules._runtime import listing_probe, parse_view
 from hostprep.modules.base import Command, ProbeResult, TaskContext, Upload
+from hostprep.runtime.registry import DEFAULT_REGISTRY
 
 CAPTURED = (Path(__file__).parent / "data" / "runtime_probe_el9.txt").read_text()
 DEMO = {"name": "demo", "image": "demo-tools",
@@ -166,8 +168,33 @@ def test_image_from_a_tar_is_uploaded_only_when_its_digest_is_not_on_the_host(tm
     assert again.changed and "sha256" in again.diff["after"]
 
 
-def test_registry_pull_is_refused_until_the_runtime_can_pull() -> None:
-    p = plan("hostprep.runtime.image", {"name": "registry.example.com/app:1"})
-    assert p.failed and "cannot pull from a registry yet" in p.msg
+def test_registry_images_are_pulled_once_under_the_name_the_pull_stores(tmp_path: Path) -> None:
+    p = plan("hostprep.runtime.image", {"name": "registry.example.com:5000/team/app:1", "plain_http": True})
+    assert p.changed and p.result["name"] == "registry.example.com:5000/team/app:1"
+    (cmd,) = [s.cmd for s in p.steps]
+    assert " pull --plain-http registry.example.com:5000/team/app:1 " in cmd
+    # the command's record, run against a stand-in runtime that prints what `pull` prints
+    fake = tmp_path / "hostprep-runtime"
+    fake.write_text("#!/bin/sh\necho 'Copying blob sha256:1234'\necho sha256:" + "ab" * 32 + "\n")
+    fake.chmod(0o755)
+    local = cmd.replace("/usr/local/bin/hostprep-runtime", str(fake)).replace("/var/lib/hostprep-runtime",
+                                                                                  str(tmp_path / "state"))
+    subprocess.run(["sh", "-c", local], check=True)
+    (record,) = (tmp_path / "state" / "hostprep-imports").iterdir()
+    assert json.loads(record.read_text()) == {"name": "registry.example.com:5000/team/app:1", "source": "registry",
+                                              "ref": "registry.example.com:5000/team/app:1",
+                                              "digest": "sha256:" + "ab" * 32}
+    # docker.io short names are stored in full; present means no pull (a moving tag is not followed)
+    short = plan("hostprep.runtime.image", {"name": "busybox", "source": "registry"})
+    assert short.result["name"] == f"{DEFAULT_REGISTRY}/library/busybox:latest"
+    image = {"name": f"{DEFAULT_REGISTRY}/library/busybox:latest", "digest": "sha256:" + "1" * 64,
+             "id": "sha256:" + "2" * 64}
+    stdout = CAPTURED.replace("@@hostprep:images@@\n[", "@@hostprep:images@@\n[" + json.dumps(image) + ", ")
+    assert plan("hostprep.runtime.image", {"name": "busybox", "source": "registry"}, stdout=stdout).changed is False
+    # and a container names it as the user wrote it
+    assert plan("hostprep.runtime.container", {"name": "bb", "image": "busybox"}, stdout=stdout).result[
+        "config"]["image_id"] == "sha256:" + "2" * 64
+    bad = plan("hostprep.runtime.image", {"name": "Bad/Name", "source": "registry"})
+    assert bad.failed and "lowercase" in bad.msg
     gone = plan("hostprep.runtime.image", {"name": "demo-tools", "state": "absent"})
     assert gone.changed and gone.steps[0].cmd.endswith("rmi demo-tools:latest")
