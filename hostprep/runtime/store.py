@@ -299,8 +299,9 @@ class Store:
         return removed
 
     # -- layers ----------------------------------------------------------------------------
-    def unpacked(self, layer_digest):
-        """The unpacked directory of a layer blob (unpacked once, after checking the blob)."""
+    def unpacked(self, layer_digest, verify=True):
+        """The unpacked directory of a layer blob (unpacked once, after checking the blob unless the caller has
+        just hashed it: a pull checks every blob as it arrives)."""
         hexd = layer_digest.split(":")[1]
         target = os.path.join(self.layers, hexd)
         if os.path.exists(os.path.join(target, ".complete")):
@@ -313,7 +314,7 @@ class Store:
             shutil.rmtree(target)
         os.makedirs(target)
         try:
-            tarsafe.extract(self.blob_path(layer_digest), os.path.join(target, "root"), whiteouts=True)
+            tarsafe.extract(self.blob_path(layer_digest, verify), os.path.join(target, "root"), whiteouts=True)
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
