@@ -88,3 +88,16 @@ def test_entrypoint_and_cmd_combine_as_in_docker(rt) -> None:
     assert rt("build", "-t", "combine-reset", str(ctx)).returncode == 0
     assert rt("run", "--rm", "combine-reset").stdout == "ep\n"  # the base's CMD is reset by ENTRYPOINT
     assert rt("run", "--rm", "combine-reset", "x").stdout == "ep x\n"
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "postgresql"
+
+
+def test_the_guides_dockerfile_parses_and_names_its_missing_base(rt) -> None:
+    """The guide's PostgreSQL Dockerfile (examples/postgresql) is read as Docker reads it; building it needs a
+    centos:7 image, which this store does not have: the build says so on the FROM line, before anything runs."""
+    instructions, _ = dockerfile.parse((EXAMPLE / "Dockerfile").read_text())
+    assert [i.cmd for i in instructions] == ["FROM", "RUN", "RUN", "EXPOSE", "VOLUME", "VOLUME", "COPY", "RUN",
+                                             "ENTRYPOINT", "CMD"]
+    res = rt("build", "-t", "pg", str(EXAMPLE))
+    assert res.returncode == 1 and "Dockerfile:3" in res.stderr and "base image 'centos:7'" in res.stderr
