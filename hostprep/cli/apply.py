@@ -115,7 +115,9 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
         forks = cfg.get("forks") if cfg.is_set("forks") else 50
     options = RunOptions(check=check, diff=diff, forks=forks, tags=_split(tags), skip_tags=_split(skip_tags),
                          limit=limit, extra_vars=extra, verbosity=verbose, no_fast_path=no_fast_path,
-                         connection=connection, step=Stepper() if flags.step else None)
+                         connection=connection, step=Stepper() if flags.step else None,
+                         strategy=cfg.get("strategy") if cfg.is_set("strategy") else None,
+                         strategy_origin=cfg.origin("strategy"))
     targets = play_targets(book, inv, options)
     for name in sorted({name for hosts in targets for name in hosts}):
         check_host(name, inv.host_vars(name), connection)  # bad connection variables: refused before any contact

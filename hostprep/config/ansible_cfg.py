@@ -47,6 +47,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("defaults", "retry_files_enabled", "ANSIBLE_RETRY_FILES_ENABLED", "bool", False),
     Setting("defaults", "retry_files_save_path", "ANSIBLE_RETRY_FILES_SAVE_PATH", "path"),
     Setting("defaults", "gathering", "ANSIBLE_GATHERING", "str", "implicit"),
+    Setting("defaults", "strategy", "ANSIBLE_STRATEGY", "str", "linear"),
     Setting("defaults", "fact_caching", "ANSIBLE_CACHE_PLUGIN", "str", "memory"),
     Setting("defaults", "transport", "ANSIBLE_TRANSPORT", "str", "ssh"),
     Setting("ssh_connection", "ssh_args", "ANSIBLE_SSH_ARGS", "str"),

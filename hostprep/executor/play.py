@@ -30,17 +30,21 @@ from hostprep.values import to_bool
 
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (LinearStrategy, FreeStrategy)}
 ORDERS = ("inventory", "reverse_inventory", "sorted", "reverse_sorted", "shuffle")
-STRATEGY_ENV = ("HOSTPREP_STRATEGY", "ANSIBLE_STRATEGY")
 
 
 def default_strategy(options: RunOptions, environ: Any = None) -> tuple[str, str]:
-    """(strategy, where it was set) for plays that name none."""
-    if options.strategy:
-        return options.strategy, "the run's options"
+    """(strategy, where it was set) for plays that name none.
+
+    $HOSTPREP_STRATEGY, then the run's default (ansible.cfg's `strategy` or $ANSIBLE_STRATEGY, read by the
+    CLI), then $ANSIBLE_STRATEGY (for runs not started by the CLI), then linear.
+    """
     environ = os.environ if environ is None else environ
-    for name in STRATEGY_ENV:
-        if environ.get(name):
-            return environ[name], f"${name}"
+    if environ.get("HOSTPREP_STRATEGY"):
+        return environ["HOSTPREP_STRATEGY"], "$HOSTPREP_STRATEGY"
+    if options.strategy:
+        return options.strategy, options.strategy_origin or "the run's options"
+    if environ.get("ANSIBLE_STRATEGY"):
+        return environ["ANSIBLE_STRATEGY"], "$ANSIBLE_STRATEGY"
     return "linear", "the default"
 
 

@@ -32,6 +32,7 @@ class RunOptions:
     connection: ConnectionOptions | None = None
     step: Any = None  # --step: called with a task's title before it runs; False skips the task
     strategy: str | None = None  # the default strategy of plays that name none (None: $ANSIBLE_STRATEGY or linear)
+    strategy_origin: str = ""  # where `strategy` was set (ansible.cfg's file and key, or $ANSIBLE_STRATEGY)
 
 
 @dataclass

@@ -34,10 +34,12 @@ def _write(tmp: Path, book: str, hosts: tuple[str, ...] = ("h1", "h2", "h3")) ->
     return inv, path
 
 
-def _apply(tmp: Path, book: str, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _apply(tmp: Path, book: str, *extra: str, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
+    """hostprep apply in `tmp`; `env` entries override the environment (None removes a variable)."""
     inv, path = _write(tmp, book)
+    environ = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}
     return subprocess.run([str(BIN), "apply", "-i", str(inv), str(path), *extra], capture_output=True, text=True,
-                          cwd=tmp, timeout=120, env={**os.environ, **(env or {})})
+                          cwd=tmp, timeout=120, env=environ)
 
 
 WALK_BOOK = """
@@ -204,3 +206,36 @@ def test_the_progress_display_shows_the_lockstep_task_and_hosts_done_with_it(tmp
         sampler.join()
         output.close()
     assert any("now:     TASK [slow on h1] (2/3 hosts done)" in text for text in seen), seen[-3:]
+
+
+SLOW_H1 = """
+- hosts: local
+  gather_facts: false
+  tasks:
+    - shell: "{{{{ 'sleep 1' if inventory_hostname == 'h1' else 'true' }}}};
+              echo {{{{ inventory_hostname }}}} one >> {log}"
+    - shell: echo {{{{ inventory_hostname }}}} two >> {log}
+"""
+
+
+@pytest.mark.parametrize("source", ["ansible.cfg", "ANSIBLE_STRATEGY", "HOSTPREP_STRATEGY", None])
+def test_the_default_strategy_comes_from_ansible_cfg_or_the_environment(tmp_path: Path, source: str | None) -> None:
+    env: dict[str, str | None] = {"ANSIBLE_STRATEGY": None, "HOSTPREP_STRATEGY": None, "ANSIBLE_CONFIG": None}
+    if source == "ansible.cfg":
+        (tmp_path / "ansible.cfg").write_text("[defaults]\nstrategy = free\n")
+    elif source is not None:
+        env[source] = "free"
+    log = tmp_path / "log"
+    proc = _apply(tmp_path, SLOW_H1.format(log=log), env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = log.read_text().split("\n")
+    free = lines.index("h2 two") < lines.index("h1 one")  # the others did not wait for the slow h1
+    assert free is (source is not None), lines
+
+
+def test_a_bad_strategy_in_ansible_cfg_is_refused_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "ansible.cfg").write_text("[defaults]\nstrategy = host_pinned\n")
+    proc = _apply(tmp_path, SLOW_H1.format(log=tmp_path / "log"),
+                  env={"ANSIBLE_STRATEGY": None, "ANSIBLE_CONFIG": None})
+    assert proc.returncode != 0 and not (tmp_path / "log").exists()
+    assert "host_pinned" in proc.stderr and "ansible.cfg" in proc.stderr, proc.stderr
