@@ -67,7 +67,7 @@ class Stage:
 
 class Builder:
     def __init__(self, store, root, context, dockerfile_path=None, build_args=None, target=None, no_cache=False,
-                 out=None):
+                 out=None, timestamp=None):
         self.store = store
         self.root = root
         self.context = os.path.realpath(context)
@@ -78,11 +78,18 @@ class Builder:
         self.used_args = set()
         self.target = target
         self.no_cache = no_cache
+        # buildah's --timestamp (BuildKit: SOURCE_DATE_EPOCH): every file time in the layers and every history
+        # time is this, so the same inputs give the same image ID even with --no-cache
+        self.timestamp = timestamp
         self.out = out or sys.stdout
         self.cache_dir = os.path.join(root, "build-cache")
         self.work = None
         self.ignore = dockerignore.load(self.context)
         self.mounts = []
+
+    def _now(self):
+        when = time.gmtime() if self.timestamp is None else time.gmtime(self.timestamp)
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", when)
 
     # -- output --------------------------------------------------------------------------------------------------
     def say(self, text):
@@ -207,6 +214,8 @@ class Builder:
         else:
             self._from_image(frm, base, stage)
         self.stage_names, self.built = names, built
+        if self.timestamp is not None:  # other layer bytes: other cache entries
+            stage.chain = sha256("{} timestamp {}".format(stage.chain, self.timestamp).encode()).hexdigest()
         for ins in instructions[1:]:
             self._announce(ins)
             getattr(self, "_do_" + ins.cmd.lower())(ins, stage)
@@ -259,7 +268,7 @@ class Builder:
         if record is not None and make_layer is not None:
             self.say("--> CACHED")
         if record is None:
-            record = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            record = {"created": self._now()}
             if make_layer is not None:
                 record["layer"] = make_layer()
             _atomic_json(path, record)
@@ -576,7 +585,7 @@ class Builder:
     def _layer_from(self, tree, lower_view, run):
         """The layer tar of a directory tree (an overlay upper directory or a COPY tree), stored as a blob."""
         fd_path = os.path.join(self.work, "layer-" + os.urandom(4).hex() + ".tar")
-        write_layer(tree, fd_path, lower_view, run)
+        write_layer(tree, fd_path, lower_view, run, mtime=self.timestamp)
         digest, size = self.store.put_blob_file(fd_path)
         os.unlink(fd_path)
         self.store.unpacked(digest)
@@ -586,7 +595,7 @@ class Builder:
     def _commit(self, stage, tags):
         config = {k: v for k, v in stage.config.items() if v is not None}
         image = {"architecture": _arch(), "os": "linux", "config": config,
-                 "created": stage.created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "created": stage.created or self._now(),
                  "rootfs": {"type": "layers", "diff_ids": [layer["diff_id"] for layer in stage.layers]},
                  "history": stage.history}
         if stage.author:
@@ -684,7 +693,7 @@ def _collect(tree, lower_view, run):
     return entries
 
 
-def write_layer(tree, out, lower_view=None, run=False):
+def write_layer(tree, out, lower_view=None, run=False, mtime=None):
     """A tar of the tree: sorted, numeric owners, no names, OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`)."""
     links = {}
     with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
@@ -706,7 +715,7 @@ def write_layer(tree, out, lower_view=None, run=False):
             info.mode = stat.S_IMODE(st.st_mode)
             info.uid, info.gid = st.st_uid, st.st_gid
             info.uname = info.gname = ""
-            info.mtime = int(st.st_mtime)
+            info.mtime = int(st.st_mtime) if mtime is None else mtime
             if stat.S_ISDIR(st.st_mode):
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
