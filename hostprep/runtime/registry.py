@@ -15,6 +15,7 @@ for the rules).
 """
 
 import hashlib
+import http.client
 import json
 import os
 import platform
@@ -211,7 +212,7 @@ class Client:
                         if resp.status == 200 and expected is not None and int(expected) != size:
                             raise OSError("cut short at {} of {} bytes".format(size, expected))
                         break
-                    except OSError as exc:
+                    except (OSError, http.client.HTTPException) as exc:  # cut short: resumed from `size`
                         attempt += 1
                         if attempt > RETRIES:
                             raise RegistryError("blob {}: {}".format(digest, exc))
