@@ -18,6 +18,8 @@ def main(opts, store, root):
         return build(opts, store, root)
     if opts.command == "history":
         return history(opts, store)
+    if opts.command == "builder":
+        return builder_prune(store, root)
     return inspect(opts, store)
 
 
@@ -32,6 +34,31 @@ def build(opts, store, root):
     except builder.BuildError as exc:
         print("hostprep-runtime: build failed: {}".format(exc), file=sys.stderr)
         return 1
+    return 0
+
+
+def builder_prune(store, root):
+    """Forget every cached build step, then remove the blobs and layers nothing else uses (Docker's `builder
+    prune`): the cache otherwise keeps every layer it ever made."""
+    import os
+
+    from hostprep.runtime import housekeeping
+
+    cache = os.path.join(root, "build-cache")
+    with store.lock():
+        steps = 0
+        try:
+            names = os.listdir(cache)
+        except FileNotFoundError:
+            names = []
+        for name in names:
+            os.unlink(os.path.join(cache, name))
+            steps += name.endswith(".json")
+        keep = list(housekeeping.images_in_use(store, housekeeping.container_states(root)))
+        removed = store.gc(keep=keep)
+    total = sum(size for _, size in removed)
+    print("Deleted build cache steps: {}".format(steps))
+    print("Total reclaimed space: {}".format(housekeeping.human_size(total)))
     return 0
 
 

@@ -138,6 +138,11 @@ def _parser():
     bld.add_argument("--timestamp", type=int, help="seconds since the epoch for every file and history time "
                      "(reproducible images, as buildah's --timestamp)")
     bld.add_argument("context")
+    bd = sub.add_parser("builder", help="build cache tools")
+    bd_sub = bd.add_subparsers(dest="builder_command")
+    bd_sub.required = True
+    bp = bd_sub.add_parser("prune", help="forget the build cache and remove the layers only it kept")
+    bp.add_argument("-f", "--force", action="store_true", help="do not prompt (this command never prompts)")
     hist = sub.add_parser("history", help="an image's steps")
     hist.add_argument("--format", choices=("table", "json"), default="table")
     hist.add_argument("image")
@@ -229,7 +234,7 @@ def _main(opts):
 
     root = state_root()
     if os.geteuid() != 0 and opts.command in ("run", "import", "rm", "rmi", "tag", "image", "container",
-                                                "build", "pull", "login", "logout"):
+                                                "build", "builder", "pull", "login", "logout"):
         print("hostprep-runtime: must run as root (namespaces, mounts, cgroups)", file=sys.stderr)
         return 1
     try:
@@ -248,7 +253,8 @@ def _main(opts):
             from hostprep.runtime import registrycli
 
             return registrycli.main(opts, store, root)
-        elif opts.command in ("build", "history") or (opts.command == "image" and opts.image_command == "inspect"):
+        elif opts.command in ("build", "history", "builder") or (opts.command == "image" and
+                                                                 opts.image_command == "inspect"):
             from hostprep.runtime import buildcli
 
             return buildcli.main(opts, store, root)

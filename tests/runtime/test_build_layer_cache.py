@@ -5,6 +5,7 @@ and 3.6 (the `rt` fixture)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 DOCKERFILE = """FROM bb
@@ -85,3 +86,20 @@ def test_timestamp_makes_no_cache_builds_reproducible(rt) -> None:
     assert rt("run", "--rm", "repro", "stat", "-c", "%Y", "/made/x").stdout != "1700000000\n"
     res = rt("build", "--no-cache", "-t", "repro", "--timestamp", "1700000000", str(ctx))
     assert rt("run", "--rm", "repro", "stat", "-c", "%Y", "/made/x", "/app/f").stdout == "1700000000\n" * 2
+
+
+def test_builder_prune_forgets_the_cache_and_its_layers(rt) -> None:
+    ctx = Path(rt.base) / "builder-prune"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM bb\nRUN head -c 300000 /dev/urandom > /r\n")
+    res = rt("build", "-t", "bp", str(ctx))
+    assert res.returncode == 0, res.stderr
+    blobs = Path(rt.state) / "oci/blobs/sha256"
+    layer = json.loads(rt("image", "inspect", "bp").stdout)[0]["RootFS"]["Layers"][-1].split(":")[1]
+    assert rt("rmi", "bp").returncode == 0 and (blobs / layer).exists()  # kept by the cache
+    res = rt("builder", "prune", "-f")
+    assert res.returncode == 0 and "Deleted build cache steps:" in res.stdout, res.stderr
+    assert not (blobs / layer).exists() and not (Path(rt.state) / "layers" / layer).exists()
+    assert (blobs).exists() and rt("run", "--rm", "bb", "true").returncode == 0  # the base image is kept
+    res = rt("build", "-t", "bp", str(ctx))
+    assert res.returncode == 0 and "CACHED" not in res.stdout
