@@ -246,23 +246,34 @@ class Plan:
         return tree
 
     def _dest_is_dir(self, dest):
-        return os.path.isdir(os.path.join(self.view, self._inside(dest).lstrip("/")))
+        return os.path.isdir(os.path.join(self.view, self._inside(dest, follow_last=True).lstrip("/")))
 
-    def _inside(self, path):
-        """An image path with its parent directories' symlinks resolved inside the image's root."""
-        parent, base = posixpath.split(posixpath.normpath(path))
-        if parent in ("", "/"):
-            return "/" + base if base else "/"
-        try:
-            _, real = resolve_in(self.view, parent.lstrip("/"), parent, escape_error=False)
-        except CopyError:  # does not exist yet: made here
-            real = parent.lstrip("/")
-        return "/" + posixpath.join(real, base) if real else "/" + base
+    def _inside(self, path, follow_last=False):
+        """An image path with its symlinks resolved inside the image's root, as far as it exists there (the
+        rest is made by the copy); the last component is followed only when asked (a directory destination)."""
+        parts = [p for p in posixpath.normpath(path).split("/") if p not in ("", ".")]
+        resolved, hops = [], 0
+        while parts:
+            name = parts.pop(0)
+            if name == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            full = os.path.join(self.view, *(resolved + [name]))
+            if (parts or follow_last) and os.path.islink(full) and hops < 40:
+                hops += 1
+                target = os.readlink(full)
+                if target.startswith("/"):
+                    resolved = []
+                parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+                continue
+            resolved.append(name)
+        return "/" + "/".join(resolved)
 
     def _make_dirs(self, tree, path):
         """The tree's directory for image directory `path`, its parents made with the image's metadata where it
         has them; new directories are root's 0755 (or the --chown owner's, as buildah and BuildKit make them)."""
-        real = self._inside(path.rstrip("/") or "/").lstrip("/")
+        real = self._inside(path.rstrip("/") or "/", follow_last=True).lstrip("/")
         current = tree
         rel = ""
         for part in [p for p in real.split("/") if p]:

@@ -90,5 +90,10 @@ CASES: dict[str, dict] = {
     "user_numeric_and_env_in_paths": {"Dockerfile": "FROM BASE\nENV DIR=/srv/app U=1000\nWORKDIR $DIR\n"
                                                     "COPY f ${DIR}/f\nUSER ${U}:1000\n",
                                       "files": {"f": "f\n"}},
+    "copy_through_image_symlinks": {"Dockerfile": "FROM BASE\nRUN mkdir -p /real/in && ln -s real /alias && "
+                                                  "ln -s /real/in /abs\nCOPY a.txt /alias/\n"
+                                                  "COPY a.txt /alias/sub/b.txt\nCOPY a.txt /abs/c.txt\n"
+                                                  "COPY d /alias/d2\n",
+                                    "files": {"a.txt": "a\n", "d/x": "x\n"}},
     "maintainer": {"Dockerfile": "FROM BASE\nMAINTAINER someone <s@example.org>\n"},
 }
