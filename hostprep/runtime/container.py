@@ -307,10 +307,11 @@ def exec_in(root, ref, cmd, env_extra=None, workdir=None, user=None, tty=False, 
             user = "{}:{}".format(recorded["uid"], recorded.get("gid", recorded["uid"]))
     console_host, console_ctr = process.console_socket() if tty else (None, None)
     install_seccomp = security.load_seccomp(seccomp)  # before the fork, as for run (see _fork_pid1)
+    cli = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
-            process.die_with_parent()
+            process.die_with_parent(cli)
             process.not_dumpable()  # and so the helper forked below, visible in the container until its exec
             process.close_inherited_fds(keep=(console_ctr,))
             Cgroup(state["id"]).join_self()

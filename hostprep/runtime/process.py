@@ -18,10 +18,17 @@ from hostprep.runtime import linux
 FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1, _signal.SIGUSR2)
 
 
-def die_with_parent():
+def die_with_parent(parent=None):
     """SIGKILL when the supervisor (the parent) dies, so that a killed CLI never leaves a container
-    behind unsupervised (for PID 1 the kernel then kills every process of the namespace)."""
+    behind unsupervised (for PID 1 the kernel then kills every process of the namespace).
+
+    `parent`, the pid the parent had before the fork, closes the window in which it died before the call
+    (then this process has been given to another); PID 1, whose parent is outside its PID namespace, tells the
+    supervisor instead (see container._start).
+    """
     linux.prctl(linux.PR_SET_PDEATHSIG, _signal.SIGKILL)
+    if parent is not None and os.getppid() != parent:
+        os._exit(125)
 
 
 def not_dumpable():

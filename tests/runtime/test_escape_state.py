@@ -61,3 +61,32 @@ def test_killed_cli_of_a_rm_container_leaves_nothing(rt) -> None:
     finally:
         if cli.poll() is None:
             cli.kill()
+
+
+def _in_cgroup(state: dict, cmdline: bytes) -> list[int]:
+    """Processes of the container's cgroup whose command line is `cmdline` (NUL-separated)."""
+    found = []
+    path = next(iter(state["cgroup"].values()))
+    for pid in Path(path, "cgroup.procs").read_text().split():
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes() == cmdline:
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_killed_exec_cli_takes_its_process_along(rt) -> None:
+    name = f"execkill{os.getpid()}"
+    assert rt("run", "-d", "--name", name, "bb", "sleep", "100").returncode == 0
+    try:
+        state = json.loads(rt("inspect", name).stdout)
+        cli = subprocess.Popen(runtime_argv(rt, "exec", name, "sleep", "99"), env=rt.env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        assert _wait(lambda: _in_cgroup(state, b"sleep\x0099\x00")), "the exec'd command did not start"
+        cli.send_signal(signal.SIGKILL)
+        cli.wait()
+        assert _wait(lambda: not _in_cgroup(state, b"sleep\x0099\x00")), "the exec'd command outlived its CLI"
+        assert _in_cgroup(state, b"sleep\x00100\x00"), "the container itself must go on"
+    finally:
+        rt("rm", "-f", name)
