@@ -37,6 +37,8 @@ KEY_NAME = "hostprep lab signing key"
 PIDFILE = paths.RUN / "repo-server.pid"
 BOOKWORM_DEBS = ["docker.io", "containerd", "runc", "tini", *FIREWALLD_DEBS]
 TRIXIE_DEBS = ["docker-compose", "docker-buildx"]
+# trixie's engine and CLI for the newer docker-ce builds (catalog.TRIXIE_ENGINE_FROM), keyed trixie-<name>
+TRIXIE_ENGINE_DEBS = ["docker.io", "docker-cli"]
 RELEASEVERS = ("7", "8", "9")
 
 
@@ -105,8 +107,21 @@ def _docker_repo_file() -> str:
     return "\n".join(sections)
 
 
+def _fetch_debs() -> dict[str, Path]:
+    """The Debian packages the RPMs take files from (downloaded once; later a directory lookup).
+
+    Fetched before the recipe hash is taken, because the hash names the trixie files: a first build
+    then publishes under the hash every later run computes.
+    """
+    debs = download_bookworm(BOOKWORM_DEBS, DEBS / "bookworm")
+    for name, path in download_suite("trixie", TRIXIE_DEBS + TRIXIE_ENGINE_DEBS, DEBS / "trixie").items():
+        debs[f"trixie-{name}" if name in TRIXIE_ENGINE_DEBS else name] = path
+    return debs
+
+
 def build_repo(rebuild: bool = False) -> Path:
     """Build the whole repository tree (cached by recipe hash) and return its directory."""
+    debs = _fetch_debs()
     target = repo_dir()
     if (target / ".complete").exists() and not rebuild:
         return target
@@ -115,15 +130,13 @@ def build_repo(rebuild: bool = False) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others then find its tree
         if (target / ".complete").exists() and not rebuild:
             return target
-        return _build_locked(target)
+        return _build_locked(target, debs)
 
 
-def _build_locked(target: Path) -> Path:
+def _build_locked(target: Path, debs: dict[str, Path]) -> Path:
     armored, _fpr = ensure_key()
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=REPO_CACHE))
     try:
-        debs = download_bookworm(BOOKWORM_DEBS, DEBS / "bookworm")
-        debs.update(download_suite("trixie", TRIXIE_DEBS, DEBS / "trixie"))
         trees = {name: extract(path, work / "debs" / name) for name, path in debs.items()}
         py_trees = pythons.stage_all(work / "pythons")
         trees.update(py_trees)
@@ -222,9 +235,37 @@ def _pid(pidpath: Path = PIDFILE) -> int | None:
     return pid
 
 
+def _orphan_servers(address: str, port: int) -> list[int]:
+    """Pids of lab repository servers listening on address:port that no pidfile records.
+
+    Two processes switching the server to a new tree at once could leave one running unrecorded,
+    holding the port; it is recognised by its exact command line (ours), never by name alone.
+    """
+    found = []
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            argv = (proc_dir / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"http.server" in argv and b"--bind" in argv and argv[-2:] == [str(port).encode(), b""] and \
+                argv[argv.index(b"--bind") + 1:argv.index(b"--bind") + 2] == [address.encode()] and \
+                any(a.startswith(str(REPO_CACHE).encode()) for a in argv):
+            found.append(int(proc_dir.name))
+    return found
+
+
 def ensure_served(address: str = paths.BRIDGE_ADDRESS, port: int = paths.REPO_PORT) -> None:
     """Start the repository's HTTP server on address:port (only) unless it already runs."""
     directory = build_repo()
+    paths.RUN.mkdir(parents=True, exist_ok=True)
+    with open(paths.RUN / f"repo-server-{address}-{port}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one process switches the server at a time
+        _ensure_served_locked(directory, address, port)
+
+
+def _ensure_served_locked(directory: Path, address: str, port: int) -> None:
     pidpath = pidfile(address, port)
     pid = _pid(pidpath)
     if pid is not None:
@@ -232,7 +273,9 @@ def ensure_served(address: str = paths.BRIDGE_ADDRESS, port: int = paths.REPO_PO
         if len(recorded) > 1 and recorded[1] == str(directory):
             return
         stop_served(address, port)
-    paths.RUN.mkdir(parents=True, exist_ok=True)
+    for orphan in _orphan_servers(address, port):
+        os.kill(orphan, signal.SIGTERM)
+        _wait_gone(orphan)
     log = open(pidpath.with_suffix(".log"), "ab")  # noqa: SIM115 - handed to the detached server
     proc = subprocess.Popen(
         [sys.executable, "-m", "http.server", "--bind", address, "--directory", str(directory), str(port)],
@@ -259,17 +302,21 @@ def stop_served(address: str = paths.BRIDGE_ADDRESS, port: int = paths.REPO_PORT
     pid = _pid(pidpath)
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
+        _wait_gone(pid)
     pidpath.unlink(missing_ok=True)
+
+
+def _wait_gone(pid: int) -> None:
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 def main(argv: list[str]) -> int:

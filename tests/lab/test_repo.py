@@ -201,11 +201,18 @@ def test_dnf_installroot_installs_signed_docker_and_pins_versions(served: str, t
     sig = subprocess.run(["rpm", "--root", str(root), "-q", "--qf", "%{RSAHEADER:pgpsig}\\n", "docker-ce"],
                          capture_output=True, text=True, check=True).stdout
     assert fingerprint.replace(" ", "")[-16:].lower() in sig.lower(), sig
-    # pinning: downgrade to an older docker-ce, whose files are the same real binaries
-    res = _dnf(root, reposdir, "downgrade", "docker-ce-3:24.0.7-1.lab")
+    def engine() -> str:
+        return subprocess.run([str(root / "usr/sbin/dockerd"), "--version"], capture_output=True, text=True,
+                              timeout=30).stdout
+
+    assert engine().startswith("Docker version 26.1.5")  # docker-ce 26.1.4 carries Debian trixie's engine
+    # pinning: downgrade to an older docker-ce, which carries another engine (bookworm's 20.10)
+    res = _dnf(root, reposdir, "downgrade", "docker-ce-3:24.0.7-1.lab", "docker-ce-cli-1:24.0.7-1.lab")
     assert res.returncode == 0, res.stdout + res.stderr
-    q = subprocess.run(["rpm", "--root", str(root), "-q", "--qf", "%{VERSION}", "docker-ce"], capture_output=True,
-                       text=True, check=True)
-    assert q.stdout == "24.0.7"
-    assert (root / "usr/sbin/dockerd").is_file()
+    q = subprocess.run(["rpm", "--root", str(root), "-q", "--qf", "%{VERSION}\n", "docker-ce", "docker-ce-cli"],
+                       capture_output=True, text=True, check=True)
+    assert q.stdout.split() == ["24.0.7", "24.0.7"]
+    assert engine().startswith("Docker version 20.10.24")
+    cli = subprocess.run([str(root / "usr/bin/docker"), "--version"], capture_output=True, text=True, timeout=30)
+    assert cli.stdout.startswith("Docker version 20.10.24"), cli.stdout
     shutil.rmtree(root, ignore_errors=True)

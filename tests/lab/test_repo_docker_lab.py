@@ -53,4 +53,13 @@ def test_el9_host_installs_docker_from_the_lab_repo_and_runs_a_container(lab) ->
                  "hello-from-lab-container", stdin=_busybox_rootfs_tar())
     assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
     assert res.stdout.decode().strip() == "hello-from-lab-container"
+    # the pin changes the engine, not only the RPM metadata: 26.1.4 is trixie's 26.1.5, 24.0.7 bookworm's 20.10
+    versions = "docker version --format '{{.Client.Version}} {{.Server.Version}}'"
+    assert ssh(h, versions).stdout.decode().split() == ["26.1.5+dfsg1", "26.1.5+dfsg1"]
+    res = ssh(h, "dnf -y -q downgrade docker-ce-3:24.0.7 docker-ce-cli-1:24.0.7 && systemctl restart docker && "
+                 + versions)
+    assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
+    assert res.stdout.decode().split()[-2:] == ["20.10.24+dfsg1", "20.10.24+dfsg1"]
+    res = ssh(h, "docker run --rm lab/busybox:1 /bin/busybox echo still-runs")
+    assert res.stdout.decode().strip() == "still-runs", res.stderr.decode()
     lab.down("repodock")

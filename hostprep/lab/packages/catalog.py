@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DOCKER_STABLE = ["24.0.7", "25.0.5", "26.1.4"]
+# Two real engines: docker-ce 26.1.4 and the test/nightly builds carry Debian trixie's docker.io and
+# docker-cli 26.1.5; 24.0.7 and 25.0.5 carry bookworm's docker.io 20.10.24. A pin or a downgrade
+# therefore changes what `docker version` reports, not only the RPM metadata.
+TRIXIE_ENGINE_FROM = "26"
+# nspawn lab hosts mount /proc/sys read-only, so dockerd 26 cannot turn IPv6 off on a container's
+# interface and refuses to start the container; a real EL host (or a lab VM) does not need this
+LAB_DOCKER_DROPIN = """# hostprep lab (see hostprep/lab/README.md): /proc/sys is read-only in an nspawn host
+[Service]
+Environment=DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1
+"""
 # Debian bookworm packages whose files make the lab's firewalld RPM (the rest of what it needs --
 # dbus, python3-dbus, glib, libnftnl, libmnl -- is in every lab image already)
 FIREWALLD_DEBS = ["firewalld", "python3-firewall", "python3-nftables", "libnftables1", "nftables", "libjansson4",
@@ -70,28 +80,40 @@ def _marker(name: str, version: str, repos: list[str], summary: str, **kw) -> Pa
 def catalog(repo_url: str) -> list[Package]:
     """Every lab package (repo_url is where the lab serves its repositories)."""
     pkgs: list[Package] = []
-    engine_files = {
+    bookworm_engine = {
         "/usr/sbin/dockerd": ("deb", "docker.io:usr/sbin/dockerd"),
         "/usr/sbin/docker-proxy": ("deb", "docker.io:usr/sbin/docker-proxy"),
         "/usr/bin/docker-init": ("deb", "tini:usr/bin/tini-static"),
         "/usr/lib/systemd/system/docker.service": ("deb", "docker.io:lib/systemd/system/docker.service"),
         "/usr/lib/systemd/system/docker.socket": ("deb", "docker.io:lib/systemd/system/docker.socket"),
     }
+    trixie_engine = {
+        "/usr/sbin/dockerd": ("deb", "trixie-docker.io:usr/sbin/dockerd"),
+        "/usr/sbin/docker-proxy": ("deb", "trixie-docker.io:usr/sbin/docker-proxy"),
+        "/usr/bin/docker-init": ("deb", "tini:usr/bin/tini-static"),
+        "/usr/lib/systemd/system/docker.service": ("deb", "trixie-docker.io:usr/lib/systemd/system/docker.service"),
+        "/usr/lib/systemd/system/docker.socket": ("deb", "trixie-docker.io:usr/lib/systemd/system/docker.socket"),
+        "/usr/lib/systemd/system/docker.service.d/hostprep-lab.conf": ("text", LAB_DOCKER_DROPIN),
+    }
     channels = [("docker/stable", v, "1.lab") for v in DOCKER_STABLE]
     channels += [("docker/test", v, r) for v, r in DOCKER_TEST]
     channels += [("docker/nightly", v, r) for v, r in DOCKER_NIGHTLY]
     for repo, version, release in channels:
+        trixie = version.split(".")[0] >= TRIXIE_ENGINE_FROM
+        engine_files = trixie_engine if trixie else bookworm_engine
+        cli = "trixie-docker-cli:usr/bin/docker" if trixie else "docker.io:usr/bin/docker"
+        source = "Debian trixie's docker.io 26.1.5" if trixie else "Debian bookworm's docker.io 20.10.24"
         pkgs.append(Package(
             name="docker-ce", version=version, release=release, epoch=3, repos=[repo], files=dict(engine_files),
             requires=["docker-ce-cli", "containerd.io >= 1.6"], conflicts=["docker", "docker-engine", "docker-io",
                                                                             "podman-docker"],
             obsoletes=["docker-engine-cs", "docker-ee"], pre_lua=DOCKER_GROUP_PRE, post_lua=DAEMON_RELOAD_POST,
-            summary="The open-source application container engine (hostprep lab build of Debian's docker.io)",
+            summary=f"The open-source application container engine (hostprep lab build of {source})",
         ))
         pkgs.append(Package(
             name="docker-ce-cli", version=version, release=release, epoch=1, repos=[repo],
-            files={"/usr/bin/docker": ("deb", "docker.io:usr/bin/docker")}, conflicts=["docker", "docker-client"],
-            summary="The Docker CLI (hostprep lab build)",
+            files={"/usr/bin/docker": ("deb", cli)}, conflicts=["docker", "docker-client"],
+            summary=f"The Docker CLI (hostprep lab build of {source})",
         ))
         pkgs.append(_marker("docker-ce-rootless-extras", version, [repo], "Rootless support (lab marker)",
                             release=release))

@@ -43,9 +43,9 @@ SHIM = '''"""hostprep lab: stand-in for EL's {what} in this interpreter (package
 
 The lab's package manager is Debian's dnf, whose Python bindings work only in the lab's private
 interpreter ({lab_python}). Inside an Ansible module this re-runs the module there, as Ansible does
-itself when it finds the bindings in another interpreter (ansible.module_utils.common.respawn, whose
-payload cannot carry a Python 2 module's arguments to Python 3: hence this copy); anywhere else the
-import fails, as it does in a Python that lacks the bindings.
+itself when it finds the bindings in another interpreter (ansible.module_utils.common.respawn; from
+Python 2 with a payload of its own, because Ansible's cannot carry Python 2 arguments to Python 3);
+anywhere else the import fails, as it does in a Python that lacks the bindings.
 """
 import sys as _sys
 
@@ -66,6 +66,9 @@ def _respawn_ansible_module():
     args = getattr(basic, "_ANSIBLE_ARGS", None)
     if not args:
         return  # imported before the module read its arguments: nothing to hand over
+    if _sys.version_info[0] >= 3:  # Ansible's own respawn (its payload changes between releases)
+        from ansible.module_utils.common.respawn import respawn_module
+        respawn_module("{lab_python}")
     if not isinstance(args, bytes):
         args = args.encode("utf-8")
     code = "\\n".join([
