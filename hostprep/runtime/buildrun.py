@@ -34,7 +34,7 @@ def run_step(builder, stage, argv, args_env, network):
     from hostprep.runtime import container
     from hostprep.runtime import spec as specconv
     from hostprep.runtime.cgroups import Cgroup
-    from hostprep.runtime.cli import RunOptions
+    from hostprep.runtime.runoptions import RunOptions
 
     dirs = [builder.store.unpacked(layer["digest"]) for layer in stage.layers]
     if not dirs:  # FROM scratch: overlayfs needs one lower directory

@@ -9,6 +9,8 @@ the same; tests/runtime/test_fast_path.py checks that both parsers agree.
 import os
 import sys
 
+from hostprep.runtime.runoptions import RunOptions
+
 _RUN_FLAGS = {"--rm": ("rm",), "-d": ("detach",), "--detach": ("detach",), "--read-only": ("read_only",),
               "--init": ("init",), "-i": ("interactive",), "--interactive": ("interactive",), "-t": ("tty",),
               "--tty": ("tty",), "-it": ("interactive", "tty"), "-ti": ("interactive", "tty")}
@@ -17,20 +19,6 @@ _RUN_VALUES = {"--name": "name", "-e": "env", "--env": "env", "-w": "workdir", "
                "--cpus": "cpus", "--pids-limit": "pids_limit", "-v": "volume", "--volume": "volume",
                "--network": "network", "--entrypoint": "entrypoint", "--security-opt": "security_opt"}
 _RUN_APPEND = ("env", "volume", "security_opt")
-
-
-class RunOptions:
-    """What argparse's `run` subcommand yields, made without argparse."""
-
-    def __init__(self):
-        self.command = "run"
-        self.rm = self.detach = self.read_only = self.init = self.interactive = self.tty = False
-        self.name = self.workdir = self.user = self.hostname = self.memory = None
-        self.cpus = self.pids_limit = self.entrypoint = None
-        self.env = self.volume = self.security_opt = None
-        self.network = "none"
-        self.image = None
-        self.cmd = []
 
 
 def parse_run(args):
