@@ -60,6 +60,9 @@ CASES: dict[str, dict] = {
     "add_local_tar": {"Dockerfile": "FROM BASE\nADD bundle.tar /opt/\nADD bundle.tar.gz /opt/gz/\n"
                                     "ADD plain.txt /plain.txt\n",
                       "files": {"plain.txt": "p\n"}, "tars": ["bundle.tar", "bundle.tar.gz"]},
+    # an archive's entries keep their own owners and modes; --chown/--chmod reach only what the ADD creates
+    "add_tar_chown_chmod": {"Dockerfile": "FROM BASE\nADD --chown=1000:1000 --chmod=0600 bundle.tar /own/\n",
+                            "tars": ["bundle.tar"]},
     "expose_volume_labels": {"Dockerfile": "FROM BASE\nEXPOSE 80 443/tcp 53/udp\nVOLUME /data\n"
                                            'VOLUME ["/var/a", "/var/b"]\nLABEL a=1 "b c"="d e"\n'
                                            "LABEL version=2.0\nSTOPSIGNAL SIGINT\n"},
