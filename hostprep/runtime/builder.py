@@ -211,6 +211,7 @@ class Builder:
             stage.history = list(parent.history)
             stage.chain, stage.created, stage.shell = parent.chain, parent.created, list(parent.shell)
             stage.base_info = parent.base_info
+            stage.author = parent.author
         else:
             self._from_image(frm, base, stage)
         self.stage_names, self.built = names, built
@@ -245,6 +246,7 @@ class Builder:
         stage.chain = sha256(("from " + digest).encode()).hexdigest()
         stage.created = config.get("created")
         stage.base_info = {"name": ref, "digest": digest}
+        stage.author = config.get("author")
 
     def _env(self, stage):
         """The variables instructions see: the stage's ARGs, overridden by its ENV."""
@@ -333,7 +335,7 @@ class Builder:
 
     def _do_maintainer(self, ins, stage):
         stage.author = json.loads(ins.args.partition("=")[2])
-        self._meta(ins, stage, lambda config: None)
+        self._step(stage, ins, {"config": stage.config, "author": stage.author})
 
     def _arg_pairs(self, ins, env):
         try:

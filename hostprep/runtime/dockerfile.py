@@ -110,8 +110,7 @@ def parse(text, path="Dockerfile"):
             raise DockerfileError(path, number, "unknown instruction: {}".format(word))
         if cmd == "ONBUILD":
             raise DockerfileError(path, number, "ONBUILD is not supported by hostprep-runtime build")
-        if cmd == "MAINTAINER":
-            cmd = "LABEL"  # stored as Docker stores it: in the Author field (see builder), kept as a label too
+        if cmd == "MAINTAINER":  # stored as Docker stores it: in the image's Author field (see builder)
             rest = "maintainer=" + json.dumps(rest.strip())
             out.append(Instruction("MAINTAINER", line, rest, {}, False, number))
             continue
