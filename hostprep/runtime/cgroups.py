@@ -93,12 +93,7 @@ class Cgroup:
                         raise
                     del self.paths[ctrl]  # see _limit_devices
             if self.v == 2:
-                parent = os.path.dirname(self.paths["unified"])
-                try:
-                    with open(os.path.join(parent, "cgroup.subtree_control"), "w") as handle:
-                        handle.write("+memory +cpu +pids")
-                except OSError:
-                    pass
+                _enable_controllers(os.path.dirname(self.paths["unified"]))
             if "devices" in self.paths:
                 self._limit_devices()
             if memory is not None:
@@ -209,6 +204,27 @@ class Cgroup:
                         except ProcessLookupError:
                             pass
                     time.sleep(0.02)
+
+
+def _enable_controllers(parent, controllers=("memory", "cpu", "pids")):
+    """v2: a controller's files appear in a cgroup only when every ancestor's subtree_control enables it, and
+    systemd enables only what its units use (often memory and pids, not cpu). So each controller is enabled on
+    its own (one write of several fails whole when any is unavailable), from the hierarchy's root down to the
+    containers' parent; one that cannot be enabled shows later as the limit that cannot be set."""
+    chain = []
+    path = os.path.normpath(parent)
+    root = os.path.normpath(ROOT)
+    while path.startswith(root):
+        chain.append(path)
+        if path == root:
+            break
+        path = os.path.dirname(path)
+    for directory in reversed(chain):
+        for ctrl in controllers:
+            try:
+                _write(os.path.join(directory, "cgroup.subtree_control"), "+" + ctrl)
+            except OSError:
+                pass
 
 
 def _write(path, value):
