@@ -40,7 +40,7 @@ def satisfied(spec: str, installed: dict[str, str]) -> bool:
         return False
     if not rest:
         return True
-    from hostprep.templating.versions import compare_versions
+    from hostprep.templating.versions import compare_padded as compare_versions
 
     have = installed[name]
     for clause in rest.split(","):

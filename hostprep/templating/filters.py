@@ -18,9 +18,9 @@ import yaml
 from jinja2 import Undefined
 from jinja2.exceptions import FilterArgumentError
 
+from hostprep.templating.filters_more import FILTERS_MORE
 from hostprep.templating.lookups import subelements
 from hostprep.templating.sequences import f_flatten
-from hostprep.values import to_bool
 
 
 class FilterError(FilterArgumentError):
@@ -28,12 +28,14 @@ class FilterError(FilterArgumentError):
 
 
 def f_bool(value: Any) -> bool:
-    if value is None:
+    """Ansible's bool filter: yes/on/true/1 and no/off/false/0 (any case; ints and bools by their text);
+    anything else is False (Ansible warns that this coercion is deprecated), except the number 1."""
+    text = str(value).lower() if isinstance(value, (str, int)) else value
+    if text in ("yes", "on", "true", "1"):
+        return True
+    if text in ("no", "off", "false", "0"):
         return False
-    try:
-        return to_bool(value)
-    except Exception:  # noqa: BLE001 - Ansible's bool filter is lenient: unknown strings are False
-        return False
+    return value == 1
 
 
 def f_to_json(value: Any, **kw: Any) -> str:
@@ -44,8 +46,8 @@ def f_to_nice_json(value: Any, indent: int = 4, sort_keys: bool = True, **kw: An
     return json.dumps(value, indent=indent, sort_keys=sort_keys, separators=(",", ": "), default=str, **kw)
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """libyaml's emitter when present, as Ansible's dumper (no '...' after a lone scalar)."""
 
 
 _Dumper.add_multi_representer(str, lambda d, v: d.represent_str(str(v)))
@@ -86,12 +88,18 @@ def f_regex_search(value: Any, pattern: str, *groups: str, ignorecase: bool = Fa
         return match.group(0)
     out = []
     for g in groups:
-        if g.startswith("\\g<"):
-            out.append(match.group(g[3:-1]))
-        elif g.startswith("\\"):
-            out.append(match.group(int(g[1:])))
-        else:
-            raise FilterError(f"regex_search: unknown group reference {g!r}")
+        named = re.fullmatch(r"\\g<(\w+)>", g)
+        numbered = re.fullmatch(r"\\(\d+)", g)
+        try:
+            if named:
+                out.append(match.group(named.group(1)))
+            elif numbered:
+                out.append(match.group(int(numbered.group(1))))
+            else:
+                raise FilterError(f"regex_search: unknown argument {g!r} (expected a group reference like '\\1' "
+                                  "or '\\g<name>')")
+        except (IndexError, re.error):
+            raise FilterError(f"regex_search: no group {g!r} in {pattern!r}") from None
     return out
 
 
@@ -180,10 +188,12 @@ def f_password_hash(value: Any, hashtype: str = "sha512", salt: str | None = Non
     if hashtype not in methods:
         raise FilterError(f"password_hash: unsupported hash type {hashtype!r} (sha512, sha256)")
     prefix = "$6$" if hashtype == "sha512" else "$5$"
+    # Ansible (passlib) hashes with 656000 (sha512) / 535000 (sha256) rounds unless told; 5000 is implicit
+    rounds = rounds or (656000 if hashtype == "sha512" else 535000)
     if salt is None:
         setting = _crypt.mksalt(methods[hashtype], rounds=rounds)
     else:
-        setting = prefix + (f"rounds={rounds}$" if rounds else "") + salt
+        setting = prefix + ("" if rounds == 5000 else f"rounds={rounds}$") + salt
     return _crypt.crypt(str(value), setting)
 
 
@@ -299,10 +309,12 @@ def f_split(value: Any, sep: str | None = None, maxsplit: int = -1) -> list:
     return str(value).split(sep, maxsplit)
 
 
-def f_version(value: Any, version: Any, operator: str = "eq", strict: bool = False) -> bool:
+def f_version(value: Any, version: Any, operator: str = "eq", strict: bool | None = None,
+              version_type: str | None = None) -> bool:
+    """Not an Ansible filter (the test is); kept because hostprep roles used it as one."""
     from hostprep.templating.versions import compare_versions
 
-    return compare_versions(str(value), str(version), operator)
+    return compare_versions(value, version, operator, strict=strict, version_type=version_type)
 
 
 def f_dict(value: Any) -> dict:
@@ -324,9 +336,9 @@ def f_random(value: Any, start: int = 0, step: int = 1, seed: Any = None) -> Any
     `seed=inventory_hostname` idiom relies on)."""
     import random
 
-    rng = random.Random(str(seed)) if seed is not None else random.SystemRandom()
+    rng = random.Random(seed) if seed is not None else random.SystemRandom()
     if isinstance(value, int) and not isinstance(value, bool):
-        return rng.randrange(start, value, step)
+        return rng.randrange(start or 0, value, step or 1)
     if isinstance(value, (str, list, tuple)) and value:
         return rng.choice(list(value))
     raise FilterArgumentError(f"random needs an integer or a non-empty sequence, got {value!r}")
@@ -345,4 +357,6 @@ FILTERS = {
     "realpath": f_realpath, "relpath": f_relpath, "strftime": f_strftime, "to_datetime": f_to_datetime,
     "human_readable": f_human_readable, "type_debug": f_type_debug, "split": f_split, "version": f_version,
     "version_compare": f_version, "dict": f_dict, "string": f_string, "subelements": subelements,
+    "md5": lambda value: f_hash(value, "md5"), "sha1": f_checksum,
 }
+FILTERS.update(FILTERS_MORE)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlparse
 
 from hostprep.templating.versions import compare_versions
+from hostprep.values import to_bool
 
 
 def _result(value: Any) -> Mapping:
@@ -33,7 +36,8 @@ def t_skipped(value: Any) -> bool:
 
 
 def t_finished(value: Any) -> bool:
-    return bool(_result(value).get("finished", True))
+    result = _result(value)
+    return bool(result.get("finished")) if "finished" in result else True
 
 
 def t_match(value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False) -> bool:
@@ -51,16 +55,58 @@ def t_regex(value: Any, pattern: str, ignorecase: bool = False, multiline: bool 
     return (t_match if match_type == "match" else t_search)(value, pattern, ignorecase, multiline)
 
 
-def t_version(value: Any, version: Any, operator: str = "eq", strict: bool = False) -> bool:
-    return compare_versions(str(value), str(version), operator)
+def t_version(value: Any, version: Any, operator: str = "eq", strict: bool | None = None,
+              version_type: str | None = None) -> bool:
+    return compare_versions(value, version, operator, strict=strict, version_type=version_type)
 
 
 def t_subset(a: Any, b: Any) -> bool:
-    return all(x in b for x in a)
+    try:
+        return set(a) <= set(b)
+    except TypeError:  # unhashable items: compare by equality
+        return all(x in b for x in a)
 
 
 def t_superset(a: Any, b: Any) -> bool:
-    return all(x in a for x in b)
+    return t_subset(b, a)
+
+
+def t_nan(value: Any) -> bool:
+    try:
+        return math.isnan(value)
+    except TypeError:
+        return False
+
+
+def t_started(value: Any) -> bool:
+    result = _result(value)
+    return bool(result.get("started")) if "started" in result else True
+
+
+def t_unreachable(value: Any) -> bool:
+    return bool(_result(value).get("unreachable"))
+
+
+def t_timedout(value: Any) -> bool:
+    result = _result(value)
+    timed = result.get("timedout")
+    return bool(timed and isinstance(timed, dict) and timed.get("period"))
+
+
+def t_uri(value: Any, schemes: list | None = None) -> bool:
+    try:
+        parts = urlparse(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return not schemes or parts.scheme in schemes
+
+
+def t_url(value: Any, schemes: list | None = None) -> bool:
+    return t_uri(value, schemes) and bool(urlparse(value).netloc or urlparse(value).scheme == "file")
+
+
+def t_urn(value: Any) -> bool:
+    return t_uri(value, ["urn"])
 
 
 def t_contains(seq: Any, item: Any) -> bool:
@@ -68,11 +114,16 @@ def t_contains(seq: Any, item: Any) -> bool:
 
 
 def t_truthy(value: Any, convert_bool: bool = False) -> bool:
+    if convert_bool:
+        try:
+            value = to_bool(value)
+        except Exception:  # noqa: BLE001 - not a boolean-like value: judged as it is, as Ansible does
+            pass
     return bool(value)
 
 
 def t_falsy(value: Any, convert_bool: bool = False) -> bool:
-    return not bool(value)
+    return not t_truthy(value, convert_bool)
 
 
 TESTS = {
@@ -83,4 +134,10 @@ TESTS = {
     "contains": t_contains, "truthy": t_truthy, "falsy": t_falsy,
     "file": os.path.isfile, "directory": os.path.isdir, "exists": os.path.exists, "link": os.path.islink,
     "abs": os.path.isabs, "any": any, "all": all,
+    "is_file": os.path.isfile, "is_dir": os.path.isdir, "is_link": os.path.islink, "is_abs": os.path.isabs,
+    "link_exists": os.path.lexists, "mount": os.path.ismount, "is_mount": os.path.ismount,
+    "same_file": os.path.samefile, "is_same_file": os.path.samefile, "issubset": t_subset,
+    "issuperset": t_superset, "nan": t_nan, "isnan": t_nan, "started": t_started, "unreachable": t_unreachable,
+    "reachable": lambda value: not t_unreachable(value), "timedout": t_timedout, "uri": t_uri, "url": t_url,
+    "urn": t_urn,
 }

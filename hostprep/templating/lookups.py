@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hostprep.errors import InputError
+from hostprep.templating.lookups_more import MORE_LOOKUPS, playbook_dir
 from hostprep.templating.sequences import f_flatten
 
 if TYPE_CHECKING:
@@ -142,10 +143,16 @@ def sequence(term: str) -> list[str]:
 
 def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[Any]:
     """Run lookup `name` and return its list of results (what `query()` returns)."""
+    if name.startswith("ansible.builtin."):
+        name = name[len("ansible.builtin."):]
+    elif name.startswith("ansible.legacy."):
+        name = name[len("ansible.legacy."):]
+    if name in MORE_LOOKUPS:
+        return MORE_LOOKUPS[name](templar, list(_flatten_terms(terms)), **kwargs)
     if name in ("items",):
         return _flatten_terms(terms)
     if name == "list":
-        return list(terms[0]) if len(terms) == 1 and isinstance(terms[0], list) else list(terms)
+        return list(terms)
     if name == "flattened":
         return f_flatten(list(terms))
     if name == "dict":
@@ -177,12 +184,13 @@ def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[
             path = _find(templar, str(t), "templates")
             if path is None:
                 raise InputError(f"lookup('template'): could not find {t!r}")
-            out.append(templar.render_file(path))
+            out.append(templar.render_file(path, extra=kwargs.get("template_vars") or {}))
         return out
     if name == "pipe":
         out = []
         for t in _flatten_terms(terms):
-            proc = subprocess.run(str(t), shell=True, capture_output=True, text=True, check=False)
+            proc = subprocess.run(str(t), shell=True, capture_output=True, text=True, check=False,
+                                  cwd=playbook_dir(templar))
             if proc.returncode != 0:
                 raise InputError(f"lookup('pipe'): {t!r} exited {proc.returncode}: {proc.stderr.strip()}")
             out.append(proc.stdout.rstrip("\n"))
@@ -190,9 +198,7 @@ def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[
     if name == "fileglob":
         out = []
         for t in _flatten_terms(terms):
-            pattern = str(t) if os.path.isabs(str(t)) else str(Path(templar.searchpath[0] if templar.searchpath
-                                                                   else ".") / "files" / str(t))
-            out += sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+            out += _fileglob(templar, str(t))
         return out
     if name == "first_found":
         files = []
@@ -240,14 +246,33 @@ def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[
     raise InputError(f"lookup plugin {name!r} is not supported by hostprep")
 
 
+def _fileglob(templar: Templar, pattern: str) -> list[str]:
+    """Ansible's fileglob lookup: an absolute pattern as is; a relative one in the first directory of the
+    search path (the role's files/, the role, the playbook's files/, the playbook's directory) that holds
+    the pattern's directory."""
+    if os.path.isabs(pattern):
+        return [p for p in sorted(glob.glob(pattern)) if os.path.isfile(p)]
+    sub = os.path.dirname(pattern)
+    for base in templar.searchpath:
+        for root in (Path(base) / "files", Path(base)):
+            if (root / sub).is_dir():
+                found = [p for p in sorted(glob.glob(str(root / pattern))) if os.path.isfile(p)]
+                if found:
+                    return found
+    return []
+
+
 def install_lookups(templar: Templar) -> None:
     def lookup(name: str, *terms: Any, wantlist: bool = False, **kwargs: Any) -> Any:
         result = run_lookup(templar, name, *terms, **kwargs)
         if wantlist:
             return result
-        if name in ("env", "file", "template", "pipe", "first_found") and len(result) == 1:
+        # Ansible: one result is unwrapped, several strings are joined with commas, anything else as is
+        if len(result) == 1:
             return result[0]
-        return ",".join(str(r) for r in result) if name in ("env", "file", "template", "pipe") else result
+        if result and all(isinstance(r, str) for r in result):
+            return ",".join(result)
+        return result
 
     def query(name: str, *terms: Any, **kwargs: Any) -> list:
         return run_lookup(templar, name, *terms, **kwargs)

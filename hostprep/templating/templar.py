@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 from jinja2 import StrictUndefined
 from jinja2.exceptions import TemplateSyntaxError, UndefinedError
+from jinja2.lexer import TOKEN_STRING, TOKEN_VARIABLE_BEGIN, TOKEN_VARIABLE_END, Lexer
 
 from hostprep.errors import InputError
 from hostprep.templating.filters import FILTERS
@@ -51,9 +52,21 @@ class _Capture(threading.local):
 _capture = _Capture()
 
 
-def _capture_value(value: Any) -> str:
+def _fail_if_undefined(value: Any) -> None:
+    """An undefined name inside a list or dict literal (`[a, nope]`) fails like a bare one, as in Ansible."""
     if isinstance(value, jinja2.Undefined):
         value._fail_with_undefined_error()
+    if type(value) in (list, tuple):
+        for v in value:
+            _fail_if_undefined(v)
+    elif type(value) is dict:
+        for k, v in value.items():
+            _fail_if_undefined(k)
+            _fail_if_undefined(v)
+
+
+def _capture_value(value: Any) -> str:
+    _fail_if_undefined(value)
     _capture.stack[-1].append(value)
     return ""
 
@@ -96,13 +109,58 @@ def is_template(value: Any) -> bool:
 
 
 def _none_as_empty(value: Any) -> Any:
-    """As Ansible renders: None inside a string is empty ("c={{ none }}" is "c=")."""
-    return "" if value is None else value
+    """As Ansible renders: None inside a string is empty ("c={{ none }}" is "c="); `[nope]` fails."""
+    if value is None:
+        return ""
+    _fail_if_undefined(value)
+    return value
+
+
+class _Escaping(threading.local):
+    def __init__(self) -> None:
+        self.on = False
+
+
+_escaping = _Escaping()
+
+
+class _AnsibleLexer(Lexer):
+    """Backslashes in string constants inside `{{ }}` are literal, as in Ansible.
+
+    Templates come from YAML, which already turned `"\\1"` into `\1`; Ansible keeps Jinja from reading it
+    a second time as an escape (so `regex_replace('(a)', '\\1')` in a double-quoted YAML string is the
+    back-reference `\1`, and `'\\d+'` in plain YAML is the regex `\\d+`). Only while compiling a template
+    that came from playbook data: not in `{% %}` statements, conditionals, or template files.
+    """
+
+    def tokeniter(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, str, str]]:
+        stream = super().tokeniter(*args, **kwargs)
+        if not _escaping.on:
+            yield from stream
+            return
+        in_variable = False
+        for lineno, kind, value in stream:
+            if kind == TOKEN_VARIABLE_BEGIN:
+                in_variable = True
+            elif kind == TOKEN_VARIABLE_END:
+                in_variable = False
+            elif in_variable and kind == TOKEN_STRING:
+                value = value.replace("\\", "\\\\")
+            yield lineno, kind, value
+
+
+class _Environment(jinja2.Environment):
+    @property
+    def lexer(self) -> Lexer:
+        lexer = self.__dict__.get("_hostprep_lexer")
+        if lexer is None:
+            lexer = self.__dict__["_hostprep_lexer"] = _AnsibleLexer(self)
+        return lexer
 
 
 @lru_cache(maxsize=32)
 def _environment(searchpath: tuple[str, ...]) -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = _Environment(
         undefined=StrictUndefined,
         trim_blocks=True,
         keep_trailing_newline=True,
@@ -226,15 +284,19 @@ class Templar:
         rendered = self._run_template(text)
         return OMIT if rendered == OMIT_TOKEN else rendered
 
-    def _run_template(self, source: str, name: str | None = None) -> str:
+    def _run_template(self, source: str, name: str | None = None, *, escape_backslashes: bool = True) -> str:
         try:
-            template = self.env.from_string(source)
+            previous, _escaping.on = _escaping.on, escape_backslashes
+            try:
+                template = self.env.from_string(source)
+            finally:
+                _escaping.on = previous
             ctx = template.new_context(self.lazy, shared=True)
             return jinja2.utils.concat(template.root_render_func(ctx))
         except TemplateSyntaxError as exc:
             raise TemplateError(f"template syntax error: {exc.message} in {source!r}") from None
         except UndefinedError as exc:
-            raise TemplateError(f"{exc.message}") from None
+            raise TemplateError(f"{exc.message} in {source!r}") from None
         except TemplateError:
             raise
         except InputError:
@@ -242,12 +304,13 @@ class Templar:
         except Exception as exc:  # noqa: BLE001 - filters raise all kinds; report them as template errors
             raise TemplateError(f"error while rendering {source!r}: {type(exc).__name__}: {exc}") from None
 
-    def evaluate(self, expr: str) -> Any:
-        """The native value of one Jinja expression."""
+    def evaluate(self, expr: str, *, escape_backslashes: bool = True) -> Any:
+        """The native value of one Jinja expression (conditionals pass escape_backslashes=False, as Ansible)."""
         _capture.stack.append([])
         try:
             try:
-                self._run_template("{{ __hostprep_capture(" + expr.strip() + ") }}")
+                self._run_template("{{ __hostprep_capture(" + expr.strip() + ") }}",
+                                   escape_backslashes=escape_backslashes)
             except TemplateError as exc:
                 wrapped = "{{ __hostprep_capture(" + expr.strip() + ") }}"
                 raise TemplateError(exc.message.replace(repr(wrapped), repr("{{ " + expr.strip() + " }}")),
@@ -272,7 +335,7 @@ class Templar:
         if inner is not None:
             text = inner.strip()
         try:
-            value = self.evaluate(text)
+            value = self.evaluate(text, escape_backslashes=False)
         except TemplateError as exc:
             msg = f"conditional {str(expr)!r} failed: {exc.message}"
             raise TemplateError(msg + (f" (in {context})" if context else "")) from None
@@ -300,7 +363,7 @@ class Templar:
         except OSError as exc:
             raise TemplateError(f"cannot read template: {exc.strerror}", file=str(path)) from None
         try:
-            return templar._run_template(source)
+            return templar._run_template(source, escape_backslashes=False)
         except TemplateError as exc:
             where = f"template {path}" + (f", {context}" if context else "")
             raise TemplateError(f"{exc.message} (in {where})", file=str(path)) from None
