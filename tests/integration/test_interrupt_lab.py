@@ -163,8 +163,12 @@ def test_second_ctrl_c_aborts_at_once(hosts: list, project: Path) -> None:
     proc = _start(project, inv, "-e", "nap=30", "-e", "tag=c", "--retry-file", str(project / "c.retry"))
     _wait_remote([host], "test -e /tmp/hp-intr-c-started")
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.5)
-    assert proc.poll() is None  # the first Ctrl-C waits for the command in flight
+    # the first Ctrl-C is seen handled (its warning in stderr), not guessed after a sleep ...
+    deadline = time.monotonic() + 60
+    while "interrupted (Ctrl-C)" not in (project / "err.txt").read_text():
+        assert time.monotonic() < deadline and proc.poll() is None, (project / "err.txt").read_text()
+        time.sleep(0.05)
+    assert proc.poll() is None  # ... and the run waits for the command in flight
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = _finish(proc, project, timeout=30)
