@@ -24,8 +24,13 @@ def main(opts, store, root):
 
 
 def build(opts, store, root):
+    import signal
+
     from hostprep.runtime import builder
 
+    def terminated(signum, frame):
+        raise SystemExit(128 + signum)  # unwinds: the build container, mounts and work directory are removed
+    signal.signal(signal.SIGTERM, terminated)
     try:
         b = builder.Builder(store, root, opts.context, dockerfile_path=opts.file,
                             build_args=builder.parse_build_args(opts.build_arg), target=opts.target,

@@ -7,6 +7,7 @@ message of a failing command.
 """
 
 import os
+import time
 
 from hostprep.runtime.state import rmtree
 
@@ -58,7 +59,11 @@ def run_step(builder, stage, argv, args_env, network):
     workdir = config["WorkingDir"]
     view = builder._view(stage)
     make_workdir(view, spec["upper"], workdir, config["User"])
-    code, tail = _supervised(builder, container, spec, cgroup, state)
+    try:
+        code, tail = _supervised(builder, container, spec, cgroup, state)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM): the build container is stopped and removed
+        rmtree(spec["dir"])
+        raise
     return spec["dir"], code, tail
 
 
@@ -119,21 +124,51 @@ def _supervised(builder, container, spec, cgroup, state):
         os._exit(code & 0xFF)
     os.close(write_end)
     tail, partial = [], b""
-    while True:
-        data = os.read(read_end, 65536)
-        if not data:
-            break
-        builder.out.write(data.decode("utf-8", "replace"))
-        builder.out.flush()
-        lines = (partial + data).split(b"\n")
-        partial = lines.pop()
-        tail = (tail + [line.decode("utf-8", "replace") for line in lines])[-15:]
-    os.close(read_end)
+    try:
+        while True:
+            data = os.read(read_end, 65536)
+            if not data:
+                break
+            builder.out.write(data.decode("utf-8", "replace"))
+            builder.out.flush()
+            lines = (partial + data).split(b"\n")
+            partial = lines.pop()
+            tail = (tail + [line.decode("utf-8", "replace") for line in lines])[-15:]
+    except BaseException:
+        _stop(pid, spec["dir"])
+        raise
+    finally:
+        os.close(read_end)
     if partial:
         tail = (tail + [partial.decode("utf-8", "replace")])[-15:]
     _, status = os.waitpid(pid, 0)
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
     return code, tail
+
+
+def _stop(supervisor, cdir):
+    """Stop an interrupted build container: SIGTERM through its supervisor (which forwards it), then SIGKILL
+    to its PID 1 (a shell as PID 1 ignores SIGTERM); the supervisor then removes its cgroup and returns."""
+    import signal
+
+    try:
+        os.kill(supervisor, signal.SIGTERM)
+    except OSError:
+        pass
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        if os.waitpid(supervisor, os.WNOHANG)[0]:
+            return
+        time.sleep(0.05)
+    from hostprep.runtime.state import read_state
+
+    state = read_state(cdir) or {}
+    if state.get("pid"):
+        try:
+            os.kill(state["pid"], signal.SIGKILL)
+        except OSError:
+            pass
+    os.waitpid(supervisor, 0)
 
 
 def cleanup(cdir):

@@ -90,3 +90,36 @@ def test_failing_run_keeps_the_steps_before_it_cached(rt) -> None:
     assert again.stdout.count("CACHED") == 1  # the COPY
     assert "never-made" not in rt("images").stdout
     assert os.path.isdir(Path(rt.state) / "build-cache")
+
+
+def test_interrupted_build_leaves_nothing_behind(rt) -> None:
+    """SIGTERM (or Ctrl-C) during a RUN: the build stops within seconds, its build container, cgroups, mounts and
+    work directory are gone, and no image is named."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.runtime.support import container_cgroups, runtime_argv
+
+    ctx = Path(rt.base) / "err-interrupt"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM bb\nRUN echo started && sleep 60\n")
+    before, cgroups = _leftovers(rt), container_cgroups()
+    proc = subprocess.Popen(runtime_argv(rt, "build", "-t", "interrupted", str(ctx)), env=rt.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.strip() == "started":
+            break
+    assert lines and lines[-1].strip() == "started", lines
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert proc.returncode != 0 and time.monotonic() - started < 15
+    assert "Traceback" not in proc.stderr.read()
+    assert _leftovers(rt) == before
+    # a new cgroup left without processes is a leak (one with processes: another session's running container)
+    new = container_cgroups() - cgroups
+    assert not [c for c in new if os.path.exists(os.path.join(c, "cgroup.procs")) and
+                not Path(c, "cgroup.procs").read_text().strip()]
