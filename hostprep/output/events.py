@@ -5,7 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SECRET_WORDS = ("password", "passwd", "secret", "token", "private_key", "become_pass")
+# module parameters Ansible marks no_log (user's password, the login_password of db modules, ...):
+# a key with one of these names holds a secret; a key that merely contains the word (getent_passwd,
+# secret_file_path) does not, as in Ansible, which censors no_log results and no_log parameters only
+SECRET_KEYS = frozenset({"password", "passwd", "login_password", "become_pass", "become_password",
+                         "ansible_password", "ansible_ssh_pass", "ansible_become_pass", "ansible_become_password",
+                         "private_key_passphrase", "passphrase", "update_password_secret", "vault_password",
+                         "api_token", "auth_token", "client_secret", "secret_key", "token"})
+# and, to be safe with role variables shown by debug/set_fact (db_password, vault_pass), names that END
+# in a password-like word; `passwd` only as the whole name, since getent_passwd is the passwd database
+SECRET_SUFFIXES = ("_password", "_pass", "_passphrase", "_token", "_secret")
+
+
+def is_secret_key(name: str) -> bool:
+    low = name.lower()
+    return low in SECRET_KEYS or low.endswith(SECRET_SUFFIXES)
 INTERRUPT_NOTICE = ("interrupted (Ctrl-C): the commands and uploads in flight finish, no new task starts; "
                     "press Ctrl-C again to abort at once")
 CENSORED = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
@@ -49,11 +63,11 @@ class TaskEvent:
 
 
 def censor(value: Any) -> Any:
-    """Hide values of keys that look like secrets anywhere in a result."""
+    """Hide the values of secret parameters (SECRET_KEYS) anywhere in a result."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            if isinstance(k, str) and any(w in k.lower() for w in SECRET_WORDS) and v not in (None, ""):
+            if isinstance(k, str) and is_secret_key(k) and v not in (None, ""):
                 out[k] = "********"
             else:
                 out[k] = censor(v)

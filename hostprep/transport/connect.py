@@ -46,6 +46,10 @@ def become_from_vars(hostvars: Mapping[str, Any], *, enabled: bool | None = None
         return found[-1] if found else None
 
     password = var("password")
+    if password not in (None, ""):
+        from hostprep.vault import keyring
+
+        keyring.reveal(str(password))  # a result that shows the become password is censored like no_log
     words = (hv.get("ansible_su_prompt_l10n") if method == "su" else None) or ()
     spec = BecomeSpec(
         enabled=on,
