@@ -273,6 +273,31 @@ def f_urlsplit(value: Any, query: str = "") -> Any:
     return result[query]
 
 
+# -- vault -------------------------------------------------------------------------------------------------
+def f_vault(value: Any, secret: Any, vault_id: str = "filter_default", salt: Any = None,
+            wrap_object: bool = False) -> str:
+    """The value encrypted as vault text with `secret`, labelled `vault_id` (Ansible's vault filter)."""
+    from hostprep.vault.cipher import encrypt
+
+    if not isinstance(value, str):
+        raise FilterArgumentError(f"vault: can only encrypt text, got {type(value).__name__}")
+    return encrypt(value.encode("utf-8"), str(secret).encode("utf-8"), vault_id,
+                   salt=str(salt).encode("utf-8") if salt else None)
+
+
+def f_unvault(value: Any, secret: Any, vault_id: str = "filter_default") -> str:
+    """Vault text decrypted with `secret`; text that is not vaulted is returned as it is (as Ansible)."""
+    from hostprep.vault.cipher import VaultDecryptError, decrypt
+    from hostprep.vault.envelope import VaultFormatError, is_vaulted
+
+    if not isinstance(value, str) or not is_vaulted(value):
+        return value
+    try:
+        return decrypt(value, str(secret).encode("utf-8")).decode("utf-8")
+    except (VaultDecryptError, VaultFormatError) as exc:
+        raise FilterArgumentError(f"unvault: cannot decrypt: {exc}") from None
+
+
 FILTERS_MORE = {
     "unique": f_unique, "union": f_union, "intersect": f_intersect, "difference": f_difference,
     "symmetric_difference": f_symmetric_difference, "log": f_log, "pow": f_pow, "root": f_root,
@@ -283,4 +308,5 @@ FILTERS_MORE = {
     "fileglob": f_fileglob, "normpath": _str_path(os.path.normpath), "expandvars": _str_path(os.path.expandvars),
     "win_basename": _str_path(ntpath.basename), "win_dirname": _str_path(ntpath.dirname),
     "win_splitdrive": _str_path(ntpath.splitdrive), "urldecode": f_urldecode, "urlsplit": f_urlsplit,
+    "vault": f_vault, "unvault": f_unvault,
 }

@@ -126,6 +126,23 @@ def t_falsy(value: Any, convert_bool: bool = False) -> bool:
     return not t_truthy(value, convert_bool)
 
 
+def t_vault_encrypted(value: Any) -> bool:
+    """Ansible answers True only for an inline `!vault` value still encrypted; text (even vault text the vault
+    filter made) is False. hostprep decrypts `!vault` values when their file is loaded, so this is False for
+    every value here; the README lists it among the partly supported builtins."""
+    return False
+
+
+def t_vaulted_file(value: Any) -> bool:
+    from hostprep.vault.envelope import is_vaulted
+
+    try:
+        with open(str(value), "rb") as fh:
+            return is_vaulted(fh.read(64))
+    except OSError as exc:
+        raise ValueError(f"cannot test if the file {value!r} is a vault: {exc.strerror}") from None
+
+
 TESTS = {
     "failed": t_failed, "failure": t_failed, "succeeded": t_succeeded, "success": t_succeeded,
     "successful": t_succeeded, "changed": t_changed, "change": t_changed, "skipped": t_skipped,
@@ -139,5 +156,5 @@ TESTS = {
     "same_file": os.path.samefile, "is_same_file": os.path.samefile, "issubset": t_subset,
     "issuperset": t_superset, "nan": t_nan, "isnan": t_nan, "started": t_started, "unreachable": t_unreachable,
     "reachable": lambda value: not t_unreachable(value), "timedout": t_timedout, "uri": t_uri, "url": t_url,
-    "urn": t_urn,
+    "urn": t_urn, "vault_encrypted": t_vault_encrypted, "vaulted_file": t_vaulted_file,
 }

@@ -226,7 +226,50 @@ def lookup_password(templar: Templar, terms: list, **kwargs: Any) -> list:
     return out
 
 
+def _pattern_hosts(groups: dict, term: str) -> list[str]:
+    everyone = list(dict.fromkeys([*groups.get("all", []), *groups.get("ungrouped", [])]))
+
+    def one(word: str) -> list[str]:
+        if word in ("all", "*"):
+            return everyone
+        if word in groups:
+            return list(groups[word])
+        if word.startswith("~"):
+            rx = re.compile(word[1:])
+            names = [h for h in everyone if rx.search(h)] + [h for g, hs in groups.items() if rx.search(g) for h in hs]
+        else:
+            import fnmatch
+
+            names = [h for h in everyone if fnmatch.fnmatchcase(h, word)]
+            names += [h for g, hs in groups.items() if g != "all" and fnmatch.fnmatchcase(g, word) for h in hs]
+        return list(dict.fromkeys(names))
+
+    result: list[str] = []
+    for word in [w for w in re.split(r"[:,]", term) if w.strip()]:
+        word = word.strip()
+        if word.startswith("&"):
+            keep = set(one(word[1:]))
+            result = [h for h in result if h in keep]
+        elif word.startswith("!"):
+            drop = set(one(word[1:]))
+            result = [h for h in result if h not in drop]
+        else:
+            result += [h for h in one(word) if h not in result]
+    return result
+
+
+def lookup_inventory_hostnames(templar: Templar, terms: list, **kwargs: Any) -> list:
+    """Hosts a pattern names (groups, names, globs, ~regex, `:&`, `:!`), in inventory order."""
+    groups = templar.lazy.get("groups")
+    if not isinstance(groups, dict):
+        raise InputError("lookup('inventory_hostnames') needs the inventory's groups (only inside a play)")
+    out: list[str] = []
+    for term in terms:
+        out += [h for h in _pattern_hosts(groups, str(term)) if h not in out]
+    return out
+
+
 MORE_LOOKUPS = {
     "vars": lookup_vars, "varnames": lookup_varnames, "lines": lookup_lines, "csvfile": lookup_csvfile,
-    "ini": lookup_ini, "password": lookup_password,
+    "ini": lookup_ini, "password": lookup_password, "inventory_hostnames": lookup_inventory_hostnames,
 }

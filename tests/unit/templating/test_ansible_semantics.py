@@ -93,3 +93,30 @@ def test_lookup_errors_name_the_lookup(tmp_path: Path) -> None:
         t.render("{{ lookup('ini', 'k', bogus=1) }}")
     with pytest.raises(InputError, match="not supported"):
         t.render("{{ lookup('nosuchlookup', 'x') }}")
+
+
+def test_inventory_hostnames_patterns() -> None:
+    groups = {"all": ["w1", "w2", "db1", "lone"], "ungrouped": ["lone"], "web": ["w1", "w2"], "db": ["db1"],
+              "prod": ["w1", "db1"]}
+    t = Templar({"groups": groups})
+    assert t.render("{{ query('inventory_hostnames', 'all') }}") == ["w1", "w2", "db1", "lone"]
+    assert t.render("{{ query('inventory_hostnames', 'web:db') }}") == ["w1", "w2", "db1"]
+    assert t.render("{{ query('inventory_hostnames', 'web:&prod') }}") == ["w1"]
+    assert t.render("{{ query('inventory_hostnames', 'all:!web') }}") == ["db1", "lone"]
+    assert t.render("{{ query('inventory_hostnames', 'w*') }}") == ["w1", "w2"]
+    assert t.render("{{ query('inventory_hostnames', '~^d') }}") == ["db1"]
+    assert t.render("{{ lookup('inventory_hostnames', 'db') }}") == "db1"
+    with pytest.raises(InputError, match="groups"):
+        Templar({}).render("{{ query('inventory_hostnames', 'all') }}")
+
+
+def test_vault_filters_round_trip_and_vaulted_file(tmp_path: Path) -> None:
+    t = Templar({})
+    assert t.render("{{ 'hello' | vault('pw') | unvault('pw') }}") == "hello"
+    assert t.render("{{ ('x' | vault('pw')) is vault_encrypted }}") is False  # text, as in Ansible 2.19
+    assert t.render("{{ 'plain' | unvault('pw') }}") == "plain"
+    with pytest.raises(InputError, match="unvault"):
+        t.render("{{ 'x' | vault('pw') | unvault('wrong') }}")
+    (tmp_path / "v.yml").write_text(t.render("{{ 'a: 1' | vault('pw') }}"))
+    assert t.render("{{ '" + str(tmp_path / "v.yml") + "' is vaulted_file }}") is True
+    assert t.render("{{ '/etc/hostname' is vaulted_file }}") is False

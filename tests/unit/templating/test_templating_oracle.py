@@ -22,6 +22,7 @@ import yaml
 from hostprep.errors import InputError
 from hostprep.templating.filters import f_to_json
 from hostprep.templating.templar import Templar
+from hostprep.vault.cipher import encrypt
 
 BIN = Path(sys.executable).parent
 
@@ -234,6 +235,9 @@ EXPRS: list[str] = [
     "'2.1' is version('2.0', 'ne')", "'2.1' is version('2.0', '!=')", "'2.1' is version('2.0', '<>')",
     "'2.1' is version('2.1', '=')", "'1.10' is version('1.9', 'gt', strict=true)",
     "'1.0.0-alpha' is version('1.0.0-beta', '<', version_type='semantic')",
+    "'hello' | vault('pw') | unvault('pw')", "('x' | vault('pw', vault_id='lbl')) is vault_encrypted",
+    "('x' | vault('pw')).startswith('$ANSIBLE_VAULT;1.2;AES256;filter_default')", "'plain' is vault_encrypted",
+    "'plain' | unvault('pw')", "'files/data.txt' is vaulted_file", "'files/secret.yml' is vaulted_file",
     # --- files.py ---
     "'/' is abs", "'rel/x' is abs", "'/etc' is is_abs", "'/etc' is directory", "'/etc' is is_dir",
     "'/etc/passwd' is file", "'/etc/passwd' is is_file", "'/etc' is file", "'/etc/passwd' is exists",
@@ -286,6 +290,7 @@ def _write_files(work: Path) -> None:
     (work / "users.csv").write_text("zed,9\n")  # a decoy the files/ directory wins over
     (work / "decoy.csv").write_text("x\n")
     (work / "files" / "real.csv").write_text("y\n")
+    (work / "files" / "secret.yml").write_text(encrypt(b"k: v\n", b"pw"))
 
 
 def _hostprep_value(templar: Templar, expr: str) -> object:
