@@ -175,7 +175,9 @@ def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[
             path = _find(templar, str(t), "files")
             if path is None:
                 raise InputError(f"lookup('file'): could not find {t!r}")
-            text = path.read_text()
+            from hostprep.vault import files as vault_files
+
+            text = vault_files.read_text(path)  # a vaulted file is read decrypted, as Ansible's file lookup
             out.append(text.rstrip("\n") if kwargs.get("rstrip", True) else text)
         return out
     if name == "template":

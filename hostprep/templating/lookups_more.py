@@ -269,7 +269,53 @@ def lookup_inventory_hostnames(templar: Templar, terms: list, **kwargs: Any) -> 
     return out
 
 
+def lookup_unvault(templar: Templar, terms: list, **kwargs: Any) -> list:
+    """A vaulted file's text, decrypted with the run's vault passwords (a plain file is read as it is)."""
+    from hostprep.vault import files as vault_files
+
+    if kwargs:
+        raise InputError(f"lookup('unvault'): unknown options {sorted(kwargs)}")
+    return [vault_files.read_text(_find_file(templar, str(t), "unvault")) for t in terms]
+
+
+_URL_OPTIONS = {"validate_certs": True, "split_lines": True, "timeout": 10, "headers": None, "username": None,
+                "password": None, "force_basic_auth": False, "use_proxy": True, "method": "GET"}
+
+
+def lookup_url(templar: Templar, terms: list, **kwargs: Any) -> list:
+    """The content of each URL (its lines with split_lines, the default), fetched by the controller."""
+    import base64
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    unknown = set(kwargs) - set(_URL_OPTIONS)
+    if unknown:
+        raise InputError(f"lookup('url'): options hostprep does not support: {sorted(unknown)} "
+                         f"(supported: {', '.join(_URL_OPTIONS)})")
+    p = {**_URL_OPTIONS, **kwargs}
+    context = None if _bool(p["validate_certs"]) else ssl._create_unverified_context()  # noqa: S323 - asked for
+    handlers: list[Any] = [urllib.request.HTTPSHandler(context=context)]
+    if not _bool(p["use_proxy"]):
+        handlers.append(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(*handlers)
+    out: list[str] = []
+    for term in terms:
+        req = urllib.request.Request(str(term), method=str(p["method"]), headers=dict(p["headers"] or {}))
+        if p["username"] is not None and (p["force_basic_auth"] or p["password"] is not None):
+            token = base64.b64encode(f"{p['username']}:{p['password'] or ''}".encode()).decode("ascii")
+            req.add_header("Authorization", f"Basic {token}")
+        try:
+            with opener.open(req, timeout=float(p["timeout"])) as resp:
+                text = resp.read().decode("utf-8", errors="replace")
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise InputError(f"lookup('url'): failed lookup url for {term}: {exc}") from None
+        out += text.splitlines() if _bool(p["split_lines"]) else [text]
+    return out
+
+
 MORE_LOOKUPS = {
     "vars": lookup_vars, "varnames": lookup_varnames, "lines": lookup_lines, "csvfile": lookup_csvfile,
     "ini": lookup_ini, "password": lookup_password, "inventory_hostnames": lookup_inventory_hostnames,
+    "unvault": lookup_unvault, "url": lookup_url,
 }

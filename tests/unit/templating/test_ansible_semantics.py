@@ -120,3 +120,27 @@ def test_vault_filters_round_trip_and_vaulted_file(tmp_path: Path) -> None:
     (tmp_path / "v.yml").write_text(t.render("{{ 'a: 1' | vault('pw') }}"))
     assert t.render("{{ '" + str(tmp_path / "v.yml") + "' is vaulted_file }}") is True
     assert t.render("{{ '/etc/hostname' is vaulted_file }}") is False
+
+
+def test_url_lookup_reads_lines_from_a_local_http_server(tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "page.txt").write_text("one\ntwo\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/page.txt"
+        t = Templar({"u": url})
+        assert t.render("{{ query('url', u) }}") == ["one", "two"]
+        assert t.render("{{ lookup('url', u, split_lines=false) }}") == "one\ntwo\n"
+        with pytest.raises(InputError, match="failed lookup url"):
+            t.render("{{ lookup('url', u ~ '.missing') }}")
+        with pytest.raises(InputError, match="does not support"):
+            t.render("{{ lookup('url', u, ca_path='/x') }}")
+    finally:
+        server.shutdown()
+        server.server_close()
