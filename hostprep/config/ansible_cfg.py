@@ -182,10 +182,16 @@ def check_supported(cfg: AnsibleConfig | None = None) -> None:
     """Settings hostprep takes but cannot honour in every value are refused, never ignored."""
     cfg = cfg or load()
     gathering = str(cfg.get("gathering")).lower()
-    if gathering not in ("implicit", "explicit"):
-        raise InputError(f"gathering = {gathering} is not supported by hostprep (implicit and explicit are)",
-                         file=cfg.origin("gathering"))
     caching = str(cfg.get("fact_caching")).lower()
+    if gathering not in GATHERING:
+        raise InputError(f"gathering = {gathering} is not supported by hostprep ({', '.join(GATHERING)} are)",
+                         file=cfg.origin("gathering"))
+    if gathering == "smart" and caching != "memory":
+        # smart skips gathering for hosts whose facts are cached; hostprep gathers a host once per run
+        # (which is smart with the memory cache) but does not use facts cached by an earlier run
+        raise InputError(f"gathering = smart with fact_caching = {caching} is not supported by hostprep "
+                         "(smart with the memory cache is: a host's facts are gathered once per run)",
+                         file=cfg.origin("gathering"))
     if caching not in FACT_CACHING:
         raise InputError(f"fact_caching = {caching} is not supported by hostprep (memory and jsonfile are: facts are "
                          "gathered as `gathering` says, hostprep's own cache only speeds up probing)",

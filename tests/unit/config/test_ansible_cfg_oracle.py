@@ -85,10 +85,23 @@ def test_gathering_setting(tmp_path: Path, gathering: str) -> None:
     assert seen["hostprep"] == seen["ansible-playbook"] == (str(gathering == "implicit"), "True")
 
 
-def test_smart_gathering_is_refused_not_ignored(tmp_path: Path) -> None:
-    work = project(tmp_path, "hostprep", "[defaults]\ninventory = hosts.ini\ngathering = smart\n", GATHER_BOOK)
+def test_smart_gathering_with_a_fact_cache_is_refused_not_ignored(tmp_path: Path) -> None:
+    cfg = "[defaults]\ninventory = hosts.ini\ngathering = smart\nfact_caching = jsonfile\n"
+    work = project(tmp_path, "hostprep", cfg, GATHER_BOOK)
     proc = run("hostprep", work, "site.yml", cfg=work / "ansible.cfg")
-    assert proc.returncode == 3 and "gathering = smart is not supported" in proc.stderr, proc.stderr
+    assert proc.returncode == 3 and "gathering = smart with fact_caching = jsonfile" in proc.stderr, proc.stderr
+
+
+def test_smart_gathering_gathers_once_per_run_as_ansible(tmp_path: Path) -> None:
+    seen = {}
+    for tool in ("ansible-playbook", "hostprep"):
+        work = project(tmp_path, tool, "[defaults]\ninventory = hosts.ini\ngathering = smart\n", GATHER_BOOK)
+        proc = run(tool, work, "site.yml", "--limit", "h1", cfg=work / "ansible.cfg")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        # facts gathered once: the first play's gathering answers the second play's
+        seen[tool] = ((work / "facts-h1").read_text(), (work / "facts2-h1").read_text(),
+                      proc.stdout.count("ok: [h1]"))
+    assert seen["hostprep"] == seen["ansible-playbook"] == ("True", "True", 1)
 
 
 FAIL_BOOK = """
