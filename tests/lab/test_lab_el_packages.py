@@ -116,3 +116,12 @@ def test_firewalld_from_the_lab_repo_opens_a_port(lab) -> None:
     ok(h, "firewall-cmd --remove-port=8080/tcp")
     assert connect() == closed
     ok(h, "systemctl stop hp-listen firewalld")
+
+
+def test_a_missing_pyenv_build_is_named_with_the_command_that_makes_it(monkeypatch, tmp_path) -> None:
+    from hostprep.errors import HostprepError
+    from hostprep.lab.packages import pythons
+
+    monkeypatch.setattr(pythons, "PYENV", tmp_path)
+    with pytest.raises(HostprepError, match=r"python2\.7 is missing.*run `pyenv install 2\.7\.18`"):
+        pythons.fingerprint()
