@@ -46,9 +46,17 @@ def drop_omitted(value: Any) -> Any:
 def loop_vars(loop_control: Mapping[str, Any], items: list[Any], index: int) -> dict[str, Any]:
     """The variables of one loop item: the loop var, index_var, ansible_loop_var and ansible_loop."""
     loop_var = loop_control.get("loop_var", "item")
-    out = {loop_var: items[index], "ansible_loop_var": loop_var,
-           "ansible_loop": {"index": index + 1, "index0": index, "first": index == 0,
-                            "last": index == len(items) - 1, "length": len(items)}}
+    count = len(items)
+    loop = {"index": index + 1, "index0": index, "revindex": count - index, "revindex0": count - index - 1,
+            "first": index == 0, "last": index == count - 1, "length": count}
+    # as Ansible's loop_control.extended: previtem/nextitem only where there is one, allitems unless refused
+    if loop_control.get("extended_allitems", True) not in (False, "false", "no"):
+        loop["allitems"] = items
+    if index > 0:
+        loop["previtem"] = items[index - 1]
+    if index < count - 1:
+        loop["nextitem"] = items[index + 1]
+    out = {loop_var: items[index], "ansible_loop_var": loop_var, "ansible_loop": loop}
     if loop_control.get("index_var"):
         out[loop_control["index_var"]] = index
     return out

@@ -11,6 +11,8 @@ from typing import Any
 
 from hostprep.executor.state import HostState
 from hostprep.playbook.model import Task
+from hostprep.templating.templar import is_template
+from hostprep.yamlsource import UnsafeText
 
 SKIP_REASON = "Conditional result was False"
 
@@ -56,8 +58,21 @@ def apply_facts(host: HostState, result: Mapping[str, Any]) -> None:
 
 
 def registered(result: Mapping[str, Any]) -> dict[str, Any]:
-    """The value `register:` stores: the result without hostprep's internal keys."""
-    return {k: v for k, v in result.items() if not k.startswith("_hostprep")}
+    """The value `register:` stores: the result without hostprep's internal keys.
+
+    As in Ansible, what a task returned is data, never a template: a message that quotes `{{ x }}` (an
+    error's expression, a command's output) is not rendered again when a later task reads it."""
+    return {k: _as_data(v) for k, v in result.items() if not k.startswith("_hostprep")}
+
+
+def _as_data(value: Any) -> Any:
+    if isinstance(value, str):
+        return UnsafeText(value) if not isinstance(value, UnsafeText) and is_template(value) else value
+    if isinstance(value, dict):
+        return {k: _as_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_data(v) for v in value]
+    return value
 
 
 def apply_result(host: HostState, task: Task, outcome: TaskOutcome, ignore_unreachable: bool = False,

@@ -95,11 +95,14 @@ class TaskRunner:
         lc = prep.loop_control()
         loop_var = lc.get("loop_var", "item")
         results = []
+        # set_fact in a loop: each item sees the facts the items before it set (the `acc + [item]` idiom),
+        # as in Ansible; extra vars still win over them
+        facts_so_far: dict[str, Any] = {}
         for index, item in enumerate(items):
             if self.services.cancelled.is_set():  # Ctrl-C: no further item starts
                 results.append({"failed": True, "interrupted": True, "changed": False, "msg": "interrupted (Ctrl-C)"})
                 break
-            item_templar = templar.child(loop_vars(lc, items, index))
+            item_templar = templar.child({**facts_so_far, **loop_vars(lc, items, index)})
             label = item_templar.render(lc["label"], context=self.context) if "label" in lc else item
             if not prep.conditions_hold(item_templar, whens):
                 res = {"skipped": True, "changed": False, "skip_reason": SKIP_REASON}
@@ -110,6 +113,9 @@ class TaskRunner:
                                          no_log=no_log, ignored=bool(res.get("_hostprep_ignored")),
                                          handler=task.is_handler))
             results.append(res)
+            if res.get("_hostprep_set_fact") and not res.get("failed") and isinstance(res.get("ansible_facts"), dict):
+                facts_so_far.update({k: v for k, v in res["ansible_facts"].items()
+                                     if k not in prep.options.extra_vars})
             if lc.get("pause") and not res.get("skipped"):
                 time.sleep(float(lc["pause"]))
             if res.get("_hostprep_unreachable"):

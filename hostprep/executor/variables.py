@@ -57,10 +57,14 @@ class PlayVars:
             "ansible_diff_mode": self.options.diff,
             "ansible_run_tags": sorted(self.options.tags) or ["all"],
             "ansible_skip_tags": sorted(self.options.skip_tags),
+            "ansible_verbosity": self.options.verbosity,
+            "ansible_forks": self.options.forks,
             "ansible_version": dict(ANSIBLE_VERSION),
             "hostprep_version": __version__,
             "ansible_playbook_python": sys.executable,  # the control node's Python, as Ansible names it
         }
+        if self.options.limit:
+            magic["ansible_limit"] = self.options.limit
         if role is not None:
             magic.update(role_name=role.name, role_path=str(role.path))
         return magic

@@ -1,0 +1,62 @@
+"""Loop magic variables, set_fact accumulating in a loop, ansible_verbosity and registered messages that quote
+an expression: one local play under ansible-playbook and hostprep, the same values."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+PLAYBOOK = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: {msg: "{{ ansible_loop | dict2items | rejectattr('key', 'equalto', 'allitems') | items2dict }}"}
+      loop: [a, b, c]
+      loop_control: {extended: true}
+      register: lp
+    - set_fact: {acc: "{{ (acc | default([])) + [item] }}"}
+      loop: [1, 2, 3]
+    - set_fact: {total: "{{ (total | default(0) | int) + item }}"}
+      loop: [5, 6]
+    - set_fact:
+        r: "{{ [1, nope_undefined] }}"
+      ignore_errors: true
+      register: undef
+    - copy:
+        dest: "{{ out }}"
+        content: "{{ {'loop': lp.results | map(attribute='msg') | list, 'acc': acc, 'total': total | int,
+                      'verbosity': ansible_verbosity, 'undef_failed': undef.failed,
+                      'undef_msg_names_it': 'nope_undefined' in undef.msg} | to_json(sort_keys=true) }}"
+"""
+
+
+def _run(tool: str, tmp: Path, *flags: str) -> dict:
+    work = tmp / tool
+    work.mkdir()
+    (work / "site.yml").write_text(PLAYBOOK)
+    out = work / "out.json"
+    (work / "inv.ini").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable} "
+                                  f"out={out}\n")
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(work / ".tmp"),
+           "ANSIBLE_HOME": str(work / ".ansible"), "ANSIBLE_RETRY_FILES_ENABLED": "0"}
+    args = ["apply"] if tool == "hostprep" else []
+    proc = subprocess.run([str(BIN / tool), *args, *flags, "-i", str(work / "inv.ini"), str(work / "site.yml")],
+                          capture_output=True, text=True, cwd=work, env=env, timeout=300)
+    assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("flags", [(), ("-vv",)])
+def test_loop_variables_set_fact_accumulation_and_verbosity_as_ansible(tmp_path: Path, flags: tuple) -> None:
+    ours = _run("hostprep", tmp_path, *flags)
+    theirs = _run("ansible-playbook", tmp_path, *flags)
+    assert ours == theirs
+    assert ours["acc"] == [1, 2, 3] and ours["total"] == 11 and ours["verbosity"] == (len(flags[0]) - 1 if flags else 0)
+    assert ours["loop"][1]["previtem"] == "a" and ours["loop"][0]["revindex0"] == 2
