@@ -60,9 +60,16 @@ def apply_facts(host: HostState, result: Mapping[str, Any]) -> None:
 def registered(result: Mapping[str, Any]) -> dict[str, Any]:
     """The value `register:` stores: the result without hostprep's internal keys.
 
-    As in Ansible, what a task returned is data, never a template: a message that quotes `{{ x }}` (an
+    Every result that ran carries `failed`, as in Ansible. What a task returned is data, never a
+    template: a message that quotes `{{ x }}` (an
     error's expression, a command's output) is not rendered again when a later task reads it."""
-    return {k: _as_data(v) for k, v in result.items() if not k.startswith("_hostprep")}
+    out = {k: _as_data(v) for k, v in result.items() if not k.startswith("_hostprep")}
+    if not out.get("skipped") and not result.get("_hostprep_loop"):
+        out.setdefault("failed", False)  # every result that ran says whether it failed (`when: r.failed`)
+    for item in out.get("results") or () if isinstance(out.get("results"), list) else ():
+        if isinstance(item, dict) and "ansible_loop_var" in item and not item.get("skipped"):
+            item.setdefault("failed", False)
+    return out
 
 
 def _as_data(value: Any) -> Any:

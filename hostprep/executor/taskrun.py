@@ -120,9 +120,12 @@ class TaskRunner:
                 time.sleep(float(lc["pause"]))
             if res.get("_hostprep_unreachable"):
                 break
+        # Ansible's loop result: `skipped: false` unless every item was skipped, `failed` only when one failed
         agg: dict[str, Any] = {"results": results, "msg": "All items completed",
-                               "changed": any(r.get("changed") for r in results),
-                               "failed": any(r.get("failed") and not r.get("_hostprep_ignored") for r in results)}
+                               "changed": any(r.get("changed") for r in results), "skipped": False,
+                               "_hostprep_loop": True}
+        if any(r.get("failed") and not r.get("_hostprep_ignored") for r in results):
+            agg["failed"] = True
         if results and all(r.get("skipped") for r in results):
             agg["skipped"] = True
         if not results:

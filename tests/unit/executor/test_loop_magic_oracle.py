@@ -25,6 +25,15 @@ PLAYBOOK = """
       loop: [1, 2, 3]
     - set_fact: {total: "{{ (total | default(0) | int) + item }}"}
       loop: [5, 6]
+    - command: "true"
+      register: cmd
+    - debug: {msg: x}
+      when: false
+      register: skipped_one
+    - debug: {msg: x}
+      loop: [1, 2]
+      when: item == 1
+      register: partly
     - set_fact:
         r: "{{ [1, nope_undefined] }}"
       ignore_errors: true
@@ -33,7 +42,10 @@ PLAYBOOK = """
         dest: "{{ out }}"
         content: "{{ {'loop': lp.results | map(attribute='msg') | list, 'acc': acc, 'total': total | int,
                       'verbosity': ansible_verbosity, 'undef_failed': undef.failed,
-                      'undef_msg_names_it': 'nope_undefined' in undef.msg} | to_json(sort_keys=true) }}"
+                      'undef_msg_names_it': 'nope_undefined' in undef.msg, 'cmd_failed': cmd.failed,
+                      'skipped_failed': skipped_one.failed | default('absent'), 'skipped_is': skipped_one is skipped,
+                      'items_failed': partly.results | map(attribute='failed', default='absent') | list,
+                      'lp_keys': lp.keys() | sort} | to_json(sort_keys=true) }}"
 """
 
 
