@@ -11,7 +11,11 @@ COMMON = {
 TASK = COMMON | {
     "loop", "loop_control", "with_items", "with_list", "with_dict", "with_indexed_items", "with_together",
     "with_fileglob", "with_first_found", "with_flattened", "with_subelements", "with_nested", "with_cartesian",
-    "with_sequence", "with_random_choice", "register", "notify", "changed_when", "failed_when",
+    "with_sequence", "with_random_choice", *(f"with_{name}" for name in ("lines", "inventory_hostnames", "env",
+                                                                        "file", "pipe", "template", "vars",
+                                                                        "varnames", "csvfile", "ini", "url",
+                                                                        "unvault")),
+    "register", "notify", "changed_when", "failed_when",
     "until", "retries", "delay", "args", "action", "local_action", "listen", "delegate_facts", "async", "poll",
 }
 
@@ -50,6 +54,8 @@ ROLE_ENTRY = {"role", "name", "when", "tags", "vars", "become", "become_user", "
 
 LOOP_KEYWORDS = ("loop", "with_items", "with_list", "with_dict", "with_indexed_items", "with_together",
                  "with_fileglob", "with_first_found", "with_flattened", "with_subelements", "with_nested",
-                 "with_cartesian", "with_sequence", "with_random_choice")
+                 "with_cartesian", "with_sequence", "with_random_choice", "with_lines", "with_inventory_hostnames",
+                 "with_env", "with_file", "with_pipe", "with_template", "with_vars", "with_varnames", "with_csvfile",
+                 "with_ini", "with_url", "with_unvault")
 
 INCLUDES = {"include_tasks", "import_tasks", "include_role", "import_role", "import_playbook", "include"}

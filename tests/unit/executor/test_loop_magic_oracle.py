@@ -25,6 +25,9 @@ PLAYBOOK = """
       loop: [1, 2, 3]
     - set_fact: {total: "{{ (total | default(0) | int) + item }}"}
       loop: [5, 6]
+    - {debug: {msg: "{{ item }}"}, with_lines: "printf 'l1\\nl2\\n'", register: wl}
+    - {debug: {msg: "{{ item }}"}, with_inventory_hostnames: all, register: wi}
+    - {debug: {msg: "{{ item }}"}, with_env: [HOSTPREP_LOOP_ENV], register: we}
     - command: "true"
       register: cmd
     - debug: {msg: x}
@@ -45,7 +48,8 @@ PLAYBOOK = """
                       'undef_msg_names_it': 'nope_undefined' in undef.msg, 'cmd_failed': cmd.failed,
                       'skipped_failed': skipped_one.failed | default('absent'), 'skipped_is': skipped_one is skipped,
                       'items_failed': partly.results | map(attribute='failed', default='absent') | list,
-                      'lp_keys': lp.keys() | sort} | to_json(sort_keys=true) }}"
+                      'lp_keys': lp.keys() | sort, 'with_lookups': [wl, wi, we] | map(attribute='results')
+                      | map('map', attribute='msg') | map('list') | list} | to_json(sort_keys=true) }}"
 """
 
 
@@ -57,7 +61,8 @@ def _run(tool: str, tmp: Path, *flags: str) -> dict:
     (work / "inv.ini").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable} "
                                   f"out={out}\n")
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(work / ".tmp"),
-           "ANSIBLE_HOME": str(work / ".ansible"), "ANSIBLE_RETRY_FILES_ENABLED": "0"}
+           "ANSIBLE_HOME": str(work / ".ansible"), "ANSIBLE_RETRY_FILES_ENABLED": "0",
+           "HOSTPREP_LOOP_ENV": "from-env"}
     args = ["apply"] if tool == "hostprep" else []
     proc = subprocess.run([str(BIN / tool), *args, *flags, "-i", str(work / "inv.ini"), str(work / "site.yml")],
                           capture_output=True, text=True, cwd=work, env=env, timeout=300)
@@ -72,3 +77,4 @@ def test_loop_variables_set_fact_accumulation_and_verbosity_as_ansible(tmp_path:
     assert ours == theirs
     assert ours["acc"] == [1, 2, 3] and ours["total"] == 11 and ours["verbosity"] == (len(flags[0]) - 1 if flags else 0)
     assert ours["loop"][1]["previtem"] == "a" and ours["loop"][0]["revindex0"] == 2
+    assert ours["with_lookups"] == [["l1", "l2"], ["h1"], ["from-env"]]
