@@ -301,7 +301,17 @@ def f_human_readable(size: Any, isbits: bool = False, unit: str | None = None) -
     return f"{size:.2f} {suffix}"
 
 
+_NATIVE_TYPES = (bool, int, float, str, bytes, dict, list, tuple, set, frozenset)
+
+
 def f_type_debug(value: Any) -> str:
+    """The native type's name, as Ansible 2.19 prints it: 'dict' for a playbook's mapping, 'str' for any text
+    (hostprep's positioned and unsafe subclasses are not shown)."""
+    if value is None:
+        return "NoneType"
+    for native in _NATIVE_TYPES:
+        if isinstance(value, native):
+            return native.__name__
     return type(value).__name__
 
 

@@ -144,3 +144,12 @@ def test_url_lookup_reads_lines_from_a_local_http_server(tmp_path: Path) -> None
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_type_debug_names_the_native_type_of_playbook_values() -> None:
+    from hostprep.yamlsource import UnsafeText, load_yaml_text
+
+    data = load_yaml_text("d: {a: [1, x]}\n", "vars.yml")
+    t = Templar({"d": data["d"], "u": UnsafeText("{{ raw }}")})
+    assert t.render("{{ [d, d.a, d.a[1], u, none, 1.5, true] | map('type_debug') | list }}") == [
+        "dict", "list", "str", "str", "NoneType", "float", "bool"]

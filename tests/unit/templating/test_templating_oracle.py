@@ -211,7 +211,7 @@ EXPRS: list[str] = [
     "lookup('template', 'greet.j2')", "lookup('template', 'greet.j2', template_vars={'who': 'tv'})",
     "lookup('first_found', ['nope.txt', 'files/data.txt']) | basename",
     "query('first_found', ['nope.txt'], skip=true)",
-    "query('fileglob', '*.txt') | map('basename') | sort", "'*.csv' | fileglob | map('basename') | list",
+    "query('fileglob', '*.txt') | map('basename') | sort", "'*.csv' | fileglob | map('basename') | sort",
     # --- ansible.builtin tests (core.py) ---
     "lst is all", "[1, 0] is all", "[0, 1] is any", "[] is any",
     "res_ok is changed", "res_ok is change", "res_fail is changed", "res_ok is failed", "res_fail is failed",
