@@ -25,6 +25,22 @@ from hostprep.yamlsource import load_yaml_file
 ANSIBLE_VERSION = {"full": "2.16.0", "major": 2, "minor": 16, "revision": 0, "string": "2.16.0"}
 
 
+def _role_names(roles: list[Role]) -> tuple[list[str], list[str]]:
+    """(roles the play names, roles pulled in as dependencies): the play's role list holds both, expanded."""
+    deps: list[str] = []
+
+    def walk(role: Role) -> None:
+        for dep in role.dependencies:
+            if dep.name not in deps:
+                deps.append(dep.name)
+            walk(dep)
+
+    for role in roles:
+        walk(role)
+    named = [r.name for r in roles if r.name not in deps]
+    return list(dict.fromkeys(named)), deps
+
+
 class PlayVars:
     """The variable sources of one play: its vars, vars_files, roles, hosts and the run's options."""
 
@@ -65,8 +81,12 @@ class PlayVars:
         }
         if self.options.limit:
             magic["ansible_limit"] = self.options.limit
+        play_roles, dep_roles = _role_names(self.play.roles)
+        # Ansible builds ansible_role_names from a set (no order to rely on): sorted here
+        magic.update(ansible_play_role_names=play_roles, role_names=play_roles,
+                     ansible_dependent_role_names=dep_roles, ansible_role_names=sorted({*play_roles, *dep_roles}))
         if role is not None:
-            magic.update(role_name=role.name, role_path=str(role.path))
+            magic.update(role_name=role.name, role_path=str(role.path), ansible_role_name=role.name)
         return magic
 
     def vars_files(self, host: HostState) -> dict[str, Any]:

@@ -53,10 +53,31 @@ PLAYBOOK = """
 """
 
 
-def _run(tool: str, tmp: Path, *flags: str) -> dict:
+ROLE_PLAYBOOK = """
+- hosts: all
+  gather_facts: false
+  roles: [app]
+  tasks:
+    - copy:
+        dest: "{{ out }}"
+        content: "{{ {'base': base_seen, 'app': app_seen, 'play': [ansible_dependent_role_names,
+                      ansible_role_names | sort, ansible_play_role_names, role_names]} | to_json }}"
+"""
+ROLE_FILES = {
+    "roles/base/tasks/main.yml": "- set_fact: {base_seen: \"{{ [ansible_role_name, role_name, "
+                                 "ansible_role_names | sort, ansible_play_role_names] }}\"}\n",
+    "roles/app/meta/main.yml": "dependencies: [base]\n",
+    "roles/app/tasks/main.yml": "- set_fact: {app_seen: \"{{ [ansible_role_name, role_name, role_names] }}\"}\n",
+}
+
+
+def _run(tool: str, tmp: Path, *flags: str, playbook: str = PLAYBOOK, files: dict | None = None) -> dict:
     work = tmp / tool
     work.mkdir()
-    (work / "site.yml").write_text(PLAYBOOK)
+    (work / "site.yml").write_text(playbook)
+    for name, text in (files or {}).items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text)
     out = work / "out.json"
     (work / "inv.ini").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable} "
                                   f"out={out}\n")
@@ -78,3 +99,10 @@ def test_loop_variables_set_fact_accumulation_and_verbosity_as_ansible(tmp_path:
     assert ours["acc"] == [1, 2, 3] and ours["total"] == 11 and ours["verbosity"] == (len(flags[0]) - 1 if flags else 0)
     assert ours["loop"][1]["previtem"] == "a" and ours["loop"][0]["revindex0"] == 2
     assert ours["with_lookups"] == [["l1", "l2"], ["h1"], ["from-env"]]
+
+
+def test_role_magic_variables_as_ansible(tmp_path: Path) -> None:
+    ours = _run("hostprep", tmp_path, playbook=ROLE_PLAYBOOK, files=ROLE_FILES)
+    theirs = _run("ansible-playbook", tmp_path, playbook=ROLE_PLAYBOOK, files=ROLE_FILES)
+    assert ours == theirs
+    assert ours["play"] == [["base"], ["app", "base"], ["app"], ["app"]] and ours["base"][0] == "base"
