@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from hostprep.facts import gather_facts
 from hostprep.transport.connect import open_transport
+from tests.integration.ansible_versions import ansible_bin
 from tests.integration.labutil import hostprep, summary, write_inventory
 
 KEYS = ["distribution", "distribution_major_version", "os_family", "pkg_mgr", "service_mgr", "architecture",
@@ -27,14 +27,20 @@ def test_facts_match_ansible_setup(lab, tmp_path: Path, flavor: str) -> None:
     assert proc.returncode == 0, proc.stderr
     ours = json.loads(proc.stdout)[h.name]
     cfg = tmp_path / "ansible.cfg"
-    cfg.write_text("[defaults]\nhost_key_checking = True\ninterpreter_python = /usr/bin/python3\n"
+    # the release's own Python, with the ansible-core that manages it (2.16 on EL7: ansible_versions.py)
+    cfg.write_text("[defaults]\nhost_key_checking = True\ninterpreter_python = auto_silent\n"
                    "deprecation_warnings = False\n")
     env = dict(os.environ, ANSIBLE_CONFIG=str(cfg), ANSIBLE_HOME=str(tmp_path / "ah"), ANSIBLE_NOCOLOR="1")
-    ans = subprocess.run([str(Path(sys.executable).parent / "ansible"), "-i", str(inv), h.name, "-m", "setup"],
+    ans = subprocess.run([str(ansible_bin(flavor) / "ansible"), "-i", str(inv), h.name, "-m", "setup"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert ans.returncode == 0, ans.stdout[-2000:] + ans.stderr[-2000:]
     theirs = json.loads(ans.stdout[ans.stdout.index("{"):])["ansible_facts"]  # "host | SUCCESS => {...}"
     for key in KEYS:
+        if flavor == "el7" and key == "pkg_mgr":
+            # known difference, kept visible: Ansible 2.16 says yum on any EL < 8 with /usr/bin/yum; hostprep
+            # says dnf because the lab's EL7 also has /usr/bin/dnf (its yum is dnf: hostprep/lab/README.md)
+            assert (ours[key], theirs["ansible_pkg_mgr"]) == ("dnf", "yum")
+            continue
         assert str(ours[key]) == str(theirs[f"ansible_{key}"]), key
     assert ours["default_ipv4"]["address"] == theirs["ansible_default_ipv4"]["address"] == h.address
     assert abs(ours["memtotal_mb"] - theirs["ansible_memtotal_mb"]) <= 2
