@@ -141,6 +141,13 @@ def sequence(term: str) -> list[str]:
         raise InputError(f"sequence: bad format string {fmt!r}") from None
 
 
+# the keyword options each built-in lookup here honours (the lookups_more ones check their own)
+_OPTIONS: dict[str, set[str]] = {
+    "env": {"default"}, "file": {"rstrip", "lstrip"}, "template": {"template_vars"},
+    "first_found": {"files", "paths", "skip"},
+}
+
+
 def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[Any]:
     """Run lookup `name` and return its list of results (what `query()` returns)."""
     if name.startswith("ansible.builtin."):
@@ -149,6 +156,10 @@ def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[
         name = name[len("ansible.legacy."):]
     if name in MORE_LOOKUPS:
         return MORE_LOOKUPS[name](templar, list(_flatten_terms(terms)), **kwargs)
+    unknown = set(kwargs) - _OPTIONS.get(name, set())
+    if unknown:  # an option hostprep would not honour is refused, never ignored
+        raise InputError(f"lookup('{name}'): option(s) {', '.join(sorted(unknown))} not supported by hostprep"
+                         + (f" (supported: {', '.join(sorted(_OPTIONS[name]))})" if _OPTIONS.get(name) else ""))
     if name in ("items",):
         return _flatten_terms(terms)
     if name == "list":
@@ -178,7 +189,9 @@ def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[
             from hostprep.vault import files as vault_files
 
             text = vault_files.read_text(path)  # a vaulted file is read decrypted, as Ansible's file lookup
-            out.append(text.rstrip("\n") if kwargs.get("rstrip", True) else text)
+            if kwargs.get("rstrip", True):
+                text = text.rstrip()
+            out.append(text.lstrip() if kwargs.get("lstrip", False) else text)
         return out
     if name == "template":
         out = []
@@ -204,10 +217,14 @@ def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[
         return out
     if name == "first_found":
         files = []
-        for t in _flatten_terms(terms):
+        # lookup('first_found', files=[...], paths=[...]) or terms that are file names / {files, paths} dicts
+        option_terms = [{"files": kwargs["files"], "paths": kwargs.get("paths") or [""]}] if kwargs.get("files") else []
+        for t in [*_flatten_terms(terms), *option_terms]:
             if isinstance(t, Mapping):
-                for f in t.get("files", []):
-                    for p in t.get("paths", [""]) or [""]:
+                names = t.get("files", [])
+                dirs = t.get("paths", [""]) or [""]
+                for f in [names] if isinstance(names, str) else names:
+                    for p in [dirs] if isinstance(dirs, str) else dirs:
                         files.append(os.path.join(p, f))
             else:
                 files.append(str(t))

@@ -93,6 +93,9 @@ def test_lookup_errors_name_the_lookup(tmp_path: Path) -> None:
         t.render("{{ lookup('ini', 'k', bogus=1) }}")
     with pytest.raises(InputError, match="not supported"):
         t.render("{{ lookup('nosuchlookup', 'x') }}")
+    with pytest.raises(InputError,
+                       match=r"option\(s\) convert_data not supported by hostprep \(supported: template_vars\)"):
+        t.render("{{ lookup('template', 'x.j2', convert_data=false) }}")
 
 
 def test_inventory_hostnames_patterns() -> None:

@@ -211,6 +211,9 @@ EXPRS: list[str] = [
     "lookup('template', 'greet.j2')", "lookup('template', 'greet.j2', template_vars={'who': 'tv'})",
     "lookup('first_found', ['nope.txt', 'files/data.txt']) | basename",
     "query('first_found', ['nope.txt'], skip=true)",
+    "lookup('first_found', files=['nope.txt', 'data.txt'], paths=['files']) | basename",
+    "lookup('first_found', {'files': ['nope.txt', 'more.txt'], 'paths': ['files']}) | basename",
+    "lookup('file', 'spaced.txt', lstrip=true)", "lookup('file', 'spaced.txt')",
     "query('fileglob', '*.txt') | map('basename') | sort", "'*.csv' | fileglob | map('basename') | sort",
     # --- ansible.builtin tests (core.py) ---
     "lst is all", "[1, 0] is all", "[0, 1] is any", "[] is any",
@@ -283,6 +286,7 @@ def _write_files(work: Path) -> None:
     (work / "templates").mkdir()
     (work / "files" / "data.txt").write_text("file data\n\n")
     (work / "files" / "more.txt").write_text("x\n")
+    (work / "files" / "spaced.txt").write_text("  \n lead and trail \t\n\n")
     (work / "files" / "users.csv").write_text("alice,1001,wheel\nbob,1002,dev\n")
     (work / "app.ini").write_text("[global]\nname=top\n[db]\nport=5432\nhost = db.local\n[web]\nport=80\n")
     (work / "app.properties").write_text("user.name=jdoe\nuser.home=/home/jdoe\n")
