@@ -281,9 +281,30 @@ def _fileglob(templar: Templar, pattern: str) -> list[str]:
     return []
 
 
+def _guarded(templar: Templar, name: str, terms: tuple, kwargs: dict[str, Any]) -> list[Any] | None:
+    """run_lookup with Ansible's `errors=` option: strict (the default) raises; ignore and warn give no
+    result (None from lookup(), [] from query()); warn also says why on stderr, as Ansible warns."""
+    errors = kwargs.pop("errors", "strict")
+    if errors not in ("strict", "warn", "ignore"):
+        raise InputError(f"lookup('{name}'): errors must be strict, warn or ignore, got {errors!r}")
+    try:
+        return run_lookup(templar, name, *terms, **kwargs)
+    except InputError as exc:
+        if errors == "strict":
+            raise
+        if errors == "warn":
+            import sys
+
+            sys.stderr.write(f"[WARNING]: An error occurred while running the lookup plugin '{name}': "
+                             f"{exc.message}\n")
+        return None
+
+
 def install_lookups(templar: Templar) -> None:
     def lookup(name: str, *terms: Any, wantlist: bool = False, **kwargs: Any) -> Any:
-        result = run_lookup(templar, name, *terms, **kwargs)
+        result = _guarded(templar, name, terms, kwargs)
+        if result is None:
+            return [] if wantlist else None
         if wantlist:
             return result
         # Ansible: one result is unwrapped, several strings are joined with commas, anything else as is
@@ -294,6 +315,6 @@ def install_lookups(templar: Templar) -> None:
         return result
 
     def query(name: str, *terms: Any, **kwargs: Any) -> list:
-        return run_lookup(templar, name, *terms, **kwargs)
+        return _guarded(templar, name, terms, kwargs) or []
 
     templar.functions.update(lookup=lookup, query=query, q=query)

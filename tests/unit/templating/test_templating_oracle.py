@@ -214,6 +214,8 @@ EXPRS: list[str] = [
     "lookup('first_found', files=['nope.txt', 'data.txt'], paths=['files']) | basename",
     "lookup('first_found', {'files': ['nope.txt', 'more.txt'], 'paths': ['files']}) | basename",
     "lookup('file', 'spaced.txt', lstrip=true)", "lookup('file', 'spaced.txt')",
+    "lookup('file', 'missing.txt', errors='ignore')", "query('file', 'missing.txt', errors='ignore')",
+    "lookup('file', 'missing.txt', errors='warn') is none", "lookup('file', 'missing.txt', errors='ignore', wantlist=true)",
     "query('fileglob', '*.txt') | map('basename') | sort", "'*.csv' | fileglob | map('basename') | sort",
     # --- ansible.builtin tests (core.py) ---
     "lst is all", "[1, 0] is all", "[0, 1] is any", "[] is any",
