@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VENV=/var/cache/hostprep/ansible-2.16
-if ! "$VENV/bin/ansible-playbook" --version 2>/dev/null | head -1 | grep -q 'core 2\.16\.'; then
+# (read the version from Python: `ansible-playbook --version | head -1` dies of SIGPIPE under pipefail)
+version() { "$VENV/bin/python" -c 'import ansible.release as r; print(r.__version__)' 2>/dev/null || true; }
+if [[ "$(version)" != 2.16.* ]]; then
   rm -rf "$VENV"
   python -m venv "$VENV"
   "$VENV/bin/pip" install -q 'ansible-core>=2.16,<2.17'
@@ -15,4 +17,4 @@ fi
 # hostprep.runtime.build: this checkout's hostprep (standard library only there) must import
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "$PWD" > "$site/hostprep-checkout.pth"
-"$VENV/bin/ansible-playbook" --version | head -1
+echo "ansible-core $(version) in $VENV"
