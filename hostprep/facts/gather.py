@@ -88,8 +88,12 @@ def parse_facts(stdout: str) -> dict[str, Any]:
     pkgs = s.get("pkgmgr", [])
     pkg_mgr = "unknown"
     if family == "RedHat":
-        # like Ansible: dnf wherever the host has it (EL8+, or an EL7 with dnf), yum otherwise
-        pkg_mgr = "dnf" if "dnf" in pkgs else ("yum" if "yum" in pkgs else "unknown")
+        # like Ansible (pkg_mgr.py, _check_rh_versions): dnf wherever the host has it, but yum on a
+        # release before 8 that has yum, even beside a dnf (an EL7 with dnf installed still says yum)
+        pkg_mgr = "dnf" if "dnf" in pkgs else "unknown"
+        major = version.split(".")[0]
+        if major.isdigit() and int(major) < 8 and "yum" in pkgs:
+            pkg_mgr = "yum"
     elif "apt-get" in pkgs:
         pkg_mgr = "apt"
     elif pkgs:

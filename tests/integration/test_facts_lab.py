@@ -36,11 +36,6 @@ def test_facts_match_ansible_setup(lab, tmp_path: Path, flavor: str) -> None:
     assert ans.returncode == 0, ans.stdout[-2000:] + ans.stderr[-2000:]
     theirs = json.loads(ans.stdout[ans.stdout.index("{"):])["ansible_facts"]  # "host | SUCCESS => {...}"
     for key in KEYS:
-        if flavor == "el7" and key == "pkg_mgr":
-            # known difference, kept visible: Ansible 2.16 says yum on any EL < 8 with /usr/bin/yum; hostprep
-            # says dnf because the lab's EL7 also has /usr/bin/dnf (its yum is dnf: hostprep/lab/README.md)
-            assert (ours[key], theirs["ansible_pkg_mgr"]) == ("dnf", "yum")
-            continue
         assert str(ours[key]) == str(theirs[f"ansible_{key}"]), key
     assert ours["default_ipv4"]["address"] == theirs["ansible_default_ipv4"]["address"] == h.address
     assert abs(ours["memtotal_mb"] - theirs["ansible_memtotal_mb"]) <= 2

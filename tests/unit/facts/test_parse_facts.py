@@ -27,6 +27,8 @@ def test_el7_release_comes_from_redhat_release_like_ansible() -> None:
     assert f["all_ipv4_addresses"] == ["10.231.1.8"]
     assert f["service_mgr"] == "systemd"
     assert f["hostname"] == "capture-el7"  # the lab host capture_probes.py boots
+    # Ansible's rule: a release before 8 with yum says yum, even though the lab's EL7 also has dnf
+    assert f["pkg_mgr"] == "yum"
 
 
 def test_el9_user_facts_follow_the_login_user() -> None:
