@@ -150,7 +150,13 @@ def test_linear_runs_each_task_on_every_host_before_the_next_as_ansible_does(run
 
 def test_free_lets_each_host_go_its_own_way_as_ansible_does(runs: dict) -> None:
     (_, our_log), (_, their_log) = runs["hostprep", "free"], runs["ansible-playbook", "free"]
-    assert _per_host(our_log) == _per_host(their_log), (our_log, their_log)
+    # under free, run_once runs on every host and each run's register is given to the whole batch, so
+    # which host's name a later task sees depends on timing in both tools: compare it as "saw some host"
+    def seen(log: list[tuple[str, str]]) -> dict[str, list[str]]:
+        return {h: ["saw" if label.startswith("saw-h") else label for label in labels]
+                for h, labels in _per_host(log).items()}
+
+    assert seen(our_log) == seen(their_log), (our_log, their_log)
     for lines in (our_log, their_log):
         # h1 sleeps in task one; the others are done with it and with task two before h1 starts task two
         assert lines.index(("h2", "two")) < lines.index(("h1", "two"))
