@@ -3,7 +3,7 @@ no-op re-run), wall seconds, ratios against hostprep and peak control-node memor
 
 Run as root with the project venv:
     .venv/bin/python bench/fleet/bench_fleet.py --hosts 1,10,50 [--tools hostprep,ansible,pyinfra]
-        [--role docker] [--out results.json]
+        [--flavor el7|el8|el9] [--role docker] [--out results.json]
 
 For each N and each tool, in that order, the bench boots N FRESH lab hosts (prefix `bf<N><h|a|p>`), waits
 until their systemd says running, applies the role once (first apply), applies it again (no-op re-run,
@@ -45,6 +45,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 TOOLS = ("hostprep", "ansible", "pyinfra")
+FLAVORS = ("el7", "el8", "el9")
+# ansible-core 2.17+ cannot manage EL7's Python 2.7 or EL8's platform-python 3.6; 2.16, the last that can,
+# lives in its own venv (ci/prep.d/40-ansible-216.sh), as tests/integration/ansible_versions.py picks it.
+ANSIBLE_216 = Path("/var/cache/hostprep/ansible-2.16/bin")
 PHASES = ("first", "no-op")
 
 # Variables the bench gives the role, so that every step of it does work on a fresh host (daemon.json, its
@@ -187,21 +191,44 @@ def measured_run(cmd: list[str], env: dict[str, str], log: Path, interval: float
 # --- what each tool is given --------------------------------------------------------------------------
 
 
-def write_playbook(work: Path, role: str) -> Path:
-    play = [{"name": f"bench/fleet: role {role}", "hosts": "all", "become": True,
-             "roles": [{"role": role, "vars": ROLE_VARS.get(role, {})} if ROLE_VARS.get(role) else role]}]
-    path = work / "playbook.yml"
-    path.write_text("---\n" + yaml.safe_dump(play, sort_keys=False))
+def write_playbook(work: Path, role: str, flavor: str, tool: str) -> Path:
+    play: dict[str, Any] = {"name": f"bench/fleet: role {role}", "hosts": "all", "become": True,
+                            "roles": [{"role": role, "vars": ROLE_VARS[role]} if ROLE_VARS.get(role) else role]}
+    if tool == "ansible" and flavor == "el7":
+        # the lab's deviation (hostprep/lab/README.md): EL7's yum is dnf, so Ansible's yum module cannot use
+        # its yum 3 backend (Python 2 `import yum`) there; the twin tests pass the same setting
+        play["module_defaults"] = {"ansible.builtin.yum": {"use_backend": "yum4"}}
+    path = work / f"playbook-{tool}.yml"
+    path.write_text("---\n" + yaml.safe_dump([play], sort_keys=False))
     return path
 
 
-def write_ansible_cfg(work: Path, forks: int, control_dir: Path) -> Path:
+def ansible_bin(flavor: str) -> Path:
+    """The bin directory of the ansible-core that manages `flavor`'s system Python (fails loudly if absent)."""
+    if flavor == "el9":
+        return BIN
+    if not (ANSIBLE_216 / "ansible-playbook").exists():
+        raise SystemExit(f"{ANSIBLE_216}/ansible-playbook is missing: run ci/prep.d/40-ansible-216.sh")
+    return ANSIBLE_216
+
+
+def ansible_version(flavor: str) -> str:
+    out = subprocess.run([str(ansible_bin(flavor) / "ansible-playbook"), "--version"], capture_output=True,
+                         text=True).stdout
+    found = re.search(r"\[core ([^\]]+)\]", out)
+    return found.group(1) if found else "?"
+
+
+def write_ansible_cfg(work: Path, forks: int, control_dir: Path, flavor: str) -> Path:
+    # EL9: the interpreter roles/runtime links to; EL7/EL8: discovery finds the system Python
+    # (/usr/bin/python 2.7, /usr/libexec/platform-python 3.6), as in the twin tests
+    interpreter = "/usr/bin/python3" if flavor == "el9" else "auto_silent"
     cfg = work / "ansible.cfg"
     cfg.write_text(f"""[defaults]
 roles_path = {ROOT / 'roles'}
 forks = {forks}
 host_key_checking = True
-interpreter_python = /usr/bin/python3
+interpreter_python = {interpreter}
 deprecation_warnings = False
 retry_files_enabled = False
 nocolor = True
@@ -245,17 +272,18 @@ def pyinfra_inventory(lab_inventory: Path, out: Path, extra: dict[str, Any]) -> 
     return out
 
 
-def command_for(tool: str, n: int, work: Path, role: str, extra: list[str]) -> tuple[list[str], dict[str, str]]:
+def command_for(tool: str, n: int, work: Path, flavor: str, role: str,
+                extra: list[str]) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(ROOT / "roles"), NO_COLOR="1", TERM="dumb")
     inv = work / "inventory.yml"
     if tool == "hostprep":
-        return [str(BIN / "hostprep"), "apply", "-i", str(inv), str(work / "playbook.yml"), "--json",
+        return [str(BIN / "hostprep"), "apply", "-i", str(inv), str(work / "playbook-hostprep.yml"), "--json",
                 "--forks", str(max(n, 1)), *extra], env
     if tool == "ansible":
         control = Path(tempfile.mkdtemp(prefix="cp-", dir=work))  # short: ssh's socket paths are limited
-        env.update(ANSIBLE_CONFIG=str(write_ansible_cfg(work, max(n, 5), control)),
+        env.update(ANSIBLE_CONFIG=str(write_ansible_cfg(work, max(n, 5), control, flavor)),
                    ANSIBLE_HOME=str(work / "ansible-home"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-        return [str(BIN / "ansible-playbook"), "-i", str(inv), str(work / "playbook.yml")], env
+        return [str(ansible_bin(flavor) / "ansible-playbook"), "-i", str(inv), str(work / "playbook-ansible.yml")], env
     if tool == "pyinfra":
         return [str(BIN / "pyinfra"), "-y", "--sudo", "--parallel", str(max(n, 1)), str(work / "pyinfra_inv.py"),
                 str(HERE / f"pyinfra_{role}.py")], env
@@ -355,7 +383,7 @@ def bench_tool(tool: str, n: int, opts: argparse.Namespace, work_root: Path, res
         wait_settled(hosts)
         boot = time.monotonic() - t0
         inv = write_inventory(hosts, work / "inventory.yml", group="bench")
-        write_playbook(work, opts.role)
+        write_playbook(work, opts.role, opts.flavor, tool)
         if tool == "pyinfra":
             pyinfra_inventory(inv, work / "pyinfra_inv.py",
                               {"docker_role_dir": str(ROOT / "roles" / opts.role), **ROLE_VARS.get(opts.role, {})})
@@ -365,7 +393,7 @@ def bench_tool(tool: str, n: int, opts: argparse.Namespace, work_root: Path, res
                 results.append({"tool": tool, "n": n, "phase": phase, "ok": False, "why": "first apply failed"})
                 continue
             time.sleep(opts.settle)
-            cmd, env = command_for(tool, n, work, opts.role, shlex.split(opts.hostprep_args))
+            cmd, env = command_for(tool, n, work, opts.flavor, opts.role, shlex.split(opts.hostprep_args))
             load = os.getloadavg()[0]
             run = measured_run(cmd, env, work / f"{phase}.log", opts.interval, opts.timeout)
             text = Path(run["log"]).read_text(errors="replace")
@@ -449,7 +477,8 @@ def main() -> int:
     parser.add_argument("--tools", default=",".join(TOOLS),
                         help="comma list of hostprep, ansible, pyinfra, in the order they run for each N")
     parser.add_argument("--role", default="docker", help="role under roles/ (pyinfra: bench/fleet/pyinfra_ROLE.py)")
-    parser.add_argument("--flavor", default="el9")
+    parser.add_argument("--flavor", default="el9", choices=FLAVORS,
+                        help="lab release of the hosts; el7/el8 are managed by ansible-core 2.16")
     parser.add_argument("--prefix", default="bf", help="lab host name prefix (hosts are PREFIX<N><tool letter>-i)")
     parser.add_argument("--out", type=Path, default=Path("bench-fleet-results.json"), help="raw results (JSON)")
     parser.add_argument("--workdir", type=Path, help="keep inventories and logs here (default: a temp dir)")
@@ -497,7 +526,7 @@ def main() -> int:
             "hosts": ns, "tools": tools, "hostprep_args": opts.hostprep_args,
             "machine": {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()},
             "versions": {"hostprep": f"{metadata.version('hostprep')} ({git_state()})",
-                         "ansible-core": metadata.version("ansible-core"), "pyinfra": metadata.version("pyinfra")},
+                         "ansible-core": ansible_version(opts.flavor), "pyinfra": metadata.version("pyinfra")},
             "memory": f"peak over samples every {opts.interval:.2f} s of the summed PSS (and RSS) of the tool's "
                       "process tree, ssh ControlPersist masters included",
             "runs": results, "targets": targets(results),
