@@ -122,3 +122,38 @@ def file_result(path: str, cur: dict[str, Any], changed_attrs: dict[str, Any], s
                    gid=cur.get("gid"), size=cur.get("size"))
     out.update(changed_attrs)
     return out
+
+
+PATH_INFO = "pathinfo"
+
+
+def path_info(cur: dict[str, Any]) -> dict[str, Any]:
+    """The path's fields of a file-module result as Ansible's add_path_info gives them (lstat of the path)."""
+    if not cur.get("exists"):
+        return {}
+    kind = cur.get("kind")
+    state = kind if kind in ("link", "directory") else ("hard" if (cur.get("nlink") or 1) > 1 else "file")
+    return {"uid": cur.get("uid"), "gid": cur.get("gid"), "owner": cur.get("owner"), "group": cur.get("group"),
+            "mode": "0%03o" % (int(cur.get("mode") or "0", 8) & 0o7777), "state": state, "size": cur.get("size")}
+
+
+def with_path_info(steps: list[Any], path: str) -> list[Any]:
+    """The steps with the path's stat printed after the last one, for the result's fields after the change.
+
+    A last Command carries the stat itself (no extra round trip); after an Upload it is a step of its own.
+    """
+    snippet = f"echo '@@hostprep:{PATH_INFO}@@'\n{stat_snippet(path, False)}"
+    if steps and isinstance(steps[-1], Command) and steps[-1].check_rc:
+        last = steps[-1]
+        return [*steps[:-1], Command(f"{{ {last.cmd}\n}} && {{\n{snippet}\n}}", become=last.become, stdin=last.stdin,
+                                     env=last.env, no_log=last.no_log)]
+    return [*steps, Command(snippet, check_rc=False)]
+
+
+def path_info_after(outputs: list[Any]) -> dict[str, Any] | None:
+    """The path's fields as printed by the steps of `with_path_info`, or None when they did not run."""
+    for res in reversed(outputs):
+        text = sections(res.stdout).get(PATH_INFO)
+        if text is not None:
+            return path_info(parse_stat(text))
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import shlex
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
     outputs: list[RunResult] = []
     failed_step: RunResult | None = None
     interrupted, ran = False, 0
+    times: tuple[datetime.datetime, datetime.datetime] | None = None
     if plan.changed and not ctx.check_mode:
         for i, step in enumerate(plan.steps):
             if _cancelled(ctx):  # Ctrl-C: no new step starts (the one in flight has finished)
@@ -35,15 +37,19 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
                     step.data, step.dest, mode=step.mode, owner=step.owner, group=step.group, become=ctx.become
                 )
             elif isinstance(step, Command):
+                began = datetime.datetime.now()
                 if ctx.read_only and step.stdin is None and step.env is None:
                     res = ctx.check(step.cmd, become=step.become)  # a declared read-only check
                 else:
                     res = ctx.run(step.cmd, become=step.become, stdin=step.stdin, env=step.env)
+                times = (began, datetime.datetime.now())
                 outputs.append(res)
                 if step.check_rc and res.rc != 0:
                     failed_step, ran = res, i
                     break
     result = module.finish(args, plan, outputs, ctx)
+    if times is not None and getattr(module, "timed", False):
+        result.update(start=str(times[0]), end=str(times[1]), delta=str(times[1] - times[0]))
     result["changed"] = bool(plan.changed)
     if plan.msg and "msg" not in result:
         result["msg"] = plan.msg

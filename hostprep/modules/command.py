@@ -31,6 +31,7 @@ class CommandModule(Module):
     }
     mutually_exclusive = (("cmd", "argv"),)
     use_shell = False
+    timed = True  # apply_plan records start/end/delta of the command, as Ansible's result carries them
 
     def command_line(self, args: dict[str, Any]) -> str:
         if args.get("argv"):
@@ -46,6 +47,14 @@ class CommandModule(Module):
             raise ModuleArgError(f"{self.name}: cannot split command: {exc}", key="cmd") from None
         return " ".join(q(w) if not (args["expand_argument_vars"] and w.startswith("$")) else w for w in words)
 
+    def cmd_value(self, args: dict[str, Any]) -> list[str] | str:
+        """The registered `cmd` as Ansible's: the argv list for command, the command line as given for shell."""
+        if self.use_shell:
+            return args.get("cmd") or ""
+        if args.get("argv"):
+            return [str(a) for a in args["argv"]]
+        return shlex.split(args.get("cmd") or "")
+
     def probe(self, args: dict[str, Any]) -> str | None:
         checks = []
         if args.get("creates"):
@@ -57,23 +66,34 @@ class CommandModule(Module):
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
         line = self.command_line(args)
         out = probe.stdout if probe else ""
+        shoulda = "Would" if getattr(ctx, "check_mode", False) else "Did"  # ctx is None for a lookahead
+        skip = None
         if args.get("creates") and "creates=yes" in out:
-            return Plan(False, result={"msg": f"skipped, since {args['creates']} exists", "cmd": line, "rc": 0,
-                                       "stdout": "", "stderr": ""})
-        if args.get("removes") and "removes=no" in out:
-            return Plan(False, result={"msg": f"skipped, since {args['removes']} does not exist", "cmd": line,
-                                       "rc": 0, "stdout": "", "stderr": ""})
+            skip = (f"{shoulda} not run command since '{args['creates']}' exists",
+                    f"skipped, since {args['creates']} exists")
+        elif args.get("removes") and "removes=no" in out:
+            skip = (f"{shoulda} not run command since '{args['removes']}' does not exist",
+                    f"skipped, since {args['removes']} does not exist")
+        if skip is not None:
+            return Plan(False, result={**self._empty(args), "msg": skip[0], "rc": 0, "stdout": skip[1],
+                                       "stdout_lines": [skip[1]]})
         full = line
         if args.get("chdir"):
             full = f"cd {q(args['chdir'])} && {line}"
         stdin = None
         if args.get("stdin") is not None:
             stdin = (args["stdin"] + ("\n" if args["stdin_add_newline"] else "")).encode()
-        return Plan(True, steps=[Command(full, stdin=stdin)], result={"cmd": line})
+        return Plan(True, steps=[Command(full, stdin=stdin)], result=self._empty(args))
+
+    def _empty(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Ansible's command result before anything ran (start/end/delta stay None unless the command runs)."""
+        return {"cmd": self.cmd_value(args), "stdout": "", "stderr": "", "rc": None, "start": None, "end": None,
+                "delta": None, "msg": "", "stdout_lines": [], "stderr_lines": []}
 
     def run(self, args: dict[str, Any], ctx: TaskContext, probe: ProbeResult | None = None) -> dict[str, Any]:
         if ctx.check_mode and not (args.get("creates") or args.get("removes")):
-            return {"changed": False, "skipped": True, "msg": "Command would have run if not in check mode"}
+            return {**self._empty(args), "rc": 0, "changed": False, "skipped": True,
+                    "msg": "Command would have run if not in check mode"}
         return super().run(args, ctx, probe)
 
     def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
@@ -81,10 +101,11 @@ class CommandModule(Module):
         if outputs:
             last = outputs[-1]
             strip = args.get("strip_empty_ends", True)
-            stdout = last.stdout.rstrip("\n") if strip else last.stdout
-            stderr = last.stderr.rstrip("\n") if strip else last.stderr
+            stdout = last.stdout.rstrip("\r\n") if strip else last.stdout
+            stderr = last.stderr.rstrip("\r\n") if strip else last.stderr
             result.update(rc=last.rc, stdout=stdout, stderr=stderr, stdout_lines=stdout.splitlines(),
                           stderr_lines=stderr.splitlines())
             if last.rc != 0:
                 result["msg"] = "non-zero return code"
         return result
+

@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from hostprep.errors import ModuleArgError
-from hostprep.modules._files import FILE_ARGS, attribute_steps, stat_probe, stats_from, target_mode
+from hostprep.modules._files import (
+    FILE_ARGS,
+    attribute_steps,
+    path_info,
+    path_info_after,
+    stat_probe,
+    stats_from,
+    target_mode,
+    with_path_info,
+)
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext, Upload
 from hostprep.modules.shellutil import q
 from hostprep.vault import files as vault_files
@@ -101,10 +110,17 @@ class CopyModule(Module):
         steps: list[Any] = []
         content_changes = not cur.get("exists") or (cur.get("checksum") != want_sum and args["force"])
         diff = None
+        # Ansible's copy result: dest, src, md5sum and checksum when the content is written; path and dest when
+        # only the file module ran; the path's owner/group/mode/size/state either way; diff [] without --diff
+        result: dict[str, Any] = {"dest": dest, "checksum": want_sum, "diff": []}
         if content_changes:
+            result["src"] = args.get("src")
+            if data is not None:
+                result.update(size=len(data), md5sum=hashlib.md5(data).hexdigest())  # noqa: S324 - Ansible's field
             if args["backup"] and cur.get("exists"):
                 stamp = time.strftime("%Y-%m-%d@%H:%M:%S")
-                steps.append(Command(f"cp -p {q(dest)} {q(dest + '.' + str(os.getpid()) + '.' + stamp + '~')}"))
+                result["backup_file"] = dest + "." + str(os.getpid()) + "." + stamp + "~"
+                steps.append(Command(f"cp -p {q(dest)} {q(result['backup_file'])}"))
             mode = args.get("mode")
             cur_mode = int(cur.get("mode", "0644"), 8) if cur.get("exists") else 0o644
             want_mode = target_mode(mode, cur_mode, False)
@@ -133,10 +149,14 @@ class CopyModule(Module):
             steps += attr_steps
             if attr_steps:
                 diff = {"before": before, "after": after, "before_header": dest, "after_header": dest}
-        result = {"dest": dest, "checksum": want_sum, "src": args.get("src")}
-        if data is not None:
-            result.update(size=len(data), md5sum=hashlib.md5(data).hexdigest())  # noqa: S324 - Ansible's field
-        return Plan(bool(steps), steps, diff=diff, result=result)
+            result.update(path=dest, **path_info(cur))
+        return Plan(bool(steps), with_path_info(steps, dest) if steps else steps, diff=diff, result=result)
+
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        """The planned result with the destination's owner/group/mode/size/state as they are after the copy."""
+        result = dict(plan.result)
+        result.update(path_info_after(outputs) or {})
+        return result
 
     def _diff(self, ctx: TaskContext, dest: str, cur: dict[str, Any], data: bytes) -> dict[str, Any]:
         before = ""

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from hostprep.modules._files import FILE_ARGS, attribute_steps, file_result, stat_probe, stats_from
+from hostprep.modules._files import (
+    FILE_ARGS,
+    attribute_steps,
+    file_result,
+    path_info,
+    path_info_after,
+    stat_probe,
+    stats_from,
+    with_path_info,
+)
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext
 from hostprep.modules.shellutil import q, sections
 
@@ -84,9 +93,9 @@ class FileModule(Module):
                 steps.append(Command(f"ln {flag} -- {q(src)} {q(path)}"))
                 before["src"], after["src"] = cur.get("target"), src
             if state == "link":
-                cur = {"exists": True, "kind": "link", "mode": "0777"}
-                return Plan(bool(steps), steps, diff={"before": before, "after": after},
-                            result={"path": path, "src": src, "state": state})
+                result = {"dest": path, "src": src, "state": state, **({} if steps else path_info(cur))}
+                return Plan(bool(steps), with_path_info(steps, path) if steps else steps,
+                            diff={"before": before, "after": after}, result=result)
         attr_steps, b, a = attribute_steps(path, cur, args.get("mode"), args.get("owner"), args.get("group"),
                                            args["follow"])
         if args["recurse"] and state == "directory" and (args.get("owner") or args.get("group")):
@@ -98,6 +107,20 @@ class FileModule(Module):
         steps += attr_steps
         before.update(b)
         after.update(a)
-        return Plan(bool(steps), steps, diff={"before": before, "after": after},
-                    result=file_result(path, cur, a, state))
+        result = file_result(path, cur, a, "file" if state == "touch" else state)
+        if state in ("touch", "hard"):  # Ansible names the path `dest` for these
+            result["dest"] = result.pop("path")
+        if state == "hard":
+            result["src"] = args["src"]
+        if steps:
+            steps = with_path_info(steps, path)
+        else:
+            result.update(path_info(cur))
+        return Plan(bool(steps), steps, diff={"before": before, "after": after}, result=result)
+
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        """The planned result with the path's owner/group/mode/size/state as they are after the change."""
+        result = dict(plan.result)
+        result.update(path_info_after(outputs) or {})
+        return result
 
