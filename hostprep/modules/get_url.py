@@ -6,9 +6,16 @@ import posixpath
 from typing import Any
 
 from hostprep.errors import ModuleArgError
-from hostprep.modules._files import FILE_ARGS, attribute_steps, stats_from
+from hostprep.modules._files import (
+    FILE_ARGS,
+    attribute_steps,
+    path_info,
+    path_info_after,
+    stats_from,
+    with_path_info,
+)
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext
-from hostprep.modules.shellutil import q, sections, stat_snippet
+from hostprep.modules.shellutil import parse_kv_lines, q, sections, stat_snippet
 
 ALGOS = {"sha1": "sha1sum", "sha224": "sha224sum", "sha256": "sha256sum", "sha384": "sha384sum",
          "sha512": "sha512sum", "md5": "md5sum"}
@@ -66,10 +73,15 @@ class GetUrlModule(Module):
             cur = {"exists": False}
         current_sum = sections(out).get("sum", "").strip()
         needs = not cur.get("exists") or args["force"] or (algo is not None and current_sum != algo[1])
-        result = {"url": args["url"], "dest": dest}
+        # Ansible's result: checksums, elapsed, url, dest, then msg/status_code/md5sum after a download, and the
+        # path's owner/group/mode/size/state
+        result: dict[str, Any] = {"url": args["url"], "dest": dest, "checksum_dest": None, "checksum_src": None,
+                                  "elapsed": 0}
         if not needs:
             steps, before, after = attribute_steps(dest, cur, args.get("mode"), args.get("owner"), args.get("group"))
-            return Plan(bool(steps), steps, result={**result, "msg": "OK (file already there)"},
+            msg = "file already exists but file attributes changed" if steps else "file already exists"
+            return Plan(bool(steps), with_path_info(steps, dest) if steps else steps,
+                        result={**result, "msg": msg, **({} if steps else path_info(cur))},
                         diff={"before": before, "after": after} if steps else None)
         curl = ["curl", "-fsSL", "--max-time", str(args["timeout"])]
         if not args["validate_certs"]:
@@ -89,21 +101,46 @@ class GetUrlModule(Module):
                      f'{{ echo "checksum mismatch: expected {algo[1]}, got $got" >&2; exit 1; }}; ')
         backup = ""
         if args["backup"] and cur.get("exists"):
-            backup = f'cp -p {q(dest)} {q(dest)}."$(date +%Y-%m-%d@%H:%M:%S)~"; '
+            backup = (f'b={q(dest)}."$(date +%Y-%m-%d@%H:%M:%S)~"; cp -p {q(dest)} "$b" && '
+                      'echo "backup_file=$b"; ')
         mode = args.get("mode")
         mode_cmd = f'chmod {q(str(mode))} "$t"; ' if mode else (
             f'if [ -e {q(dest)} ]; then chmod "$(stat -c %a {q(dest)})" "$t"; else chmod 0644 "$t"; fi; ')
         owner = ""
         if args.get("owner") or args.get("group"):
             owner = f'chown {q((args.get("owner") or "") + (":" + args["group"] if args.get("group") else ""))} "$t"; '
-        fetch = " ".join(q(c) for c in curl) + auth + f' -o "$t" {q(args["url"])}'
-        script = (f't=$(mktemp {q(tmpdir)}/.hostprep-get_url-XXXXXX) || exit 1; trap \'rm -f "$t"\' EXIT; '
-                  f'{fetch} || exit $?; {check}{backup}{mode_cmd}{owner}mv -f "$t" {q(dest)}; trap - EXIT')
+        fetch = (" ".join(q(c) for c in curl) + auth + f' -D "$t.h" -w \'status_code=%{{http_code}}\\n\' -o "$t" '
+                 f'{q(args["url"])}')
+        sums = (f'echo "checksum_src=$(sha1sum < "$t" | cut -d" " -f1)"; [ -f {q(dest)} ] && '
+                f'echo "checksum_dest=$(sha1sum < {q(dest)} | cut -d" " -f1)"; '
+                'echo "length=$(sed -n \'s/^[Cc]ontent-[Ll]ength: *\\([0-9]*\\).*/\\1/p\' "$t.h" | tail -n1)"; '
+                'echo "elapsed=$(( $(date +%s) - s ))"; ')
+        script = (f's=$(date +%s); t=$(mktemp {q(tmpdir)}/.hostprep-get_url-XXXXXX) || exit 1; '
+                  f'trap \'rm -f "$t" "$t.h"\' EXIT; {fetch} || exit $?; {sums}{check}{backup}{mode_cmd}{owner}'
+                  f'mv -f "$t" {q(dest)}; rm -f "$t.h"; trap - EXIT; '
+                  f'echo "md5sum=$(md5sum < {q(dest)} | cut -d" " -f1)"')
         stdin = None
         if args.get("url_username"):
             user = args["url_username"].replace('"', '\\"')
             pw = (args.get("url_password") or "").replace('"', '\\"')
             stdin = f'user = "{user}:{pw}"\n'.encode()
-        return Plan(True, [Command(script, stdin=stdin, no_log=True)], result=result,
+        return Plan(True, with_path_info([Command(script, stdin=stdin, no_log=True)], dest), result=result,
                     diff={"before": f"{dest}: {'present' if cur.get('exists') else 'absent'}\n",
                           "after": f"{dest}: downloaded from {args['url']}\n"})
+
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        """Ansible's fields from what the download printed: checksums, status, msg, md5sum, elapsed, path info."""
+        result = dict(plan.result)
+        if outputs:
+            kv = parse_kv_lines(outputs[-1].stdout.split("@@hostprep:", 1)[0])
+            for key in ("checksum_src", "checksum_dest", "md5sum", "backup_file"):
+                if kv.get(key):
+                    result[key] = kv[key]
+            if kv.get("status_code", "").isdigit():
+                result["status_code"] = int(kv["status_code"])
+                ok = outputs[-1].rc == 0
+                result["msg"] = f"OK ({kv.get('length') or 'unknown'} bytes)" if ok else "Request failed"
+            if kv.get("elapsed", "").isdigit():
+                result["elapsed"] = int(kv["elapsed"])
+        result.update(path_info_after(outputs) or {})
+        return result
