@@ -47,6 +47,11 @@ def apply_facts(host: HostState, result: Mapping[str, Any]) -> None:
     facts = result.get("ansible_facts")
     if not isinstance(facts, Mapping) or result.get("failed"):
         return
+    plain = [str(k) for k in facts if not str(k).startswith("ansible_")]
+    if not result.get("_hostprep_include_vars") and not result.get("_hostprep_set_fact"):
+        # as Ansible keeps a module's facts: ansible_hostname is the fact `hostname` (ansible_facts.hostname,
+        # and the variable ansible_hostname); a name without the prefix is also a variable of its own
+        facts = {(str(k)[len("ansible_"):] if str(k).startswith("ansible_") else k): v for k, v in facts.items()}
     if result.get("_hostprep_include_vars"):
         host.include_vars.update(facts)
     elif result.get("_hostprep_set_fact"):
@@ -54,7 +59,7 @@ def apply_facts(host: HostState, result: Mapping[str, Any]) -> None:
     else:
         host.facts.update(facts)
         if not result.get("_hostprep_gathered"):
-            host.module_facts.update(str(k) for k in facts)
+            host.module_facts.update(plain)
 
 
 def registered(result: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,10 @@ hostnamectl --static status 2>/dev/null
 echo '@@hostprep:current@@'
 hostname 2>/dev/null || uname -n
 echo '@@hostprep:fqdn@@'
-hostname -f 2>/dev/null
+n=$(hostname 2>/dev/null || uname -n); a=$(getent ahostsv4 "$n" 2>/dev/null | awk 'NR==1{print $1}')
+if [ -n "$a" ] && getent hosts "$a" >/dev/null 2>&1; then
+  getent hosts "$a" | awk '{for (i = 2; i <= NF; i++) if (index($i, ".")) {print $i; exit} print $2; exit}'
+else echo "$n"; fi
 echo '@@hostprep:file@@'
 [ -f {file} ] && cat {file}
 echo '@@hostprep:network@@'
@@ -77,8 +80,8 @@ class HostnameModule(Module):
                 steps.append(Command(f"hostname {q(name)}"))
         before = current if name != current else permanent
         fqdn = sec.get("fqdn") or name if not steps else name
-        # without the ansible_ prefix, as facts are kept (the host's variables are ansible_hostname, ...)
-        facts = {"hostname": name.split(".")[0], "nodename": name, "fqdn": fqdn,
-                 "domain": ".".join(fqdn.split(".")[1:])}
+        # with the ansible_ prefix, as Ansible's module returns them (kept as the facts hostname, nodename, ...)
+        facts = {"ansible_hostname": name.split(".")[0], "ansible_nodename": name, "ansible_fqdn": fqdn,
+                 "ansible_domain": ".".join(fqdn.split(".")[1:])}
         diff = {"before": f"hostname = {before}\n", "after": f"hostname = {name}\n"} if steps else None
         return Plan(bool(steps), steps, diff=diff, result={"name": name, "ansible_facts": facts})

@@ -182,7 +182,7 @@ def test_package_facts_from_this_machine() -> None:
 
 def test_hostname_probe_on_this_machine_plans_nothing_for_its_own_name() -> None:
     res = run("hostname", {"name": os.uname().nodename}, check=True)
-    assert res["changed"] is False and res["ansible_facts"]["hostname"] == os.uname().nodename.split(".")[0]
+    assert res["changed"] is False and res["ansible_facts"]["ansible_hostname"] == os.uname().nodename.split(".")[0]
     other = run("hostname", {"name": "not-" + os.uname().nodename}, check=True)
     assert other["changed"] is True and "diff" in other
 

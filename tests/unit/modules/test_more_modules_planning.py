@@ -95,7 +95,7 @@ def test_hostname_systemd_sets_static_then_transient() -> None:
                                         '[ "$(hostname)" = web01.example.com ] || hostname web01.example.com']
     assert p.diff == {"before": "hostname = mods-1\n", "after": "hostname = web01.example.com\n"}
     facts = p.result["ansible_facts"]
-    assert facts["hostname"] == "web01" and facts["domain"] == "example.com"
+    assert facts["ansible_hostname"] == "web01" and facts["ansible_domain"] == "example.com"
     assert plan("hostname", {"name": "mods-1"}, EL9_HOSTNAME_PROBE).changed is False
 
 

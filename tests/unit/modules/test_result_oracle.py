@@ -43,6 +43,7 @@ PLAYBOOK = """
     - get_url:
         {url: "{{ url }}", dest: "{{ work }}/g", mode: "0640", checksum: "sha1:{{ 'downloaded\\n' | hash('sha1') }}"}
       register: r_get_url_again
+    - {hostname: {name: "{{ lookup('pipe', 'hostname') }}"}, check_mode: true, register: r_hostname}
     - {stat: {path: "{{ work }}/c"}, register: r_stat}
     - {stat: {path: "{{ work }}/d"}, register: r_stat_dir}
     - {stat: {path: "{{ work }}/nope"}, register: r_stat_missing}
@@ -54,7 +55,9 @@ PLAYBOOK = """
                       'absent_again': r_absent_again, 'copy': r_copy, 'copy_again': r_copy_again,
                       'template': r_template, 'template_again': r_template_again, 'stat': r_stat,
                       'stat_dir': r_stat_dir, 'stat_missing': r_stat_missing, 'get_url': r_get_url,
-                      'get_url_again': r_get_url_again} | to_json }}"
+                      'get_url_again': r_get_url_again, 'hostname': r_hostname,
+                      'hostname_facts': [ansible_hostname, ansible_facts.hostname, hostname | default('undefined')]}
+                      | to_json }}"
 """
 
 
@@ -100,6 +103,9 @@ def _differences(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     out = []
     for task, want in theirs.items():
         got = ours[task]
+        if not isinstance(want, dict):
+            out += [] if got == want else [f"{task}: {got!r} != {want!r}"]
+            continue
         for key in sorted((set(got) | set(want)) - NOT_COMPARED):
             if key == "src" and "/.ansible/tmp/" in str(want.get(key)):
                 continue  # Ansible's temporary copy of the source
@@ -131,4 +137,6 @@ def test_registered_results_as_ansible(tmp_path: Path, url: str) -> None:
     assert ours["touch"]["state"] == "file" and ours["touch"]["dest"].endswith("/w/t")
     assert ours["get_url"]["status_code"] == 200 and ours["get_url"]["msg"] == "OK (11 bytes)"
     assert ours["get_url_again"]["msg"] == "file already exists" and ours["get_url_again"]["mode"] == "0640"
+    assert ours["hostname_facts"][2] == "undefined"  # ansible_hostname is the fact hostname, not a variable
+    assert ours["hostname"]["ansible_facts"]["ansible_hostname"] == ours["hostname_facts"][0]
     assert ours["copy"]["mode"] == "0644" and ours["copy"]["owner"] and isinstance(ours["copy"]["uid"], int)
