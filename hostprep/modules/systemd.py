@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext
-from hostprep.modules.shellutil import parse_kv_lines, q
+from hostprep.modules.shellutil import q
 
-SHOW_PROPS = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "MainPID", "Description")
 # is-enabled answers that count as "enabled" for enabled=true (Ansible treats static units as enabled)
 ENABLED_STATES = {"enabled", "enabled-runtime", "alias", "static", "indirect", "generated"}
 RUNNING_STATES = {"active", "activating", "reloading"}
@@ -21,9 +20,32 @@ RUNNING_STATES = {"active", "activating", "reloading"}
 
 def unit_probe(name: str) -> str:
     """systemctl show (key=value lines) and is-enabled of one unit."""
-    props = " ".join(f"-p {p}" for p in SHOW_PROPS)
-    return (f"systemctl show {q(name)} {props} 2>/dev/null; "
+    # every property, as Ansible's registered `status` holds the whole `systemctl show`
+    return (f"systemctl show {q(name)} 2>/dev/null; "
             f"echo \"is_enabled=$(systemctl is-enabled {q(name)} 2>/dev/null)\"")
+
+
+def parse_show(text: str) -> dict[str, str]:
+    """`systemctl show` output as Ansible parses it: key=value lines, Exec* values in {...} may span lines."""
+    parsed: dict[str, str] = {}
+    pending: list[str] = []
+    key = None
+    for line in text.split("\n"):
+        if key is None:
+            if "=" not in line:
+                continue
+            key, value = line.split("=", 1)
+            if key.startswith("Exec") and value.lstrip().startswith("{") and not value.rstrip().endswith("}"):
+                pending.append(value)
+                continue
+            parsed[key] = value.strip()
+            key = None
+        else:
+            pending.append(line)
+            if line.rstrip().endswith("}"):
+                parsed[key] = "\n".join(pending).strip()
+                pending, key = [], None
+    return parsed
 
 
 def plan_unit(args: dict[str, Any], probe: ProbeResult | None) -> Plan:
@@ -35,7 +57,7 @@ def plan_unit(args: dict[str, Any], probe: ProbeResult | None) -> Plan:
     name = args.get("name")
     if not name:
         return Plan(False, result={"name": None})
-    info = parse_kv_lines(probe.stdout if probe else "")
+    info = parse_show(probe.stdout if probe else "")
     load = info.get("LoadState", "")
     active = info.get("ActiveState", "inactive") or "inactive"
     enabled_state = info.get("is_enabled", "").strip() or info.get("UnitFileState", "")
@@ -76,8 +98,8 @@ def plan_unit(args: dict[str, Any], probe: ProbeResult | None) -> Plan:
         steps.append(Command(f"systemctl {nb}{verb} {qn}"))
         before.append(f"state: {active}")
         after.append(f"state: {'inactive' if verb == 'stop' else 'active'}")
-    status = {k: info.get(k, "") for k in SHOW_PROPS}
-    status["UnitFileState"] = enabled_state
+    # the unit's properties as systemctl show gave them before any change (UnitFileState included), as Ansible's
+    status = {k: v for k, v in info.items() if k != "is_enabled"}
     result: dict[str, Any] = {
         "name": name, "status": status, "enabled": enabled,
         "state": state or ("started" if running else "stopped"),

@@ -1,0 +1,30 @@
+"""Registered results worked out from captured probe output, field by field as Ansible's modules return them."""
+
+from __future__ import annotations
+
+from hostprep.modules.base import ProbeResult
+from hostprep.modules.systemd import plan_unit
+
+# `systemctl show docker` (trimmed) as an EL9 host prints it, then the is-enabled answer the probe adds
+SHOW = """Type=notify
+ExecStart={ path=/usr/bin/dockerd ; argv[]=/usr/bin/dockerd -H fd:// ; ignore_errors=no ; start_time=[n/a] }
+ExecReload={ path=/bin/kill ; argv[]=/bin/kill -s HUP $MAINPID ;
+ ignore_errors=no }
+MainPID=0
+Id=docker.service
+Description=Docker Application Container Engine
+LoadState=loaded
+ActiveState=inactive
+SubState=dead
+UnitFileState=enabled-runtime
+is_enabled=enabled-runtime
+"""
+
+
+def test_systemd_status_is_the_whole_systemctl_show_as_ansible_parses_it() -> None:
+    plan = plan_unit({"name": "docker", "state": "started"}, ProbeResult(0, SHOW, ""))
+    status = plan.result["status"]
+    assert status["UnitFileState"] == "enabled-runtime" and status["Type"] == "notify"
+    assert status["ExecReload"] == "{ path=/bin/kill ; argv[]=/bin/kill -s HUP $MAINPID ;\n ignore_errors=no }"
+    assert status["ExecStart"].startswith("{ path=/usr/bin/dockerd") and "is_enabled" not in status
+    assert "ignore_errors" not in status and plan.changed
