@@ -267,9 +267,11 @@ class DnfModule(Module):
         state = self._state(args)
         specs = [PackageSpec.parse(s) for s in args["name"]]
         sec = sections(probe.stdout if probe else "")
-        if state == "absent":
-            return self._plan_absent(args, specs, sec)
-        return self._plan_install(args, specs, sec, state, ctx)
+        plan = self._plan_absent(args, specs, sec) if state == "absent" else \
+            self._plan_install(args, specs, sec, state, ctx)
+        if plan.changed and not plan.failed and getattr(ctx, "check_mode", False):
+            plan.msg = "Check mode: No changes made, but would have if not in check mode"  # Ansible's words
+        return plan
 
     def _command(self, args: dict[str, Any], verb: str, targets: list[str]) -> Command:
         words = " ".join(q(t) for t in targets)

@@ -28,3 +28,20 @@ def test_systemd_status_is_the_whole_systemctl_show_as_ansible_parses_it() -> No
     assert status["ExecReload"] == "{ path=/bin/kill ; argv[]=/bin/kill -s HUP $MAINPID ;\n ignore_errors=no }"
     assert status["ExecStart"].startswith("{ path=/usr/bin/dockerd") and "is_enabled" not in status
     assert "ignore_errors" not in status and plan.changed
+
+
+def test_dnf_check_mode_says_what_ansible_says() -> None:
+    from pathlib import Path
+
+    from hostprep.modules import get_module
+    from hostprep.modules.base import TaskContext
+
+    cls = get_module("dnf")
+    assert cls is not None
+    module = cls()
+    args = module.validate({"name": ["docker-ce-cli-24.0.7", "lvm2", "docker-ce-cli >= 1:25", "yum-utils"]})
+    probe = (Path(__file__).parent / "data" / "dnf_present.txt").read_text()
+    for check, msg in ((True, "Check mode: No changes made, but would have if not in check mode"), (False, "")):
+        ctx = TaskContext(transport=None, host="h", check_mode=check)  # type: ignore[arg-type]
+        plan = module.plan(args, ProbeResult(0, probe, ""), ctx)
+        assert plan.changed and plan.msg == msg
