@@ -32,6 +32,7 @@ class CommandModule(Module):
     mutually_exclusive = (("cmd", "argv"),)
     use_shell = False
     timed = True  # apply_plan records start/end/delta of the command, as Ansible's result carries them
+    strips_output = True  # strip_empty_ends applies (Ansible's script action gives the output untouched)
 
     def command_line(self, args: dict[str, Any]) -> str:
         if args.get("argv"):
@@ -100,7 +101,7 @@ class CommandModule(Module):
         result = dict(plan.result)
         if outputs:
             last = outputs[-1]
-            strip = args.get("strip_empty_ends", True)
+            strip = self.strips_output and args.get("strip_empty_ends", True)
             stdout = last.stdout.rstrip("\r\n") if strip else last.stdout
             stderr = last.stderr.rstrip("\r\n") if strip else last.stderr
             result.update(rc=last.rc, stdout=stdout, stderr=stderr, stdout_lines=stdout.splitlines(),

@@ -22,3 +22,12 @@ class RawModule(Module):
         if args.get("executable"):
             cmd = f"{q(args['executable'])} -c {q(cmd)}"
         return Plan(True, steps=[Command(cmd)])
+
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        """rc and the output as the command gave it (Ansible's raw strips nothing)."""
+        result = dict(plan.result)
+        if outputs:
+            last = outputs[-1]
+            result.update(rc=last.rc, stdout=last.stdout, stderr=last.stderr, stdout_lines=last.stdout.splitlines(),
+                          stderr_lines=last.stderr.splitlines())
+        return result

@@ -15,6 +15,7 @@ from hostprep.modules.shellutil import q
 class ScriptModule(CommandModule):
     name = "script"
     timed = False  # Ansible's script result has no start/end/delta
+    strips_output = False
     free_form = "cmd"
     doc = ("Run a local script (from the role's or playbook's files/) on the host: it is uploaded to a temporary "
            "file, run with its arguments (through `executable` if given) and removed. creates/removes make it "

@@ -28,6 +28,8 @@ PLAYBOOK = """
     - {command: "false", register: r_command_fail, ignore_errors: true}
     - {command: {cmd: "echo x", creates: "{{ work }}"}, register: r_creates}
     - {shell: "echo out; echo err >&2", register: r_shell}
+    - {raw: "echo raw; echo rawerr >&2", register: r_raw}
+    - {script: "{{ work }}/../s.sh one", register: r_script}
     - {file: {path: "{{ work }}/d", state: directory, mode: "0750"}, register: r_dir}
     - {file: {path: "{{ work }}/d", state: directory, mode: "0750"}, register: r_dir_again}
     - {file: {path: "{{ work }}/t", state: touch, mode: "0640"}, register: r_touch}
@@ -50,7 +52,8 @@ PLAYBOOK = """
     - copy:
         dest: "{{ out }}"
         content: "{{ {'command': r_command, 'argv': r_argv, 'command_fail': r_command_fail, 'creates': r_creates,
-                      'shell': r_shell, 'dir': r_dir, 'dir_again': r_dir_again, 'touch': r_touch,
+                      'shell': r_shell, 'raw': r_raw, 'script': r_script, 'dir': r_dir, 'dir_again': r_dir_again,
+                      'touch': r_touch,
                       'file_mode': r_file_mode, 'link': r_link, 'absent': r_absent,
                       'absent_again': r_absent_again, 'copy': r_copy, 'copy_again': r_copy_again,
                       'template': r_template, 'template_again': r_template_again, 'stat': r_stat,
@@ -80,6 +83,7 @@ def _run(tool: str, tmp: Path, url: str) -> dict[str, Any]:
     work = base / "w"
     work.mkdir(parents=True)
     (base / "t.j2").write_text("port={{ 80 + 1 }}\n")
+    (base / "s.sh").write_text("#!/bin/sh\necho \"arg $1\"\necho e >&2\n")
     (base / "site.yml").write_text(PLAYBOOK)
     out = base / "out.json"
     (base / "inv.ini").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable} "
