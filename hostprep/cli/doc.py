@@ -10,8 +10,9 @@ from rich.table import Table
 @click.command("doc")
 @click.argument("module", required=False)
 def command(module: str | None) -> None:
-    """List modules, or show one module's arguments and examples."""
+    """List modules, or show one module's arguments, return values and examples."""
     from hostprep.modules import get_module, module_names
+    from hostprep.modules.returns import returns
 
     console = Console()
     if not module:
@@ -36,6 +37,12 @@ def command(module: str | None) -> None:
                       "" if arg.default in (None, [], "") else repr(arg.default),
                       ", ".join(map(str, arg.choices or ())), ", ".join(arg.aliases), arg.doc)
     console.print(table)
+    results = Table(title="return values (the registered result)")
+    for col in ("key", "type", "returned", "description"):
+        results.add_column(col)
+    for row in returns(cls.name):
+        results.add_row(*row)
+    console.print(results)
     if cls.examples:
         console.print("[bold]Examples[/bold]")
         console.print(cls.examples, markup=False, highlight=False)

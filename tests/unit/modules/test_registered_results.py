@@ -45,3 +45,16 @@ def test_dnf_check_mode_says_what_ansible_says() -> None:
         ctx = TaskContext(transport=None, host="h", check_mode=check)  # type: ignore[arg-type]
         plan = module.plan(args, ProbeResult(0, probe, ""), ctx)
         assert plan.changed and plan.msg == msg
+
+
+def test_doc_shows_the_return_values_of_a_module() -> None:
+    from click.testing import CliRunner
+
+    from hostprep.cli.doc import command
+    from hostprep.modules import get_module
+    from hostprep.modules.returns import RETURNS
+
+    assert all(get_module(name) is not None for name in RETURNS), sorted(n for n in RETURNS if not get_module(n))
+    out = CliRunner().invoke(command, ["get_url"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0 and "return values" in out.output
+    assert "checksum_src" in out.output and "status_code" in out.output and "failed" in out.output
