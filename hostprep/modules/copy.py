@@ -109,7 +109,7 @@ class CopyModule(Module):
             return Plan(failed=True, msg=f"{dest} is a directory; add a trailing / to copy into it")
         steps: list[Any] = []
         content_changes = not cur.get("exists") or (cur.get("checksum") != want_sum and args["force"])
-        diff = None
+        diff: Any = None
         # Ansible's copy result: dest, src, md5sum and checksum when the content is written; path and dest when
         # only the file module ran; the path's owner/group/mode/size/state either way; diff [] without --diff
         result: dict[str, Any] = {"dest": dest, "checksum": want_sum, "diff": []}
@@ -142,13 +142,13 @@ class CopyModule(Module):
             else:
                 steps.append(Upload(data, dest, mode=mode_str, owner=args.get("owner"), group=args.get("group")))
             if ctx.diff and data is not None:
-                diff = self._diff(ctx, dest, cur, data)
+                diff = [self._diff(ctx, dest, cur, data)]
         else:
             attr_steps, before, after = attribute_steps(dest, cur, args.get("mode"), args.get("owner"),
                                                         args.get("group"))
             steps += attr_steps
-            if attr_steps:
-                diff = {"before": before, "after": after, "before_header": dest, "after_header": dest}
+            # the file module's diff, as Ansible's copy gives when the content is already there
+            diff = {"before": {"path": dest, **before}, "after": {"path": dest, **after}}
             result.update(path=dest, **path_info(cur))
         return Plan(bool(steps), with_path_info(steps, dest) if steps else steps, diff=diff, result=result)
 
@@ -159,6 +159,7 @@ class CopyModule(Module):
         return result
 
     def _diff(self, ctx: TaskContext, dest: str, cur: dict[str, Any], data: bytes) -> dict[str, Any]:
+        """The content's before/after for --diff (the current file read only when it is small)."""
         before = ""
         if cur.get("exists") and cur.get("size", 0) <= MAX_DIFF:
             try:
@@ -166,7 +167,9 @@ class CopyModule(Module):
             except Exception:  # noqa: BLE001 - a diff must never fail the task
                 before = ""
         after = data.decode("utf-8", "replace") if len(data) <= MAX_DIFF else "(large file)"
-        return {"before": before, "after": after, "before_header": dest, "after_header": dest}
+        # Ansible's copy: a list of one content diff, with a before_header only when the file was there
+        return {"before": before, "after": after, **({"before_header": dest} if cur.get("exists") else {}),
+                "after_header": dest}
 
     def _plan_tree(self, args: dict[str, Any], files: list[tuple[str, bytes | None]], ctx: TaskContext) -> Plan:
         """A directory copy: probe every destination file, upload the ones that differ."""

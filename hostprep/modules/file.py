@@ -58,8 +58,8 @@ class FileModule(Module):
         if state == "absent":
             if cur["exists"]:
                 steps.append(Command(f"rm -rf -- {q(path)}"))
-            return Plan(bool(steps), steps, diff={"before": before, "after": after}, result={"path": path,
-                                                                                          "state": "absent"})
+            return Plan(bool(steps), steps, diff={"before": before, "after": after} if steps else None,
+                        result={"path": path, "state": "absent"})
         if state == "file":
             if not cur["exists"]:
                 return Plan(failed=True, msg=f"file ({path}) is absent, cannot continue", result={"path": path})
@@ -91,8 +91,10 @@ class FileModule(Module):
                                                   "(use force: yes)")
                 flag = "-sfn" if state == "link" else "-f"
                 steps.append(Command(f"ln {flag} -- {q(src)} {q(path)}"))
-                before["src"], after["src"] = cur.get("target"), src
             if state == "link":
+                if before["state"] == after["state"]:
+                    before.pop("state")
+                    after.pop("state")
                 result = {"dest": path, "src": src, "state": state, **({} if steps else path_info(cur))}
                 return Plan(bool(steps), with_path_info(steps, path) if steps else steps,
                             diff={"before": before, "after": after}, result=result)
@@ -107,6 +109,9 @@ class FileModule(Module):
         steps += attr_steps
         before.update(b)
         after.update(a)
+        if before.get("state") == after.get("state"):  # Ansible's diff names the state only when it changes
+            before.pop("state", None)
+            after.pop("state", None)
         result = file_result(path, cur, a, "file" if state == "touch" else state)
         if state in ("touch", "hard"):  # Ansible names the path `dest` for these
             result["dest"] = result.pop("path")

@@ -78,11 +78,10 @@ class GetUrlModule(Module):
         result: dict[str, Any] = {"url": args["url"], "dest": dest, "checksum_dest": None, "checksum_src": None,
                                   "elapsed": 0}
         if not needs:
-            steps, before, after = attribute_steps(dest, cur, args.get("mode"), args.get("owner"), args.get("group"))
+            steps, _before, _after = attribute_steps(dest, cur, args.get("mode"), args.get("owner"), args.get("group"))
             msg = "file already exists but file attributes changed" if steps else "file already exists"
             return Plan(bool(steps), with_path_info(steps, dest) if steps else steps,
-                        result={**result, "msg": msg, **({} if steps else path_info(cur))},
-                        diff={"before": before, "after": after} if steps else None)
+                        result={**result, "msg": msg, **({} if steps else path_info(cur))})
         curl = ["curl", "-fsSL", "--max-time", str(args["timeout"])]
         if not args["validate_certs"]:
             curl.append("-k")
@@ -124,9 +123,8 @@ class GetUrlModule(Module):
             user = args["url_username"].replace('"', '\\"')
             pw = (args.get("url_password") or "").replace('"', '\\"')
             stdin = f'user = "{user}:{pw}"\n'.encode()
-        return Plan(True, with_path_info([Command(script, stdin=stdin, no_log=True)], dest), result=result,
-                    diff={"before": f"{dest}: {'present' if cur.get('exists') else 'absent'}\n",
-                          "after": f"{dest}: downloaded from {args['url']}\n"})
+        # no diff: Ansible's get_url gives none
+        return Plan(True, with_path_info([Command(script, stdin=stdin, no_log=True)], dest), result=result)
 
     def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
         """Ansible's fields from what the download printed: checksums, status, msg, md5sum, elapsed, path info."""
