@@ -23,13 +23,14 @@ PLAYBOOK = """
 - hosts: all
   gather_facts: false
   tasks:
+    - {file: {path: "{{ work }}", state: directory}}
     - {command: "echo one two", register: r_command}
     - {command: {argv: [printf, 'a\\nb\\n']}, register: r_argv}
     - {command: "false", register: r_command_fail, ignore_errors: true}
     - {command: {cmd: "echo x", creates: "{{ work }}"}, register: r_creates}
     - {shell: "echo out; echo err >&2", register: r_shell}
     - {raw: "echo raw; echo rawerr >&2", register: r_raw}
-    - {script: "{{ work }}/../s.sh one", register: r_script}
+    - {script: "{{ src_dir }}/s.sh one", register: r_script}
     - {file: {path: "{{ work }}/d", state: directory, mode: "0750"}, register: r_dir}
     - {file: {path: "{{ work }}/d", state: directory, mode: "0750"}, register: r_dir_again}
     - {file: {path: "{{ work }}/t", state: touch, mode: "0640"}, register: r_touch}
@@ -39,13 +40,15 @@ PLAYBOOK = """
     - {file: {path: "{{ work }}/l", state: absent}, register: r_absent_again}
     - {copy: {content: "hello\\n", dest: "{{ work }}/c", mode: "0644"}, register: r_copy}
     - {copy: {content: "hello\\n", dest: "{{ work }}/c", mode: "0644"}, register: r_copy_again}
-    - {template: {src: "{{ work }}/../t.j2", dest: "{{ work }}/tpl", mode: "0600"}, register: r_template}
-    - {template: {src: "{{ work }}/../t.j2", dest: "{{ work }}/tpl", mode: "0600"}, register: r_template_again}
-    - {get_url: {url: "{{ url }}", dest: "{{ work }}/g", mode: "0640"}, register: r_get_url}
+    - {template: {src: "{{ src_dir }}/t.j2", dest: "{{ work }}/tpl", mode: "0600"}, register: r_template}
+    - {template: {src: "{{ src_dir }}/t.j2", dest: "{{ work }}/tpl", mode: "0600"}, register: r_template_again}
+    - {get_url: {url: "{{ url }}", dest: "{{ work }}/g", mode: "0640"}, register: r_get_url, when: url != ''}
     - get_url:
         {url: "{{ url }}", dest: "{{ work }}/g", mode: "0640", checksum: "sha1:{{ 'downloaded\\n' | hash('sha1') }}"}
       register: r_get_url_again
-    - {hostname: {name: "{{ lookup('pipe', 'hostname') }}"}, check_mode: true, register: r_hostname}
+      when: url != ''
+    - {hostname: {name: "{{ lookup('pipe', 'hostname') }}"}, check_mode: true, register: r_hostname,
+       when: url != ''}
     - {stat: {path: "{{ work }}/c"}, register: r_stat}
     - {stat: {path: "{{ work }}/d"}, register: r_stat_dir}
     - {stat: {path: "{{ work }}/nope"}, register: r_stat_missing}
@@ -59,7 +62,8 @@ PLAYBOOK = """
                       'template': r_template, 'template_again': r_template_again, 'stat': r_stat,
                       'stat_dir': r_stat_dir, 'stat_missing': r_stat_missing, 'get_url': r_get_url,
                       'get_url_again': r_get_url_again, 'hostname': r_hostname,
-                      'hostname_facts': [ansible_hostname, ansible_facts.hostname, hostname | default('undefined')]}
+                      'hostname_facts': [ansible_hostname | default('none'),
+                                         ansible_facts.hostname | default('none'), hostname | default('undefined')]}
                       | to_json }}"
 """
 
@@ -87,7 +91,7 @@ def _run(tool: str, tmp: Path, url: str, *flags: str) -> dict[str, Any]:
     (base / "site.yml").write_text(PLAYBOOK)
     out = base / "out.json"
     (base / "inv.ini").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable} "
-                                  f"out={out} work={work} url={url}\n")
+                                  f"out={out} work={work} url={url} src_dir={base}\n")
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(base / ".tmp"),
            "ANSIBLE_HOME": str(base / ".ansible"), "ANSIBLE_RETRY_FILES_ENABLED": "0"}
     args = (["apply"] if tool == "hostprep" else []) + list(flags)
