@@ -131,8 +131,17 @@ class TaskPrep:
         return [*self.scope.whens, own] if own is not None else list(self.scope.whens)
 
     def conditions_hold(self, templar: Templar, whens: list[Any] | None = None) -> bool:
-        return all(templar.is_true(w, context=self.context) for w in (self.whens() if whens is None else whens)
-                   if w is not None)
+        return self.false_condition(templar, whens) is None
+
+    def false_condition(self, templar: Templar, whens: list[Any] | None = None) -> Any:
+        """The first `when` that is false, as written (a skipped result's `false_condition`), or None."""
+        for w in self.whens() if whens is None else whens:
+            if w is None:
+                continue
+            for cond in w if isinstance(w, list) else [w]:
+                if not templar.is_true(cond, context=self.context):
+                    return cond
+        return None
 
     def loop_items(self, templar: Templar) -> list[Any] | None:
         """The items of `loop`/`with_*`, or None for a task without a loop."""

@@ -89,8 +89,10 @@ class TaskRunner:
                 failed["_hostprep_ignored"] = True
             return TaskOutcome(failed, title, no_log)
         if items is None:
-            if not prep.conditions_hold(templar, whens):
-                return TaskOutcome({"changed": False, "skipped": True, "skip_reason": SKIP_REASON}, title, no_log)
+            false = prep.false_condition(templar, whens)
+            if false is not None:  # Ansible's skipped result names the condition that was false
+                return TaskOutcome({"changed": False, "false_condition": false, "skipped": True,
+                                    "skip_reason": SKIP_REASON}, title, no_log)
             return TaskOutcome(self._run_one(templar), title, no_log)
         lc = prep.loop_control()
         loop_var = lc.get("loop_var", "item")
@@ -104,8 +106,9 @@ class TaskRunner:
                 break
             item_templar = templar.child({**facts_so_far, **loop_vars(lc, items, index)})
             label = item_templar.render(lc["label"], context=self.context) if "label" in lc else item
-            if not prep.conditions_hold(item_templar, whens):
-                res = {"skipped": True, "changed": False, "skip_reason": SKIP_REASON}
+            false = prep.false_condition(item_templar, whens)
+            if false is not None:
+                res = {"skipped": True, "changed": False, "false_condition": false, "skip_reason": SKIP_REASON}
             else:
                 res = self._run_one(item_templar)
             res.update({loop_var: item, "ansible_loop_var": loop_var, "_ansible_item_label": label})
