@@ -33,6 +33,8 @@ def ssh(host, cmd: str, user: str = "root") -> subprocess.CompletedProcess:
 
 
 SNAPSHOT = r"""
+# a host booted a moment ago is still starting units (transient mounts, tmpfiles): compare settled states
+systemctl is-system-running --wait >/dev/null 2>&1 || true
 for d in /srv /etc/systemd/system /etc/yum.repos.d /etc/sysctl.d /etc/docker /opt /home; do
   [ -d "$d" ] && find "$d" -xdev \( -type f -o -type l \) -printf '%p %m %u %g %l\n' 2>/dev/null | sort
   [ -d "$d" ] && find "$d" -xdev -type f -exec sha1sum {} + 2>/dev/null | sort
