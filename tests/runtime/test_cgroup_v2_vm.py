@@ -124,7 +124,8 @@ def test_limits_pid1_and_exec_in_the_v2_cgroup_then_removed(vm) -> None:
 def test_pids_and_memory_limits_bite_and_rm_leaves_nothing(vm) -> None:
     host, rt = vm
     bomb = rt("run --rm --pids-limit 20 bb sh -c "
-              "'(i=0; while [ $i -lt 60 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done) 2>&1 | grep -c \"can.t fork\"'")
+              "'(i=0; while [ $i -lt 60 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done) 2>&1"
+              " | grep -c \"can.t fork\"'")
     assert (bomb.returncode, bomb.stdout) == (0, "1\n"), (bomb.stdout, bomb.stderr)
     oom = rt("run --name oom -m 32m bb sh -c 'head -c 300000000 /dev/zero | tail > /dev/null; echo $?'")
     assert oom.stdout.strip() == "137" or oom.returncode == 137, (oom.returncode, oom.stdout, oom.stderr)
