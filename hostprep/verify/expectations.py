@@ -27,6 +27,18 @@ def _major(hostvars: Mapping[str, Any], facts: Mapping[str, Any] | None) -> int:
     return 9
 
 
+def role_variables(role_dir: Path, major: int, hostvars: Mapping[str, Any]) -> dict[str, Any]:
+    """A role's variables for one host as the role sees them (defaults, then vars/RedHat-<major>.yml, then
+    the host's own), unrendered: each suite renders the ones it checks."""
+    layered: dict[str, Any] = {}
+    layered.update(load_yaml_file(role_dir / "defaults" / "main.yml") or {})
+    release_vars = role_dir / "vars" / f"RedHat-{major}.yml"
+    if release_vars.exists():
+        layered.update(load_yaml_file(release_vars) or {})
+    layered.update(hostvars)
+    return layered
+
+
 def docker_expectations(
     hostvars: Mapping[str, Any], facts: Mapping[str, Any] | None = None, role_dir: Path = DOCKER_ROLE
 ) -> dict[str, Any]:
@@ -34,12 +46,7 @@ def docker_expectations(
     from hostprep.templating import Templar
 
     major = _major(hostvars, facts)
-    layered: dict[str, Any] = {}
-    layered.update(load_yaml_file(role_dir / "defaults" / "main.yml") or {})
-    release_vars = role_dir / "vars" / f"RedHat-{major}.yml"
-    if release_vars.exists():
-        layered.update(load_yaml_file(release_vars) or {})
-    layered.update(hostvars)
+    layered = role_variables(role_dir, major, hostvars)
     if facts:
         layered.setdefault("ansible_facts", dict(facts))
     templar = Templar(layered)

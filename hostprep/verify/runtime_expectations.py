@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hostprep.playbook.loader import shipped_roles_dir
-from hostprep.verify.expectations import _major
-from hostprep.yamlsource import load_yaml_file
+from hostprep.verify.expectations import _major, role_variables
 
 RUNTIME_ROLE = shipped_roles_dir() / "runtime"
 
@@ -28,12 +27,7 @@ def runtime_expectations(hostvars: Mapping[str, Any], facts: Mapping[str, Any] |
     from hostprep.templating import Templar
 
     major = _major(hostvars, facts)
-    layered: dict[str, Any] = {}
-    layered.update(load_yaml_file(role_dir / "defaults" / "main.yml") or {})
-    release_vars = role_dir / "vars" / f"RedHat-{major}.yml"
-    if release_vars.exists():
-        layered.update(load_yaml_file(release_vars) or {})
-    layered.update(hostvars)
+    layered = role_variables(role_dir, major, hostvars)
     templar = Templar(layered)
 
     def get(name: str) -> Any:
