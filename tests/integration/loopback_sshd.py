@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,3 +121,14 @@ def start_sshd(workdir: Path, *, address: str = "127.0.0.1", netns: str | None =
         proc.wait(5)
         raise RuntimeError("loopback sshd did not start")
     return LoopbackSshd(port, client_key, known, f"{host_pub[0]} {host_pub[1]}", proc)
+
+
+@contextmanager
+def running_sshd(workdir: Path, **options) -> Iterator[LoopbackSshd]:
+    """A loopback sshd for the length of a with-block (the tests' fixtures), stopped by its own pid however
+    the block ends."""
+    server = start_sshd(workdir, **options)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -13,18 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.loopback_sshd import LoopbackSshd, start_sshd
+from tests.integration.loopback_sshd import LoopbackSshd, running_sshd
 
 BIN = Path(sys.executable).parent / "hostprep"
 
 
 @pytest.fixture
 def sshd(tmp_path: Path) -> Iterator[LoopbackSshd]:
-    server = start_sshd(tmp_path / "sshd")
-    try:
+    with running_sshd(tmp_path / "sshd") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def apply(tmp: Path, sshd: LoopbackSshd, book: str, *args: str, host_user: str | None = None

@@ -21,7 +21,7 @@ from hostprep.transport.local import LocalTransport
 from hostprep.transport.options import ConnectionOptions, layered, reset_warnings
 from hostprep.transport.remote_put import finish_script
 from hostprep.transport.ssh import SSHTransport
-from tests.integration.loopback_sshd import LoopbackSshd, free_port, start_sshd
+from tests.integration.loopback_sshd import LoopbackSshd, free_port, running_sshd, start_sshd
 
 
 def _ip(*args: str) -> None:
@@ -57,9 +57,8 @@ def netns():
 def sshd(tmp_path_factory: pytest.TempPathFactory):
     if os.geteuid() != 0:
         raise RuntimeError("these tests need root (sshd as root, sudo): run the suite as root")
-    server = start_sshd(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.stop()
+    with running_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -12,18 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.loopback_sshd import LoopbackSshd, start_sshd
+from tests.integration.loopback_sshd import LoopbackSshd, running_sshd
 
 BIN = Path(sys.executable).parent / "hostprep"
 
 
 @pytest.fixture
 def sshd(tmp_path: Path) -> Iterator[LoopbackSshd]:
-    server = start_sshd(tmp_path / "sshd")
-    try:
+    with running_sshd(tmp_path / "sshd") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def run(tmp: Path, sshd: LoopbackSshd, strict: str | None, *args: str) -> subprocess.CompletedProcess:

@@ -17,14 +17,13 @@ import pytest
 from hostprep.errors import HostKeyError, UnreachableError
 from hostprep.transport.base import BecomeSpec
 from hostprep.transport.connect import open_transport
-from tests.integration.loopback_sshd import LoopbackSshd, free_port, start_sshd
+from tests.integration.loopback_sshd import LoopbackSshd, free_port, running_sshd, start_sshd
 
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory: pytest.TempPathFactory):
-    server = start_sshd(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.stop()
+    with running_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
 
 
 def test_run_separates_streams_and_exit_code(sshd: LoopbackSshd) -> None:
