@@ -115,6 +115,21 @@ def parse_view(stdout: str) -> RuntimeView:
     return view
 
 
+def usable_view(module: str, probe: Any, executable: str,
+                check_mode: bool) -> tuple[RuntimeView | None, str | None]:
+    """The probe's view of the host, or why a plan cannot be made from it (an unreadable answer, the
+    runtime's own error, no runtime installed outside check mode): both modules start their plan here."""
+    try:
+        view = parse_view(probe.stdout if probe else "")
+    except (ValueError, KeyError) as exc:
+        return None, f"{module}: cannot read the runtime's answer: {exc}"
+    if view.error:
+        return None, f"{module}: {view.error}"
+    if not view.installed and not check_mode:
+        return None, f"{module}: {executable} is not installed on the host"
+    return view, None
+
+
 def split_command(value: Any) -> list[str] | None:
     """A command as a list (a string is split as a shell would, like docker_container's `command`)."""
     if value is None:

@@ -18,9 +18,9 @@ from hostprep.modules._runtime import (
     RuntimeView,
     listing_probe,
     normalize_ref,
-    parse_view,
     runtime_cmd,
     split_command,
+    usable_view,
 )
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext, Upload
 from hostprep.modules.shellutil import join, q
@@ -84,17 +84,11 @@ class RuntimeContainerModule(Module):
         return listing_probe(args["executable"], args["state_dir"], args["boot_dir"])
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
-        try:
-            view = parse_view(probe.stdout if probe else "")
-        except (ValueError, KeyError) as exc:
-            return Plan(failed=True, msg=f"hostprep.runtime.container: cannot read the runtime's answer: {exc}")
         name = args["name"]
         result: dict[str, Any] = {"name": name, "state": args["state"]}
-        if view.error:
-            return Plan(failed=True, msg=f"hostprep.runtime.container: {view.error}", result=result)
-        if not view.installed and not ctx.check_mode:
-            return Plan(failed=True, result=result,
-                        msg=f"hostprep.runtime.container: {args['executable']} is not installed on the host")
+        view, problem = usable_view("hostprep.runtime.container", probe, args["executable"], ctx.check_mode)
+        if view is None:
+            return Plan(failed=True, msg=problem, result=result)
         b = runtime_cmd(args["executable"], args["state_dir"])
         have = view.container(name)
         boot_file = f"{args['boot_dir']}/{name}.sh"

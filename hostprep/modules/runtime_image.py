@@ -22,10 +22,10 @@ from hostprep.modules._runtime import (
     RuntimeView,
     listing_probe,
     normalize_ref,
-    parse_view,
     pulled_name,
     record_name,
     runtime_cmd,
+    usable_view,
 )
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext, Upload
 from hostprep.modules.shellutil import join, q
@@ -57,17 +57,11 @@ class RuntimeImageModule(Module):
         return listing_probe(args["executable"], args["state_dir"], DEFAULT_BOOT_DIR)
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
-        try:
-            view = parse_view(probe.stdout if probe else "")
-        except (ValueError, KeyError) as exc:
-            return Plan(failed=True, msg=f"hostprep.runtime.image: cannot read the runtime's answer: {exc}")
         ref = normalize_ref(args["name"])
         result: dict[str, Any] = {"name": ref, "state": args["state"]}
-        if view.error:
-            return Plan(failed=True, msg=f"hostprep.runtime.image: {view.error}", result=result)
-        if not view.installed and not ctx.check_mode:
-            return Plan(failed=True, result=result,
-                        msg=f"hostprep.runtime.image: {args['executable']} is not installed on the host")
+        view, problem = usable_view("hostprep.runtime.image", probe, args["executable"], ctx.check_mode)
+        if view is None:
+            return Plan(failed=True, msg=problem, result=result)
         have = view.images.get(ref)
         record = view.imports.get(ref)
         record_path = f"{args['state_dir']}/{IMPORTS}/{record_name(ref)}"
