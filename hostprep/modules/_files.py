@@ -147,7 +147,7 @@ def with_path_info(steps: list[Any], path: str) -> list[Any]:
         last = steps[-1]
         return [*steps[:-1], Command(f"{{ {last.cmd}\n}} && {{\n{snippet}\n}}", become=last.become, stdin=last.stdin,
                                      env=last.env, no_log=last.no_log)]
-    return [*steps, Command(snippet, check_rc=False)]
+    return [*steps, Command(snippet, check_rc=False, reads_only=True)]
 
 
 def path_info_after(outputs: list[Any]) -> dict[str, Any] | None:

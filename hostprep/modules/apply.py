@@ -28,7 +28,7 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
     times: tuple[datetime.datetime, datetime.datetime] | None = None
     if plan.changed and not ctx.check_mode:
         for i, step in enumerate(plan.steps):
-            if _cancelled(ctx):  # Ctrl-C: no new step starts (the one in flight has finished)
+            if _cancelled(ctx) and not _reads_only(plan.steps[i:]):  # Ctrl-C: no new change starts
                 interrupted, ran = True, i
                 _drop_temp_uploads(plan.steps[:i], plan.steps[i:], ctx)
                 break
@@ -70,6 +70,11 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
         result.update(failed=True, interrupted=True, changed=ran > 0,
                       msg="interrupted (Ctrl-C) before all of its steps ran; a re-run completes it")
     return result
+
+
+def _reads_only(steps: list[Step]) -> bool:
+    """True when every step left only reads the host to report the result (it may run after Ctrl-C)."""
+    return all(isinstance(s, Command) and s.reads_only for s in steps)
 
 
 def _cancelled(ctx: TaskContext) -> bool:

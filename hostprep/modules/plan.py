@@ -34,6 +34,9 @@ class Command:
     env: dict[str, str] | None = None
     check_rc: bool = True  # a non-zero rc fails the task
     no_log: bool = False
+    # only reads the host to report the result (e.g. the path's stat after a change): it runs even after
+    # Ctrl-C, since the change it reports has been made and the result should say so
+    reads_only: bool = False
 
 
 @dataclass

@@ -33,7 +33,9 @@ def ssh(host, cmd: str, user: str = "root") -> subprocess.CompletedProcess:
 
 
 SNAPSHOT = r"""
-# a host booted a moment ago is still starting units (transient mounts, tmpfiles): compare settled states
+# a host booted a moment ago is still starting units (transient mounts, tmpfiles): compare settled states.
+# /run/credentials/<unit> mounts come and go with the units systemd itself starts (tmpfiles, sysusers), and
+# under load they appear after is-system-running says "running": they are not something a playbook changes.
 systemctl is-system-running --wait >/dev/null 2>&1 || true
 for d in /srv /etc/systemd/system /etc/yum.repos.d /etc/sysctl.d /etc/docker /opt /home; do
   [ -d "$d" ] && find "$d" -xdev \( -type f -o -type l \) -printf '%p %m %u %g %l\n' 2>/dev/null | sort
@@ -42,7 +44,7 @@ done
 rpm -qa | sort
 getent passwd | sort; getent group | sort
 systemctl list-unit-files --no-legend 2>/dev/null | sort
-systemctl list-units --state=active --no-legend --plain 2>/dev/null | awk '{print $1}' | grep -v '^session-' | sort
+systemctl list-units --state=active --no-legend --plain 2>/dev/null | awk '{print $1}' | grep -v -e '^session-' -e '^run-credentials-' | sort
 rpm -q gpg-pubkey 2>/dev/null | sort
 """
 
