@@ -11,6 +11,7 @@ import os
 
 from hostprep.runtime import linux
 from hostprep.runtime.state import RunError
+from hostprep.runtime.volumes import copy_up
 
 MASKED = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
           "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"]
@@ -18,6 +19,7 @@ READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trig
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 _RO = linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
 _MAX_SYMLINKS = 40
+_TMPFS_FLAGS = {"noexec": linux.MS_NOEXEC, "nosuid": linux.MS_NOSUID, "nodev": linux.MS_NODEV}
 
 
 def make_mounts_private(spec):
@@ -46,7 +48,14 @@ def mount_volumes(spec):
     tree gets nodev, and read-only ones MS_RDONLY on every mount of the tree (a plain MS_REC remount would only
     reach the top one)."""
     for volume in spec["volumes"]:
+        if volume.get("type") == "tmpfs":  # --tmpfs, --mount type=tmpfs (volumes.py)
+            target = _mount_point_in_root(spec["rootfs"], volume["target"], True)
+            flags = sum(_TMPFS_FLAGS[f] for f in volume["flags"]) | (linux.MS_RDONLY if volume["readonly"] else 0)
+            linux.mount("tmpfs", target, "tmpfs", flags, volume["data"] or None)
+            continue
         target = _mount_point_in_root(spec["rootfs"], volume["target"], os.path.isdir(volume["source"]))
+        if volume.get("copy"):  # a named or anonymous volume: empty, it takes the image's content first
+            copy_up(target, volume["source"])
         linux.mount(volume["source"], target, None, linux.MS_BIND | linux.MS_REC)
         propagation = volume["propagation"]
         flag = linux.MS_SLAVE if propagation.endswith("slave") else linux.MS_PRIVATE

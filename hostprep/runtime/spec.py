@@ -103,7 +103,9 @@ def build(opts, store, root, cid):
         env[k] = v if "=" in item else os.environ.get(k, "")
     env.setdefault("PATH", DEFAULT_PATH)
     user = opts.user if opts.user is not None else (cfg.get("User") or None)
-    volumes = [parse_volume(v) for v in opts.volume or []]
+    from hostprep.runtime.volumes import describe, mounts
+
+    volumes = mounts(opts, cfg, root, parse_volume)  # -v, --mount, --tmpfs and the image's VOLUMEs
     security = parse_security_opts(getattr(opts, "security_opt", None))
     limits = container_limits(opts.memory, opts.cpus, opts.pids_limit)  # Docker's checks (limits.py)
     cdir = os.path.join(root, "containers", cid)
@@ -122,7 +124,8 @@ def build(opts, store, root, cid):
              "created": time.time(), "status": "created", "pid": 0, "exit_code": None, "rm": opts.rm,
              "hostname": hostname,
              "spec": {"env": env, "user": user, "workdir": spec["workdir"], "seccomp": spec["seccomp"]},
-             "config": run_config(opts, manifest, limits)}
+             "config": run_config(opts, manifest, limits), "mounts": [describe(m) for m in volumes]}
+    state["start_spec"] = spec  # `start` and a restart make the same container again from it (lifecycle.py)
     return spec, state
 
 
