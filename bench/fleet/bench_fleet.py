@@ -44,7 +44,7 @@ from hostprep.lab.image import build_image
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
-TOOLS = ("hostprep", "ansible", "pyinfra")
+TOOLS = ("hostprep", "ansible", "pyinfra", "raw")
 FLAVORS = ("el7", "el8", "el9")
 # ansible-core 2.17+ cannot manage EL7's Python 2.7 or EL8's platform-python 3.6; 2.16, the last that can,
 # lives in its own venv (ci/prep.d/40-ansible-216.sh), as tests/integration/ansible_versions.py picks it.
@@ -287,6 +287,9 @@ def command_for(tool: str, n: int, work: Path, flavor: str, role: str,
     if tool == "pyinfra":
         return [str(BIN / "pyinfra"), "-y", "--sudo", "--parallel", str(max(n, 1)), str(work / "pyinfra_inv.py"),
                 str(HERE / f"pyinfra_{role}.py")], env
+    if tool == "raw":  # the floor: the role's steps as one shell script per host, one SSH session each
+        return [sys.executable, str(HERE / f"raw_{role}.py"), str(inv), "--vars", json.dumps(ROLE_VARS.get(role, {})),
+                "--role-dir", str(ROOT / "roles" / role)], env
     raise ValueError(tool)
 
 
@@ -334,7 +337,16 @@ def judge_pyinfra(text: str, n: int) -> dict[str, Any]:
             "why": "" if ops else "no results table", "errors": errors, "changed": changed}
 
 
-JUDGES = {"hostprep": judge_hostprep, "ansible": judge_ansible, "pyinfra": judge_pyinfra}
+def judge_raw(text: str, n: int) -> dict[str, Any]:
+    codes = re.findall(r"^\S+ \| RAW-RC=(\d+)$", text, re.M)
+    bad = len([c for c in codes if c != "0"])
+    return {"ok": len(codes) == n and not bad, "why": f"{bad} host(s) failed" if bad else
+            ("" if len(codes) == n else f"{len(codes)} hosts answered")}
+
+
+JUDGES = {"hostprep": judge_hostprep, "ansible": judge_ansible, "pyinfra": judge_pyinfra, "raw": judge_raw}
+# raw is the first apply's floor (no checks, so no no-op run to speak of)
+TOOL_PHASES = {"raw": ("first",)}
 
 
 # --- lab hosts --------------------------------------------------------------------------------------
@@ -388,7 +400,7 @@ def bench_tool(tool: str, n: int, opts: argparse.Namespace, work_root: Path, res
             pyinfra_inventory(inv, work / "pyinfra_inv.py",
                               {"docker_role_dir": str(ROOT / "roles" / opts.role), **ROLE_VARS.get(opts.role, {})})
         first_ok = True
-        for phase in PHASES:
+        for phase in TOOL_PHASES.get(tool, PHASES):
             if not first_ok:
                 results.append({"tool": tool, "n": n, "phase": phase, "ok": False, "why": "first apply failed"})
                 continue
@@ -429,26 +441,29 @@ def find(results: list[dict], tool: str, n: int, phase: str) -> dict | None:
 
 
 def table(results: list[dict], ns: list[int], tools: list[str]) -> str:
-    head = (f"{'N':>3}  {'run':<6} {'tool':<9} {'seconds':>8} {'x hostprep':>10} {'CPU s':>7} {'peak MB':>8} "
-            f"{'MB/host':>8} {'rt/host':>7}  note")
+    head = (f"{'N':>3}  {'run':<6} {'tool':<9} {'seconds':>8} {'x hostprep':>10} {'x raw':>6} {'CPU s':>7} "
+            f"{'peak MB':>8} {'MB/host':>8} {'rt/host':>7}  note")
     lines = [head, "-" * len(head)]
     for n in ns:
         for phase in PHASES:
             base = find(results, "hostprep", n, phase)
+            floor = find(results, "raw", n, phase)
             for tool in sorted(tools, key=TOOLS.index):
                 r = find(results, tool, n, phase)
                 if r is None:
                     continue
                 if "seconds" not in r:
-                    lines.append(f"{n:>3}  {phase:<6} {tool:<9} {'-':>8} {'-':>10} {'-':>7} {'-':>8} {'-':>8} "
-                                 f"{'-':>7}  {r.get('why', '')}")
+                    lines.append(f"{n:>3}  {phase:<6} {tool:<9} {'-':>8} {'-':>10} {'-':>6} {'-':>7} {'-':>8} "
+                                 f"{'-':>8} {'-':>7}  {r.get('why', '')}")
                     continue
                 ratio = (f"{r['seconds'] / base['seconds']:.1f}" if base and base.get("ok") and r.get("ok")
                          and "seconds" in base else "-")
+                to_raw = (f"{r['seconds'] / floor['seconds']:.2f}" if floor and floor.get("ok") and r.get("ok")
+                          and "seconds" in floor else "-")
                 rt = r.get("round_trips_per_host", {}).get("mean", "")
                 note = r.get("why", "") if r.get("ok") else "FAILED: " + r.get("why", "")
                 cpu = f"{r['cpu_seconds']:.1f}" if "cpu_seconds" in r else "-"
-                lines.append(f"{n:>3}  {phase:<6} {tool:<9} {r['seconds']:>8.1f} {ratio:>10} {cpu:>7} "
+                lines.append(f"{n:>3}  {phase:<6} {tool:<9} {r['seconds']:>8.1f} {ratio:>10} {to_raw:>6} {cpu:>7} "
                              f"{r['peak_pss_mb']:>8.0f} {r['peak_pss_mb'] / n:>8.1f} {rt!s:>7}  {note}")
     return "\n".join(lines)
 
@@ -463,6 +478,19 @@ def targets(results: list[dict]) -> list[dict]:
         out.append({"target": f"no-op on 50 hosts: {tool} / hostprep >= {floor}",
                     "measured": f"{ratio:.1f}x ({r['seconds']:.1f} s / {h['seconds']:.1f} s)" if ok else
                     "not measured", "pass": ok and ratio >= floor})
+    for n in sorted({r["n"] for r in results}):
+        h, raw, py = (find(results, t, n, "first") for t in ("hostprep", "raw", "pyinfra"))
+        if raw is not None:
+            ok = bool(h and h.get("ok") and raw.get("ok"))
+            ratio = h["seconds"] / raw["seconds"] if ok else None
+            out.append({"target": f"first apply on {n} host(s): hostprep / raw <= 1.1",
+                        "measured": f"{ratio:.2f}x ({h['seconds']:.1f} s / {raw['seconds']:.1f} s)" if ok else
+                        "not measured", "pass": ok and ratio <= 1.1})
+        if py is not None:
+            ok = bool(h and h.get("ok") and py.get("ok"))
+            out.append({"target": f"first apply on {n} host(s): hostprep <= pyinfra",
+                        "measured": f"{h['seconds']:.1f} s vs {py['seconds']:.1f} s" if ok else "not measured",
+                        "pass": ok and h["seconds"] <= py["seconds"]})
     mem = [r for r in (find(results, "hostprep", 50, p) for p in PHASES) if r and "peak_pss_mb" in r]
     worst = max((r["peak_pss_mb"] / 50 for r in mem), default=None)
     out.append({"target": "hostprep control-node memory on 50 hosts <= 5 MB/host (peak PSS of its tree / 50)",
@@ -475,7 +503,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", default="1,10,50", help="comma list of fleet sizes")
     parser.add_argument("--tools", default=",".join(TOOLS),
-                        help="comma list of hostprep, ansible, pyinfra, in the order they run for each N")
+                        help="comma list of hostprep, ansible, pyinfra, raw, in the order they run for each N")
     parser.add_argument("--role", default="docker", help="role under roles/ (pyinfra: bench/fleet/pyinfra_ROLE.py)")
     parser.add_argument("--flavor", default="el9", choices=FLAVORS,
                         help="lab release of the hosts; el7/el8 are managed by ansible-core 2.16")
@@ -493,6 +521,8 @@ def main() -> int:
         parser.error(f"unknown tools: {sorted(unknown)}")
     if not (ROOT / "roles" / opts.role).is_dir():
         parser.error(f"no role roles/{opts.role}")
+    if "raw" in tools and not (HERE / f"raw_{opts.role}.py").exists():
+        parser.error(f"no raw script generator bench/fleet/raw_{opts.role}.py for role {opts.role}")
     if "pyinfra" in tools and not (HERE / f"pyinfra_{opts.role}.py").exists():
         parser.error(f"no pyinfra deploy bench/fleet/pyinfra_{opts.role}.py for role {opts.role}")
     if os.geteuid() != 0:
@@ -515,7 +545,7 @@ def main() -> int:
                     bench_tool(tool, n, opts, work_root, results)
                 except Exception as exc:  # noqa: BLE001 - report it, go on with the next tool
                     print(f"  {tool} N={n}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-                    for phase in PHASES:
+                    for phase in TOOL_PHASES.get(tool, PHASES):
                         if not find(results, tool, n, phase):
                             results.append({"tool": tool, "n": n, "phase": phase, "ok": False,
                                             "why": f"{type(exc).__name__}: {exc}"[:300]})
