@@ -17,7 +17,7 @@ fi
 # Both phases always run; the script fails if either did.
 rc=0
 echo "==> pytest tests/unit (2 workers)"
-python -m pytest -p no:cacheprovider -ra -n 2 tests/unit || rc=$?
+python -m pytest -p no:cacheprovider -ra --durations=10 -n 2 tests/unit || rc=$?
 echo "==> pytest (the rest, one test at a time)"
-python -m pytest -p no:cacheprovider -ra --ignore=tests/unit || rc=$?
+python -m pytest -p no:cacheprovider -ra --durations=30 --ignore=tests/unit || rc=$?
 exit "$rc"
