@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from hostprep.errors import ModuleArgError
@@ -19,6 +20,50 @@ TEXT_ARGS = {
     "unsafe_writes": Arg("bool", default=False),
     **FILE_ARGS,
 }
+
+
+ATTRS_CHANGED = "ownership, perms or SE linux context changed"
+
+
+@dataclass
+class Edit:
+    """What a text edit found and made: the file's text before and after, whether it existed, its stat."""
+
+    path: str
+    before: str
+    after: str
+    exists: bool
+    content_changed: bool
+    cur: dict[str, Any]
+
+
+def attr_diff(args: dict[str, Any], edit: Edit) -> dict[str, Any]:
+    """Ansible's '(file attributes)' diff: the mode/owner/group the task changes on the file (a new file
+    starts at 0644, as Ansible's atomic move of a temporary file leaves it)."""
+    cur = edit.cur if edit.exists else {"exists": True, "mode": "0644"}
+    owner = args.get("owner") if edit.exists else None
+    group = args.get("group") if edit.exists else None
+    _steps, before, after = attribute_steps(edit.path, cur, args.get("mode"), owner, group)
+    out: dict[str, Any] = {}
+    if before or after:
+        out.update(before=before, after=after)
+    out.update(before_header=f"{edit.path} (file attributes)", after_header=f"{edit.path} (file attributes)")
+    return out
+
+
+def ansible_edit_result(args: dict[str, Any], plan: Plan, ctx: TaskContext, edit: Edit) -> tuple[dict[str, Any], Any]:
+    """lineinfile's and blockinfile's `msg` and `diff` as Ansible's give them: the diff is always there, a
+    list of the content diff (before/after text only under --diff) and the file-attributes diff; a file that
+    check mode would create gives the content diff alone."""
+    content = {"before": edit.before if ctx.diff else "", "after": edit.after if ctx.diff else "",
+               "before_header": f"{edit.path} (content)", "after_header": f"{edit.path} (content)"}
+    if ctx.check_mode and not edit.exists:
+        return {"msg": plan.result.get("msg", "")}, content
+    attrs = attr_diff(args, edit)
+    msg = plan.result.get("msg", "")
+    if "before" in attrs:
+        msg = f"{msg} and {ATTRS_CHANGED}" if msg else ATTRS_CHANGED
+    return {"msg": msg}, [content, attrs]
 
 
 class TextFileModule(Module):
@@ -37,17 +82,18 @@ class TextFileModule(Module):
         cur = parse_stat(sec.get("stat", ""))
         path = args["path"]
         if cur.get("kind") == "directory":
-            return Plan(failed=True, msg=f"Path {path} is a directory !", result={"path": path})
+            return Plan(failed=True, msg=f"Path {path} is a directory !", result={"rc": 256})
         exists = cur.get("exists", False)
         raw = sec.get("content", "").strip()
         before = base64.b64decode(raw).decode("utf-8", "replace") if raw else ""
         if not exists and not args.get("create", False) and self.needs_file(args):
-            return Plan(failed=True, msg=f"Destination {path} does not exist !", result={"path": path, "rc": 257})
+            return Plan(failed=True, msg=f"Destination {path} does not exist !", result={"rc": 257})
         after, msg = self.edit(args, before, exists)
         steps: list[Any] = []
         result: dict[str, Any] = {"path": path, "msg": msg}
         diff = None
-        if after != before and (exists or after or args.get("create")):
+        content_changed = after != before and (exists or bool(after) or bool(args.get("create")))
+        if content_changed:
             if args["backup"] and exists:
                 stamp = time.strftime("%Y-%m-%d@%H:%M:%S")
                 backup = f"{path}.{stamp}~"
@@ -73,7 +119,12 @@ class TextFileModule(Module):
             steps += attr
             if attr:
                 diff = {"before": b, "after": a}
-        return Plan(bool(steps), steps, diff=diff, result=result)
+        plan = Plan(bool(steps), steps, diff=diff, result=result)
+        return self.shape(args, plan, ctx, Edit(path, before, after, exists, content_changed, cur))
+
+    def shape(self, args: dict[str, Any], plan: Plan, ctx: TaskContext, edit: Edit) -> Plan:
+        """The module's own result keys (default: path, msg, backup as planned)."""
+        return plan
 
     def needs_file(self, args: dict[str, Any]) -> bool:
         return args.get("state", "present") != "absent"

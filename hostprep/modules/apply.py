@@ -50,7 +50,8 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
     result = module.finish(args, plan, outputs, ctx)
     if times is not None and getattr(module, "timed", False):
         result.update(start=str(times[0]), end=str(times[1]), delta=str(times[1] - times[0]))
-    result["changed"] = bool(plan.changed)
+    # a module's finish may know better than its plan (get_url: the server's 304, the same content)
+    result["changed"] = bool(result.pop("_changed", plan.changed))
     if plan.msg and "msg" not in result:
         result["msg"] = plan.msg
     if ctx.diff and plan.diff is not None:
@@ -65,7 +66,8 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
             "msg",
             f"non-zero return code {failed_step.rc}: {failed_step.stderr.strip() or failed_step.stdout.strip()}",
         )
-        result["rc"] = failed_step.rc
+        if getattr(module, "reports_rc", True):
+            result["rc"] = failed_step.rc
     if interrupted:
         result.update(failed=True, interrupted=True, changed=ran > 0,
                       msg="interrupted (Ctrl-C) before all of its steps ran; a re-run completes it")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hostprep.modules._textfile import TEXT_ARGS, TextFileModule
-from hostprep.modules.base import Arg
+from hostprep.modules._textfile import TEXT_ARGS, Edit, TextFileModule, ansible_edit_result
+from hostprep.modules.base import Arg, Plan, TaskContext
 
 
 def edit_block(text: str, *, block: str, marker: str, marker_begin: str, marker_end: str, state: str,
@@ -69,6 +69,22 @@ class BlockInFileModule(TextFileModule):
 
     def needs_file(self, args: dict[str, Any]) -> bool:
         return False
+
+    def shape(self, args: dict[str, Any], plan: Plan, ctx: TaskContext, edit: Edit) -> Plan:
+        """Ansible's keys: msg ('File created' for a new file), diff always (see ansible_edit_result),
+        backup_file when a backup was made; a missing file fails unless create (absent: 'not present')."""
+        if not edit.exists and not args["create"]:
+            if args["state"] == "absent":
+                return Plan(False, result={"msg": f"File {edit.path} not present"})
+            return Plan(failed=True, msg=f"Path {edit.path} does not exist !", result={"rc": 257})
+        if not edit.exists and edit.content_changed:
+            plan.result["msg"] = "File created"
+        keys, diff = ansible_edit_result(args, plan, ctx, edit)
+        result = {**keys, "diff": diff}
+        if "backup" in plan.result:
+            result["backup_file"] = plan.result["backup"]
+        plan.result, plan.diff = result, diff
+        return plan
 
     def edit(self, args: dict[str, Any], text: str, exists: bool) -> tuple[str, str]:
         if not exists and not args["create"]:

@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from hostprep.errors import ModuleArgError
-from hostprep.modules._textfile import TEXT_ARGS, TextFileModule
-from hostprep.modules.base import Arg
+from hostprep.modules._textfile import TEXT_ARGS, Edit, TextFileModule, ansible_edit_result
+from hostprep.modules.base import Arg, Plan, TaskContext
 
 
 def edit_lines(text: str, *, line: str | None, regexp: str | None, search_string: str | None, state: str,
@@ -91,3 +91,17 @@ class LineInFileModule(TextFileModule):
                           search_string=args.get("search_string"), state=args["state"],
                           insertafter=args.get("insertafter"), insertbefore=args.get("insertbefore"),
                           backrefs=args["backrefs"], firstmatch=args["firstmatch"])
+
+    def shape(self, args: dict[str, Any], plan: Plan, ctx: TaskContext, edit: Edit) -> Plan:
+        """Ansible's keys: msg, backup ('' or the backup's name), diff always (see ansible_edit_result), and
+        found (lines removed) with state=absent; an absent line in a missing file is 'file not present'."""
+        absent = args["state"] == "absent"
+        if absent and not edit.exists:
+            return Plan(False, result={"msg": "file not present"})
+        keys, diff = ansible_edit_result(args, plan, ctx, edit)
+        result = {**keys, "backup": plan.result.get("backup", ""), "diff": diff}
+        if absent:
+            said = plan.result.get("msg", "")
+            result["found"] = int(said.split()[0]) if said.endswith("removed") else 0
+        plan.result, plan.diff = result, diff
+        return plan
