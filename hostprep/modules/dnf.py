@@ -9,6 +9,7 @@ rpm's rules (hostprep.modules._sysrpm), so `--diff` can say `docker-ce: absent` 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hostprep.modules._sysrpm import (
@@ -25,6 +26,46 @@ from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskC
 from hostprep.modules.shellutil import once_per_batch, q, sections
 
 NOT_FOUND = "No package matching '{}' found available, installed or updated"
+# Ansible's dnf: what a failed transaction says, and how it names a spec no repository has
+FAILED_INSTALL = "Failed to install some of the specified packages"
+NO_PACKAGE = "No package {} available."
+# the sections of dnf's closing summary (LC_ALL=C): the packages the transaction installed or removed
+_SUMMARY = re.compile(r"^(Installed|Upgraded|Downgraded|Reinstalled|Removed|Obsoleted):\s*$")
+
+
+def _bare_name(spec: PackageSpec) -> bool:
+    """A plain spec that can only be a package name (or name.arch): no `-<digit>` part, so no version.
+
+    For such a spec with nothing installed under it, `dnf install SPEC` is the whole decision: dnf
+    installs the newest candidate or says there is none (the probe needs no candidate, see
+    DnfModule._spec_probe)."""
+    return spec.kind == "plain" and not any(part[:1].isdigit() for part in spec.raw.split("-")[1:])
+
+
+def transaction_packages(stdout: str) -> list[tuple[str, str]] | None:
+    """(verb, package) from the closing summary of dnf's (or yum's) output, None when there is none.
+
+    dnf prints, after a transaction, `Installed:` / `Upgraded:` / `Removed:` ... each followed by
+    indented package names (name-[epoch:]version-release.arch, several to a line when they fit),
+    then `Complete!`. "Nothing to do." has no summary: an empty list.
+    """
+    if "Nothing to do" in stdout and "Complete!" in stdout and not _SUMMARY.search(stdout.replace("\r", "")):
+        return []
+    out: list[tuple[str, str]] = []
+    verb = None
+    seen = False
+    for line in stdout.splitlines():
+        head = _SUMMARY.match(line.rstrip())
+        if head:
+            verb, seen = head.group(1), True
+            continue
+        if verb is None:
+            continue
+        if not line.startswith(" ") or not line.strip():
+            verb = None
+            continue
+        out += [(verb, word) for word in line.split()]
+    return out if seen else None
 
 
 def _installed_cmd(root: str, word: str) -> str:
@@ -195,18 +236,27 @@ class DnfModule(Module):
         lines += [f"echo '@@hostprep:pkg{i}@@'", "[ -n \"$_hp_i\" ] && printf '%s\\n' \"$_hp_i\""]
         if state == "absent":
             return lines
-        # a candidate is needed for latest, for relations, and when nothing installed matches
+        # a candidate is needed for latest, for relations, and when nothing installed matches; not for a
+        # bare name that is missing: then the install itself decides (one dnf run, not a query and a run)
+        if state == "present" and _bare_name(spec):
+            return lines
         cond = "true" if state == "latest" or spec.kind == "relation" else "[ -z \"$_hp_i\" ]"
-        lines += [
-            f"if {cond}; then",
+        return lines + [f"if {cond}; then", *self._candidate_lines(args, i, spec), "fi"]
+
+    def _candidate_lines(self, args: dict[str, Any], i: int, spec: PackageSpec) -> list[str]:
+        """Shell printing spec i's newest candidate (section cand<i>) and what is installed of its name (have<i>)."""
+        return [
             f"echo '@@hostprep:cand{i}@@'; _hp_c=$({self._repoquery(args, spec)} 2>/dev/null); _hp_rc=$?",
             "[ -n \"$_hp_c\" ] && printf '%s\\n' \"$_hp_c\"; echo \"rc=$_hp_rc\"",
             f"echo '@@hostprep:have{i}@@'",
             "for _hp_n in $(printf '%s\\n' \"$_hp_c\" | cut -d' ' -f1 | sort -u); do "
-            + _installed_cmd(root, '"$_hp_n"') + "; done",
-            "fi",
+            + _installed_cmd(self._root(args), '"$_hp_n"') + "; done",
         ]
-        return lines
+
+    def _ask_candidate(self, args: dict[str, Any], i: int, spec: PackageSpec, ctx: TaskContext) -> dict[str, str]:
+        """The candidate sections of a spec whose probe left them to the install (asked in check mode only)."""
+        snippet = "\n".join([self.tool(args), f"_hp_qf='{RPM_QF}'", *self._candidate_lines(args, i, spec)])
+        return sections(ctx.probe(snippet).stdout)
 
     def probe(self, args: dict[str, Any]) -> str | None:
         state = self._state(args)
@@ -308,6 +358,7 @@ class DnfModule(Module):
         before: list[str] = []
         after: list[str] = []
         results: list[str] = []
+        deferred: list[str] = []
         for i, spec in enumerate(specs):
             if spec.kind == "glob":
                 if spec.raw == "*" or state == "latest":
@@ -333,6 +384,16 @@ class DnfModule(Module):
                     results.append(f"Installed: {spec.raw}")
                 continue
             installed = [p for p in parse_nevras(sec.get(f"pkg{i}", "")) if spec.matches(p)]
+            if (state == "present" and _bare_name(spec) and not installed and f"cand{i}" not in sec
+                    and f"pkg{i}" in sec):
+                if not getattr(ctx, "check_mode", False):  # the install decides (finish reads what it did)
+                    install.append(spec.raw)
+                    deferred.append(spec.raw)
+                    before.append(f"{spec.raw}: absent")
+                    after.append(f"{spec.raw}: present")
+                    results.append(f"Installed: {spec.raw}")
+                    continue
+                sec = {**sec, **self._ask_candidate(args, i, spec, ctx)}  # check mode: ask, change nothing
             cand_text = sec.get(f"cand{i}", "")
             candidates = [p for p in parse_nevras(cand_text) if spec.matches(p)]
             cand = newest(candidates)
@@ -388,17 +449,54 @@ class DnfModule(Module):
             steps.append(self._command(args, "downgrade", downgrade))
         diff = {"before": "".join(f"{b}\n" for b in before),
                 "after": "".join(f"{a}\n" for a in after)} if steps else None
-        return Plan(bool(steps), steps, diff=diff, msg="" if steps else "Nothing to do",
+        plan = Plan(bool(steps), steps, diff=diff, msg="" if steps else "Nothing to do",
                     result={"results": results, "rc": 0})
+        plan.deferred = deferred  # type: ignore[attr-defined]
+        return plan
 
     def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        """Ansible's dnf result: `results` from what the transaction did ("Installed: NEVRA" for every package it
+        installed, dependencies too, "Removed: NEVRA"), `rc`, `msg` ("" on a change, "Nothing to do" when dnf
+        found nothing to do) and, on failure, `failures` ("No package X available." for a spec no repository has).
+        """
         result = dict(plan.result)
-        if outputs:
-            last = outputs[-1]
-            result["rc"] = last.rc
-            result["stdout"] = last.stdout
-            result["stdout_lines"] = last.stdout.splitlines()
-            if last.rc != 0:
+        if not outputs:
+            return result
+        last = outputs[-1]
+        result["rc"] = last.rc
+        if last.rc != 0:
+            said = f"{last.stdout}\n{last.stderr}"
+            missing = re.findall(r"^No match for argument: (.+?)\s*$", said, re.M)
+            if missing:
+                result.update(msg=FAILED_INSTALL, failures=[NO_PACKAGE.format(m) for m in missing], results=[])
+            else:
                 result["msg"] = last.stderr.strip() or last.stdout.strip()[-2000:]
                 result["failures"] = [last.stderr.strip()] if last.stderr.strip() else []
+            return result
+        done = [transaction_packages(out.stdout) for out in outputs]
+        if any(d is None for d in done):
+            return result  # not dnf's usual summary (another language?): the plan's own account stays
+        packages = [p for d in done for p in d or []]
+        result["results"] = [f"{'Removed' if verb in ('Removed', 'Obsoleted') else 'Installed'}: {pkg}"
+                             for verb, pkg in packages]
+        if not packages:  # dnf found nothing to do (e.g. a name another installed package provides)
+            plan.changed = False
+            plan.diff = None
+            result["msg"] = "Nothing to do"
+        elif getattr(plan, "deferred", None) and isinstance(plan.diff, dict):
+            versions = {p.name: p for p in (_nevra_of(pkg) for verb, pkg in packages if verb != "Removed") if p}
+            plan.diff["after"] = "".join(
+                f"{line.split(': ', 1)[0]}: {versions[line.split(': ', 1)[0]].evr}\n"
+                if line.endswith(": present") and line.split(": ", 1)[0] in versions else f"{line}\n"
+                for line in plan.diff["after"].splitlines())
         return result
+
+
+def _nevra_of(text: str) -> Nevra | None:
+    """A Nevra from dnf's name-[epoch:]version-release.arch."""
+    base, dot, arch = text.rpartition(".")
+    name_ver, _, release = base.rpartition("-")
+    name, _, version = name_ver.rpartition("-")
+    if not (dot and name and version and release):
+        return None
+    return Nevra.parse(f"{name} {version}-{release}.{arch}")

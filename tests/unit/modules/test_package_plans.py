@@ -12,7 +12,7 @@ from hostprep.modules._sysrpm import parse_check_update, updates_for
 
 def test_options_reach_the_probe() -> None:
     dnf = get_module("dnf")()
-    args = dnf.validate({"name": "yum-utils", "enablerepo": "lab-extra", "disablerepo": ["a", "b"],
+    args = dnf.validate({"name": "yum-utils", "state": "latest", "enablerepo": "lab-extra", "disablerepo": ["a", "b"],
                          "disable_gpg_check": True, "update_cache": True, "install_weak_deps": False,
                          "releasever": "9", "exclude": "kernel*"})
     probe = dnf.probe(args)
