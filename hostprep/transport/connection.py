@@ -43,6 +43,22 @@ def connect_cause(exc: Exception | None) -> str:
         return exc.strerror
     return str(exc) if exc is not None else "unknown error"
 
+# AES-GCM first: an AEAD cipher needs no separate MAC, and paramiko checks each packet's MAC with a
+# byte-by-byte comparison in Python (util.constant_time_bytes_eq) plus an HMAC object per packet: on a
+# first apply to 50 hosts that was about a sixth of the control node's CPU. OpenSSH has offered
+# aes128-gcm since 6.2 (EL7 ships 7.4); a server without it still agrees on the ciphers after it.
+_AEAD = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+
+
+class _Transport(paramiko.Transport):
+    _preferred_ciphers = (*(c for c in _AEAD if c in paramiko.Transport._preferred_ciphers),
+                          *(c for c in paramiko.Transport._preferred_ciphers if c not in _AEAD))
+    # paramiko's reader thread wakes this often on a silent connection only to see whether it was
+    # closed (0.1 s by default: 50 connections waiting on dnf cost about 1.3% of a core); closing
+    # still returns at once (the packetizer is marked closed first) and the daemon thread ends by itself
+    _active_check_timeout = 1.0
+
+
 class Liveness:
     """The ServerAlive check of one connection: a host that stops answering is given up.
 
@@ -131,7 +147,7 @@ class HostConnection:
 
     def _make(self) -> Connection:
         s = self.settings
-        connect_kwargs: dict[str, Any] = {}
+        connect_kwargs: dict[str, Any] = {"transport_factory": _Transport}
         if s.key_files:
             connect_kwargs.update(key_filename=list(s.key_files), look_for_keys=False)
         if s.password is not None:
@@ -158,7 +174,9 @@ class HostConnection:
         if jump and jump.lower() != "none":
             if len(seen) > 8:
                 raise InputError(f"ProxyJump chain for {host} is too long (loop in ssh_config?)")
-            hop_kwargs = {"key_filename": list(self.settings.key_files)} if self.settings.key_files else {}
+            hop_kwargs: dict[str, Any] = {"transport_factory": _Transport}
+            if self.settings.key_files:
+                hop_kwargs["key_filename"] = list(self.settings.key_files)
             gateway: Connection | None = None
             for i, hop in enumerate(h.strip() for h in jump.split(",")):
                 hop_user, _, hostport = hop.rpartition("@")

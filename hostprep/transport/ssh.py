@@ -35,6 +35,8 @@ from hostprep.transport.files import FileTransfer
 from hostprep.transport.remote_put import Data, Payload
 from hostprep.transport.settings import SSHSettings
 
+IDLE_WAIT = 1.0  # seconds `_exchange` sleeps at most while a command is silent (keepalive and deadline checks)
+
 __all__ = ["SSHSettings", "SSHTransport"]
 
 
@@ -217,7 +219,7 @@ class SSHTransport:
                     break
                 if deadline and time.monotonic() > deadline:
                     raise TransportError(f"command timed out after {timeout}s on {self.name}")
-                select.select([chan], [], [], 0.02 if (started and sending) else 0.2)
+                self._wait(chan, deadline, sending=started and sending)
             rc = chan.recv_exit_status() if chan.exit_status_ready() else 1
             if rc < 0 and not self.link.alive():
                 raise EOFError("the connection closed before the command's exit status came")
@@ -228,6 +230,24 @@ class SSHTransport:
         finally:
             chan.close()
         return self._result(rc, out, err, chatter, started, answered, become, method)
+
+    @staticmethod
+    def _wait(chan: paramiko.Channel, deadline: float | None, *, sending: bool) -> None:
+        """Sleep until the channel has something for `_exchange`: output, EOF, the exit status or close.
+
+        The channel's fileno is readable while output is buffered and stays readable once EOF came, so
+        after EOF the wait is for the exit status (status_event), not the fileno (which would spin).
+        While stdin is being sent the wait is short (the send window may open without any output).
+        Otherwise it wakes at least once a second for the keepalive check and the deadline: a long
+        command (dnf installing Docker) used to wake `_exchange` five times a second on every host.
+        """
+        wait = 0.02 if sending else IDLE_WAIT
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline - time.monotonic()))
+        if chan.eof_received and not chan.recv_ready() and not chan.recv_stderr_ready():
+            chan.status_event.wait(wait)
+        else:
+            select.select([chan], [], [], wait)
 
     @staticmethod
     def _result(rc: int, out: bytearray, err: bytearray, chatter: bytearray, started: bool, answered: int,

@@ -114,3 +114,18 @@ def test_random_filter_like_ansible() -> None:
     seeded = t.render("{{ 60 | random(seed=h) }}")
     assert all(t.render("{{ 60 | random(seed=h) }}") == seeded for _ in range(5))
     assert t.render("{{ ['a', 'b'] | random }}") in ("a", "b")
+
+
+def test_compiled_templates_are_reused_per_source_and_escaping() -> None:
+    """A string is compiled once per environment (the control node's CPU on many hosts), rendered anew each time."""
+    from hostprep.templating.templar import _compiled
+
+    a, b = Templar({"x": 1}), Templar({"x": 2})
+    assert a.env is b.env
+    assert a.render("v={{ x }}") == "v=1" and b.render("v={{ x }}") == "v=2"
+    assert _compiled(a.env, "v={{ x }}", True) is _compiled(b.env, "v={{ x }}", True)
+    # backslash escaping changes what the lexer makes of a string: compiled apart
+    assert _compiled(a.env, "v={{ x }}", False) is not _compiled(a.env, "v={{ x }}", True)
+    assert a.render("{{ 'a\\d' }}") == "a\\d"
+    # impure filters are not folded into the compiled template (it would give one value forever)
+    assert len({a.render("{{ [1, 2, 3, 4, 5, 6, 7, 8] | shuffle | join(',') }}") for _ in range(30)}) > 1
