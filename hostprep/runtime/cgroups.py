@@ -73,7 +73,7 @@ class Cgroup:
             self.paths = {"unified": os.path.join(ROOT, PARENT, cid)}
         else:
             self.paths = {}
-            for ctrl in ("memory", "cpu", "pids", "devices"):
+            for ctrl in ("memory", "cpu", "pids", "devices", "freezer"):  # freezer: pause (lifecycle.py)
                 base = os.path.join(ROOT, ctrl)
                 if os.path.isdir(base):
                     self.paths[ctrl] = os.path.join(base, PARENT, cid)
@@ -89,7 +89,7 @@ class Cgroup:
                 except FileExistsError:
                     pass
                 except OSError:
-                    if ctrl != "devices":
+                    if ctrl not in ("devices", "freezer"):  # optional: without them, no device rules or pause
                         raise
                     del self.paths[ctrl]  # see _limit_devices
             if self.v == 2:

@@ -82,6 +82,8 @@ def parse_run(args):
 def _parser():
     import argparse
 
+    from hostprep.runtime import lifecyclecli
+
     p = argparse.ArgumentParser(prog="hostprep-runtime", description="Run containers: namespaces, cgroups, "
                                 "an overlay root entered with pivot_root, images stored as OCI layouts.")
     sub = p.add_subparsers(dest="command")
@@ -173,6 +175,7 @@ def _parser():
     run.add_argument("-t", "--tty", action="store_true", help="a pty of the container's own")
     run.add_argument("--security-opt", action="append",
                      help="seccomp=unconfined (no seccomp filter) or no-new-privileges (always in effect)")
+    lifecyclecli.add_run_options(run)  # --mount, --tmpfs, --restart, --health-*, --log-opt
     run.add_argument("image")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     ps = sub.add_parser("ps", help="list containers")
@@ -181,6 +184,7 @@ def _parser():
                     help="json: one array of the containers' states (as `inspect` shows them) for programs")
     lg = sub.add_parser("logs", help="a container's output")
     lg.add_argument("-f", "--follow", action="store_true")
+    lifecyclecli.add_log_options(lg)
     lg.add_argument("name")
     st = sub.add_parser("stop", help="SIGTERM, then SIGKILL after a grace period")
     st.add_argument("-t", "--time", type=int, default=10)
@@ -199,7 +203,10 @@ def _parser():
     ex.add_argument("cmd", nargs=argparse.REMAINDER)
     rm = sub.add_parser("rm", help="remove containers")
     rm.add_argument("-f", "--force", action="store_true")
+    rm.add_argument("-v", "--volumes", action="store_true", help="also the containers' anonymous volumes")
     rm.add_argument("names", nargs="+")
+    system_sub.add_parser("boot", help="start the containers whose restart policy brings them back at boot")
+    lifecyclecli.add_parsers(sub)  # volume, start, restart, wait, pause, unpause, top, stats, generate, cp, commit
     return p
 
 
@@ -232,6 +239,15 @@ def _main(opts):
             if opts.cmd and opts.cmd[0] == "--":
                 opts.cmd = opts.cmd[1:]
             return run(opts, root)
+        if opts.command in ("volume", "start", "restart", "wait", "pause", "unpause", "top", "stats", "generate",
+                            "cp", "commit"):
+            from hostprep.runtime import lifecyclecli
+
+            return lifecyclecli.main(opts, root)
+        if opts.command == "system" and opts.system_command == "boot":
+            from hostprep.runtime.lifecycle import boot
+
+            return 1 if boot(root) else 0
         store = Store(root)
         if opts.command == "import":
             from hostprep.runtime.importer import import_any
@@ -288,31 +304,38 @@ def _main(opts):
 
             state = find_container(list_states(root), opts.ref)  # "" and ambiguous prefixes are refused
             if state is not None:
-                print(json.dumps(state, indent=2, sort_keys=True))
+                from hostprep.runtime.lifecycle import shown_status  # paused, health
+
+                print(json.dumps(shown_status(root, state), indent=2, sort_keys=True))
                 return 0
             manifest, config = store.resolve(opts.ref)
             print(json.dumps({"manifest": manifest, "config": config}, indent=2, sort_keys=True))
         elif opts.command == "ps":
+            from hostprep.runtime.lifecycle import shown_status  # paused, health
             from hostprep.runtime.state import list_states
 
+            states = [shown_status(root, s) for s in list_states(root)]
             if opts.format == "json":
                 import json
 
-                print(json.dumps([s for s in list_states(root) if opts.all or s["status"] == "running"],
+                print(json.dumps([s for s in states if opts.all or s["status"] in ("running", "paused", "restarting")],
                                  sort_keys=True))
                 return 0
             print("{:<14} {:<20} {:<24} {:<10} {}".format("ID", "NAME", "IMAGE", "STATUS", "COMMAND"))
-            for s in list_states(root):
-                if s["status"] != "running" and not opts.all:
+            for s in states:
+                if s["status"] not in ("running", "paused", "restarting") and not opts.all:
                     continue
                 code = s.get("exit_code")
-                status = s["status"] if s["status"] == "running" else "exited({})".format("?" if code is None else code)
+                status = s["status"] if s["status"] != "exited" else "exited({})".format("?" if code is None else code)
+                if s.get("health"):
+                    status += "({})".format(s["health"]["Status"])
                 print("{:<14} {:<20} {:<24} {:<10} {}".format(s["id"], s["name"], s["image"], status,
                                                                " ".join(s["command"])))
         elif opts.command == "logs":
-            from hostprep.runtime.state import logs
+            from hostprep.runtime.lifecycle import show_logs
 
-            logs(root, opts.name, follow=opts.follow)
+            show_logs(root, opts.name, follow=opts.follow, since=opts.since, until=opts.until, tail=opts.tail,
+                      timestamps=opts.timestamps)
         elif opts.command == "stop":
             from hostprep.runtime.state import stop
 
@@ -344,7 +367,7 @@ def _main(opts):
             from hostprep.runtime.state import remove
 
             for name in opts.names:
-                print(remove(root, name, force=opts.force))
+                print(remove(root, name, force=opts.force, volumes=opts.volumes))
     except (ImageError, OSError, ValueError) as exc:
         print("hostprep-runtime: {}".format(exc), file=sys.stderr)
         return 125

@@ -118,6 +118,10 @@ def run(opts, root):
         if spec["detach"]:
             _create(spec, cgroup)  # here, so that a limit the kernel refuses is reported by this command
             return _detach(spec, cgroup, state)
+        if (spec.get("restart") or {}).get("name", "no") != "no":
+            from hostprep.runtime.supervisor import supervise
+
+            return supervise(spec, cgroup, state, create=True)
         return _supervise(spec, cgroup, state, create=True)
     finally:
         if opts.name and not os.path.isdir(spec["dir"]):  # never made, or removed (--rm): the name is free
@@ -185,7 +189,7 @@ def _fork_pid1(spec, cgroup, errors_w):
     return pid, sync_w, ack_r, console_host
 
 
-def _supervise(spec, cgroup, state, create=False, ready_fd=None):
+def _supervise(spec, cgroup, state, create=False, ready_fd=None, keep=False):
     """Start the container, forward signals (relay its pty), wait, record the exit code, clean up.
 
     PID 1 is forked first and creates its namespaces while `_create` makes the container's directories and
@@ -196,9 +200,10 @@ def _supervise(spec, cgroup, state, create=False, ready_fd=None):
     try:
         pid, sync_w, ack_r, console = _fork_pid1(spec, cgroup, errors_w)
     except BaseException:
-        if not create:  # made before: remove them
+        if not create:  # made before: remove them (`keep`: a container made earlier, started again, stays)
             cgroup.remove()
-            rmtree(cdir)
+            if not keep:
+                rmtree(cdir)
         raise
     finally:
         if errors_w is not None:
@@ -222,7 +227,8 @@ def _supervise(spec, cgroup, state, create=False, ready_fd=None):
             pass
         os.waitpid(pid, 0)
         cgroup.remove()
-        rmtree(cdir)
+        if not keep:
+            rmtree(cdir)
         raise
     os.close(sync_w)
     trace("started")
@@ -242,6 +248,10 @@ def _supervise(spec, cgroup, state, create=False, ready_fd=None):
     state.update(status="exited", exit_code=code, finished=time.time(), oom_killed=oom)
     if spec["rm"]:
         rmtree(cdir)
+        if any(v.get("anonymous") for v in spec["volumes"]):  # --rm takes its anonymous volumes along
+            from hostprep.runtime.volumes import remove_anonymous
+
+            remove_anonymous(os.path.dirname(os.path.dirname(cdir)), state)
     else:
         rmtree(os.path.join(cdir, "work"))
         write_state(cdir, state)
@@ -260,7 +270,7 @@ def _read_all(fd):
         chunks.append(data)
 
 
-def _detach(spec, cgroup, state):
+def _detach(spec, cgroup, state, keep=False):
     """-d: a double-forked monitor (its own session) supervises the container; the CLI prints the id once
     the container's command has been exec'd, or the reason it could not be."""
     ready_r, ready_w = os.pipe()
@@ -271,15 +281,9 @@ def _detach(spec, cgroup, state):
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-            log = os.open(os.path.join(spec["dir"], "container.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                          0o640)
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
-            os.close(log)
-            os.close(devnull)
-            os._exit(_supervise(spec, cgroup, state, ready_fd=ready_w) & 0xFF)
+            from hostprep.runtime.supervisor import monitor  # log pump, health checks, restarts
+
+            os._exit(monitor(spec, cgroup, state, ready_w, keep=keep) & 0xFF)
         except BaseException:
             os._exit(125)
     os.close(ready_w)

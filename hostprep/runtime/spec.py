@@ -125,6 +125,11 @@ def build(opts, store, root, cid):
              "hostname": hostname,
              "spec": {"env": env, "user": user, "workdir": spec["workdir"], "seccomp": spec["seccomp"]},
              "config": run_config(opts, manifest, limits), "mounts": [describe(m) for m in volumes]}
+    from hostprep.runtime.supervisor import lifecycle_options
+
+    more_spec, more_config = lifecycle_options(opts, cfg)  # --restart, --health-*, --log-opt (supervisor.py)
+    spec.update(more_spec)
+    state["config"].update(more_config)
     state["start_spec"] = spec  # `start` and a restart make the same container again from it (lifecycle.py)
     return spec, state
 

@@ -129,7 +129,7 @@ def list_states(root):
         state = read_state(cdir)
         if state is None:
             continue
-        if state.get("status") == "running" and not _supervised(state):
+        if state.get("status") in ("running", "restarting") and not _supervised(state):
             state = _clean_dead(cdir, state)
             if state is None:
                 continue
@@ -162,6 +162,8 @@ def signal_container(root, ref, sig):
     state = find(root, ref)
     if state["status"] != "running":
         raise RunError("container {} is not running".format(state["name"]))
+    if sig in (_signal.SIGKILL, _signal.SIGTERM):  # as Docker: no restart after a kill by hand
+        _mark_stopped(root, state)
     os.kill(pid1_of(root, state), sig)
     return state["id"]
 
@@ -169,6 +171,9 @@ def signal_container(root, ref, sig):
 def stop(root, ref, timeout=10):
     """SIGTERM to the container's PID 1, SIGKILL after `timeout` seconds; waits until it has exited."""
     state = find(root, ref)
+    _mark_stopped(root, state)  # no restart (supervisor.py); also ends the back-off of a restarting container
+    if state["status"] == "restarting":
+        _await_exit(os.path.join(containers_dir(root), state["id"]))
     if state["status"] != "running":
         return state["id"]
     pid1 = pid1_of(root, state)
@@ -184,14 +189,26 @@ def stop(root, ref, timeout=10):
             os.kill(pid1, _signal.SIGKILL)
         except ProcessLookupError:
             pass
-    cdir = os.path.join(containers_dir(root), state["id"])
+    _await_exit(os.path.join(containers_dir(root), state["id"]))
+    return state["id"]
+
+
+def _await_exit(cdir):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         current = read_state(cdir)
         if current is None or current.get("status") == "exited" or not _supervised(current):
             break
         time.sleep(0.05)
-    return state["id"]
+
+
+def _mark_stopped(root, state):
+    from hostprep.runtime.lifecycle import thaw
+    from hostprep.runtime.supervisor import mark_stopped
+
+    cdir = os.path.join(containers_dir(root), state["id"])
+    mark_stopped(cdir)
+    thaw(state)  # a paused container must run again to receive the signal
 
 
 def logs(root, ref, follow=False, out=None):
@@ -213,7 +230,7 @@ def logs(root, ref, follow=False, out=None):
             time.sleep(0.1)
 
 
-def remove(root, ref, force=False):
+def remove(root, ref, force=False, volumes=False):
     from hostprep.runtime.refs import release_name
 
     state = find(root, ref)
@@ -224,6 +241,10 @@ def remove(root, ref, force=False):
     Cgroup(state["id"]).remove()
     rmtree(os.path.join(containers_dir(root), state["id"]))
     release_name(root, state["name"], state["id"])
+    if volumes:  # rm -v: its anonymous volumes too
+        from hostprep.runtime.volumes import remove_anonymous
+
+        remove_anonymous(root, state)
     return state["id"]
 
 
