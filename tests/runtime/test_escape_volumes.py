@@ -25,8 +25,9 @@ def test_options_docker_accepts(rt, tmp_path: Path) -> None:
                               ("rw", "wrote"), ("rprivate", "wrote"), ("slave,rw,nocopy", "wrote")):
         res = rt("run", "--rm", "-v", f"{tmp_path}:/data:{options}", "bb", "sh", "-c", WRITE)
         assert res.stdout.strip() == expected, (options, res.stdout, res.stderr)
-    for bad in (f"{tmp_path}:/", f"{tmp_path}://", f"{tmp_path}:/data/..", "relative:/data", f"{tmp_path}:data",
-                f"{tmp_path}", f"{tmp_path}:/a:ro:x"):
+    # (NAME:/path and a lone /path are named and anonymous volumes, as in Docker: test_volumes.py)
+    for bad in (f"{tmp_path}:/", f"{tmp_path}://", f"{tmp_path}:/data/..", "_relative:/data", f"{tmp_path}:data",
+                "relative", f"{tmp_path}:/a:ro:x", "vol:/data:bogus"):
         res = rt("run", "--rm", "-v", bad, "bb", "true")
         assert res.returncode == 125 and "invalid volume" in res.stderr, (bad, res.stderr)
 
