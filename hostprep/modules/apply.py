@@ -54,7 +54,7 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
     result["changed"] = bool(result.pop("_changed", plan.changed))
     if plan.msg and "msg" not in result:
         result["msg"] = plan.msg
-    if ctx.diff and plan.diff is not None:
+    if ctx.diff and plan.diff is not None and getattr(module, "gives_diff", True):
         result["diff"] = plan.diff
     if failed_step is not None:
         result["failed"] = True

@@ -12,6 +12,7 @@ class GroupModule(Module):
     name = "group"
     doc = "Create, change (gid) or remove a local group."
     examples = "- group:\n    name: docker\n    system: true\n"
+    gives_diff = False  # Ansible's module has no diff support: --diff shows and registers none
     args = {
         "name": Arg("str", required=True),
         "gid": Arg("int"),
@@ -28,12 +29,13 @@ class GroupModule(Module):
         entry = (probe.stdout if probe else "").strip().splitlines()
         fields = entry[0].split(":") if entry else []
         name = args["name"]
-        result: dict[str, Any] = {"name": name, "state": args["state"], "system": args["system"]}
-        if args["state"] == "absent":
+        result: dict[str, Any] = {"name": name, "state": args["state"]}
+        if args["state"] == "absent":  # Ansible's result says system only for a present group
             if fields:
                 return Plan(True, [Command(f"groupdel {'-f ' if args['force'] else ''}{q(name)}")], result=result,
                             diff={"before": f"group {name}: gid {fields[2]}\n", "after": f"group {name}: absent\n"})
             return Plan(False, result=result)
+        result["system"] = args["system"]
         unique = "-o " if args["non_unique"] and args.get("gid") is not None else ""
         if not fields:
             opts = (f"-g {args['gid']} " if args.get("gid") is not None else "") + unique

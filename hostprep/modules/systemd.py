@@ -13,8 +13,10 @@ from typing import Any
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext
 from hostprep.modules.shellutil import q
 
-# is-enabled answers that count as "enabled" for enabled=true (Ansible treats static units as enabled)
-ENABLED_STATES = {"enabled", "enabled-runtime", "alias", "static", "indirect", "generated"}
+# is-enabled answers Ansible counts as enabled: those systemctl answers with rc 0, less enabled-runtime, indirect
+# and alias (Ansible enables those anyway); a static unit counts as enabled, so enabled: false disables it (a
+# change that changes nothing, as Ansible reports it)
+ENABLED_STATES = {"enabled", "static", "generated", "transient"}
 RUNNING_STATES = {"active", "activating", "reloading"}
 
 
@@ -56,7 +58,7 @@ def plan_unit(args: dict[str, Any], probe: ProbeResult | None) -> Plan:
     after: list[str] = []
     name = args.get("name")
     if not name:
-        return Plan(False, result={"name": None})
+        return Plan(False, result={"name": None, "status": {}})
     info = parse_show(probe.stdout if probe else "")
     load = info.get("LoadState", "")
     active = info.get("ActiveState", "inactive") or "inactive"
@@ -68,9 +70,11 @@ def plan_unit(args: dict[str, Any], probe: ProbeResult | None) -> Plan:
     unknown = load == "not-found" and not args.get("daemon_reload")
     wants = args.get("state") or args.get("enabled") is not None or args.get("masked") is False
     if unknown and wants and not args.get("masked"):
-        return Plan(failed=True, msg=f"Could not find the requested service {name}: host",
-                    result={"name": name})
+        return Plan(failed=True, msg=f"Could not find the requested service {name}: host")
+    # what each step is, for Ansible's failure message (finish): "Failed to mask the service (x): ..."
+    actions: list[str] = []
     if args.get("masked") is not None and args["masked"] != masked:
+        actions.append("mask" if args["masked"] else "unmask")
         steps.append(Command(f"systemctl {'mask' if args['masked'] else 'unmask'} {qn}"))
         before.append(f"masked: {masked}")
         after.append(f"masked: {args['masked']}")
@@ -78,7 +82,8 @@ def plan_unit(args: dict[str, Any], probe: ProbeResult | None) -> Plan:
     enabled = enabled_state in ENABLED_STATES
     if args.get("enabled") is not None:
         is_on = enabled_state in ENABLED_STATES
-        if args["enabled"] != is_on and not (not args["enabled"] and enabled_state == "static"):
+        if args["enabled"] != is_on:
+            actions.append("enable" if args["enabled"] else "disable")
             steps.append(Command(f"systemctl {force}{'enable' if args['enabled'] else 'disable'} {qn}"))
             before.append(f"enabled: {enabled_state or 'disabled'}")
             after.append(f"enabled: {'enabled' if args['enabled'] else 'disabled'}")
@@ -93,22 +98,39 @@ def plan_unit(args: dict[str, Any], probe: ProbeResult | None) -> Plan:
     elif state == "restarted":
         verb = "restart"
     elif state == "reloaded":
-        verb = "reload-or-restart" if running else "start"
+        verb = "reload" if running else "start"  # as Ansible: a unit that cannot reload fails
     if verb:
+        actions.append(verb)
         steps.append(Command(f"systemctl {nb}{verb} {qn}"))
         before.append(f"state: {active}")
         after.append(f"state: {'inactive' if verb == 'stop' else 'active'}")
     # the unit's properties as systemctl show gave them before any change (UnitFileState included), as Ansible's
     status = {k: v for k, v in info.items() if k != "is_enabled"}
-    result: dict[str, Any] = {
-        "name": name, "status": status, "enabled": enabled,
-        "state": state or ("started" if running else "stopped"),
-    }
-    if args.get("masked") is not None:
-        result["masked"] = masked
+    # Ansible's keys: enabled only when asked (after the task), state only when asked (restarted/reloaded of a
+    # unit systemd knows: 'started'); no masked key
+    result: dict[str, Any] = {"name": name, "status": status, "_actions": actions}
+    if args.get("enabled") is not None:
+        result["enabled"] = enabled
+    if state:
+        result["state"] = "started" if state in ("restarted", "reloaded") and "ActiveState" in info else state
     diff = {"before": "".join(f"{b}\n" for b in before), "after": "".join(f"{a}\n" for a in after)} \
         if before else None
     return Plan(bool(steps), steps, diff=diff, result=result)
+
+
+def finish_unit(args: dict[str, Any], plan: Plan, outputs: list) -> dict[str, Any]:
+    """The planned result (no rc/stdout: Ansible's systemd gives none); a failed step gives Ansible's message
+    alone, as its fail_json does."""
+    result = dict(plan.result)
+    actions = result.pop("_actions", [])
+    if outputs and outputs[-1].rc != 0 and len(outputs) <= len(actions):
+        res, action, unit = outputs[-1], actions[len(outputs) - 1], args.get("name")
+        if action in ("mask", "unmask"):
+            return {"msg": f"Failed to {action} the service ({unit}): {res.stderr.strip()}"}
+        if action in ("enable", "disable"):
+            return {"msg": f"Unable to {action} service {unit}: {res.stdout + res.stderr}"}
+        return {"msg": f"Unable to {action} service {unit}: {res.stderr}"}
+    return result
 
 
 class SystemdModule(Module):
@@ -131,6 +153,8 @@ class SystemdModule(Module):
         "force": Arg("bool"),
     }
     required_one_of = (("name", "daemon_reload", "daemon_reexec"),)
+    reports_rc = False  # Ansible's failure is its message alone
+    gives_diff = False  # Ansible's systemd/service have no diff support: --diff shows and registers none
 
     def validate(self, raw: Any) -> dict[str, Any]:
         args = super().validate(raw)
@@ -157,3 +181,6 @@ class SystemdModule(Module):
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
         return plan_unit(args, probe)
+
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        return finish_unit(args, plan, outputs)

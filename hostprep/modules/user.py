@@ -44,6 +44,7 @@ class UserModule(Module):
     doc = ("Create, change or remove a user account. `groups` replaces the supplementary groups unless "
            "`append: true`; `password` must already be hashed (crypt(3)); `expires` is epoch seconds.")
     examples = "- user:\n    name: deploy\n    groups: docker\n    append: true\n"
+    gives_diff = False  # Ansible's module has no diff support: --diff shows and registers none
     args = {
         "name": Arg("str", required=True, aliases=("user",)),
         "state": Arg("str", default="present", choices=("present", "absent")),
@@ -105,8 +106,8 @@ class UserModule(Module):
         name = args["name"]
         result: dict[str, Any] = {"name": name, "state": args["state"]}
         if args["state"] == "absent":
-            result.update(force=args["force"], remove=args["remove"])
-            if entry:
+            if entry:  # Ansible gives force/remove only when it removes the user
+                result.update(force=args["force"], remove=args["remove"])
                 flags = ("-r " if args["remove"] else "") + ("-f " if args["force"] else "")
                 return Plan(True, [Command(f"userdel {flags}{q(name)}")], result=result,
                             diff={"before": f"user {name}: present\n", "after": f"user {name}: absent\n"})
@@ -172,6 +173,8 @@ class UserModule(Module):
         if args.get("password_lock"):
             steps.append(Command(f"usermod -L {q(name)}"))
         result.update(create_home=args["create_home"], system=args["system"])
+        if args.get("groups"):  # as Ansible: the groups asked for, comma-joined
+            result["groups"] = ",".join(args["groups"])
         return Plan(True, steps, result=result,
                     diff={"before": f"user {name}: absent\n", "after": f"user {name}: present\n"})
 

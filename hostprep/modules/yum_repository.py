@@ -116,8 +116,10 @@ class YumRepositoryModule(Module):
         else:
             data = [(n, it) for n, it in data if n != args["name"]]
         after = render_repo_file(data) if data else ""
-        result = {"repo": args["name"], "state": args["state"]}
         diff = {"before": before, "after": after, "before_header": path, "after_header": path}
+        # Ansible's result holds the file's content diff always (not only under --diff), also when only the
+        # file's attributes change
+        result = {"repo": args["name"], "state": args["state"], "diff": diff}
         if not data:
             if exists:
                 return Plan(True, [Command(f"rm -f {q(path)}")], diff=diff, result=result)
@@ -132,3 +134,7 @@ class YumRepositoryModule(Module):
         mode = args.get("mode") or ("0644" if not exists else cur.get("mode"))
         return Plan(True, [Upload(after.encode(), path, mode=mode, owner=args.get("owner"), group=args.get("group"))],
                     diff=diff, result=result)
+
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        """The planned result: Ansible's yum_repository gives no rc/stdout."""
+        return dict(plan.result)
