@@ -145,6 +145,10 @@ def start_pump(cdir, log_opts):
             from hostprep.runtime.linux import close_fds_except
 
             close_fds_except(keep=(out_r, err_r))  # nothing else of the monitor's (the CLI waits on one of them)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):  # nor the CLI's stdout and stderr: a caller reading them to the end would wait
+                os.dup2(null, fd)
+            os.close(null)
             os.setsid()
             pump(cdir, out_r, err_r, log_opts["max_size"], log_opts["max_file"])
         finally:

@@ -1,0 +1,163 @@
+"""A container's life after `run`, as Docker has it: restart policies (back-off, a retry limit, none after an
+explicit stop), start/restart/wait, pause/unpause through the freezer, top and stats from the cgroups, logs with
+--tail/--since/-t and size-capped rotation, health checks in ps and inspect, `system boot` after the supervisors
+died (what hostprep-runtime.service does after a reboot), and `generate systemd`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+
+def state(rt, name: str) -> dict:
+    res = rt("inspect", name)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def until(check, timeout: float = 15.0, what: str = ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def test_on_failure_retries_then_stops_and_logs(rt) -> None:
+    res = rt("run", "-d", "--name", "lc-fail", "--restart", "on-failure:2", "bb", "sh", "-c", "echo try; exit 3")
+    assert res.returncode == 0, res.stderr
+    until(lambda: state(rt, "lc-fail")["status"] == "exited" and state(rt, "lc-fail")["restart_count"] == 2,
+          what="two restarts")
+    res = rt("wait", "lc-fail")
+    assert res.stdout.strip() == "3"
+    assert rt("logs", "lc-fail").stdout == "try\n" * 3
+    tail = rt("logs", "--tail", "1", "-t", "lc-fail").stdout
+    stamp, text = tail.split(" ", 1)
+    assert text == "try\n" and stamp.endswith("Z") and len(stamp) == 30, tail
+    assert rt("logs", "--since", "1h", "lc-fail").stdout == "try\n" * 3
+    assert rt("logs", "--since", str(time.time() + 60), "lc-fail").stdout == ""
+    # on-failure does not restart a clean exit
+    rt("run", "-d", "--name", "lc-ok", "--restart", "on-failure", "bb", "true")
+    until(lambda: state(rt, "lc-ok")["status"] == "exited", what="exit")
+    time.sleep(0.4)
+    assert state(rt, "lc-ok").get("restart_count") == 0
+    assert rt("run", "--rm", "--restart", "always", "bb", "true").returncode == 125
+    assert rt("run", "--restart", "sometimes", "bb", "true").returncode == 125
+    assert rt("rm", "lc-fail", "lc-ok").returncode == 0
+
+
+def test_always_restarts_until_stopped_then_start_restart_wait(rt) -> None:
+    rt("run", "-d", "--name", "lc-always", "--restart", "always", "bb", "sh", "-c", "sleep 0.2; exit 1")
+    until(lambda: state(rt, "lc-always").get("restart_count", 0) >= 2, what="restarts of an always container")
+    assert rt("stop", "-t", "1", "lc-always").returncode == 0
+    s = state(rt, "lc-always")
+    assert s["status"] == "exited"
+    count = s["restart_count"]
+    time.sleep(0.5)
+    assert state(rt, "lc-always")["restart_count"] == count and state(rt, "lc-always")["status"] == "exited"
+    # start brings it back (and its policy with it); kill -s KILL by hand is an explicit stop too
+    rt("run", "-d", "--name", "lc-srv", "--restart", "always", "bb", "sleep", "60")
+    pid = state(rt, "lc-srv")["pid"]
+    assert rt("restart", "-t", "1", "lc-srv").stdout.strip() == "lc-srv"
+    s = state(rt, "lc-srv")
+    assert s["status"] == "running" and s["pid"] != pid
+    res = rt("kill", "lc-srv")
+    assert res.returncode == 0
+    assert rt("wait", "lc-srv").stdout.strip() == "137"
+    time.sleep(0.4)
+    assert state(rt, "lc-srv")["status"] == "exited"
+    # a process of the container killed from outside is no explicit stop: the policy restarts it
+    assert rt("start", "lc-srv").stdout.strip() == "lc-srv"
+    pid = state(rt, "lc-srv")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    until(lambda: state(rt, "lc-srv")["status"] == "running" and state(rt, "lc-srv")["pid"] != pid,
+          what="restart after an outside kill")
+    assert rt("rm", "-f", "lc-always", "lc-srv").returncode == 0
+
+
+def test_pause_top_stats(rt) -> None:
+    rt("run", "-d", "--name", "lc-pause", "-m", "64m", "bb", "sh", "-c",
+       "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done")
+    read = ["exec", "lc-pause", "cat", "/tmp/n"]
+    until(lambda: rt(*read).stdout.strip(), what="counter")
+    assert rt("pause", "lc-pause").returncode == 0
+    assert state(rt, "lc-pause")["status"] == "paused"
+    assert "paused" in rt("ps").stdout
+    top = rt("top", "lc-pause").stdout.splitlines()
+    assert top[0].split()[:3] == ["UID", "PID", "PPID"] and any("sh -c" in line for line in top[1:]), top
+    stats = json.loads(rt("stats", "--no-stream", "--format", "json", "lc-pause").stdout)[0]
+    assert stats["name"] == "lc-pause" and stats["mem_limit"] == 64 << 20 and stats["pids"] >= 1, stats
+    assert stats["cpu_percent"] == 0.0  # frozen
+    # nothing moves while paused (checked from the host: exec would be frozen too)
+    upper = Path(rt.state) / "containers" / state(rt, "lc-pause")["id"] / "upper" / "tmp" / "n"
+    first = upper.read_text()
+    time.sleep(0.3)
+    assert upper.read_text() == first
+    assert rt("pause", "lc-pause").returncode == 125
+    assert rt("unpause", "lc-pause").returncode == 0
+    until(lambda: upper.read_text() != first, what="the counter after unpause")
+    assert rt("pause", "lc-pause").returncode == 0
+    assert rt("stop", "-t", "1", "lc-pause").returncode == 0  # a paused container stops too
+    assert state(rt, "lc-pause")["status"] == "exited"
+    assert rt("rm", "lc-pause").returncode == 0
+
+
+def test_log_rotation_is_size_capped(rt) -> None:
+    rt("run", "-d", "--name", "lc-logs", "--log-opt", "max-size=2k", "--log-opt", "max-file=2", "bb", "sh", "-c",
+       "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done; echo err >&2")
+    assert rt("wait", "lc-logs").stdout.strip() == "0"
+    cdir = Path(rt.state) / "containers" / state(rt, "lc-logs")["id"]
+    files = sorted(p.name for p in cdir.glob("container.log*"))
+    assert files == ["container.log", "container.log.1"], files
+    assert all((cdir / f).stat().st_size <= 2048 for f in files)
+    res = rt("logs", "lc-logs")
+    lines = res.stdout.split()
+    assert lines[-1] == "line-199" and "line-0" not in lines and res.stderr == "err\n", res
+    assert rt("run", "--log-opt", "max-file=0", "bb", "true").returncode == 125
+    assert rt("rm", "lc-logs").returncode == 0
+
+
+def test_health_check_status_in_ps_and_inspect(rt) -> None:
+    rt("run", "-d", "--name", "lc-health", "--health-cmd", "test -f /tmp/ok", "--health-interval", "0.2s",
+       "--health-retries", "2", "bb", "sleep", "60")
+    until(lambda: (state(rt, "lc-health").get("health") or {}).get("Status") == "unhealthy", what="unhealthy")
+    h = state(rt, "lc-health")["health"]
+    assert h["FailingStreak"] >= 2 and h["Log"][-1]["ExitCode"] == 1, h
+    assert "(unhealthy)" in rt("ps").stdout
+    assert rt("exec", "lc-health", "touch", "/tmp/ok").returncode == 0
+    until(lambda: state(rt, "lc-health")["health"]["Status"] == "healthy", what="healthy")
+    assert "(healthy)" in rt("ps").stdout
+    assert rt("rm", "-f", "lc-health").returncode == 0
+
+
+def test_boot_brings_back_what_the_policy_says(rt) -> None:
+    """Supervisors killed as a reboot kills them: `system boot` starts always and unless-stopped containers
+    again (not one stopped by hand, nor a `no` one), with their data."""
+    for name, policy in (("lc-b-always", "always"), ("lc-b-unless", "unless-stopped"), ("lc-b-stopped",
+                                                                                         "unless-stopped"),
+                         ("lc-b-no", "no")):
+        assert rt("run", "-d", "--name", name, "--restart", policy, "-v", name + "-vol:/data", "bb", "sh", "-c",
+                  "echo boot >> /data/boots; sleep 60").returncode == 0
+    assert rt("stop", "-t", "0", "lc-b-stopped").returncode == 0
+    for name in ("lc-b-always", "lc-b-unless", "lc-b-no"):
+        until(lambda: state(rt, name)["status"] == "running", what=name)  # noqa: B023 - called at once
+        os.kill(state(rt, name)["monitor_pid"], signal.SIGKILL)  # the container dies with it (PDEATHSIG)
+    for name in ("lc-b-always", "lc-b-unless", "lc-b-no"):
+        until(lambda: state(rt, name)["status"] == "exited", what=name + " gone")  # noqa: B023
+    res = rt("system", "boot")
+    assert res.returncode == 0, res.stderr
+    assert sorted(res.stdout.split()) == ["lc-b-always", "lc-b-unless", "started", "started"], res.stdout
+    for name, status in (("lc-b-always", "running"), ("lc-b-unless", "running"), ("lc-b-stopped", "exited"),
+                         ("lc-b-no", "exited")):
+        assert state(rt, name)["status"] == status, name
+    assert rt("exec", "lc-b-always", "cat", "/data/boots").stdout == "boot\nboot\n"
+    unit = rt("generate", "systemd", "lc-b-always").stdout
+    assert "ExecStart=" in unit and " start lc-b-always" in unit and "Type=forking" in unit, unit
+    assert rt("rm", "-f", "-v", "lc-b-always", "lc-b-unless", "lc-b-stopped", "lc-b-no").returncode == 0
+    for name in ("lc-b-always", "lc-b-unless", "lc-b-stopped", "lc-b-no"):
+        assert rt("volume", "rm", name + "-vol").returncode == 0
