@@ -149,7 +149,7 @@ def _listed_name(task: Task) -> str:
     """Ansible's task name: 'role : name' for a named role task, else the name, else the action."""
     if task.name and task.role is not None:
         return f"{task.role.name} : {task.name}"
-    return str(task.name or task.module)
+    return str(task.name or task.action or task.module)
 
 
 def listing(book: Playbook, inv: Inventory | None, *, hosts: bool, tags: bool, tasks: bool, only: set[str],

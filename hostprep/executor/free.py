@@ -60,7 +60,9 @@ class FreeStrategy(Strategy):
         task = step.task
         assert task is not None
         if step.kind == INCLUDE:
-            return self.expand(host, task, step.scope)
+            expansion = self.expand(host, task, step.scope)
+            self.report_included(task, task.display_name, [host])
+            return expansion
         if not self.selected(step):
             return None
         if task.module == "meta":

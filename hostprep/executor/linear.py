@@ -96,9 +96,12 @@ class LinearStrategy(Strategy):
             task = same[0][1].task
             assert task is not None
             if step.kind == INCLUDE:
+                title = self._title(same[0][0], task, same[0][1].scope)
+                self.run.output.header(title)
                 for host, each in same:
                     replies[host.name] = self.guarded(host, task,
                                                       lambda h=host, s=each: self.expand(h, s.task, s.scope))
+                self.report_included(task, title, [h for h, _ in same])
             elif task.module == "meta":
                 self._meta(same, batch)
             else:

@@ -88,6 +88,9 @@ class HostState:
     walk_pos: int = 0
     last_failure: tuple[Any, dict[str, Any]] | None = None  # (task, result) of the last failure, for rescue
     rescues: int = 0  # how many times a block's rescue took over a failure (the strategy compares it)
+    # what the last include_tasks/include_role step brought in for this host, as Ansible reports it:
+    # (file or role, item label or None) per entry, or ("", None) when its condition skipped it
+    included: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -103,7 +106,7 @@ class HostState:
         self.stats.rescued += 1
         task, result = self.last_failure
         self.last_failure = None
-        self.set_facts["ansible_failed_task"] = {"name": task.name, "action": task.module}
+        self.set_facts["ansible_failed_task"] = {"name": task.name or "", "action": task.action or task.module}
         self.set_facts["ansible_failed_result"] = {k: v for k, v in result.items() if not k.startswith("_hostprep")}
 
     def visible_vars(self) -> dict[str, Any]:

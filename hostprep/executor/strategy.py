@@ -34,7 +34,7 @@ from hostprep.facts import facts_script, gather_facts, parse_facts
 from hostprep.output.events import TaskEvent
 from hostprep.playbook.loader import LoadContext
 from hostprep.playbook.model import Task
-from hostprep.playbook.tasks import TaskSource, load_included_tasks
+from hostprep.playbook.tasks import TaskSource, included_path, load_included_tasks
 from hostprep.transport.base import BecomeSpec
 from hostprep.values import to_bool
 
@@ -244,31 +244,37 @@ class Strategy:
             return []
 
     def _expand(self, host: HostState, task: Task, scope: Scope) -> Expansion:
+        host.included = []
         prep = self.prep(host, task, scope)
         templar = prep.templar()
         items = prep.loop_items(templar)
         if items is None:
-            return self._expand_one(prep, templar, {})
+            return self._expand_one(host, prep, templar, {}, None)
         lc = prep.loop_control()
         out: Expansion = []
         for index in range(len(items)):
             extra = loop_vars(lc, items, index)
-            out.extend(self._expand_one(prep, templar.child(extra), extra))
+            child = templar.child(extra)
+            label = child.render(lc["label"], context=prep.context) if "label" in lc else items[index]
+            out.extend(self._expand_one(host, prep, child, extra, label))
         return out
 
-    def _expand_one(self, prep: TaskPrep, templar: Any, loop: dict[str, Any]) -> Expansion:
+    def _expand_one(self, host: HostState, prep: TaskPrep, templar: Any, loop: dict[str, Any],
+                    label: Any) -> Expansion:
         task, scope = prep.task, prep.scope
         if not prep.conditions_hold(templar):
+            host.included.append(("", label))
             return []
         params = {**loop, **dict(templar.render(task.kw("vars") or {}, context=prep.context))}
         basedir = self.play.basedir
         if task.module == "include_tasks":
             items = task.included
+            name = str(templar.render(task.args["file"], context=prep.context))
+            ctx = LoadContext(basedir)
+            src = TaskSource(Path(task.file or basedir / "x"), task.role)
             if items is None:
-                name = str(templar.render(task.args["file"], context=prep.context))
-                ctx = LoadContext(basedir)
-                src = TaskSource(Path(task.file or basedir / "x"), task.role)
                 items = load_included_tasks(name, task, ctx, src)
+            host.included.append((included_path(name, task, ctx, src), label))
             return [(items, scope.with_include(task, params))]
         role = task.included[0] if task.included else None
         if role is None:
@@ -281,14 +287,37 @@ class Strategy:
             for h in role.handlers:
                 if h not in self.play.handlers:
                     self.play.handlers.append(h)
+        host.included.append((role.name, label))
         return [(role.tasks, scope.with_include(task, {}).with_role(role))]
+
+    def report_included(self, task: Task, title: str, hosts: list[HostState]) -> None:
+        """Ansible's lines for an include step: `included: FILE for h1, h2` (one per file and item, hosts
+        together), `skipping: [h]` where its condition was false; each entry counts as ok, a skip as skipped."""
+        groups: dict[tuple[str, str], tuple[Any, list[str]]] = {}
+        for host in hosts:
+            for what, label in host.included:
+                if not what:
+                    host.stats.skipped += 1
+                    self.emit(TaskEvent(host.name, title, "skipped", {"changed": False, "skipped": True},
+                                        handler=task.is_handler))
+                    continue
+                host.stats.ok += 1
+                groups.setdefault((what, repr(label)), (label, []))[1].append(host.name)
+            host.included = []
+        for (what, _), (label, names) in groups.items():
+            self.run.output.included(what, names, label, title)
 
     # -- meta -----------------------------------------------------------------------------
     def meta(self, host: HostState, task: Task, scope: Scope, batch: list[HostState]) -> bool:
         """Carry out a meta action for one host; True when it is a handler flush (the strategy runs it)."""
         action = task.args["action"]
         prep = self.prep(host, task, scope)
+        # as Ansible's linear strategy: a TASK [meta] header for every host it runs for; a false `when`
+        # shows `skipping: [host]` under it (not counted as skipped)
+        title = prep.title(prep.templar())
+        self.run.output.header(title)
         if task.kw("when") is not None and not prep.conditions_hold(prep.templar(), [task.kw("when")]):
+            self.run.output.event(TaskEvent(host.name, title, "skipped", {"changed": False, "skipped": True}))
             return False
         if action == "flush_handlers":
             return True

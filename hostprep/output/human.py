@@ -39,12 +39,21 @@ def result_line(ev: TaskEvent, verbosity: int = 0, with_task: bool = False) -> t
         line += f": UNREACHABLE! => {json.dumps({'msg': result.get('msg'), 'unreachable': True})}"
     elif ev.status == "failed":
         line += (": FAILED! => " if not ev.is_item else " => ") + _compact(result)
-    elif ev.task.endswith("debug") or "msg" in result and result.get("_hostprep_debug"):
-        shown = {k: v for k, v in result.items() if not k.startswith("_") and k not in ("changed",)}
-        line += " => " + json.dumps(censor(shown), indent=4, default=str)
+    elif ev.status == "skipped":
+        # Ansible shows a skipped result only when verbose; an item's line keeps its trailing space
+        line += (" " if ev.is_item else "") + (" => " + _compact(result) if verbosity else "")
+    elif result.get("_hostprep_debug"):
+        line += " => " + json.dumps(censor(_debug_shown(result)), indent=4, default=str)
+    elif result.get("_hostprep_show"):  # Ansible's _ansible_verbose_always (assert): the whole result
+        line += " => " + json.dumps(censor(_shown(result)), indent=4, default=str, sort_keys=True)
     elif verbosity:
         line += " => " + _compact(result)
     return line, COLORS.get(ev.status)
+
+
+def banner(text: str) -> str:
+    """A header line as Ansible prints it when output is not a terminal: stars to 80 columns (at least 3)."""
+    return f"{text} " + "*" * max(3, 80 - len(text) - 1)
 
 
 def recap_lines(stats: dict[str, HostStats]) -> list[tuple[str, str]]:
@@ -52,7 +61,7 @@ def recap_lines(stats: dict[str, HostStats]) -> list[tuple[str, str]]:
     out = []
     for host, s in stats.items():
         color = "red" if (s.failed or s.unreachable) else ("yellow" if s.changed else "green")
-        text = (f"{host:<26}: ok={s.ok:<4} changed={s.changed:<4} unreachable={s.unreachable:<4} "
+        text = (f"{host:<26} : ok={s.ok:<4} changed={s.changed:<4} unreachable={s.unreachable:<4} "
                 f"failed={s.failed:<4} skipped={s.skipped:<4} rescued={s.rescued:<4} ignored={s.ignored:<4}")
         if s.interrupted:
             text += " interrupted"
@@ -86,12 +95,15 @@ class HumanOutput:
 
     def play(self, name: str) -> None:
         with self._lock:
-            self._echo(f"\nPLAY [{name}] " + "*" * max(3, 70 - len(name)))
+            self._echo("\n" + banner(f"PLAY [{name}]"))
             self._last_header = None
 
     def header(self, title: str, handler: bool = False) -> None:
-        """A task (or handler) starts: its header, once (the linear strategy calls this before any result)."""
+        """A task (or handler) starts: its header, once (the linear strategy calls this before any result).
+
+        Every task gets its own header, as in Ansible, even when the one before it has the same name."""
         with self._lock:
+            self._last_header = None
             if handler:
                 self._handler_header(title)
             else:
@@ -99,14 +111,23 @@ class HumanOutput:
 
     def _header(self, title: str) -> None:
         if title != self._last_header:
-            self._echo(f"\nTASK [{title}] " + "*" * max(3, 70 - len(title)))
+            self._echo("\n" + banner(f"TASK [{title}]"))
             self._last_header = title
 
     def _handler_header(self, task: str) -> None:
         title = "RUNNING HANDLER [" + task
         if self._last_header != title:
-            self._echo(f"\n{title}] " + "*" * max(3, 70 - len(title)))
+            self._echo("\n" + banner(f"{title}]"))
             self._last_header = title
+
+    def included(self, what: str, hosts: list[str], label: Any, title: str) -> None:
+        """`included: FILE for h1, h2` (a role's name for include_role), ` => (item=x)` for a loop's entry."""
+        with self._lock:
+            self._header(title)
+            line = f"included: {what} for {', '.join(hosts)}"
+            if label is not None:
+                line += f" => (item={label})"
+            self._echo(line, "cyan")
 
     def warn(self, text: str) -> None:
         with self._lock:
@@ -145,11 +166,28 @@ class HumanOutput:
 
     def recap(self, stats: dict[str, HostStats]) -> None:
         with self._lock:
-            self._echo("\nPLAY RECAP " + "*" * 70)
+            self._echo("\n" + banner("PLAY RECAP"))
             for text, color in recap_lines(stats):
                 self._echo(text, color or None)
+            self._echo("")
+
+
+# keys Ansible leaves out of what it prints of a result (TaskResult.clean_copy and the debug callback)
+_NOT_SHOWN = ("failed", "skipped")
+_DEBUG_KEYS = ("msg", "exception", "warnings", "deprecations")
+_HIDDEN_IN_DEBUG = ("changed", "failed", "skipped", "invocation", "skip_reason")
+
+
+def _shown(result: dict) -> dict:
+    return {k: v for k, v in result.items() if not k.startswith("_") and k not in _NOT_SHOWN}
+
+
+def _debug_shown(result: dict) -> dict:
+    """What Ansible's default callback prints of a debug result: `msg` alone, or the variable (with the item)."""
+    if "msg" in result:
+        return {k: v for k, v in result.items() if k in _DEBUG_KEYS}
+    return {k: v for k, v in result.items() if not k.startswith("_") and k not in _HIDDEN_IN_DEBUG}
 
 
 def _compact(result: dict) -> str:
-    shown = {k: v for k, v in censor(result).items() if not k.startswith("_")}
-    return json.dumps(shown, default=str, sort_keys=True)
+    return json.dumps(_shown(censor(result)), default=str, sort_keys=True)

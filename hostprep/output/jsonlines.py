@@ -31,6 +31,12 @@ class JsonOutput:
     def warn(self, text: str) -> None:
         self._emit({"event": "warning", "msg": text})
 
+    def included(self, what: str, hosts: list[str], label: Any, title: str) -> None:
+        obj = {"event": "included", "task": title, "included": what, "hosts": hosts}
+        if label is not None:
+            obj["item"] = label
+        self._emit(obj)
+
     def interrupted(self) -> None:
         """First Ctrl-C (from the SIGINT handler): one `interrupted` event; the summary says it too."""
         self._interrupted = True

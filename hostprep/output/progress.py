@@ -45,7 +45,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hostprep.output.events import INTERRUPT_NOTICE, HostStats, TaskEvent
-from hostprep.output.human import recap_lines, result_line
+from hostprep.output.human import banner, recap_lines, result_line
 
 OK_LINES_MAX_HOSTS = 10  # above this many hosts, ok lines are counted, not printed (unless -v)
 
@@ -197,7 +197,7 @@ class ProgressOutput:
             self._header = None
             self._baseline = {h: (s.stats.seconds, s.current_task) for h, s in states.items()}
         self._start()
-        self._print(f"PLAY [{name}] " + "*" * max(3, 70 - len(name)), "bold")
+        self._print(banner(f"PLAY [{name}]"), "bold")
 
     def header(self, title: str, handler: bool = False) -> None:
         with self._data:
@@ -205,6 +205,11 @@ class ProgressOutput:
 
     def warn(self, text: str) -> None:
         self._print(f"[WARNING]: {text}", "magenta")
+
+    def included(self, what: str, hosts: list[str], label: Any, title: str) -> None:
+        """Includes are not shown among the progress lines (they change nothing); they count as ok."""
+        with self._data:
+            self._events["ok"] += len(hosts)
 
     def interrupted(self) -> None:
         """First Ctrl-C (called from the SIGINT handler in the main thread)."""
@@ -242,7 +247,7 @@ class ProgressOutput:
         if hidden:
             self._print(f"({', '.join(hidden)} results not shown: -v or --progress lines shows them)", "dim")
         self._print("")
-        self._print("PLAY RECAP " + "*" * 70)
+        self._print(banner("PLAY RECAP"))
         for text, color in recap_lines(stats):
             self._print(text, color or None)
 

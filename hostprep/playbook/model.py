@@ -48,6 +48,7 @@ class Task:
     uid: int = 0
     included: list[Any] | None = None  # static content loaded for include_tasks with a literal file
     unsupported: str | None = None  # a module hostprep lacks: this error is raised when the task is reached
+    action: str = ""  # the module name as written (`ansible.builtin.command`): Ansible's name of an unnamed task
 
     def kw(self, key: str, default: Any = None) -> Any:
         return self.keywords.get(key, default)
@@ -58,7 +59,9 @@ class Task:
 
     @property
     def display_name(self) -> str:
-        base = self.name or self.module
+        base = self.name or self.action or self.module
+        if not self.name and self.module == "include_role":  # Ansible's IncludeRole name: "include_role : r1"
+            base = f"{base} : {self.args.get('name')}"
         if self.role is not None:
             return f"{self.role.name} : {base}"
         return base

@@ -144,6 +144,14 @@ def load_included_tasks(name: str, task: Task, ctx: LoadContext, src: TaskSource
         raise InputError(f"include_tasks {name!r} ({task.where}): {exc}") from None
 
 
+def included_path(name: str, task: Task, ctx: LoadContext, src: TaskSource) -> str:
+    """The file an include_tasks of `name` loads, as Ansible's `included:` line names it (or the name)."""
+    try:
+        return str(_resolve_relative(name, src, ctx).resolve())
+    except InputError:
+        return name
+
+
 def load_task_file(path: Path, ctx: LoadContext, src: TaskSource, *, handlers: bool = False) -> list[Any]:
     key = str(path.resolve())
     if key in src.stack:
@@ -264,12 +272,13 @@ def parse_task(data: Mapping, ctx: LoadContext, src: TaskSource, *, handlers: bo
                              key=str(action))
         # a module Ansible has and hostprep lacks: refused when (and only when) the task is reached
         return Task(name=data.get("name"), module=module, args={}, keywords=keywords, file=str(src.file),
-                    line=line, role=src.role, is_handler=handlers, uid=next(_uids), unsupported=message)
+                    line=line, role=src.role, is_handler=handlers, uid=next(_uids), unsupported=message,
+                    action=str(action))
     args = _normalize_args(cls, raw_args, keywords.pop("args", None), data, src, line, str(action))
     _check_args(cls, args, src, line)
     _check_literal_source(cls.name, args, ctx, src, line)
     return Task(name=data.get("name"), module=cls.name, args=args, keywords=keywords, file=str(src.file),
-                line=line, role=src.role, is_handler=handlers, uid=next(_uids))
+                line=line, role=src.role, is_handler=handlers, uid=next(_uids), action=str(action))
 
 
 LOCAL_SOURCES = {"template": "templates", "copy": "files"}

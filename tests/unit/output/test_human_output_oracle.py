@@ -1,0 +1,132 @@
+"""ansible-playbook as the oracle of what a person sees: the same playbook under both tools, on two
+local-connection hosts, and the whole standard output compared line by line (timestamps masked).
+
+Covers what a user reads every run: a TASK header for every task even when two tasks in a row have the
+same name; an unnamed task named by its action as written (`ansible.builtin.debug`); `include_role : r1`;
+`included: FILE for h1, h2` (with `=> (item=x)` in a loop) and a skipped include; `TASK [meta]` headers;
+debug results cleaned as Ansible's callback does (`msg` alone in a loop), skipped items shown without
+their result, an assert's result shown in full; the banner width and the PLAY RECAP columns.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+PLAYBOOK = """
+- hosts: all
+  gather_facts: false
+  vars:
+    letters: [a, b, c]
+  tasks:
+    - ansible.builtin.debug:
+        msg: first
+    - debug: msg=second
+    - debug: msg=second
+    - set_fact:
+        upper: "{{ letters | map('upper') | list }}"
+    - debug: var=upper
+    - debug: msg="{{ item.0 }}-{{ item.1 }}"
+      loop: "{{ letters | product([1, 2]) | list }}"
+      loop_control:
+        label: "{{ item.0 }}"
+        index_var: idx
+      when: idx is even
+    - include_role:
+        name: r1
+    - include_tasks: inc.yml
+      loop: [1, 2]
+      vars: {foo: "{{ item }}"}
+    - include_tasks: inc.yml
+      when: inventory_hostname == 'h1'
+      vars: {foo: z}
+    - command: echo hi
+      register: said
+      changed_when: false
+    - assert:
+        that: [said.stdout == 'hi']
+    - copy:
+        content: "x\\n"
+        dest: "{{ out }}/{{ inventory_hostname }}.txt"
+        mode: "0600"
+      notify: handler one
+    - meta: flush_handlers
+    - meta: noop
+    - meta: end_host
+      when: inventory_hostname == 'h2'
+    - name: only h1 is left
+      debug: msg=end
+  handlers:
+    - name: handler one
+      debug: msg=handled
+"""
+
+
+def _run(tool: str, tmp: Path) -> str:
+    work = tmp / tool
+    (work / "roles" / "r1" / "tasks").mkdir(parents=True)
+    (work / "roles" / "r1" / "tasks" / "main.yml").write_text('- debug: msg="in r1"\n')
+    (work / "inc.yml").write_text('- debug: msg="included {{ foo }}"\n')
+    (work / "site.yml").write_text(textwrap.dedent(PLAYBOOK))
+    (work / "out").mkdir()
+    (work / "inv.ini").write_text("".join(f"{h} ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+                                          for h in ("h1", "h2")) + f"[all:vars]\nout={work / 'out'}\n")
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(work / ".tmp"),
+           "ANSIBLE_HOME": str(work / ".ansible"), "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_FORKS": "5"}
+    args = ["apply", "--progress", "lines"] if tool == "hostprep" else []
+    proc = subprocess.run([str(BIN / tool), *args, "-i", "inv.ini", "site.yml"],
+                          capture_output=True, text=True, cwd=work, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # the paths differ only by the tool's directory name
+    return proc.stdout.replace(str(work), "WORK")
+
+
+def _in_host_order(text: str) -> list[str]:
+    """The lines, with the results under each header sorted (hosts finish a task in any order, in both tools)."""
+    out: list[str] = []
+    entries: list[list[str]] = []
+
+    def flush() -> None:
+        out.extend(line for entry in sorted(entries) for line in entry)
+        entries.clear()
+
+    for line in text.splitlines():
+        if re.match(r"(ok|changed|skipping|fatal|failed|included): ", line):
+            entries.append([line])
+        elif entries and (line.startswith((" ", "}")) or line == "{"):
+            entries[-1].append(line)
+        else:
+            flush()
+            out.append(line)
+    flush()
+    return out
+
+
+def test_the_lines_a_person_reads_are_ansibles(tmp_path: Path) -> None:
+    ours = _in_host_order(_run("hostprep", tmp_path))
+    theirs = _in_host_order(_run("ansible-playbook", tmp_path))
+    assert any(line.startswith("included: WORK/inc.yml for h1, h2 => (item=1)") for line in theirs), theirs
+    assert ours == theirs, "\n".join(_first_difference(ours, theirs))
+
+
+def _first_difference(ours: list[str], theirs: list[str]) -> list[str]:
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
+        if a != b:
+            return [f"line {i + 1}:", f"  hostprep: {a!r}", f"  ansible : {b!r}",
+                    "context (ansible):", *theirs[max(0, i - 5):i + 5]]
+    return [f"lengths differ: hostprep {len(ours)} lines, ansible {len(theirs)}",
+            *(ours[len(theirs):] or theirs[len(ours):])]
+
+
+def test_banner_width_is_ansibles() -> None:
+    from hostprep.output.human import banner
+
+    assert banner("TASK [x]") == "TASK [x] " + "*" * 71
+    assert len(banner("PLAY RECAP")) == 80
+    assert re.fullmatch(r"TASK \[y{90}\] \*{3}", banner("TASK [" + "y" * 90 + "]"))
