@@ -114,7 +114,7 @@ def main(opts, root):
     elif opts.command == "cp":
         from hostprep.runtime import cpcommit
 
-        cpcommit.cp(root, opts.source, opts.destination)
+        cpcommit.cp(root, opts.source, opts.destination, archive=opts.archive)
     elif opts.command == "commit":
         from hostprep.runtime import cpcommit
 
