@@ -17,7 +17,7 @@ if [ "${1:-postgres}" = "postgres" ]; then
         echo "listen_addresses='*'" >> "$PGDATA/postgresql.conf"
     fi
     if [ -n "${POSTGRES_PASSWORD:-}" ]; then
-        su - postgres -c "postgres -D '$PGDATA' --single postgres" >/dev/null <<SQL
+        su - postgres -c "postgres --single -D '$PGDATA' postgres" >/dev/null <<SQL
 ALTER USER postgres WITH PASSWORD '${POSTGRES_PASSWORD//\'/\'\'}';
 SQL
     fi

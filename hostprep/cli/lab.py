@@ -38,6 +38,19 @@ def image_build(flavor: str, rebuild: bool, image_tar: Path | None) -> None:
     click.echo(f"{flavor}: {root} ({time.monotonic() - started:.1f}s)")
 
 
+@command.command("base-image")
+@click.argument("flavor", type=click.Choice(["el7", "el8", "el9"]), default="el7")
+@click.option("--tag", help="Name in hostprep-runtime's store (default: centos:7, centos:8, centos:stream9).")
+def base_image(flavor: str, tag: str | None) -> None:
+    """Import a flavour's image tree into hostprep-runtime as a base image (el7: centos:7), and bring up
+    the lab repository its yum reads (build with `hostprep-runtime build --network host`)."""
+    from hostprep.lab.baseimage import import_base
+
+    started = time.monotonic()
+    name, image_id = import_base(flavor, tag)
+    click.echo(f"{name}\t{image_id}\t({time.monotonic() - started:.1f}s)")
+
+
 @command.command("up")
 @click.option("-n", "count", default=1, show_default=True, help="Number of hosts.")
 @click.option("--flavor", type=click.Choice(["el7", "el8", "el9", "debian12"]), default="el9", show_default=True)

@@ -38,7 +38,7 @@ def _spec(pkg: Package, tree: Path, paths: list[str]) -> str:
         relations += [f"{key}: {v}" for v in values]
     pre = f"%pre -p <lua>\n{pkg.pre_lua.strip()}\n\n" if pkg.pre_lua else ""
     post = f"%post -p <lua>\n{pkg.post_lua.strip()}\n\n" if pkg.post_lua else ""
-    files = "\n".join(f'"{p}"' for p in paths)
+    files = "\n".join(f'{pkg.attrs[p]} "{p}"' if p in pkg.attrs else f'"{p}"' for p in paths)
     return SPEC.format(name=pkg.name, version=pkg.version, release=pkg.release,
                        epoch=f"Epoch: {pkg.epoch}\n" if pkg.epoch is not None else "",
                        summary=pkg.summary or pkg.name, arch=pkg.arch, relations="\n".join(relations), tree=tree,
@@ -50,7 +50,7 @@ def make_tree(pkg: Package, tree: Path, debs: dict[str, Path], key_text: str) ->
 
     Kinds: ("deb", "pkg:path") one file of an extracted source; ("tree", "src:path") a file, link or
     directory copied as it is (a directory is packaged whole); ("link", target) a symlink;
-    ("text", content); ("key", "") the lab's public key.
+    ("text", content); ("key", "") the lab's public key; ("dir", "") an empty directory.
     """
     if tree.exists():
         shutil.rmtree(tree)
@@ -73,7 +73,11 @@ def make_tree(pkg: Package, tree: Path, debs: dict[str, Path], key_text: str) ->
             paths.append(dest)
             continue
         if kind == "debtree":  # every file of an extracted .deb (see _copy_debtree)
-            paths += _copy_debtree(debs[detail], tree)
+            paths += _copy_debtree(debs[detail], tree, pkg.skip)
+            continue
+        if kind == "dir":  # an empty directory (owned by the package: give it an attrs entry)
+            target.mkdir(parents=True, exist_ok=True)
+            paths.append(dest)
             continue
         if kind == "link":
             os.symlink(detail, target)
@@ -100,7 +104,7 @@ _DEBTREE_SKIP = ("usr/share/doc/", "usr/share/man/", "usr/share/lintian/", "usr/
                  "usr/share/zsh/", "usr/share/bash-completion/")
 
 
-def _copy_debtree(source: Path, tree: Path) -> list[str]:
+def _copy_debtree(source: Path, tree: Path, skip: tuple[str, ...] = ()) -> list[str]:
     """Copy a .deb's files into `tree` at merged-/usr paths; returns them for %files.
 
     Debian's /lib, /bin and /sbin paths go under /usr (a lab host's /lib is a link there), and the
@@ -115,7 +119,7 @@ def _copy_debtree(source: Path, tree: Path) -> list[str]:
         rel = path.relative_to(source).as_posix()
         if rel.startswith(("lib/", "bin/", "sbin/")):
             rel = "usr/" + rel
-        if rel.startswith(_DEBTREE_SKIP) or rel.startswith("DEBIAN/"):
+        if rel.startswith(_DEBTREE_SKIP) or rel.startswith("DEBIAN/") or (skip and rel.startswith(skip)):
             continue
         target = tree / rel
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -55,6 +55,8 @@ class Package:
     # destination path -> (source kind, source detail): ("deb", "pkg:path-in-deb"), ("text", content)
     files: dict[str, tuple[str, str]] = field(default_factory=dict)
     modes: dict[str, int] = field(default_factory=dict)
+    attrs: dict[str, str] = field(default_factory=dict)  # path -> %files prefix, e.g. "%attr(0700,u,g) %dir"
+    skip: tuple[str, ...] = ()  # path prefixes (no leading /) a debtree source leaves out
     requires: list[str] = field(default_factory=list)
     provides: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
