@@ -4,7 +4,11 @@ The runtime records the options a container was started with (`ps --format json`
 "config"); the module compares them, and the id of the image the name points at now, with the declaration
 and makes the container again only when something differs, naming what in --diff. A started container also
 gets a boot record (`/etc/hostprep-runtime/containers/NAME.sh`, the command that starts it) which
-hostprep-runtime.service runs after a reboot, since the runtime itself keeps no restart policy yet.
+hostprep-runtime.service runs after a reboot (after `hostprep-runtime system boot`, which brings back every
+container whose restart policy says so, so such a container comes back as it was, with its own upper layer).
+
+Published ports, named volumes, tmpfs mounts, the restart policy, the health command and log options are
+compared too; a container recorded by an older runtime (without them) is read as having their defaults.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ from hostprep.modules.shellutil import join, q
 
 _UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _COMPARED = ("image_id", "cmd", "entrypoint", "env", "user", "workdir", "hostname", "memory", "cpus", "pids_limit",
-             "volumes", "read_only", "network", "init")
+             "volumes", "read_only", "network", "init", "publish", "tmpfs", "restart", "health_cmd", "log_opt")
+# what a runtime that did not record a key ran with
+_RECORDED_DEFAULTS = {"publish": [], "tmpfs": [], "restart": "no", "health_cmd": None, "log_opt": []}
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 
 
 def parse_size(value: Any) -> int:
@@ -70,7 +77,16 @@ class RuntimeContainerModule(Module):
         "memory": Arg("str", doc="Memory limit, e.g. 64m, 1g."),
         "cpus": Arg("float", doc="CPU limit in CPUs, e.g. 0.5."),
         "pids_limit": Arg("int", doc="Most processes the container may have."),
-        "volumes": Arg("list", elements="str", default=[], doc="HOST:CONTAINER[:ro] bind mounts."),
+        "volumes": Arg("list", elements="str", default=[],
+                       doc="HOST-PATH:CONTAINER-PATH[:ro] bind mounts, NAME:CONTAINER-PATH[:ro] named volumes (made "
+                           "on first use, filled from the image), or a lone CONTAINER-PATH (an anonymous volume)."),
+        "ports": Arg("list", elements="str", default=[],
+                     doc="Published ports as -p takes them: [IP:]HOST:CONTAINER[/tcp|udp] or CONTAINER."),
+        "tmpfs": Arg("list", elements="str", default=[], doc="PATH[:OPTIONS] tmpfs mounts (--tmpfs)."),
+        "restart": Arg("str", default="no",
+                       doc="Restart policy: no, always, unless-stopped, on-failure[:N] (Docker's semantics)."),
+        "health_cmd": Arg("str", doc="A shell command run in the container to tell its health (--health-cmd)."),
+        "log_opt": Arg("list", elements="str", default=[], doc="max-size=SIZE, max-file=N (--log-opt)."),
         "read_only": Arg("bool", default=False, doc="Mount the container's root read-only."),
         "network": Arg("str", default="none", choices=("none", "host")),
         "init": Arg("bool", default=False, doc="Run a tiny init as PID 1 that reaps zombies."),
@@ -105,6 +121,10 @@ class RuntimeContainerModule(Module):
                         diff={"before": _show(have), "after": f"container {name}: stopped\n"} if steps else None)
         if not args.get("image"):
             return Plan(failed=True, result=result, msg="hostprep.runtime.container: state=started needs image")
+        policy, _, count = str(args.get("restart") or "no").partition(":")
+        if policy not in RESTART_POLICIES or (count and (policy != "on-failure" or not count.isdigit())):
+            return Plan(failed=True, result=result, msg=f"hostprep.runtime.container: invalid restart policy "
+                        f"{args.get('restart')!r} (no, always, unless-stopped, on-failure[:N])")
         wanted = self.wanted(args, view)
         run = self.run_command(args)
         boot_text = _boot_script(b, name, run)
@@ -151,6 +171,11 @@ class RuntimeContainerModule(Module):
             "read_only": bool(args.get("read_only")),
             "network": args.get("network") or "none",
             "init": bool(args.get("init")),
+            "publish": list(args.get("ports") or []),
+            "tmpfs": list(args.get("tmpfs") or []),
+            "restart": args.get("restart") or "no",
+            "health_cmd": args.get("health_cmd"),
+            "log_opt": list(args.get("log_opt") or []),
         }
 
     @staticmethod
@@ -169,6 +194,16 @@ class RuntimeContainerModule(Module):
             words += ["--pids-limit", str(args["pids_limit"])]
         for volume in args.get("volumes") or []:
             words += ["-v", volume]
+        for port in args.get("ports") or []:
+            words += ["-p", port]
+        for mount in args.get("tmpfs") or []:
+            words += ["--tmpfs", mount]
+        if (args.get("restart") or "no") != "no":
+            words += ["--restart", args["restart"]]
+        if args.get("health_cmd") is not None:
+            words += ["--health-cmd", args["health_cmd"]]
+        for opt in args.get("log_opt") or []:
+            words += ["--log-opt", opt]
         if args.get("read_only"):
             words.append("--read-only")
         if (args.get("network") or "none") != "none":
@@ -185,13 +220,14 @@ def _differences(have: dict[str, Any] | None, wanted: dict[str, Any]) -> list[st
     if have is None:
         return ["missing"]
     out = []
-    if have.get("status") != "running":
+    restarting = have.get("status") == "restarting" and wanted.get("restart", "no") != "no"  # its policy at work
+    if have.get("status") != "running" and not restarting:
         out.append(f"status ({have.get('status')})")
     config = have.get("config")
     if not isinstance(config, dict):
         return out + ["configuration (not recorded by this runtime version)"]
     for key in _COMPARED:
-        got, want = config.get(key), wanted.get(key)
+        got, want = config.get(key, _RECORDED_DEFAULTS.get(key)), wanted.get(key)
         if key == "cpus" and got is not None and want is not None:
             got, want = float(got), float(want)
         if got != want:

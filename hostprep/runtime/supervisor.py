@@ -93,7 +93,8 @@ def lifecycle_options(opts, image_config):
     health = health_config(opts, image_config)
     log = parse_opts(getattr(opts, "log_opt", None))
     config = {"restart": getattr(opts, "restart", None) or "no", "health_cmd": getattr(opts, "health_cmd", None),
-              "log_opt": list(getattr(opts, "log_opt", None) or [])}
+              "log_opt": list(getattr(opts, "log_opt", None) or []), "tmpfs": list(getattr(opts, "tmpfs", None) or []),
+              "publish": list(getattr(opts, "publish", None) or [])}  # as given: the role's module compares them
     return {"restart": restart, "health": health, "log": log}, config
 
 
