@@ -13,12 +13,16 @@ from hostprep.runtime.runoptions import RunOptions
 
 _RUN_FLAGS = {"--rm": ("rm",), "-d": ("detach",), "--detach": ("detach",), "--read-only": ("read_only",),
               "--init": ("init",), "-i": ("interactive",), "--interactive": ("interactive",), "-t": ("tty",),
-              "--tty": ("tty",), "-it": ("interactive", "tty"), "-ti": ("interactive", "tty")}
+              "--tty": ("tty",), "-it": ("interactive", "tty"), "-ti": ("interactive", "tty"),
+              "-P": ("publish_all",), "--publish-all": ("publish_all",)}
 _RUN_VALUES = {"--name": "name", "-e": "env", "--env": "env", "-w": "workdir", "--workdir": "workdir",
                "-u": "user", "--user": "user", "--hostname": "hostname", "-m": "memory", "--memory": "memory",
                "--cpus": "cpus", "--pids-limit": "pids_limit", "-v": "volume", "--volume": "volume",
-               "--network": "network", "--entrypoint": "entrypoint", "--security-opt": "security_opt"}
-_RUN_APPEND = ("env", "volume", "security_opt")
+               "--network": "network", "--entrypoint": "entrypoint", "--security-opt": "security_opt",
+               "-p": "publish", "--publish": "publish", "--network-alias": "network_alias", "--dns": "dns",
+               "--dns-search": "dns_search", "--dns-option": "dns_option", "--add-host": "add_host", "--ip": "ip"}
+_RUN_APPEND = ("env", "volume", "security_opt", "publish", "network_alias", "dns", "dns_search", "dns_option",
+               "add_host")
 
 
 def parse_run(args):
@@ -66,10 +70,6 @@ def parse_run(args):
                 opts.pids_limit = int(value)
             except ValueError:
                 return None
-        elif key == "network":
-            if value not in ("none", "host"):
-                return None
-            opts.network = value
         else:
             setattr(opts, key, value)
     if i >= len(args) or (i + 1 < len(args) and args[i + 1] == "--"):
@@ -168,7 +168,15 @@ def _parser():
     run.add_argument("--pids-limit", type=int)
     run.add_argument("-v", "--volume", action="append")
     run.add_argument("--read-only", action="store_true")
-    run.add_argument("--network", choices=("none", "host"), default="none")
+    run.add_argument("--network", default="none", help="none (default), host, bridge or a `network create` name")
+    run.add_argument("-p", "--publish", action="append", help="[IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]")
+    run.add_argument("-P", "--publish-all", action="store_true", help="every EXPOSEd port on a free host port")
+    run.add_argument("--network-alias", action="append", help="another name on a user-defined network")
+    run.add_argument("--dns", action="append", help="a nameserver for /etc/resolv.conf")
+    run.add_argument("--dns-search", action="append")
+    run.add_argument("--dns-option", action="append")
+    run.add_argument("--add-host", action="append", help="NAME:IP (or NAME:host-gateway) in /etc/hosts")
+    run.add_argument("--ip", help="the container's address on its network")
     run.add_argument("--entrypoint")
     run.add_argument("--init", action="store_true", help="run a tiny init as PID 1 that reaps zombies")
     run.add_argument("-i", "--interactive", action="store_true", help="keep stdin open (else /dev/null)")
@@ -203,6 +211,9 @@ def _parser():
     ex.add_argument("cmd", nargs=argparse.REMAINDER)
     rm = sub.add_parser("rm", help="remove containers")
     rm.add_argument("-f", "--force", action="store_true")
+    from hostprep.runtime import netcli
+
+    netcli.add_parsers(sub)
     rm.add_argument("-v", "--volumes", action="store_true", help="also the containers' anonymous volumes")
     rm.add_argument("names", nargs="+")
     system_sub.add_parser("boot", help="start the containers whose restart policy brings them back at boot")
@@ -241,6 +252,10 @@ def _main(opts):
             return run(opts, root)
         if opts.command in ("volume", "start", "restart", "wait", "pause", "unpause", "top", "stats", "generate",
                             "cp", "commit"):
+        if opts.command in ("network", "port"):
+            from hostprep.runtime import netcli
+
+            return netcli.main(opts, root)
             from hostprep.runtime import lifecyclecli
 
             return lifecyclecli.main(opts, root)

@@ -41,6 +41,10 @@ def _start(spec, cgroup, sync, ack, console, errors, install_seccomp):
     rootfs.make_mounts_private(spec)
     rootfs.mount_overlay(spec)
     rootfs.mount_volumes(spec)
+    if spec.get("net"):  # a bridge network: the runtime's /etc/hosts and /etc/resolv.conf (network.py)
+        from hostprep.runtime.network import bind_etc_files  # imported before the fork: no cost here
+
+        bind_etc_files(spec)
     trace("overlay volumes")
     rootfs.mount_proc_sys(spec)
     rootfs.mount_dev(spec)
@@ -69,7 +73,7 @@ def _start(spec, cgroup, sync, ack, console, errors, install_seccomp):
 
 def _unshare_namespaces(spec):
     flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
-    if spec["network"] != "host":
+    if spec["network"] != "host" and not spec.get("net"):  # a bridge network's namespace is made before the fork
         flags |= linux.CLONE_NEWNET
     try:
         linux.unshare(flags)
@@ -159,8 +163,14 @@ def _fork_pid1(spec, cgroup, errors_w):
     ack_r, ack_w = os.pipe()
     console_host, console_ctr = process.console_socket() if spec["tty"] else (None, None)
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    own_netns = None
+    if spec.get("net"):  # PID 1 is born in a network namespace the supervisor then wires up (network.attach)
+        from hostprep.runtime import network  # noqa: F401 - for PID 1 (bind_etc_files), before the fork
+
+        own_netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        linux.unshare(linux.CLONE_NEWPID)  # for the children only: the next fork is the container's PID 1
+        # for the children only: the next fork is the container's PID 1
+        linux.unshare(linux.CLONE_NEWPID | (linux.CLONE_NEWNET if own_netns is not None else 0))
         try:
             pid = os.fork()
             if pid == 0:
@@ -175,6 +185,8 @@ def _fork_pid1(spec, cgroup, errors_w):
                     os._exit(125)
         finally:
             linux.setns(own_pidns, linux.CLONE_NEWPID)  # later forks of this process stay in its own namespace
+            if own_netns is not None:
+                linux.setns(own_netns, linux.CLONE_NEWNET)
     except BaseException:
         for fd in (sync_r, sync_w, ack_r, ack_w, console_host, console_ctr):
             if fd is not None:
@@ -182,6 +194,8 @@ def _fork_pid1(spec, cgroup, errors_w):
         raise
     finally:
         os.close(own_pidns)
+        if own_netns is not None:
+            os.close(own_netns)
     os.close(sync_r)
     os.close(ack_w)
     if console_ctr is not None:
@@ -215,6 +229,10 @@ def _supervise(spec, cgroup, state, create=False, ready_fd=None, keep=False):
         os.close(ack_r)
         if not acked:
             raise RunError("the container's first process died before it started")
+        if spec.get("net"):  # veth, address, route, ports, /etc files while PID 1 waits (network.py)
+            from hostprep.runtime.network import attach
+
+            attach(os.path.dirname(os.path.dirname(cdir)), spec, state, pid)
         os.write(sync_w, b"g")
         if cgroup.v == 2 and cgroup.paths:
             cgroup.add(pid)
@@ -245,6 +263,10 @@ def _supervise(spec, cgroup, state, create=False, ready_fd=None, keep=False):
     oom = cgroup.oom_killed() if not spec["rm"] else False
     cgroup.remove()
     trace("cgroup removed")
+    if spec.get("net"):  # its ports, address and name go (the veth went with its namespace)
+        from hostprep.runtime.network import detach
+
+        detach(os.path.dirname(os.path.dirname(cdir)), state)
     state.update(status="exited", exit_code=code, finished=time.time(), oom_killed=oom)
     if spec["rm"]:
         rmtree(cdir)

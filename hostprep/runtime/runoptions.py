@@ -14,6 +14,9 @@ class RunOptions:
         self.name = self.workdir = self.user = self.hostname = self.memory = None
         self.cpus = self.pids_limit = self.entrypoint = None
         self.env = self.volume = self.security_opt = None
+        self.publish = self.network_alias = self.dns = self.dns_search = self.dns_option = self.add_host = None
+        self.publish_all = False
+        self.ip = None
         self.network = "none"
         self.image = None
         self.cmd = []

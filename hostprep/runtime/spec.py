@@ -120,6 +120,11 @@ def build(opts, store, root, cid):
             "volatile": opts.rm, "rm": opts.rm, "tty": bool(getattr(opts, "tty", False)),
             "interactive": bool(getattr(opts, "interactive", False)), "seccomp": security["seccomp"],
             "detach": bool(getattr(opts, "detach", False)), "limits": limits}
+    if opts.network not in ("none", "host") or getattr(opts, "publish", None) or getattr(opts, "publish_all", None):
+        from hostprep.runtime import network  # bridge networks, -p, -P, --dns, --add-host (network.py)
+
+        spec["net"] = network.options(opts, cfg)
+        spec["network"] = spec["net"]["network"] if spec["net"] else spec["network"]
     state = {"id": cid, "name": opts.name or "c-" + cid, "image": opts.image, "image_id": image_id, "command": argv,
              "created": time.time(), "status": "created", "pid": 0, "exit_code": None, "rm": opts.rm,
              "hostname": hostname,

@@ -107,6 +107,7 @@ def _clean_dead(cdir, state):
         cgroup.remove()  # kills whatever is still in it first
     except OSError:
         pass
+    _release_network(os.path.dirname(os.path.dirname(cdir)), state)
     state.update(status="exited", exit_code=state.get("exit_code") if state.get("exit_code") is not None else 137,
                  finished=time.time(), error="its supervisor died")
     try:
@@ -118,6 +119,17 @@ def _clean_dead(cdir, state):
     except OSError:  # not root (ps by a user): shown as exited, cleaned by the next command that can
         pass
     return state
+
+
+def _release_network(root, state):
+    """Its published ports, address and name on its network (network.py), if it had a bridge network."""
+    if state.get("net") and not state["net"].get("released"):
+        from hostprep.runtime.network import detach
+
+        try:
+            detach(root, state)
+        except (OSError, RunError):  # not root (ps by a user): done by the next command that can
+            pass
 
 
 def list_states(root):
@@ -239,6 +251,7 @@ def remove(root, ref, force=False, volumes=False):
             raise RunError("container {} is running (use rm -f)".format(state["name"]))
         stop(root, state["id"], timeout=0)
     Cgroup(state["id"]).remove()
+    _release_network(root, state)
     rmtree(os.path.join(containers_dir(root), state["id"]))
     release_name(root, state["name"], state["id"])
     if volumes:  # rm -v: its anonymous volumes too
