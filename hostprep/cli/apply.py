@@ -109,15 +109,21 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
         click.echo(listing(book, inv, hosts=True, tags=flags.list_tags, tasks=list_tasks, only=_split(tags),
                            skip=_split(skip_tags), limit=limit), nl=False)
         return 0
+    from hostprep.executor.jsonfile_cache import from_config
+
+    fact_cache, warning = from_config(cfg)
+    if warning:
+        click.echo(warning, err=True)
     if flags.flush_cache:
-        flush_fact_cache(inv, limit)
+        flush_fact_cache(inv, limit, fact_cache)
     if forks is None:
         forks = cfg.get("forks") if cfg.is_set("forks") else 50
     options = RunOptions(check=check, diff=diff, forks=forks, tags=_split(tags), skip_tags=_split(skip_tags),
                          limit=limit, extra_vars=extra, verbosity=verbose, no_fast_path=no_fast_path,
                          connection=connection, step=Stepper() if flags.step else None,
                          strategy=cfg.get("strategy") if cfg.is_set("strategy") else None,
-                         strategy_origin=cfg.origin("strategy"))
+                         strategy_origin=cfg.origin("strategy"), gathering=str(cfg.get("gathering")).lower(),
+                         fact_cache=fact_cache)
     targets = play_targets(book, inv, options)
     for name in sorted({name for hosts in targets for name in hosts}):
         check_host(name, inv.host_vars(name), connection)  # bad connection variables: refused before any contact

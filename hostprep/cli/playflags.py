@@ -232,15 +232,18 @@ def set_play_defaults(book: Playbook, *, force_handlers: bool, gathering: str) -
             play.keywords["gather_facts"] = False
 
 
-def flush_fact_cache(inv: Inventory, limit: str | None) -> int:
-    """Remove the cached facts of the inventory's hosts (or the --limit ones); returns how many."""
+def flush_fact_cache(inv: Inventory, limit: str | None, fact_cache: Any = None) -> int:
+    """Remove the cached facts of the inventory's hosts (or the --limit ones): hostprep's probe cache and
+    ansible.cfg's persistent fact cache (jsonfile); returns how many hosts had any."""
     from hostprep.executor.factcache import _path
 
     hosts = inv.select(limit) if limit else list(inv.hosts.values())
     removed = 0
     for host in hosts:
         path = _path(host.name, inv.host_vars(host.name))
+        had = fact_cache.flush(host.name) if fact_cache is not None else False
         if path.exists():
             path.unlink()
-            removed += 1
+            had = True
+        removed += had
     return removed

@@ -49,6 +49,9 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("defaults", "gathering", "ANSIBLE_GATHERING", "str", "implicit"),
     Setting("defaults", "strategy", "ANSIBLE_STRATEGY", "str", "linear"),
     Setting("defaults", "fact_caching", "ANSIBLE_CACHE_PLUGIN", "str", "memory"),
+    Setting("defaults", "fact_caching_connection", "ANSIBLE_CACHE_PLUGIN_CONNECTION", "path"),
+    Setting("defaults", "fact_caching_timeout", "ANSIBLE_CACHE_PLUGIN_TIMEOUT", "int", 86400),
+    Setting("defaults", "fact_caching_prefix", "ANSIBLE_CACHE_PLUGIN_PREFIX", "str", ""),
     Setting("defaults", "transport", "ANSIBLE_TRANSPORT", "str", "ssh"),
     Setting("ssh_connection", "ssh_args", "ANSIBLE_SSH_ARGS", "str"),
     Setting("ssh_connection", "ssh_common_args", "ANSIBLE_SSH_COMMON_ARGS", "str"),
@@ -186,15 +189,8 @@ def check_supported(cfg: AnsibleConfig | None = None) -> None:
     if gathering not in GATHERING:
         raise InputError(f"gathering = {gathering} is not supported by hostprep ({', '.join(GATHERING)} are)",
                          file=cfg.origin("gathering"))
-    if gathering == "smart" and caching != "memory":
-        # smart skips gathering for hosts whose facts are cached; hostprep gathers a host once per run
-        # (which is smart with the memory cache) but does not use facts cached by an earlier run
-        raise InputError(f"gathering = smart with fact_caching = {caching} is not supported by hostprep "
-                         "(smart with the memory cache is: a host's facts are gathered once per run)",
-                         file=cfg.origin("gathering"))
     if caching not in FACT_CACHING:
-        raise InputError(f"fact_caching = {caching} is not supported by hostprep (memory and jsonfile are: facts are "
-                         "gathered as `gathering` says, hostprep's own cache only speeds up probing)",
+        raise InputError(f"fact_caching = {caching} is not supported by hostprep ({', '.join(FACT_CACHING)} are)",
                          file=cfg.origin("fact_caching"))
     transport = str(cfg.get("transport")).lower()
     if transport not in ("ssh", "smart", "paramiko", "local"):

@@ -19,6 +19,7 @@ from hostprep.executor.free import FreeStrategy
 from hostprep.executor.iterator import PlayIterator
 from hostprep.executor.linear import LinearStrategy
 from hostprep.executor.lookahead import Lookahead
+from hostprep.executor.results import load_cached_facts
 from hostprep.executor.state import HostState, HostVars, RunOptions, TaskStatus
 from hostprep.executor.strategy import PlayRun, Strategy
 from hostprep.executor.variables import PlayVars
@@ -192,7 +193,10 @@ class PlaybookRunner:
     def state_for(self, name: str) -> HostState:
         with self._states_lock:
             if name not in self.states:
-                self.states[name] = HostState(name, self.inventory.host_vars(name, self.playbook.basedir))
+                state = HostState(name, self.inventory.host_vars(name, self.playbook.basedir))
+                if self.options.fact_cache is not None:
+                    load_cached_facts(state, self.options.fact_cache)
+                self.states[name] = state
             return self.states[name]
 
     def run(self) -> dict[str, HostStats]:

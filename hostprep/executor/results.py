@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hostprep.executor.jsonfile_cache import cached_entry, split_entry
 from hostprep.executor.state import HostState
 from hostprep.playbook.model import Task
 from hostprep.templating.templar import is_template
@@ -56,10 +57,34 @@ def apply_facts(host: HostState, result: Mapping[str, Any]) -> None:
         host.include_vars.update(facts)
     elif result.get("_hostprep_set_fact"):
         host.set_facts.update(facts)
+        if result.get("_hostprep_cacheable"):  # kept in a persistent fact cache (jsonfile), as Ansible does
+            host.cacheable.update(str(k) for k in facts)
     else:
         host.facts.update(facts)
-        if not result.get("_hostprep_gathered"):
+        if result.get("_hostprep_gathered"):
+            host.gathered = True
+        else:
             host.module_facts.update(plain)
+
+
+def load_cached_facts(host: HostState, cache: Any) -> None:
+    """A host's facts from a persistent fact cache (ansible.cfg's fact_caching = jsonfile), as a run starts."""
+    entry = cache.get(host.name)
+    if entry is None:
+        return
+    facts, plain, gathered = split_entry(entry)
+    host.facts.update(facts)
+    host.module_facts.update(plain)
+    host.cache_gathered = gathered
+
+
+def save_cached_facts(host: HostState, cache: Any) -> None:
+    """Write the host's facts (with cacheable set_facts) to the persistent fact cache."""
+    if not host.facts and not host.cacheable:
+        return
+    cacheable = {k: host.set_facts[k] for k in host.cacheable if k in host.set_facts}
+    cache.set(host.name, cached_entry(host.facts, host.module_facts, cacheable,
+                                      host.gathered or host.cache_gathered))
 
 
 def registered(result: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,8 @@ class RunOptions:
     step: Any = None  # --step: called with a task's title before it runs; False skips the task
     strategy: str | None = None  # the default strategy of plays that name none (None: $ANSIBLE_STRATEGY or linear)
     strategy_origin: str = ""  # where `strategy` was set (ansible.cfg's file and key, or $ANSIBLE_STRATEGY)
+    gathering: str = "implicit"  # ansible.cfg's gathering (smart: hosts whose facts are cached are not gathered)
+    fact_cache: Any = None  # ansible.cfg's fact_caching = jsonfile (jsonfile_cache.JsonFileCache), None: memory
 
 
 @dataclass
@@ -82,6 +84,9 @@ class HostState:
     transport_keywords: tuple[tuple[str, Any], ...] = ()  # remote_user/connection it was opened with
     lock: threading.Lock = field(default_factory=threading.Lock)
     module_facts: set[str] = field(default_factory=set)  # fact names set by modules (see fact_vars)
+    gathered: bool = False  # facts gathered in this run
+    cache_gathered: bool = False  # a persistent fact cache says this host's facts were gathered (gathering = smart)
+    cacheable: set[str] = field(default_factory=set)  # set_fact names with cacheable: true (kept in a fact cache)
     last_facts: Any = UNREAD  # last run's facts from the fact cache, read once (PlayRunner.last_facts)
     current_task: Any = None  # the task being run (where the fast path's lookahead starts)
     current_title: str | None = None  # that task's name as shown (rendered: "{{ item }}" names resolved)

@@ -25,7 +25,7 @@ from hostprep.executor.lookahead import Lookahead
 from hostprep.executor.prepare import TaskPrep, loop_vars, play_become
 from hostprep.executor.probebatch import ProbeRequest
 from hostprep.executor.prober import ProbingTransport
-from hostprep.executor.results import TaskOutcome, apply_result
+from hostprep.executor.results import TaskOutcome, apply_result, save_cached_facts
 from hostprep.executor.scope import Scope, tags_selected
 from hostprep.executor.state import HostState, TaskStatus
 from hostprep.executor.taskrun import RunServices, TaskRunner
@@ -167,7 +167,9 @@ class Strategy:
 
     # -- facts ----------------------------------------------------------------------------
     def gather(self, host: HostState) -> None:
-        if host.facts:
+        if host.gathered:  # once per run (Ansible's smart gathering with its memory cache)
+            return
+        if self.options.gathering == "smart" and host.cache_gathered:  # facts from the persistent fact cache
             return
         try:
             become = play_become(self.run.play_vars, host)
@@ -192,8 +194,18 @@ class Strategy:
             self.emit(TaskEvent(host.name, GATHERING, "failed", {"msg": str(exc)}))
             return
         host.facts.update(facts)
+        host.gathered = True
+        if self.options.fact_cache is not None:
+            self.save_cache(host)
         host.stats.ok += 1
         self.emit(TaskEvent(host.name, GATHERING, "ok", {"changed": False}))
+
+    def save_cache(self, host: HostState) -> None:
+        """The host's facts into ansible.cfg's persistent fact cache (one that cannot be written: a warning)."""
+        try:
+            save_cached_facts(host, self.options.fact_cache)
+        except OSError as exc:
+            self.run.output.warn(f"fact cache: {exc}")
 
     def _gather_with_lookahead(self, host: HostState, transport: Any, become: BecomeSpec) -> dict[str, Any] | None:
         """Facts and the whole play's probes in one round trip, guessing with last run's facts.
@@ -220,6 +232,8 @@ class Strategy:
     def host_done(self, host: HostState, started: float) -> None:
         """A host's play is over: its time, round trips, and (first run) its place in the fact cache."""
         host.stats.seconds += time.monotonic() - started
+        if self.options.fact_cache is not None:
+            self.save_cache(host)
         connections = self.run.connections
         if not self.options.no_fast_path and host.transport is not None and not host.facts \
                 and connections.last_facts(host) is None:

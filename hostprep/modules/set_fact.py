@@ -29,4 +29,5 @@ class SetFact(Module):
 
     def run(self, args: dict[str, Any], ctx: TaskContext, probe: Any = None) -> dict[str, Any]:
         facts = {k: v for k, v in args.items() if k != "cacheable"}
-        return {"changed": False, "ansible_facts": facts, "_hostprep_set_fact": True}
+        return {"changed": False, "ansible_facts": facts, "_hostprep_set_fact": True,
+                "_hostprep_cacheable": bool(args.get("cacheable"))}
