@@ -125,6 +125,8 @@ def _parser():
     bld.add_argument("--build-arg", action="append", default=[], help="NAME=VALUE for an ARG")
     bld.add_argument("--target", help="build up to this stage")
     bld.add_argument("--no-cache", action="store_true", help="run every step again")
+    bld.add_argument("--network", choices=("none", "host"), default="none",
+                     help="the network of RUN steps without --network (host: e.g. to install packages)")
     bld.add_argument("--timestamp", type=int, help="seconds since the epoch for every file and history time "
                      "(reproducible images, as buildah's --timestamp)")
     bld.add_argument("context")
