@@ -34,7 +34,8 @@ def build(opts, store, root):
     try:
         b = builder.Builder(store, root, opts.context, dockerfile_path=opts.file,
                             build_args=builder.parse_build_args(opts.build_arg), target=opts.target,
-                            no_cache=opts.no_cache, timestamp=opts.timestamp)
+                            no_cache=opts.no_cache, timestamp=opts.timestamp,
+                            network=getattr(opts, "network", None) or "none")
         b.build(opts.tag)
     except builder.BuildError as exc:
         print("hostprep-runtime: build failed: {}".format(exc), file=sys.stderr)

@@ -67,7 +67,7 @@ class Stage:
 
 class Builder:
     def __init__(self, store, root, context, dockerfile_path=None, build_args=None, target=None, no_cache=False,
-                 out=None, timestamp=None):
+                 out=None, timestamp=None, network="none"):
         self.store = store
         self.root = root
         self.context = os.path.realpath(context)
@@ -78,6 +78,9 @@ class Builder:
         self.used_args = set()
         self.target = target
         self.no_cache = no_cache
+        # `build --network`: what a RUN without --network gets (Docker's default bridge is not offered: "none"
+        # unless "host" is asked for, e.g. for a RUN that installs packages from a repository)
+        self.network = network
         # buildah's --timestamp (BuildKit: SOURCE_DATE_EPOCH): every file time in the layers and every history
         # time is this, so the same inputs give the same image ID even with --no-cache
         self.timestamp = timestamp
@@ -485,9 +488,9 @@ class Builder:
 
     # -- RUN ----------------------------------------------------------------------------------------------------
     def _do_run(self, ins, stage):
-        network = ins.flags.get("network", "none")
+        network = ins.flags.get("network", "default")
         if network == "default":
-            network = "none"
+            network = self.network
         if network not in ("none", "host"):
             self.fail(ins, "RUN --network={} is not supported (none, host)".format(network))
         argv = self._command(ins, stage)
@@ -558,7 +561,9 @@ class Builder:
     def _view(self, stage_or_layers):
         """A read-only directory showing a stage's (or a layer list's) files: an overlay of its layers."""
         layers = stage_or_layers.layers if isinstance(stage_or_layers, Stage) else stage_or_layers
-        dirs = [self.store.unpacked(layer["digest"]) for layer in layers]
+        from hostprep.runtime.store import distinct_layers
+
+        dirs = distinct_layers([self.store.unpacked(layer["digest"]) for layer in layers])
         key = sha256("\0".join(dirs).encode()).hexdigest()[:16]
         target = os.path.join(self.work, "view-" + key)
         if os.path.isdir(target):

@@ -36,8 +36,9 @@ def run_step(builder, stage, argv, args_env, network):
     from hostprep.runtime import spec as specconv
     from hostprep.runtime.cgroups import Cgroup
     from hostprep.runtime.runoptions import RunOptions
+    from hostprep.runtime.store import distinct_layers
 
-    dirs = [builder.store.unpacked(layer["digest"]) for layer in stage.layers]
+    dirs = distinct_layers([builder.store.unpacked(layer["digest"]) for layer in stage.layers])
     if not dirs:  # FROM scratch: overlayfs needs one lower directory
         empty = os.path.join(builder.work, "empty")
         os.makedirs(empty, exist_ok=True)

@@ -21,7 +21,7 @@ import os
 import platform
 import time
 
-from hostprep.runtime import auth
+from hostprep.runtime import auth, tarsafe
 from hostprep.runtime.store import ImageError, check_digest
 
 # OpenSSL's sha256 (hashlib): several times faster on large blobs than the builtin module the run path uses
@@ -181,17 +181,23 @@ class Client:
         media = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
         return data, media
 
-    def fetch_blob(self, repo, digest, dest_dir):
-        """The blob streamed into a temporary file in dest_dir and checked; returns its path (caller moves it)."""
+    def fetch_blob(self, repo, digest, dest_dir, partial=None):
+        """The blob streamed into a temporary file in dest_dir and checked; returns its path (caller moves it).
+        partial: (path, sha256 so far, size) of a download cut short, continued from there."""
         import tempfile
 
         hexd = check_digest(digest)
-        fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".pull-")
-        h = sha256()
-        size = 0
+        if partial:
+            tmp, h, size = partial
+            out = open(tmp, "ab")  # noqa: SIM115 - closed in the with below
+        else:
+            fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".pull-")
+            out = os.fdopen(fd, "wb")
+            h = sha256()
+            size = 0
         attempt = 0
         try:
-            with os.fdopen(fd, "wb") as out:
+            with out:
                 while True:
                     headers = {"Range": "bytes={}-".format(size)} if size else {}
                     resp = self.request("GET", "/v2/{}/blobs/{}".format(repo, digest), scope=_scope(repo, "pull"),
@@ -223,6 +229,37 @@ class Client:
             os.unlink(tmp)
             raise
         return tmp
+
+    def fetch_layer(self, repo, digest, store):
+        """A layer in one pass: each chunk as it arrives is hashed, written to the blob's temporary file and fed
+        to the unpacker, so the layer is never read back. Only when the whole blob has the digest's sha256 are
+        the blob and the unpacked directory moved into place (store.unpack_stream). A transfer cut short goes
+        on from where it stopped (fetch_blob's Range requests), and the layer is then unpacked from its blob."""
+        import tempfile
+
+        hexd = check_digest(digest)
+        fd, tmp = tempfile.mkstemp(dir=store.blobs, prefix=".pull-")
+        tee = _Tee(os.fdopen(fd, "wb"))
+        try:
+            try:
+                tee.resp = self.request("GET", "/v2/{}/blobs/{}".format(repo, digest), scope=_scope(repo, "pull"))
+                store.unpack_stream(digest, tee, lambda: tee.finish(hexd, self, repo, digest, tmp))
+                return
+            except (OSError, http.client.HTTPException, tarsafe.BrokenArchive):
+                tee.out.close()  # cut short (or a stream tarfile could not follow): go on from what arrived
+            finally:
+                tee.out.close()
+            if tee.size:
+                path = self.fetch_blob(repo, digest, store.blobs, partial=(tmp, tee.hash, tee.size))
+            else:
+                os.unlink(tmp)
+                path = self.fetch_blob(repo, digest, store.blobs)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        os.replace(path, os.path.join(store.blobs, hexd))
+        store.unpacked(digest, verify=False)  # hashed as it arrived
 
     def has_blob(self, repo, digest):
         resp = self.request("HEAD", "/v2/{}/blobs/{}".format(repo, digest), scope=_scope(repo, "pull,push"),
@@ -283,6 +320,38 @@ class Client:
         if location.startswith("http://") or location.startswith("https://"):
             return location
         return self.base + location
+
+
+class _Tee:
+    """A response read by the unpacker: every chunk is also hashed and written to the blob file."""
+
+    def __init__(self, out):
+        self.resp = None
+        self.out = out
+        self.hash = sha256()
+        self.size = 0
+        self.name = None
+
+    def read(self, n=-1):
+        chunk = self.resp.read(n if n is not None and n >= 0 else 1 << 20)
+        if chunk:
+            self.hash.update(chunk)
+            self.out.write(chunk)
+            self.size += len(chunk)
+        return chunk
+
+    def finish(self, hexd, client, repo, digest, tmp):
+        """The rest of the blob after the tar's end (padding), then the checks; returns the blob's temp path."""
+        while self.read(1 << 20):
+            pass
+        self.out.close()
+        expected = self.resp.headers.get("Content-Length")
+        if expected is not None and int(expected) != self.size:
+            raise OSError("cut short at {} of {} bytes".format(self.size, expected))
+        if self.hash.hexdigest() != hexd:
+            raise RegistryError("blob {} from {}/{}: its content has sha256 {} (refused)".format(
+                digest, client.host, repo, self.hash.hexdigest()))
+        return tmp
 
 
 def _with_digest(location, digest):
@@ -393,6 +462,7 @@ def pull(store, root, ref, plain_http=False, out=None):
     lock = store.lock()
     try:
         blobs = [manifest["config"]] + list(manifest.get("layers") or [])
+        layer_digests = set(layer["digest"] for layer in manifest.get("layers") or [])
         for blob in blobs:
             d = blob["digest"]
             target = os.path.join(store.blobs, check_digest(d))
@@ -401,6 +471,9 @@ def pull(store, root, ref, plain_http=False, out=None):
             if out:
                 out.write("Copying blob {}\n".format(d[:19]))
                 out.flush()
+            if d in layer_digests:
+                client.fetch_layer(repo, d, store)  # hashed, stored and unpacked in one pass
+                continue
             tmp = client.fetch_blob(repo, d, store.blobs)
             os.replace(tmp, target)
         config = store.read_json(manifest["config"]["digest"])

@@ -322,8 +322,35 @@ class Store:
             pass
         return os.path.join(target, "root")
 
+    def unpack_stream(self, layer_digest, stream, finish):
+        """Unpack a layer from `stream` as it arrives (a pull's single pass), then call finish(), which reads the
+        stream to its end, checks the blob and returns its temporary path; only then are the blob and the
+        unpacked directory moved into place. On any failure neither is left behind."""
+        import shutil
+
+        from hostprep.runtime import tarsafe
+
+        hexd = check_digest(layer_digest)
+        target = os.path.join(self.layers, hexd)
+        work = os.path.join(self.layers, ".pull-" + hexd)
+        for stale in (work, target):
+            if os.path.exists(stale):
+                shutil.rmtree(stale)
+        os.makedirs(work)
+        try:
+            tarsafe.extract_fileobj(stream, os.path.join(work, "root"), whiteouts=True)
+            blob_tmp = finish()
+            os.replace(blob_tmp, os.path.join(self.blobs, hexd))
+            with open(os.path.join(work, ".complete"), "w"):
+                pass
+            os.rename(work, target)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        return os.path.join(target, "root")
+
     def layer_dirs(self, manifest):
-        return [self.unpacked(layer["digest"]) for layer in manifest["layers"]]
+        return distinct_layers([self.unpacked(layer["digest"]) for layer in manifest["layers"]])
 
     # -- writing images ----------------------------------------------------------------------
     def commit(self, ref, layer_files, config=None, diff_ids=None):
@@ -356,6 +383,20 @@ class Store:
             self.unpacked(layer["digest"])
         self.set_ref(ref, m_digest, m_size)
         return m_digest
+
+
+def distinct_layers(dirs):
+    """Layer directories (bottom first) with each one only at its topmost place: an image may hold the same
+    layer twice (a RUN that changes nothing after a COPY gives the COPY's layer again), and overlayfs refuses
+    a lower directory given twice ("conflicting lowerdir path", ELOOP). Dropping the lower copy changes
+    nothing: every path it has, the same layer above has too, with the same content."""
+    seen = set()
+    out = []
+    for d in reversed(dirs):
+        if d not in seen:
+            seen.add(d)
+            out.append(d)
+    return out[::-1]
 
 
 def check_digest(digest):

@@ -108,6 +108,24 @@ def extract(tar_path, dest, whiteouts=False):
         raise
 
 
+def extract_fileobj(fileobj, dest, whiteouts=False):
+    """extract() of a stream (an object with read(n)), read in 1 MiB chunks; the stream is read up to the
+    archive's end marker, not beyond."""
+    os.makedirs(dest, exist_ok=False)
+    root = os.path.realpath(dest)
+    try:
+        try:
+            tar = tarfile.open(fileobj=fileobj, mode="r|*", bufsize=1 << 20)  # noqa: SIM115 - closed below
+        except (EOFError, zlib.error, tarfile.TarError) as exc:
+            raise BrokenArchive("not a readable tar archive: {}".format(exc))
+        with tar:
+            for m in entries(tar):
+                _extract_one(tar, m, root, whiteouts)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+
+
 def _extract_one(tar, m, root, whiteouts):
     check_member(m)
     norm = _norm(m.name)

@@ -100,4 +100,6 @@ def test_the_guides_dockerfile_parses_and_names_its_missing_base(rt) -> None:
     assert [i.cmd for i in instructions] == ["FROM", "RUN", "RUN", "EXPOSE", "VOLUME", "VOLUME", "COPY", "RUN",
                                              "ENTRYPOINT", "CMD"]
     res = rt("build", "-t", "pg", str(EXAMPLE))
-    assert res.returncode == 1 and "Dockerfile:3" in res.stderr and "base image 'centos:7'" in res.stderr
+    line = f"Dockerfile:{instructions[0].line}:"  # the FROM line (its number as the file has it)
+    assert instructions[0].original.strip() == "FROM centos:7"
+    assert res.returncode == 1 and line in res.stderr and "base image 'centos:7'" in res.stderr
