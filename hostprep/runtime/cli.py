@@ -211,11 +211,11 @@ def _parser():
     ex.add_argument("--security-opt", action="append")
     ex.add_argument("name")
     ex.add_argument("cmd", nargs=argparse.REMAINDER)
-    rm = sub.add_parser("rm", help="remove containers")
-    rm.add_argument("-f", "--force", action="store_true")
     from hostprep.runtime import netcli
 
     netcli.add_parsers(sub)
+    rm = sub.add_parser("rm", help="remove containers")
+    rm.add_argument("-f", "--force", action="store_true")
     rm.add_argument("-v", "--volumes", action="store_true", help="also the containers' anonymous volumes")
     rm.add_argument("names", nargs="+")
     system_sub.add_parser("boot", help="start the containers whose restart policy brings them back at boot")
@@ -252,14 +252,13 @@ def _main(opts):
             if opts.cmd and opts.cmd[0] == "--":
                 opts.cmd = opts.cmd[1:]
             return run(opts, root)
-        if opts.command in ("volume", "start", "restart", "wait", "pause", "unpause", "top", "stats", "generate",
-                            "cp", "commit"):
         if opts.command in ("network", "port"):
             from hostprep.runtime import netcli
 
             return netcli.main(opts, root)
-            from hostprep.runtime import lifecyclecli
+        from hostprep.runtime import lifecyclecli
 
+        if opts.command in lifecyclecli.COMMANDS:  # volume, start, ..., cp, commit, save
             return lifecyclecli.main(opts, root)
         if opts.command == "system" and opts.system_command == "boot":
             from hostprep.runtime.lifecycle import boot

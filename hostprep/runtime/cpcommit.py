@@ -289,3 +289,49 @@ def commit(root, ref, image=None, changes=(), message=None, author=None):
     finally:
         os.unlink(tar_path)
     return cfg_digest
+
+
+# -- save ----------------------------------------------------------------------------------------------------------
+def save(root, refs_, output):
+    """Images as one OCI image layout tar (`import` and podman/skopeo read it): oci-layout, index.json naming each
+    image by its reference, and the blobs of their manifests, configs and layers."""
+    from hostprep.runtime.store import MT_MANIFEST, Store, normalize_ref
+
+    store = Store(root)
+    manifests = []
+    blobs = []
+    for ref in refs_:
+        digest = store.lookup(ref)
+        manifest = store.read_json(digest)
+        size = os.path.getsize(store.blob_path(digest, verify=False))
+        name = normalize_ref(ref) if not ref.startswith("sha256:") else None
+        entry = {"mediaType": MT_MANIFEST, "digest": digest, "size": size}
+        if name:
+            entry["annotations"] = {"org.opencontainers.image.ref.name": name}
+        manifests.append(entry)
+        for d in [digest, manifest["config"]["digest"]] + [layer["digest"] for layer in manifest["layers"]]:
+            if d not in blobs:
+                blobs.append(d)
+    tmp = output + ".tmp-" + os.urandom(4).hex()
+    try:
+        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+            _add_bytes(tar, "oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode())
+            _add_bytes(tar, "index.json", json.dumps({"schemaVersion": 2, "manifests": manifests},
+                                                     sort_keys=True).encode())
+            for d in blobs:
+                tar.add(store.blob_path(d, verify=False), arcname="blobs/sha256/" + d.split(":", 1)[1])
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _add_bytes(tar, name, data):
+    import io
+
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    info.mtime = int(time.time())
+    tar.addfile(info, io.BytesIO(data))

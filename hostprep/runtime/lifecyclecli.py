@@ -7,7 +7,8 @@
 import json
 import sys
 
-COMMANDS = ("volume", "start", "restart", "wait", "pause", "unpause", "top", "stats", "generate", "cp", "commit")
+COMMANDS = ("volume", "start", "restart", "wait", "pause", "unpause", "top", "stats", "generate", "cp", "commit",
+            "save")
 
 
 def add_run_options(run):
@@ -76,6 +77,9 @@ def add_parsers(sub):
     cm.add_argument("-a", "--author")
     cm.add_argument("container")
     cm.add_argument("image", nargs="?")
+    sv = sub.add_parser("save", help="write images to an OCI image layout tar (import reads it)")
+    sv.add_argument("-o", "--output", required=True)
+    sv.add_argument("images", nargs="+")
 
 
 def add_log_options(lg):
@@ -115,6 +119,10 @@ def main(opts, root):
         from hostprep.runtime import cpcommit
 
         cpcommit.cp(root, opts.source, opts.destination, archive=opts.archive)
+    elif opts.command == "save":
+        from hostprep.runtime import cpcommit
+
+        cpcommit.save(root, opts.images, opts.output)
     elif opts.command == "commit":
         from hostprep.runtime import cpcommit
 

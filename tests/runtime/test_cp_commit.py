@@ -52,6 +52,11 @@ def test_cp_both_ways_running_and_stopped(rt, tmp_path: Path) -> None:
         == "yes\nlink\n"
     cfg = json.loads(rt("image", "inspect", "committed:1").stdout)
     assert "committed" in json.dumps(cfg)
+    # save: an OCI layout tar that import reads back
+    tar = tmp_path / "committed.tar"
+    assert rt("save", "-o", str(tar), "committed:1").returncode == 0
+    assert rt("import", str(tar), "reimported:1").returncode == 0
+    assert rt("run", "--rm", "reimported:1").stdout == "made\nfrom host\n"
     assert rt("rm", "-f", "cp1").returncode == 0
-    assert rt("rmi", "committed:1").returncode == 0
+    assert rt("rmi", "committed:1", "reimported:1").returncode == 0
     assert rt("volume", "rm", "cpvol").returncode == 0
