@@ -88,7 +88,8 @@ class RuntimeContainerModule(Module):
         "health_cmd": Arg("str", doc="A shell command run in the container to tell its health (--health-cmd)."),
         "log_opt": Arg("list", elements="str", default=[], doc="max-size=SIZE, max-file=N (--log-opt)."),
         "read_only": Arg("bool", default=False, doc="Mount the container's root read-only."),
-        "network": Arg("str", default="none", choices=("none", "host")),
+        "network": Arg("str", default="none", doc="none, host, bridge, or a network made with `network create`; "
+                       "ports alone put the container on the default bridge."),
         "init": Arg("bool", default=False, doc="Run a tiny init as PID 1 that reaps zombies."),
         "stop_timeout": Arg("int", default=10, doc="Seconds between SIGTERM and SIGKILL when stopping."),
         "executable": Arg("path", default=DEFAULT_EXECUTABLE, doc="The hostprep-runtime on the host."),
