@@ -9,8 +9,9 @@ import shlex
 import urllib.request
 from typing import Any
 
+from hostprep.modules._files import PATH_INFO, path_info_after, with_path_info
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext, Upload
-from hostprep.modules.shellutil import q, sections
+from hostprep.modules.shellutil import q, sections, stat_snippet
 
 KEY_TYPES = ("sk-ecdsa-sha2-nistp256@openssh.com", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
              "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com", "ssh-ed25519", "ssh-dss", "ssh-rsa")
@@ -110,6 +111,13 @@ echo '@@hostprep:user@@'; echo "uid=$uid"; echo "gid=$gid"; echo "group=${gname:
 echo '@@hostprep:content@@'; [ -f "$f" ] && base64 < "$f"; true"""
 
 
+def _probe_with_stat(args: dict[str, Any], text: str) -> str:
+    """With `path` the result carries the file's path info (Ansible adds it for a result's `path`): its stat."""
+    if not args.get("path"):
+        return text
+    return f"{text}\necho '@@hostprep:{PATH_INFO}@@'\n{stat_snippet(args['path'], False)}"
+
+
 class AuthorizedKeyModule(Module):
     name = "authorized_key"
     collection = "ansible.posix"
@@ -132,8 +140,9 @@ class AuthorizedKeyModule(Module):
     }
 
     def probe(self, args: dict[str, Any]) -> str | None:
-        return (PROBE.replace("{user}", q(args["user"])).replace("{path}", q(args.get("path") or ""))
+        text = (PROBE.replace("{user}", q(args["user"])).replace("{path}", q(args.get("path") or ""))
                 .replace("{follow}", "yes" if args["follow"] else "no").replace("{{", "{").replace("}}", "}"))
+        return _probe_with_stat(args, text)
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
         sec = sections(probe.stdout if probe else "")
@@ -163,6 +172,8 @@ class AuthorizedKeyModule(Module):
             return Plan(failed=True, msg=str(exc))
         result["keyfile"] = keyfile
         if not write:
+            if args.get("path"):
+                result.update(path_info_after([probe]) or {"state": "absent"})
             return Plan(False, result=result)
         uid, gid = info.get("uid", ""), info.get("gid", "")
         steps: list[Any] = []
@@ -174,7 +185,13 @@ class AuthorizedKeyModule(Module):
             steps.append(Command(f"mkdir -p {q(sshdir)}"))
         steps.append(Upload(after.encode(), keyfile, mode="0600", owner=args["user"], group=info.get("group") or gid))
         diff = {"before_header": keyfile, "after_header": keyfile, "before": existing, "after": after}
+        if args.get("path"):
+            steps = with_path_info(steps, keyfile)
+            if ctx.check_mode:
+                result.update(path_info_after([probe]) or {"state": "absent"})
         return Plan(True, steps, diff=diff, result=result)
 
     def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
-        return dict(plan.result)
+        result = dict(plan.result)
+        result.update(path_info_after(outputs) or {})
+        return result

@@ -6,14 +6,24 @@ import re
 from typing import Any
 
 from hostprep.errors import ModuleArgError
-from hostprep.modules._textfile import TEXT_ARGS, TextFileModule
-from hostprep.modules.base import Arg
+from hostprep.modules._files import path_info, path_info_after, with_path_info
+from hostprep.modules._textfile import TEXT_ARGS, Edit, TextFileModule
+from hostprep.modules.base import Arg, Plan, TaskContext
 
 _OPT = re.compile(r"^\s*([^=:\s#;\[][^=:]*?)\s*(?:[=:]\s*(.*?))?\s*$")
 
 
 def edit_ini(text: str, *, section: str | None, option: str | None, value: str | None, state: str,
              no_extra_spaces: bool, allow_no_value: bool, exclusive: bool = True) -> tuple[str, str]:
+    new, msg = _edit_ini(text, section=section, option=option, value=value, state=state,
+                         no_extra_spaces=no_extra_spaces, allow_no_value=allow_no_value, exclusive=exclusive)
+    if state == "present" and section and not any(x.strip() == f"[{section}]" for x in text.splitlines()):
+        msg = "section and option added" if option is not None else "only section added"
+    return new, msg or "OK"  # community.general's ini_file says OK when nothing changes
+
+
+def _edit_ini(text: str, *, section: str | None, option: str | None, value: str | None, state: str,
+              no_extra_spaces: bool, allow_no_value: bool, exclusive: bool = True) -> tuple[str, str]:
     lines = text.splitlines()
     sep = "=" if no_extra_spaces else " = "
     start = 0
@@ -22,7 +32,7 @@ def edit_ini(text: str, *, section: str | None, option: str | None, value: str |
         if header is None:
             if state == "absent":
                 return text, ""
-            if lines and lines[-1].strip():
+            if not lines or lines[-1].strip():  # (an empty file too: community.general's starts with a blank line)
                 lines.append("")
             lines.append(f"[{section}]")
             header = len(lines) - 1
@@ -90,3 +100,25 @@ class IniFileModule(TextFileModule):
         return edit_ini(text, section=args.get("section"), option=args.get("option"), value=args.get("value"),
                         state=args["state"], no_extra_spaces=args["no_extra_spaces"],
                         allow_no_value=args["allow_no_value"], exclusive=args["exclusive"])
+
+    def shape(self, args: dict[str, Any], plan: Plan, ctx: TaskContext, edit: Edit) -> Plan:
+        """community.general's keys: msg, path, diff always (a dict: the content, before/after text only under
+        --diff), backup_file, and the path's owner/group/mode/size/state (after the change)."""
+        diff = {"before": edit.before if ctx.diff else "", "after": edit.after if ctx.diff else "",
+                "before_header": f"{edit.path} (content)", "after_header": f"{edit.path} (content)"}
+        result: dict[str, Any] = {"msg": plan.result.get("msg") or "OK", "path": edit.path, "diff": diff}
+        if "backup" in plan.result:
+            result["backup_file"] = plan.result["backup"]
+        if plan.steps:
+            plan.steps = with_path_info(plan.steps, edit.path)
+        else:
+            result.update(path_info(edit.cur) if edit.exists else {"state": "absent"})
+        if ctx.check_mode and plan.steps:  # nothing written: the path as it is
+            result.update(path_info(edit.cur) if edit.exists else {"state": "absent"})
+        plan.result, plan.diff = result, diff
+        return plan
+
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        result = dict(plan.result)
+        result.update(path_info_after(outputs) or {})
+        return result

@@ -78,6 +78,7 @@ class MountModule(Module):
            "absent_from_fstab, remounted, ephemeral (mounted without fstab).")
     examples = ("- ansible.posix.mount:\n    path: /data\n    src: UUID=1b2c...\n    fstype: xfs\n"
                 "    opts: noatime\n    state: mounted\n")
+    gives_diff = False  # ansible.posix's module has no diff support: --diff shows and registers none
     args = {
         "path": Arg("path", required=True, aliases=("name",), doc="The mount point."),
         "src": Arg("path", doc="Device, UUID=/LABEL=, or a remote path (needed for mounted/present/ephemeral)."),
@@ -131,7 +132,8 @@ class MountModule(Module):
         mounted = bool(mounted_line)
         mount_src = mounted_line.split(" ")[0] if mounted else ""
         tflag = f" -T {q(fstab)}" if fstab != "/etc/fstab" else ""
-        result = {**want, "backup_file": ""}
+        # ansible.posix's result: the mount's fields, src and fstype only when given
+        result = {**{k: v for k, v in want.items() if not (k in ("src", "fstype") and v is None)}, "backup_file": ""}
         steps: list[Any] = []
         new, changed = old, False
         if state in ("absent", "absent_from_fstab", "present", "mounted"):

@@ -13,6 +13,7 @@ class SysctlModule(Module):
     name = "sysctl"
     doc = "Set a sysctl value in sysctl_file (default /etc/sysctl.conf) and apply it with sysctl -w."
     examples = "- sysctl:\n    name: net.ipv4.ip_forward\n    value: '1'\n    sysctl_set: true\n"
+    gives_diff = False  # ansible.posix's module has no diff support: --diff shows and registers none
     args = {
         "name": Arg("str", required=True, aliases=("key",)),
         "value": Arg("str", aliases=("val",)),
@@ -54,5 +55,9 @@ class SysctlModule(Module):
         if args["state"] == "present" and (args["sysctl_set"] or (args["reload"] and steps)) \
                 and live != " ".join(str(value).split()):
             steps.append(Command(f"sysctl{ign} -w {q(name)}={q(str(value))}"))
-        return Plan(bool(steps), steps, result={"name": name, "value": value},
+        # ansible.posix's sysctl result is `changed` alone (no rc/stdout either)
+        return Plan(bool(steps), steps, result={},
                     diff={"before": f"{name}={live}\n", "after": f"{name}={value}\n"} if steps else None)
+
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        return dict(plan.result)

@@ -118,18 +118,33 @@ def parse_response(stdout: str, args: dict[str, Any]) -> dict[str, Any]:
     status, url = int(meta[0]), meta[1]
     redirects = int(meta[2]) if len(meta) > 2 and meta[2].isdigit() else 0
     headers: dict[str, str] = {}
+    cookies: dict[str, str] = {}
+    reason = ""
     blocks = [b for b in (sec.get("headers") or "").replace("\r", "").split("\n\n") if b.strip()]
-    for line in (blocks[-1].splitlines()[1:] if blocks else []):  # the last response's headers
+    if blocks:  # the last response's status line and headers
+        reason = blocks[-1].splitlines()[0].split(" ", 2)[2:] or [""]
+        reason = reason[0].strip()
+    for line in (blocks[-1].splitlines()[1:] if blocks else []):
         if ":" in line:
             key, value = line.split(":", 1)
             headers[key.strip().lower().replace("-", "_")] = value.strip()
+            if key.strip().lower() == "set-cookie" and "=" in value:
+                name, _, rest = value.strip().partition("=")
+                cookies[name] = rest.split(";", 1)[0]
     body = base64.b64decode((sec.get("body") or "").strip() or b"")
+    text = body.decode("utf-8", errors="replace")
     result.update(headers)
-    result.update(status=status, url=url, redirected=redirects > 0, msg=f"OK ({len(body)} bytes)",
-                  elapsed=0)
+    result.update(status=status, url=url, redirected=redirects > 0, elapsed=0)
+    if status >= 400:
+        # Ansible (urllib) takes an answer of 400 or more as an HTTPError: its msg, the error body as `body`
+        # (dropped when the status fails the task), no cookies
+        result["msg"] = f"HTTP Error {status}: {reason}"
+        result["body"] = text
+    else:
+        result.update(msg=f"OK ({headers.get('content_length', 'unknown')} bytes)", cookies=cookies,
+                      cookies_string="; ".join(f"{k}={v}" for k, v in cookies.items()))
     if "content_length" in headers:
         result["content_length"] = headers["content_length"]
-    text = body.decode("utf-8", errors="replace")
     if "json" in headers.get("content_type", ""):
         try:
             result["json"] = json.loads(text)
@@ -138,6 +153,6 @@ def parse_response(stdout: str, args: dict[str, Any]) -> dict[str, Any]:
     if args["return_content"]:
         result["content"] = text
     if status not in args["status_code"]:
-        result.update(failed=True, msg=f"Status code was {status} and not {args['status_code']}: "
-                                       f"HTTP Error {status}")
+        result.pop("body", None)
+        result.update(failed=True, msg=f"Status code was {status} and not {args['status_code']}: {result['msg']}")
     return result

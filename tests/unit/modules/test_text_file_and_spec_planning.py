@@ -59,14 +59,14 @@ def test_blockinfile_rules() -> None:
 def test_ini_rules() -> None:
     kw = dict(no_extra_spaces=False, allow_no_value=False)
     out, msg = edit_ini("", section="s", option="k", value="1", state="present", **kw)
-    assert (out, msg) == ("[s]\nk = 1\n", "option added")
+    assert (out, msg) == ("\n[s]\nk = 1\n", "section and option added")  # as community.general's ini_file
     assert edit_ini(out, section="s", option="k", value="1", state="present", **kw) == (out, "OK")
     out2, _ = edit_ini(out, section="s", option="k", value="2", state="present", **kw)
-    assert out2 == "[s]\nk = 2\n"
+    assert out2 == "\n[s]\nk = 2\n"
     out3, _ = edit_ini(out2, section="t", option="j", value="x", state="present", no_extra_spaces=True,
                        allow_no_value=False)
-    assert out3 == "[s]\nk = 2\n\n[t]\nj=x\n"
-    assert edit_ini(out3, section="s", option="k", value=None, state="absent", **kw)[0] == "[s]\n\n[t]\nj=x\n"
+    assert out3 == "\n[s]\nk = 2\n\n[t]\nj=x\n"
+    assert edit_ini(out3, section="s", option="k", value=None, state="absent", **kw)[0] == "\n[s]\n\n[t]\nj=x\n"
 
 
 @pytest.mark.parametrize("spec,current,is_dir,expected", [
