@@ -76,6 +76,7 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
     from hostprep.executor.state import RunOptions
     from hostprep.inventory import load_inventory
     from hostprep.output.choose import make_output, play_targets  # rich only if the live display is chosen
+    from hostprep.output.human import banner
     from hostprep.playbook.loader import load_playbook, parse_extra_vars
     from hostprep.transport.connect import check_host
 
@@ -129,6 +130,9 @@ def run_apply(playbook: Path, inventories: tuple[str, ...], limit: str | None, t
         check_host(name, inv.host_vars(name), connection)  # bad connection variables: refused before any contact
     output = make_output(progress, as_json=as_json, verbosity=verbose, diff=diff, targets=targets)
     runner = PlaybookRunner(book, inv, options, output)
+    if verbose >= 2 and hasattr(output, "verbose"):  # as ansible-playbook -vv starts
+        output.verbose(banner(f"PLAYBOOK: {playbook.name}"))
+        output.verbose(f"{len(book.plays)} plays in {playbook}")
     if hasattr(output, "attach"):
         output.attach(runner)
     try:

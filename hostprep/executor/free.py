@@ -14,7 +14,7 @@ from typing import Any
 
 from hostprep.executor.iterator import FLUSH, GATHER, INCLUDE, Step
 from hostprep.executor.state import HostState
-from hostprep.executor.strategy import GATHERING, Strategy
+from hostprep.executor.strategy import GATHERING, Strategy, written_at
 from hostprep.playbook.model import Task
 
 
@@ -51,7 +51,7 @@ class FreeStrategy(Strategy):
 
     def _step(self, host: HostState, step: Step, batch: list[HostState]) -> Any:
         if step.kind == GATHER:
-            self.run.output.header(GATHERING)
+            self.run.output.header(GATHERING, path=written_at(self.play))
             self.gather(host)
             return None
         if step.kind == FLUSH:

@@ -18,7 +18,7 @@ from typing import Any
 from hostprep.executor.iterator import FLUSH, GATHER, INCLUDE, HostCursor, Step
 from hostprep.executor.scope import Scope
 from hostprep.executor.state import HostState
-from hostprep.executor.strategy import GATHERING, Strategy
+from hostprep.executor.strategy import GATHERING, Strategy, written_at
 from hostprep.playbook.model import Task
 
 
@@ -80,7 +80,7 @@ class LinearStrategy(Strategy):
         step = group[0][1]
         hosts = [h for h, _ in group]
         if step.kind == GATHER:
-            self.run.output.header(GATHERING)
+            self.run.output.header(GATHERING, path=written_at(self.play))
             self.run.status.start(GATHERING, len(hosts))
             self._each(hosts, lambda h: self.guarded(h, None, lambda: self.gather(h)))
             return {}
@@ -97,7 +97,7 @@ class LinearStrategy(Strategy):
             assert task is not None
             if step.kind == INCLUDE:
                 title = self._title(same[0][0], task, same[0][1].scope)
-                self.run.output.header(title)
+                self.run.output.header(title, path=written_at(task))
                 for host, each in same:
                     replies[host.name] = self.guarded(host, task,
                                                       lambda h=host, s=each: self.expand(h, s.task, s.scope))
@@ -118,7 +118,7 @@ class LinearStrategy(Strategy):
         title = self._title(first, task, step.scope)
         if self.options.step is not None and not self.options.step(title):  # --step: the user said no
             return
-        self.run.output.header(title)
+        self.run.output.header(title, path=written_at(task))
         self.run.status.start(title, len(group))
         if self.guarded(first, task, lambda: self.run_once_wanted(first, task, step.scope)):
             self.run.status.start(title, 1)
@@ -149,5 +149,5 @@ class LinearStrategy(Strategy):
 
     def handler_started(self, handler: Task, scope: Scope, hosts: list[HostState]) -> None:
         title = self._title(hosts[0], handler, scope)
-        self.run.output.header(title, handler=True)
+        self.run.output.header(title, handler=True, path=written_at(handler))
         self.run.status.start(title, len(hosts), handler=True)

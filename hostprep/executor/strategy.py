@@ -9,6 +9,7 @@ strategy owns the results: the task runner never changes host state or stats its
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 import traceback
@@ -39,6 +40,12 @@ from hostprep.transport.base import BecomeSpec
 from hostprep.values import to_bool
 
 GATHERING = "Gathering Facts"
+
+
+def written_at(item: Any) -> str | None:
+    """Where a task or play is written, as Ansible's -vv `task path:` shows it (absolute FILE:LINE)."""
+    file = getattr(item, "file", None)
+    return f"{os.path.abspath(file)}:{getattr(item, 'start_line', None) or item.line}" if file else None
 
 
 @dataclass
@@ -329,11 +336,12 @@ class Strategy:
         # as Ansible's linear strategy: a TASK [meta] header for every host it runs for; a false `when`
         # shows `skipping: [host]` under it (not counted as skipped)
         title = prep.title(prep.templar())
-        self.run.output.header(title)
+        self.run.output.header(title, path=written_at(task))
         if task.kw("when") is not None and not prep.conditions_hold(prep.templar(), [task.kw("when")]):
             self.run.output.event(TaskEvent(host.name, title, "skipped", {"changed": False, "skipped": True}))
             return False
         if action == "flush_handlers":
+            self.run.output.verbose(f"META: triggered running handlers for {host.name}")
             return True
         if action == "end_host":
             host.ended = True

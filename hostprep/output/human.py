@@ -98,16 +98,25 @@ class HumanOutput:
             self._echo("\n" + banner(f"PLAY [{name}]"))
             self._last_header = None
 
-    def header(self, title: str, handler: bool = False) -> None:
+    def header(self, title: str, handler: bool = False, path: str | None = None) -> None:
         """A task (or handler) starts: its header, once (the linear strategy calls this before any result).
 
-        Every task gets its own header, as in Ansible, even when the one before it has the same name."""
+        Every task gets its own header, as in Ansible, even when the one before it has the same name.
+        With -vv the header is followed by where the task is written (`task path: FILE:LINE`), as Ansible's."""
         with self._lock:
             self._last_header = None
             if handler:
                 self._handler_header(title)
             else:
                 self._header(title)
+            if path and self.verbosity >= 2:
+                self._echo(f"task path: {path}")
+
+    def verbose(self, text: str, level: int = 2) -> None:
+        """A line Ansible prints only from this verbosity on (-vv: PLAYBOOK banner, META lines)."""
+        if self.verbosity >= level:
+            with self._lock:
+                self._echo(text)
 
     def _header(self, title: str) -> None:
         if title != self._last_header:

@@ -25,8 +25,11 @@ class JsonOutput:
     def play(self, name: str) -> None:
         self._emit({"event": "play", "name": name})
 
-    def header(self, title: str, handler: bool = False) -> None:
+    def header(self, title: str, handler: bool = False, path: str | None = None) -> None:
         pass
+
+    def verbose(self, text: str, level: int = 2) -> None:
+        """Verbose notes are for people; the JSON lines carry the results."""
 
     def warn(self, text: str) -> None:
         self._emit({"event": "warning", "msg": text})

@@ -199,9 +199,13 @@ class ProgressOutput:
         self._start()
         self._print(banner(f"PLAY [{name}]"), "bold")
 
-    def header(self, title: str, handler: bool = False) -> None:
+    def header(self, title: str, handler: bool = False, path: str | None = None) -> None:
         with self._data:
             self._header = title
+
+    def verbose(self, text: str, level: int = 2) -> None:
+        if self.verbosity >= level:
+            self._print(text, None)
 
     def warn(self, text: str) -> None:
         self._print(f"[WARNING]: {text}", "magenta")

@@ -49,6 +49,7 @@ class Task:
     included: list[Any] | None = None  # static content loaded for include_tasks with a literal file
     unsupported: str | None = None  # a module hostprep lacks: this error is raised when the task is reached
     action: str = ""  # the module name as written (`ansible.builtin.command`): Ansible's name of an unnamed task
+    start_line: int | None = None  # where the task's mapping starts (`line` is its action's): -vv's task path
 
     def kw(self, key: str, default: Any = None) -> Any:
         return self.keywords.get(key, default)

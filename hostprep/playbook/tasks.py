@@ -176,6 +176,8 @@ def parse_task_list(items: Any, ctx: LoadContext, src: TaskSource, *, handlers: 
             raise InputError("a task must be a mapping", file=str(src.file),
                              line=getattr(items, "line", None))
         parsed = parse_task(item, ctx, src, handlers=handlers)
+        if isinstance(parsed, Task):
+            parsed.start_line = getattr(item, "line", None)
         if isinstance(parsed, list):
             out.extend(parsed)
         else:
