@@ -8,13 +8,16 @@ that the executor can already work out (`lookahead`). Every later probe that mat
 Correctness rests on one rule: the cache only describes the host while nothing has changed it.
 Anything that is not a probe (a command, an upload) may change the host, so it empties the
 cache; the next probe then runs a fresh batch from that task on ("re-probing what follows").
-Reads (`get`) keep it. A lookahead that guessed wrong (a `when` that depended on a result not
-known yet, a variable set later) costs nothing but a wasted probe: a probe is read-only and a
-task only ever uses an answer to the exact snippet it asks for.
+Reads (`get`) keep it. A change command also carries the probes of the task running and the next
+one (`PIGGYBACK_TASKS`) in its round trip: they run after it, so their answers describe the host as
+the change left it, and they are kept only while nothing else changes it. A lookahead that guessed
+wrong (a `when` that depended on a result not known yet, a variable set later) costs nothing but a
+wasted probe: a probe is read-only and a task only ever uses an answer to the exact snippet it asks for.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +38,8 @@ Lookahead = Callable[..., list[ProbeRequest]]
 # without any change.
 WINDOW_AFTER_CHANGE = 1
 WINDOW_GROWTH = 4
+# A change command carries the probes of this many tasks (the running one, the next) in its round trip.
+PIGGYBACK_TASKS = 2
 
 
 class ProbingTransport:
@@ -50,8 +55,17 @@ class ProbingTransport:
         self.window: int | None = None  # how many tasks ahead to guess; None = all
         self._changed = False  # something but a probe ran since the last batch
         self.batches = 0
+        self.piggybacked = 0  # probes carried by change commands
         self.hits = 0
         self.misses = 0
+        # where the host's time goes (the --json summary's profile): seconds waiting for probe batches, for
+        # change commands (with the probes they carry) and for uploads, and how many of each
+        self.meter = {"probe_s": 0.0, "probe_trips": 0, "change_s": 0.0, "changes": 0, "upload_s": 0.0,
+                      "uploads": 0, "check_s": 0.0, "checks": 0}
+
+    def _metered(self, kind: str, started: float, count: str) -> None:
+        self.meter[kind] += time.monotonic() - started
+        self.meter[count] += 1
 
     @property
     def round_trips(self) -> int:
@@ -70,12 +84,59 @@ class ProbingTransport:
             stdin: bytes | None = None, timeout: float | None = None) -> RunResult:
         self.invalidate()
         self._changed = True
-        return self.inner.run(command, become=become, env=env, stdin=stdin, timeout=timeout)
+        started = time.monotonic()
+        try:
+            if stdin is None and timeout is None:
+                done = self._run_with_probes(command, become, env)
+                if done is not None:
+                    return done
+            return self.inner.run(command, become=become, env=env, stdin=stdin, timeout=timeout)
+        finally:
+            self._metered("change_s", started, "changes")
+
+    def _run_with_probes(self, command: str, become: BecomeSpec | None,
+                         env: dict[str, str] | None) -> RunResult | None:
+        """The change, then the probes of the running and the next task, in one round trip (None: not done).
+
+        The change is a request of a probe batch (same user, environment and framing as a probe), after a
+        no-op request in its segment that shows the segment started; the probes after it are cached as
+        answers for the host it leaves. When the segment never started (sudo refused) neither frame is
+        there and None lets the caller run the change alone, which reports the real error; once the segment
+        started, the change is never run a second time.
+        """
+        if self.lookahead is None:
+            return None
+        try:
+            ahead = self.lookahead(PIGGYBACK_TASKS)
+        except Exception:  # noqa: BLE001 - a failed guess must never fail the task
+            return None
+        change = ProbeRequest(command, become, env)
+        ahead = [r for r in ahead if r.key != change.key]
+        if not ahead:
+            return None
+        batch = [ProbeRequest(":", become), change, *ahead]
+        script, stdin = build_batch(batch)
+        if len(script) > MAX_SCRIPT:
+            return None
+        self.batches += 1
+        self.piggybacked += len(ahead)
+        out = self.inner.run(script, stdin=stdin or None)
+        answers = parse_batch(out.stdout, len(batch))
+        if 1 not in answers:
+            if 0 not in answers:
+                return None  # the segment never started: the change did not run
+            return RunResult(out.rc or 1, "", out.stderr or "the change's output was lost")
+        self._cache.update({batch[i].key: res for i, res in answers.items() if i > 1})
+        return answers[1]
 
     def put(self, data: bytes, dest: str, **kwargs: Any) -> None:
         self.invalidate()
         self._changed = True
-        self.inner.put(data, dest, **kwargs)
+        started = time.monotonic()
+        try:
+            self.inner.put(data, dest, **kwargs)
+        finally:
+            self._metered("upload_s", started, "uploads")
 
     def get(self, path: str, *, become: BecomeSpec | None = None) -> bytes:
         return self.inner.get(path, become=become)
@@ -111,12 +172,16 @@ class ProbingTransport:
                 ahead = self.lookahead(self.window)
             except Exception:  # noqa: BLE001 - a failed guess must never fail the task; it only costs speed
                 ahead = []
-        self.prefetch([wanted, *ahead])
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        # not answered by the batch (e.g. sudo refused): run it alone, which reports the real error
-        return self.inner.run(cmd, become=become, env=env)
+        started = time.monotonic()
+        try:
+            self.prefetch([wanted, *ahead])
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+            # not answered by the batch (e.g. sudo refused): run it alone, which reports the real error
+            return self.inner.run(cmd, become=become, env=env)
+        finally:
+            self._metered("probe_s", started, "probe_trips")
 
     # -- read-only checks (command + changed_when: false) --------------------------------
     def check(self, cmd: str, *, become: BecomeSpec | None = None, env: dict[str, str] | None = None) -> RunResult:
@@ -142,6 +207,14 @@ class ProbingTransport:
             except Exception:  # noqa: BLE001 - what cannot be worked out runs at its turn
                 ahead = []
         batch = [wanted, *ahead]
+        started = time.monotonic()
+        try:
+            return self._run_checks(batch, cmd, become, env)
+        finally:
+            self._metered("check_s", started, "checks")
+
+    def _run_checks(self, batch: list[ProbeRequest], cmd: str, become: BecomeSpec | None,
+                    env: dict[str, str] | None) -> RunResult:
         if len(batch) == 1:
             return self.inner.run(cmd, become=become, env=env)
         script, stdin = build_batch(batch, stop_on_failure=True)

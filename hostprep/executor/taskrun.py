@@ -14,6 +14,7 @@ from typing import Any
 
 from hostprep.errors import HostprepError, InputError, TransportError, UnreachableError
 from hostprep.executor.prepare import TaskPrep, loop_vars
+from hostprep.executor.profile import meter, record_task
 from hostprep.executor.results import SKIP_REASON, TaskOutcome, status_of
 from hostprep.executor.state import HostState
 from hostprep.modules.base import TaskContext
@@ -75,6 +76,13 @@ class TaskRunner:
         self._title = title
 
     def run(self) -> TaskOutcome:
+        before = meter(self.host.transport)
+        started = time.monotonic()
+        outcome = self._run()
+        record_task(self.host, outcome.title, outcome.status, time.monotonic() - started, before)
+        return outcome
+
+    def _run(self) -> TaskOutcome:
         prep, task = self.prep, self.task
         templar = prep.templar()
         title = self._title or prep.title(templar)
@@ -127,8 +135,11 @@ class TaskRunner:
         agg: dict[str, Any] = {"results": results, "msg": "All items completed",
                                "changed": any(r.get("changed") for r in results), "skipped": False,
                                "_hostprep_loop": True}
-        if any(r.get("failed") and not r.get("_hostprep_ignored") for r in results):
-            agg["failed"] = True
+        failed = [r for r in results if r.get("failed")]
+        if failed:  # the loop failed, ignored (counted once, `...ignoring` once) when every failed item was
+            agg.update(failed=True, msg="One or more items failed")
+            if all(r.get("_hostprep_ignored") for r in failed):
+                agg["_hostprep_ignored"] = True
         if results and all(r.get("skipped") for r in results):
             agg["skipped"] = True
         if not results:

@@ -37,6 +37,8 @@ class HostStats:
     round_trips: int = 0
     seconds: float = 0.0
     interrupted: bool = False  # Ctrl-C stopped the run before this host finished (it is in the retry file)
+    # where the host's time went, task by task (executor/profile.py): --json's summary carries it
+    profile: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

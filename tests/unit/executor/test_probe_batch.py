@@ -183,4 +183,4 @@ def test_after_a_change_the_guess_is_short_and_widens_while_nothing_changes(tmp_
     prober.probe("echo 4")
     prober.put(b"x", str(tmp_path / "f"))
     prober.probe("echo 5")
-    assert asked == [None, 1, 4, 16, 1]
+    assert asked == [None, 2, 1, 4, 16, 1]  # the change asked for the probes it carries (2 tasks)
