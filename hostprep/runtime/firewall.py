@@ -38,6 +38,15 @@ def backend():
     return Nft() if netexec.which("nft") else Iptables()
 
 
+def by_name(name):
+    """The backend a network was made with (recorded in it), so its rules are always removed where they are."""
+    if name == "nft":
+        return Nft()
+    if name == "iptables":
+        return Iptables()
+    return backend()
+
+
 def _iptables_present():
     return netexec.which("iptables") is not None and netexec.which("iptables-restore") is not None
 
@@ -176,14 +185,14 @@ _NFT_TABLE = """table ip {table} {{
   set subnets {{ type ipv4_addr; flags interval; }}
   set internal {{ type ipv4_addr; flags interval; }}
   set hairpin {{ type ipv4_addr; flags interval; }}
-  chain dnat {{
+  chain ports {{
     dnat ip to ip daddr . tcp dport map @tcp_ip
     dnat ip to ip daddr . udp dport map @udp_ip
     dnat ip to tcp dport map @tcp_any
     dnat ip to udp dport map @udp_any
   }}
-  chain prerouting {{ type nat hook prerouting priority -100; fib daddr type local jump dnat; }}
-  chain output {{ type nat hook output priority -100; fib daddr type local jump dnat; }}
+  chain prerouting {{ type nat hook prerouting priority -100; fib daddr type local jump ports; }}
+  chain output {{ type nat hook output priority -100; fib daddr type local jump ports; }}
   chain postrouting {{
     type nat hook postrouting priority 100;
     oifname "{glob}*" ip saddr 127.0.0.0/8 masquerade

@@ -176,7 +176,7 @@ def _create_locked(root, name, subnet=None, gateway=None, internal=False):
     else:
         gateway = ip_text(value + 1)
     net = {"name": name, "id": nid, "driver": "bridge", "bridge": _bridge_name(root, name, nid), "subnet": subnet,
-           "gateway": gateway, "internal": bool(internal), "created": time.time()}
+           "gateway": gateway, "internal": bool(internal), "created": time.time(), "firewall": firewall.backend().name}
     os.makedirs(_ipam_dir(root, name), exist_ok=True)
     _save(root, net)
     return net
@@ -245,7 +245,7 @@ def remove(root, ref):
 
 
 def _teardown(net):
-    firewall.backend().remove_network(net)
+    firewall.by_name(net.get("firewall")).remove_network(net)
     if os.path.exists("/sys/class/net/" + net["bridge"]):
         netexec.run(["ip", "link", "del", net["bridge"]], check=False)
 
@@ -274,7 +274,7 @@ def ensure_bridge(net):
                 .format(b=bridge, g=net["gateway"], p=prefix))
     netexec.write_sysctl("/proc/sys/net/ipv4/conf/{}/route_localnet".format(bridge), "1")  # -p from localhost
     netexec.write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")
-    firewall.backend().add_network(net)
+    firewall.by_name(net.get("firewall")).add_network(net)
     return True
 
 
@@ -299,7 +299,7 @@ def _allocate(root, net, record, wanted=None):
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
-                if _stale_member(root, path):
+                if _stale_member(root, path, record["id"]):
                     continue
                 break
             record["ip"] = text
@@ -310,14 +310,14 @@ def _allocate(root, net, record, wanted=None):
                    "address {} is in use in network {}".format(wanted, net["name"]))
 
 
-def _stale_member(root, path):
-    """An address held by a container that no longer exists: freed."""
+def _stale_member(root, path, mine=None):
+    """An address held by a container that no longer exists (or by `mine`, started again after a boot): freed."""
     try:
         with open(path, "rb") as handle:
             owner = jsonio.loads(handle.read()).get("id")
     except (OSError, ValueError):
         owner = None
-    if owner and os.path.isdir(os.path.join(root, "containers", owner)):
+    if owner and owner != mine and os.path.isdir(os.path.join(root, "containers", owner)):
         return False
     try:
         os.unlink(path)
@@ -400,7 +400,8 @@ def attach(root, spec, state, pid):
                 raise RunError("network {} not found".format(opts["network"]))
             ensure_bridge(net)
             done.update(ip=_allocate(root, net, record, opts.get("ip")), bridge=net["bridge"], gateway=net["gateway"],
-                        subnet=net["subnet"], network_id=net["id"])
+                        subnet=net["subnet"], network_id=net["id"],
+                        firewall=net.get("firewall"))
             user_defined = net["name"] != DEFAULT
             _write_etc(root, spec, net, dict(record, ip=done["ip"]), opts, user_defined)
             if user_defined:
@@ -417,7 +418,7 @@ def attach(root, spec, state, pid):
             for p in ports:
                 p["ip"] = done["ip"]
             done["ports"] = ports
-            firewall.backend().add_ports(cid, ports)
+            firewall.by_name(done.get("firewall")).add_ports(cid, ports)
     except BaseException:
         detach(root, state)
         raise
@@ -442,7 +443,7 @@ def detach(root, state):
     cid = state["id"]
     if done.get("ports"):
         try:
-            firewall.backend().remove_ports(cid, done["ports"])
+            firewall.by_name(done.get("firewall")).remove_ports(cid, done["ports"])
         finally:
             portmap.release(root, cid, done["ports"])
     veth = done.get("veth")
