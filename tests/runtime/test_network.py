@@ -269,3 +269,31 @@ def test_resolv_conf_never_names_a_loopback_stub(tmp_path: Path) -> None:
     assert network.resolv_conf(host_file=str(mixed)) == "nameserver 192.0.2.20\n"
     assert network.resolv_conf(["192.0.2.1"], ["a.example"], ["ndots:2"], host_file=str(mixed)) == (
         "nameserver 192.0.2.1\nsearch a.example\noptions ndots:2\n")
+
+
+def test_after_a_reboot_system_boot_rebuilds_bridge_rules_and_ports(rt, tmp_path: Path) -> None:
+    """A reboot as the runtime sees one: supervisor and container gone, the bridge and every rule gone; then
+    hostprep-runtime.service's `system boot` starts the container again and its published port answers."""
+    port = _free_port()
+    www = _www(tmp_path, "after-boot")
+    name = "hn-boot-" + uuid.uuid4().hex[:6]
+    cid = _ok(_run(rt, "run", "-d", "--restart", "always", "--name", name, "-p", f"{port}:80", "-v", f"{www}:/www",
+                   "bb", "httpd", "-f", "-p", "80", "-h", "/www")).strip()
+    try:
+        assert _fetch(f"http://127.0.0.1:{port}/") == "after-boot"
+        state = _state(rt, cid)
+        backend, bridge = state["net"]["firewall"], state["net"]["bridge"]
+        os.kill(state["monitor_pid"], 9)
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{state['pid1']}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        net = network.load(str(rt.state), state["net"]["network"])
+        network._teardown(net)  # what a reboot takes: the bridge and the network's rules
+        network.firewall.by_name(backend).remove_ports(cid, state["net"]["ports"])
+        assert not os.path.exists("/sys/class/net/" + bridge) and _rules_mention(backend, cid, port) == []
+        assert "started " + name in _ok(_run(rt, "system", "boot"))
+        assert _fetch(f"http://127.0.0.1:{port}/") == "after-boot"
+        assert os.path.exists("/sys/class/net/" + bridge) and _rules_mention(backend, cid, port)
+    finally:
+        _run(rt, "rm", "-f", cid)
+    assert _leftovers(rt, cid) == [] and _rules_mention(backend, cid, port) == []
