@@ -36,11 +36,13 @@ FAST = [
     ["--name", "", "bb"],
     ["-it", "--security-opt", "seccomp=unconfined", "bb", "sh"],
     ["-i", "-t", "--tty", "--interactive", "--security-opt=no-new-privileges", "-ti", "bb"],
+    ["--network", "bridge", "-p", "8080:80", "-p80", "--publish=127.0.0.1::53/udp", "-P", "bb"],
+    ["--network", "mynet", "--network-alias", "a", "--dns", "192.0.2.1", "--add-host", "db:10.0.0.1", "bb"],
 ]
 # argument lists it must leave to argparse (which may accept them or refuse them)
 OTHERS = [
     ["--rm", "bb", "--", "true"], ["--", "bb", "true"], ["--net", "host", "bb"], ["-dm", "32m", "bb"],
-    ["--cpus", "x", "bb"], ["--network", "bridge", "bb"], ["--name"], ["--name", "--rm", "bb"], [], ["-h"],
+    ["--cpus", "x", "bb"], ["-p", "--rm", "bb"], ["--name"], ["--name", "--rm", "bb"], [], ["-h"],
     ["-m=32m", "bb"], ["--name=", "bb"], ["--cpus", "-1", "bb"], ["-e", "-x", "bb"], ["--rm", "-", "x"],
     ["--rm=1", "bb"], ["--bogus", "bb"], ["--pids-limit", "1.5", "bb"], ["--cpus", "", "bb"],
 ]
@@ -78,8 +80,8 @@ def test_fast_run_parser_agrees_with_argparse(python: str) -> None:
 
 def test_fast_run_parser_refuses_what_argparse_refuses(rt) -> None:
     """End to end: a bad value still gets argparse's message and exit code 2, nothing is started."""
-    res = rt("run", "--rm", "--network", "bridge", "bb", "true")
-    assert res.returncode == 2 and "invalid choice" in res.stderr
+    res = rt("run", "--rm", "--cpus", "x", "bb", "true")
+    assert res.returncode == 2 and "invalid float value" in res.stderr
 
 
 def _build(out: Path, python: str | None = None) -> None:
