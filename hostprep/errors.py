@@ -11,6 +11,12 @@ class HostprepError(Exception):
     """Base of every error hostprep raises on purpose."""
 
 
+class PlaybookError(HostprepError):
+    """An error that ends the whole run at once, as Ansible's errors during a play (exit code 1)."""
+
+    exit_code = 1
+
+
 class InputError(HostprepError):
     """Bad user input (inventory, playbook, role, variables, arguments)."""
 

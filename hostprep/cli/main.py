@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except HostprepError as exc:
         click.echo(f"ERROR: {exc}", err=True)
-        sys.exit(3)
+        sys.exit(getattr(exc, "exit_code", 3))  # bad input: 3; an error that ended a run (PlaybookError): 1
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hostprep.errors import HostprepError, InputError, TransportError, UnreachableError
+from hostprep.errors import HostprepError, InputError, PlaybookError, TransportError, UnreachableError
 from hostprep.executor.connections import Connections
 from hostprep.executor.factcache import save_facts
 from hostprep.executor.iterator import Expansion, PlayIterator, Step, handler_names, notified_handlers
@@ -36,6 +36,7 @@ from hostprep.output.events import TaskEvent
 from hostprep.playbook.loader import LoadContext
 from hostprep.playbook.model import Task
 from hostprep.playbook.tasks import TaskSource, included_path, load_included_tasks
+from hostprep.templating.templar import is_template
 from hostprep.transport.base import BecomeSpec
 from hostprep.values import to_bool
 
@@ -113,6 +114,8 @@ class Strategy:
         """Run one step of a host; an error stops that host only (its rescue/always still run)."""
         try:
             return work()
+        except PlaybookError:
+            raise  # ends the run, not only this host
         except UnreachableError as exc:
             host.unreachable = True
             host.stats.unreachable = 1
@@ -158,10 +161,24 @@ class Strategy:
     def finish(self, host: HostState, task: Task, scope: Scope, outcome: TaskOutcome,
                also: list[HostState] | None = None) -> None:
         """Show the outcome (a loop's items were shown as they ran) and apply it."""
+        self.check_notified(task, outcome)
         if not outcome.loop:
             self.emit(TaskEvent(host.name, outcome.title, outcome.status, outcome.result, no_log=outcome.no_log,
                                 ignored=bool(outcome.result.get("_hostprep_ignored")), handler=task.is_handler))
         apply_result(host, task, outcome, bool(scope.keyword(task, "ignore_unreachable")), also)
+
+    def check_notified(self, task: Task, outcome: TaskOutcome) -> None:
+        """A notified name no handler of the play answers ends the run, as in Ansible: when (and only when) a
+        changed task notifies it, before its result is shown (handlers of roles included so far count)."""
+        result = outcome.result
+        if not (outcome.status == "changed" or (outcome.status == "ok" and outcome.loop and result.get("changed"))):
+            return
+        notify = task.kw("notify")
+        known = {name for handler in self.play.handlers for name in handler_names(handler)}
+        for name in [notify] if isinstance(notify, str) else notify or []:
+            if str(name) not in known and not is_template(name):
+                raise PlaybookError(f"The requested handler {str(name)!r} was not found in either the main handlers "
+                                    "list nor in the listening handlers list")
 
     def run_task(self, host: HostState, task: Task, scope: Scope, title: str | None = None) -> None:
         self.finish(host, task, scope, self.execute(host, task, scope, title))

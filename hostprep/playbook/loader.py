@@ -193,7 +193,6 @@ def _parse_play(data: Any, ctx: LoadContext, path: Path) -> Play:
         post_tasks=parse_task_list(data.get("post_tasks"), ctx, src),
         handlers=handlers, file=str(path), line=getattr(data, "line", None), basedir=ctx.basedir,
     )
-    _check_notify(play)
     return play
 
 
@@ -210,36 +209,6 @@ def _walk(items: list[Any]) -> list[Any]:
                 for inc in item.included:
                     out += _walk(inc.tasks) if isinstance(inc, Role) else _walk([inc])
     return out
-
-
-# modules whose result is never `changed` (without changed_when): their notify never fires
-NEVER_CHANGES = frozenset({"set_fact", "debug", "assert", "fail", "include_vars", "stat", "slurp", "getent",
-                           "package_facts", "service_facts", "setup", "ping", "wait_for", "wait_for_connection",
-                           "pause", "find"})
-
-
-def _check_notify(play: Play) -> None:
-    """Every literal `notify` must name a handler (or a `listen` topic) of the play."""
-    names: set[str] = set()
-    for h in _walk(play.handlers):
-        if h.name:
-            names.add(str(h.name))
-            if h.role is not None:
-                names.add(f"{h.role.name} : {h.name}")
-        listen = h.kw("listen")
-        if listen:
-            names.update([listen] if isinstance(listen, str) else listen)
-    tasks = _walk(play.pre_tasks) + _walk(play.tasks) + _walk(play.post_tasks) + _walk(play.handlers)
-    for role in play.roles:
-        tasks += _walk(role.tasks)
-    for task in tasks:
-        notify = task.kw("notify")
-        if task.module in NEVER_CHANGES and task.kw("changed_when") is None:
-            continue  # it can never notify, so Ansible never looks the handler up (a role may name none)
-        for n in [notify] if isinstance(notify, str) else notify or []:
-            if not is_template(n) and str(n) not in names:
-                raise InputError(f"notify: no handler named {n!r} in this play", file=task.file, line=task.line,
-                                 key="notify")
 
 
 def load_playbook(path: str | Path, roles_path: list[Path] | None = None,

@@ -250,7 +250,6 @@ def test_variable_precedence(tmp_path: Path) -> None:
     ("- hosts: all\n  tasks:\n    - copy:\n        dest: /x\n        contnt: y\n", "site.yml:3", "contnt"),
     ("- hosts: all\n  tasks:\n    - file: path=/x state=sideways\n", "site.yml:3", "sideways"),
     ("- hosts: all\n  roles: [missing_role]\n", "site.yml", "role 'missing_role' not found"),
-    ("- hosts: all\n  tasks:\n    - command: ls\n      notify: nobody\n", "site.yml:3", "no handler named 'nobody'"),
     ("- hosts: all\n  tasks:\n    - command: ls\n      loop: [1]\n      with_items: [2]\n", "site.yml", "one loop"),
     ("- hosts: all\n  tasks: [\n", "site.yml", "malformed YAML"),
     ("- hosts: all\n  tasks:\n    - command: ls\n      async: 10\n", "site.yml", "async"),

@@ -149,10 +149,10 @@ def test_templated_import_name_from_role_defaults_and_extra_vars(tmp_path: Path)
         load_playbook(book)
 
 
-def test_notify_on_a_task_that_never_changes_needs_no_handler(tmp_path: Path) -> None:
+def test_notify_naming_no_handler_loads(tmp_path: Path) -> None:
+    # as in Ansible, an error only when a changed task notifies it (test_notify_oracle.py), never at load time
     book = write(tmp_path / "site.yml", "- hosts: all\n  tasks:\n    - set_fact: {a: 1}\n      notify: nobody\n")
     load_playbook(book)
-    write(tmp_path / "site.yml", "- hosts: all\n  tasks:\n    - set_fact: {a: 1}\n      notify: nobody\n"
+    write(tmp_path / "site.yml", "- hosts: all\n  tasks:\n    - command: ls\n      notify: nobody\n"
                                  "      changed_when: true\n")
-    with pytest.raises(InputError, match="no handler named 'nobody'"):
-        load_playbook(book)
+    load_playbook(book)
