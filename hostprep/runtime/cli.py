@@ -380,10 +380,14 @@ def _main(opts):
             return exec_in(root, opts.name, cmd, env_extra=env, workdir=opts.workdir, user=opts.user, tty=opts.tty,
                            interactive=opts.interactive, security_opt=opts.security_opt)
         elif opts.command == "rm":
-            from hostprep.runtime.state import remove
+            from hostprep.runtime.state import find, remove
+            from hostprep.runtime.volumes import remove_anonymous
 
             for name in opts.names:
-                print(remove(root, name, force=opts.force, volumes=opts.volumes))
+                state = find(root, name)
+                print(remove(root, state["id"], force=opts.force))
+                if opts.volumes:  # rm -v: its anonymous volumes too
+                    remove_anonymous(root, state)
     except (ImageError, OSError, ValueError) as exc:
         print("hostprep-runtime: {}".format(exc), file=sys.stderr)
         return 125

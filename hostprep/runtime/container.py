@@ -125,7 +125,7 @@ def run(opts, root):
         if (spec.get("restart") or {}).get("name", "no") != "no":
             from hostprep.runtime.supervisor import supervise
 
-            return supervise(spec, cgroup, state, create=True)
+            return supervise(spec, cgroup, state, _supervise, create=True)
         return _supervise(spec, cgroup, state, create=True)
     finally:
         if opts.name and not os.path.isdir(spec["dir"]):  # never made, or removed (--rm): the name is free
@@ -305,7 +305,7 @@ def _detach(spec, cgroup, state, keep=False):
                 os._exit(0)
             from hostprep.runtime.supervisor import monitor  # log pump, health checks, restarts
 
-            os._exit(monitor(spec, cgroup, state, ready_w, keep=keep) & 0xFF)
+            os._exit(monitor(spec, cgroup, state, ready_w, _supervise, exec_in, keep=keep) & 0xFF)
         except BaseException:
             os._exit(125)
     os.close(ready_w)

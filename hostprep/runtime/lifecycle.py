@@ -8,9 +8,11 @@ import os
 import sys
 import time
 
+from hostprep.runtime import freezer
 from hostprep.runtime.cgroups import Cgroup
+from hostprep.runtime.marks import clear_stopped, stopped_by_hand
 from hostprep.runtime.state import RunError, containers_dir, find, read_state
-from hostprep.runtime.supervisor import clear_stopped, read_health, stopped_by_hand
+from hostprep.runtime.supervisor import read_health
 
 
 def _cdir(root, state):
@@ -81,43 +83,9 @@ def wait(root, ref, poll=0.05):
         time.sleep(poll)
 
 
-# -- pause -------------------------------------------------------------------------------------------------------
-def _freezer(state):
-    cgroup = Cgroup(state["id"])
-    if cgroup.v == 2:
-        return 2, os.path.join(cgroup.paths["unified"], "cgroup.freeze")
-    path = cgroup.paths.get("freezer")
-    if not path or not os.path.isdir(path):
-        raise RunError("container {}: no freezer cgroup here (pause needs the freezer controller)".format(
-            state["name"]))
-    return 1, os.path.join(path, "freezer.state")
-
-
-def _set_frozen(state, frozen):
-    v, path = _freezer(state)
-    word = ("1" if frozen else "0") if v == 2 else ("FROZEN" if frozen else "THAWED")
-    with open(path, "w") as handle:
-        handle.write(word)
-    deadline = time.monotonic() + 10
-    while is_paused(state) != frozen:
-        if time.monotonic() > deadline:
-            raise RunError("container {}: the freezer did not settle".format(state["name"]))
-        time.sleep(0.01)
-
-
+# -- pause ---------------------------------------------------------------------------------------------------------
 def is_paused(state):
-    try:
-        v, path = _freezer(state)
-    except RunError:
-        return False
-    try:
-        if v == 2:
-            with open(os.path.join(os.path.dirname(path), "cgroup.events")) as handle:
-                return "frozen 1" in handle.read()
-        with open(path) as handle:
-            return handle.read().strip() == "FROZEN"
-    except OSError:
-        return False
+    return freezer.is_frozen(state["id"])
 
 
 def pause(root, ref):
@@ -126,7 +94,7 @@ def pause(root, ref):
         raise RunError("container {} is not running".format(state["name"]))
     if is_paused(state):
         raise RunError("container {} is already paused".format(state["name"]))
-    _set_frozen(state, True)
+    freezer.set_frozen(state["id"], True)
     return state["name"]
 
 
@@ -134,17 +102,8 @@ def unpause(root, ref):
     state = find(root, ref)
     if not is_paused(state):
         raise RunError("container {} is not paused".format(state["name"]))
-    _set_frozen(state, False)
+    freezer.set_frozen(state["id"], False)
     return state["name"]
-
-
-def thaw(state):
-    """Let a paused container run again (before it is stopped or killed); quiet when it is not paused."""
-    if is_paused(state):
-        try:
-            _set_frozen(state, False)
-        except (OSError, RunError):
-            pass
 
 
 def shown_status(root, state):

@@ -215,12 +215,12 @@ def _await_exit(cdir):
 
 
 def _mark_stopped(root, state):
-    from hostprep.runtime.lifecycle import thaw
-    from hostprep.runtime.supervisor import mark_stopped
+    from hostprep.runtime.freezer import thaw
+    from hostprep.runtime.marks import mark_stopped
 
     cdir = os.path.join(containers_dir(root), state["id"])
     mark_stopped(cdir)
-    thaw(state)  # a paused container must run again to receive the signal
+    thaw(state["id"])  # a paused container must run again to receive the signal
 
 
 def logs(root, ref, follow=False, out=None):
@@ -242,7 +242,7 @@ def logs(root, ref, follow=False, out=None):
             time.sleep(0.1)
 
 
-def remove(root, ref, force=False, volumes=False):
+def remove(root, ref, force=False):
     from hostprep.runtime.refs import release_name
 
     state = find(root, ref)
@@ -254,10 +254,6 @@ def remove(root, ref, force=False, volumes=False):
     _release_network(root, state)
     rmtree(os.path.join(containers_dir(root), state["id"]))
     release_name(root, state["name"], state["id"])
-    if volumes:  # rm -v: its anonymous volumes too
-        from hostprep.runtime.volumes import remove_anonymous
-
-        remove_anonymous(root, state)
     return state["id"]
 
 

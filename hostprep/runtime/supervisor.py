@@ -20,8 +20,9 @@ Imported on the path of every `run` (lifecycle_options): only `os` and `time` at
 import os
 import time
 
+from hostprep.runtime.marks import stopped_by_hand
+
 POLICIES = ("no", "always", "unless-stopped", "on-failure")
-STOPPED_MARK = "stopped"
 HEALTH = "health.json"
 NS = 10 ** 9
 HEALTH_DEFAULTS = {"Interval": 30 * NS, "Timeout": 30 * NS, "StartPeriod": 0, "Retries": 3}
@@ -114,24 +115,6 @@ def next_delay(delay, ran_for):
     return min(delay * 2, 60.0)
 
 
-def stopped_by_hand(cdir):
-    return os.path.exists(os.path.join(cdir, STOPPED_MARK))
-
-
-def mark_stopped(cdir):
-    try:
-        os.close(os.open(os.path.join(cdir, STOPPED_MARK), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
-    except FileNotFoundError:
-        pass
-
-
-def clear_stopped(cdir):
-    try:
-        os.unlink(os.path.join(cdir, STOPPED_MARK))
-    except FileNotFoundError:
-        pass
-
-
 def prepare_again(spec, cgroup):
     """What an exit removed and a new start needs: the overlay's work directory and the cgroups with limits."""
     try:
@@ -141,9 +124,10 @@ def prepare_again(spec, cgroup):
     cgroup.create(**spec["limits"])
 
 
-def monitor(spec, cgroup, state, ready_fd, keep=False):
+def monitor(spec, cgroup, state, ready_fd, run_once, exec_in, keep=False):
     """The detached monitor (its own session, stdin /dev/null): the log pump, the health checker, the container
-    and its restarts. Returns the last exit code."""
+    and its restarts. `run_once` starts and supervises the container once (container._supervise), `exec_in` runs
+    a command in it (container.exec_in, for health checks). Returns the last exit code."""
     from hostprep.runtime import logs
 
     cdir = spec["dir"]
@@ -153,9 +137,9 @@ def monitor(spec, cgroup, state, ready_fd, keep=False):
     pump = logs.start_pump(cdir, spec.get("log") or logs.parse_opts(None))
     with open(os.path.join(cdir, "monitor.pid"), "w") as handle:
         handle.write(str(os.getpid()))
-    checker = start_health(spec, state) if spec.get("health") else None
+    checker = start_health(spec, state, exec_in) if spec.get("health") else None
     try:
-        return supervise(spec, cgroup, state, ready_fd=ready_fd, keep=keep)
+        return supervise(spec, cgroup, state, run_once, ready_fd=ready_fd, keep=keep)
     finally:
         if checker:
             _end(checker)
@@ -167,10 +151,9 @@ def monitor(spec, cgroup, state, ready_fd, keep=False):
             pass
 
 
-def supervise(spec, cgroup, state, ready_fd=None, create=False, keep=False):
+def supervise(spec, cgroup, state, run_once, ready_fd=None, create=False, keep=False):
     """Run the container, and again as its restart policy says; returns the last exit code. `keep`: the container
     was made before (start), so a failure to start it leaves its directory (as every restart does)."""
-    from hostprep.runtime import container
     from hostprep.runtime.state import write_state
 
     policy = spec.get("restart") or {"name": "no", "max": 0}
@@ -180,7 +163,7 @@ def supervise(spec, cgroup, state, ready_fd=None, create=False, keep=False):
     first = True
     while True:
         started = time.monotonic()
-        code = container._supervise(spec, cgroup, state, create=create and first, ready_fd=ready_fd if first
+        code = run_once(spec, cgroup, state, create=create and first, ready_fd=ready_fd if first
                                     else None, keep=(keep or not first) and not spec["rm"])
         first = False
         if not should_restart(policy, code, state["restart_count"], stopped_by_hand(cdir)):
@@ -206,7 +189,7 @@ def supervise(spec, cgroup, state, ready_fd=None, create=False, keep=False):
 
 
 # -- health --------------------------------------------------------------------------------------------------------
-def start_health(spec, state):
+def start_health(spec, state, exec_in):
     pid = os.fork()
     if pid == 0:
         try:
@@ -214,7 +197,7 @@ def start_health(spec, state):
 
             process.die_with_parent()
             process.close_inherited_fds()  # the CLI of `run -d` waits until every copy of its pipe is closed
-            _health_loop(spec, state)
+            _health_loop(spec, state, exec_in)
         finally:
             os._exit(0)
     return pid
@@ -230,7 +213,7 @@ def _end(pid):
         pass
 
 
-def _health_loop(spec, state):
+def _health_loop(spec, state, exec_in):
     from hostprep.runtime import jsonio
     from hostprep.runtime.state import read_state
 
@@ -253,7 +236,7 @@ def _health_loop(spec, state):
         if current.get("status") != "running" or current.get("pid") != pid:
             continue
         start = time.time()
-        code, output = run_check(root, state["id"], check)
+        code, output = run_check(root, state["id"], check, exec_in)
         result = {"Start": _stamp(start), "End": _stamp(time.time()), "ExitCode": code, "Output": output}
         health["Log"] = (health["Log"] + [result])[-5:]
         if code == 0:
@@ -279,7 +262,7 @@ def _write_json(path, data, jsonio):
     os.replace(tmp, path)
 
 
-def run_check(root, cid, check):
+def run_check(root, cid, check, exec_in):
     """(exit code, first 4 KiB of output) of the check run in the container; -1 on timeout."""
     import select
 
@@ -294,8 +277,6 @@ def run_check(root, cid, check):
             os.dup2(null, 0)
             os.dup2(out_w, 1)
             os.dup2(out_w, 2)
-            from hostprep.runtime.container import exec_in
-
             os._exit(exec_in(root, cid, argv) & 0xFF)
         except BaseException:  # noqa: BLE001
             os._exit(125)
