@@ -331,12 +331,16 @@ class DnfModule(Module):
         if any(s.raw == "*" for s in specs):
             return Plan(failed=True, msg="refusing to remove every package ('*' with state=absent)")
         victims: list[Nevra] = []
+        notes: list[str] = []  # Ansible's dnf says so for each name that has nothing installed
         for i, spec in enumerate(specs):
             found = parse_nevras(sec.get(f"pkg{i}", "") or sec.get(f"have{i}", ""))
             if spec.kind in ("file", "url"):
                 cand = parse_nevras(sec.get(f"cand{i}", ""))
                 found = [p for p in found if cand and p.evr.compare(cand[0].evr) == 0]
-            victims += [p for p in found if spec.matches(p) and p not in victims]
+            matched = [p for p in found if spec.matches(p)]
+            if not matched and spec.kind in NAMED:
+                notes.append(f"No match for argument: {spec.raw}")
+            victims += [p for p in matched if p not in victims]
         steps: list[Command] = []
         if victims:
             steps.append(self._command(args, "remove", [p.spec for p in victims]))
@@ -347,8 +351,10 @@ class DnfModule(Module):
         before = "".join(f"{p.name}: {p.evr}\n" for p in removed)
         after = "".join(f"{p.name}: absent\n" for p in removed)
         results = [f"Removed: {p}" for p in removed]
-        return Plan(bool(steps), steps, diff={"before": before, "after": after} if steps else None,
-                    msg="" if steps else "Nothing to do", result={"results": results, "rc": 0})
+        plan = Plan(bool(steps), steps, diff={"before": before, "after": after} if steps else None,
+                    msg="" if steps else "Nothing to do", result={"results": notes + results, "rc": 0})
+        plan.notes = notes  # type: ignore[attr-defined]
+        return plan
 
     def _plan_install(self, args: dict[str, Any], specs: list[PackageSpec], sec: dict[str, str],
                       state: str, ctx: TaskContext) -> Plan:
@@ -477,8 +483,9 @@ class DnfModule(Module):
         if any(d is None for d in done):
             return result  # not dnf's usual summary (another language?): the plan's own account stays
         packages = [p for d in done for p in d or []]
-        result["results"] = [f"{'Removed' if verb in ('Removed', 'Obsoleted') else 'Installed'}: {pkg}"
-                             for verb, pkg in packages]
+        result["results"] = list(getattr(plan, "notes", [])) + [
+            f"{'Removed' if verb in ('Removed', 'Obsoleted') else 'Installed'}: {pkg}" for verb, pkg in packages]
+        result["msg"] = ""  # Ansible's dnf after a transaction
         if not packages:  # dnf found nothing to do (e.g. a name another installed package provides)
             plan.changed = False
             plan.diff = None
