@@ -321,7 +321,27 @@ class DnfModule(Module):
             self._plan_install(args, specs, sec, state, ctx)
         if plan.changed and not plan.failed and getattr(ctx, "check_mode", False):
             plan.msg = "Check mode: No changes made, but would have if not in check mode"  # Ansible's words
+            would = self._would_do(plan, ctx)
+            if would is not None:
+                plan.result["results"] = list(getattr(plan, "notes", [])) + would
         return plan
+
+    def _would_do(self, plan: Plan, ctx: TaskContext) -> list[str] | None:
+        """Check mode: what the plan's transactions would install and remove, dependencies too, as Ansible's
+        check mode lists them (dnf resolves each step with --assumeno, which changes nothing)."""
+        out: list[str] = []
+        if getattr(ctx, "transport", None) is None:  # a plan made without a host (tests, docs)
+            return None
+        for step in plan.steps:
+            if not isinstance(step, Command) or '"$_hp_pkg" -y ' not in step.cmd:
+                return None
+            asked = ctx.probe(step.cmd.replace('"$_hp_pkg" -y ', 'LC_ALL=C "$_hp_pkg" --assumeno ', 1))
+            table = transaction_table(asked.stdout)
+            if table is None:
+                return None
+            out += [f"{'Removed' if verb.startswith(('Removing', 'Obsoleting')) else 'Installed'}: {pkg}"
+                    for verb, pkg in table]
+        return out
 
     def _command(self, args: dict[str, Any], verb: str, targets: list[str]) -> Command:
         words = " ".join(q(t) for t in targets)
@@ -497,6 +517,38 @@ class DnfModule(Module):
                 if line.endswith(": present") and line.split(": ", 1)[0] in versions else f"{line}\n"
                 for line in plan.diff["after"].splitlines())
         return result
+
+
+_TABLE = re.compile(r"^(Installing|Upgrading|Downgrading|Reinstalling|Removing|Obsoleting)[a-z ]*:\s*$")
+
+
+def transaction_table(stdout: str) -> list[tuple[str, str]] | None:
+    """(section, name-[epoch:]version-release.arch) from the table dnf prints before it asks (None: no table).
+
+    Rows are ` name arch version repository size unit`; a name too long for its column is alone on its line
+    and the rest follows on the next."""
+    out: list[tuple[str, str]] = []
+    section = None
+    seen = False
+    words: list[str] = []
+    for line in stdout.splitlines():
+        head = _TABLE.match(line.rstrip())
+        if head:
+            section, seen, words = line.strip().rstrip(":"), True, []
+            continue
+        if section is None:
+            continue
+        if not line.startswith(" ") or not line.strip():
+            section = None
+            continue
+        if line.split()[0] == "replacing":  # the package an upgrade obsoletes, under its row
+            continue
+        words += line.split()
+        if len(words) >= 4:
+            name, arch, version = words[:3]
+            out.append((section, f"{name}-{version}.{arch}"))
+            words = []
+    return out if seen else None
 
 
 def _nevra_of(text: str) -> Nevra | None:

@@ -111,3 +111,37 @@ def test_check_mode_still_asks_for_the_candidate() -> None:
     ctx = TaskContext(transport=transport, host="h", check_mode=True)  # type: ignore[arg-type]
     plan = dnf.plan(args, ProbeResult(0, _missing_probe(["nosuchpkg-x"])), ctx)
     assert len(transport.asked) == 1 and plan.failed and "nosuchpkg-x" in plan.msg
+
+
+ASSUMENO = """Dependencies resolved.
+================================================================================
+ Package                 Arch        Version                Repository     Size
+================================================================================
+Installing:
+ lvm2                    noarch      2.03.21-1.lab          lab-base      6.2 k
+ python3-pip             noarch      23.0.1-1.el9.lab       lab-base      4.0 M
+Installing dependencies:
+ python3-setuptools      noarch      58.1.0-1.el9.lab       lab-base      1.6 M
+
+Transaction Summary
+================================================================================
+Install  3 Packages
+
+Total download size: 5.5 M
+Installed size: 15 M
+Operation aborted.
+"""  # `dnf --assumeno install python3-pip lvm2` on a fresh EL9 lab host (2026-12-07)
+
+
+def test_check_mode_lists_the_transaction_dnf_would_run_dependencies_too() -> None:
+    dnf = get_module("dnf")()
+    args = dnf.validate({"name": ["python3-pip", "lvm2"]})
+    transport = Probes({"repoquery": "@@hostprep:cand0@@\npython3-pip 0:23.0.1-1.el9.lab.noarch\nrc=0\n"
+                                     "@@hostprep:have0@@\n", "--assumeno": ASSUMENO})
+    ctx = TaskContext(transport=transport, host="h", check_mode=True)  # type: ignore[arg-type]
+    plan = dnf.plan(args, ProbeResult(0, _missing_probe(["python3-pip", "lvm2"])), ctx)
+    assert plan.changed and plan.msg.startswith("Check mode: No changes made")
+    assert sorted(plan.result["results"]) == ["Installed: lvm2-2.03.21-1.lab.noarch",
+                                              "Installed: python3-pip-23.0.1-1.el9.lab.noarch",
+                                              "Installed: python3-setuptools-58.1.0-1.el9.lab.noarch"]
+    assert any("--assumeno" in cmd and " -y " not in cmd for cmd in transport.asked)
