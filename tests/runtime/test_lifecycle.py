@@ -135,6 +135,20 @@ def test_health_check_status_in_ps_and_inspect(rt) -> None:
     assert rt("rm", "-f", "lc-health").returncode == 0
 
 
+def test_image_healthcheck_is_used_unless_disabled(rt) -> None:
+    ctx = Path(rt.base) / "hcctx"
+    ctx.mkdir(exist_ok=True)
+    (ctx / "Dockerfile").write_text("FROM bb\nHEALTHCHECK --interval=200ms --retries=1 CMD test -f /tmp/ok\n")
+    assert rt("build", "-t", "hcimg", str(ctx)).returncode == 0
+    rt("run", "-d", "--name", "lc-hc", "hcimg", "sh", "-c", "touch /tmp/ok; sleep 60")
+    until(lambda: (state(rt, "lc-hc").get("health") or {}).get("Status") == "healthy", what="healthy")
+    rt("run", "-d", "--name", "lc-nohc", "--no-healthcheck", "hcimg", "sleep", "60")
+    time.sleep(0.5)
+    assert "health" not in state(rt, "lc-nohc")
+    assert rt("rm", "-f", "lc-hc", "lc-nohc").returncode == 0
+    assert rt("rmi", "hcimg").returncode == 0
+
+
 def test_boot_brings_back_what_the_policy_says(rt) -> None:
     """Supervisors killed as a reboot kills them: `system boot` starts always and unless-stopped containers
     again (not one stopped by hand, nor a `no` one), with their data."""
