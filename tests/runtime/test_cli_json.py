@@ -29,7 +29,8 @@ def test_ps_json_shows_the_options_a_container_was_started_with(rt) -> None:
         image_id = {i["name"]: i["id"] for i in json.loads(rt("images", "--format", "json").stdout)}["bb:latest"]
         assert cfg == {"image_id": image_id, "cmd": ["sleep", "30"], "entrypoint": None, "env": ["A=1"],
                        "user": None, "workdir": None, "hostname": None, "memory": 64 * 1024 * 1024, "cpus": 0.5,
-                       "pids_limit": 20, "volumes": [], "read_only": True, "network": "none", "init": False}
+                       "pids_limit": 20, "volumes": [], "read_only": True, "network": "none", "init": False,
+                       "restart": "no", "health_cmd": None, "log_opt": [], "tmpfs": [], "publish": []}
         assert json.loads(rt("inspect", "cfg").stdout)["config"] == cfg
     finally:
         rt("rm", "-f", "cfg")
