@@ -246,7 +246,7 @@ def remove(root, ref):
 
 def _teardown(net):
     firewall.by_name(net.get("firewall")).remove_network(net)
-    if os.path.exists("/sys/class/net/" + net["bridge"]):
+    if link_exists(net["bridge"]):
         netexec.run(["ip", "link", "del", net["bridge"]], check=False)
 
 
@@ -264,10 +264,21 @@ def prune(root):
     return gone
 
 
+def link_exists(name):
+    """Is there a network interface `name` in this process's network namespace? (/proc/net follows the reader's
+    namespace; /sys/class/net shows the one sysfs was mounted in, which in a container host can be another.)"""
+    try:
+        with open("/proc/net/dev") as handle:
+            lines = handle.read().splitlines()[2:]
+    except OSError:
+        return False
+    return any(line.split(":", 1)[0].strip() == name for line in lines)
+
+
 def ensure_bridge(net):
     """The network's bridge, address and rules, made if the bridge is missing (first use, after a boot)."""
     bridge = net["bridge"]
-    if os.path.exists("/sys/class/net/" + bridge):
+    if link_exists(bridge):
         return False
     prefix = net["subnet"].split("/")[1]
     netexec.run(["ip", "-batch", "-"], data="link add {b} type bridge\naddr add {g}/{p} dev {b}\nlink set {b} up\n"
@@ -447,7 +458,7 @@ def detach(root, state):
         finally:
             portmap.release(root, cid, done["ports"])
     veth = done.get("veth")
-    if veth and os.path.exists("/sys/class/net/" + veth):
+    if veth and link_exists(veth):
         netexec.run(["ip", "link", "del", veth], check=False)
     if done.get("ip"):
         with _Lock(root):
