@@ -51,6 +51,29 @@ def base_image(flavor: str, tag: str | None) -> None:
     click.echo(f"{name}\t{image_id}\t({time.monotonic() - started:.1f}s)")
 
 
+@command.group("registry")
+def registry() -> None:
+    """The lab's container registry (docker-registry, TLS and htpasswd, on the lab bridge)."""
+
+
+@registry.command("up")
+def registry_up() -> None:
+    """Serve the registry on 10.231.0.1:5000 (started once; data kept across down/up)."""
+    from hostprep.lab import registry as labregistry
+
+    info = labregistry.up()
+    click.echo(f"{info['address']}\tuser {info['user']}\tpassword in {info['password_file']}\tCA {info['ca']}")
+
+
+@registry.command("down")
+@click.option("--purge", is_flag=True, help="Also remove its data, certificates and password.")
+def registry_down(purge: bool) -> None:
+    """Stop the lab registry."""
+    from hostprep.lab import registry as labregistry
+
+    labregistry.down(purge=purge)
+
+
 @command.command("up")
 @click.option("-n", "count", default=1, show_default=True, help="Number of hosts.")
 @click.option("--flavor", type=click.Choice(["el7", "el8", "el9", "debian12"]), default="el9", show_default=True)
