@@ -60,6 +60,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory):
         return subprocess.run([sys.executable, "-m", "hostprep.runtime", *args], capture_output=True, text=True,
                               env=env, input=stdin, timeout=900)
 
+    was_up = labregistry._pid() is not None
     info = labregistry.up()
     network.ensure_bridge()
     ensure_served(paths.BRIDGE_ADDRESS, paths.REPO_PORT)
@@ -71,6 +72,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory):
 
     pyz = Path(zipbuild.build(str(base / "hostprep-runtime.pyz"), "/usr/bin/env python3"))
     yield {"rt": rt, "pyz": pyz, "base": base}
+    if not was_up:  # as found: a registry someone started by hand stays up
+        labregistry.down()
+        assert labregistry._pid() is None
 
 
 def test_registry_refuses_without_credentials_and_untrusted_tls(registry) -> None:
