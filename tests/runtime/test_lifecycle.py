@@ -18,7 +18,7 @@ def state(rt, name: str) -> dict:
     return json.loads(res.stdout)
 
 
-def until(check, timeout: float = 15.0, what: str = ""):
+def until(check, timeout: float = 60.0, what: str = ""):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -61,7 +61,7 @@ def test_always_restarts_until_stopped_then_start_restart_wait(rt) -> None:
     time.sleep(0.5)
     assert state(rt, "lc-always")["restart_count"] == count and state(rt, "lc-always")["status"] == "exited"
     # start brings it back (and its policy with it); kill -s KILL by hand is an explicit stop too
-    rt("run", "-d", "--name", "lc-srv", "--restart", "always", "bb", "sleep", "60")
+    rt("run", "-d", "--name", "lc-srv", "--restart", "always", "bb", "sleep", "600")
     pid = state(rt, "lc-srv")["pid"]
     assert rt("restart", "-t", "1", "lc-srv").stdout.strip() == "lc-srv"
     s = state(rt, "lc-srv")
@@ -124,7 +124,7 @@ def test_log_rotation_is_size_capped(rt) -> None:
 
 def test_health_check_status_in_ps_and_inspect(rt) -> None:
     rt("run", "-d", "--name", "lc-health", "--health-cmd", "test -f /tmp/ok", "--health-interval", "0.2s",
-       "--health-retries", "2", "bb", "sleep", "60")
+       "--health-retries", "2", "bb", "sleep", "600")
     until(lambda: (state(rt, "lc-health").get("health") or {}).get("Status") == "unhealthy", what="unhealthy")
     h = state(rt, "lc-health")["health"]
     assert h["FailingStreak"] >= 2 and h["Log"][-1]["ExitCode"] == 1, h
@@ -140,9 +140,9 @@ def test_image_healthcheck_is_used_unless_disabled(rt) -> None:
     ctx.mkdir(exist_ok=True)
     (ctx / "Dockerfile").write_text("FROM bb\nHEALTHCHECK --interval=200ms --retries=1 CMD test -f /tmp/ok\n")
     assert rt("build", "-t", "hcimg", str(ctx)).returncode == 0
-    rt("run", "-d", "--name", "lc-hc", "hcimg", "sh", "-c", "touch /tmp/ok; sleep 60")
+    rt("run", "-d", "--name", "lc-hc", "hcimg", "sh", "-c", "touch /tmp/ok; sleep 600")
     until(lambda: (state(rt, "lc-hc").get("health") or {}).get("Status") == "healthy", what="healthy")
-    rt("run", "-d", "--name", "lc-nohc", "--no-healthcheck", "hcimg", "sleep", "60")
+    rt("run", "-d", "--name", "lc-nohc", "--no-healthcheck", "hcimg", "sleep", "600")
     time.sleep(0.5)
     assert "health" not in state(rt, "lc-nohc")
     assert rt("rm", "-f", "lc-hc", "lc-nohc").returncode == 0
@@ -156,7 +156,7 @@ def test_boot_brings_back_what_the_policy_says(rt) -> None:
                                                                                          "unless-stopped"),
                          ("lc-b-no", "no")):
         assert rt("run", "-d", "--name", name, "--restart", policy, "-v", name + "-vol:/data", "bb", "sh", "-c",
-                  "echo boot >> /data/boots; sleep 60").returncode == 0
+                  "echo boot >> /data/boots; sleep 600").returncode == 0
     assert rt("stop", "-t", "0", "lc-b-stopped").returncode == 0
     for name in ("lc-b-always", "lc-b-unless", "lc-b-no"):
         until(lambda: state(rt, name)["status"] == "running", what=name)  # noqa: B023 - called at once
