@@ -37,4 +37,8 @@ def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     call.python = default_python  # type: ignore[attr-defined]
     call.env = env  # type: ignore[attr-defined]
     call.input = with_input  # type: ignore[attr-defined]
-    return call
+    yield call
+    from hostprep.runtime import network
+
+    for net in network.list_networks(str(state)):  # bridges and packet rules of its networks outlive the root
+        network.teardown(net)
