@@ -186,7 +186,7 @@ def main() -> int:
                 sh(*hp, "rm", "-f", cid, env=env, check=False)
         sh("podman", "rmi", "-f", image, check=False)
         for net in network.list_networks(str(state)):
-            network._teardown(net)
+            network.teardown(net)
         shutil.rmtree(base, ignore_errors=True)
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
           f"({os.cpu_count()} cores), firewall backend: {network.firewall.backend().name}")

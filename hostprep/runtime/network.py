@@ -235,7 +235,7 @@ def remove(root, ref):
         if users:
             raise RunError("error while removing network: network {} has active endpoints ({})".format(
                 net["name"], ", ".join(m["name"] for m in users)))
-        _teardown(net)
+        teardown(net)
         try:
             os.rmdir(_ipam_dir(root, net["name"]))
         except OSError:
@@ -244,7 +244,8 @@ def remove(root, ref):
         return net
 
 
-def _teardown(net):
+def teardown(net):
+    """The network's bridge and rules (network rm; tests, whose state roots go away)."""
     firewall.by_name(net.get("firewall")).remove_network(net)
     if link_exists(net["bridge"]):
         netexec.run(["ip", "link", "del", net["bridge"]], check=False)

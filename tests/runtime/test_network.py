@@ -58,7 +58,7 @@ def _networks_removed(rt):
     """The networks of this module's state root (its default `bridge` too) go with it: bridge, rules, files."""
     yield
     for net in network.list_networks(str(rt.state)):
-        network._teardown(net)
+        network.teardown(net)
     leftover = [n["bridge"] for n in network.list_networks(str(rt.state))
                 if os.path.exists("/sys/class/net/" + n["bridge"])]
     assert leftover == [], leftover
@@ -288,7 +288,7 @@ def test_after_a_reboot_system_boot_rebuilds_bridge_rules_and_ports(rt, tmp_path
         while os.path.exists(f"/proc/{state['pid1']}") and time.monotonic() < deadline:
             time.sleep(0.05)
         net = network.load(str(rt.state), state["net"]["network"])
-        network._teardown(net)  # what a reboot takes: the bridge and the network's rules
+        network.teardown(net)  # what a reboot takes: the bridge and the network's rules
         network.firewall.by_name(backend).remove_ports(cid, state["net"]["ports"])
         assert not os.path.exists("/sys/class/net/" + bridge) and _rules_mention(backend, cid, port) == []
         assert "started " + name in _ok(_run(rt, "system", "boot"))
