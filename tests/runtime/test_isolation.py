@@ -76,12 +76,17 @@ def test_mounts_inside_do_not_reach_the_host(rt, tmp_path: Path) -> None:
     holder = subprocess.Popen(["unshare", "--mount", "--propagation", "shared", "sleep", "600"])
     name = f"mnt{os.getpid()}"
     try:
+        # unshare enters the new namespace first and makes its mounts shared after: wait for both (under load
+        # the namespace was seen a moment before / turned shared)
         deadline = time.monotonic() + 30
-        while os.readlink(f"/proc/{holder.pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
-            assert time.monotonic() < deadline and holder.poll() is None, "unshare made no mount namespace"
+        while True:
+            host_mounts = Path(f"/proc/{holder.pid}/mountinfo").read_text()
+            own = os.readlink(f"/proc/{holder.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+            if own and " / / " in host_mounts and "shared:" in host_mounts.split(" / / ", 1)[1].splitlines()[0]:
+                break
+            assert time.monotonic() < deadline and holder.poll() is None, ("unshare made no shared mount "
+                                                                            "namespace", host_mounts[:2000])
             time.sleep(0.01)
-        host_mounts = Path(f"/proc/{holder.pid}/mountinfo").read_text()
-        assert " / / " in host_mounts and "shared:" in host_mounts.split(" / / ", 1)[1].splitlines()[0]
 
         def in_host(*args: str) -> subprocess.CompletedProcess:
             return subprocess.run(["nsenter", "-t", str(holder.pid), "-m", "--", rt.python, "-m",
