@@ -42,10 +42,20 @@ CMD ["ls", "/app"]
 """
 
 
-def timed(cmd: list[str], env: dict | None = None) -> float:
+CPU: dict[str, list[float]] = {}  # what `timed` measured last: CPU seconds (user+sys) of the command
+
+
+def timed(cmd: list[str], env: dict | None = None, cpu: list[float] | None = None) -> float:
+    """Wall seconds of cmd; with `cpu`, its CPU seconds (user+sys, children included) are appended there."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
     if res.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr[-2000:]}")
     return elapsed
@@ -61,6 +71,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=5)
     parser.add_argument("--registry", action="store_true", help="also push/pull 100 MB beside skopeo")
+    parser.add_argument("--registry-only", action="store_true", help="only the push/pull part")
     opts = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
@@ -89,20 +100,21 @@ def main() -> int:
         podman_build = ["podman", "build", "-t", ptag, "-f", str(ctx / "Dockerfile.podman"), str(ctx)]
         cold = {"hostprep-runtime": [], "podman": []}
         cached = {"hostprep-runtime": [], "podman": []}
-        for _ in range(opts.n):
+        for _ in range(0 if opts.registry_only else opts.n):
             cold["hostprep-runtime"].append(timed(ours_build + ["--no-cache"], env))
             cold["podman"].append(timed(podman_build[:2] + ["--no-cache"] + podman_build[2:]))
             cached["hostprep-runtime"].append(timed(ours_build, env))
             cached["podman"].append(timed(podman_build))
         load = os.getloadavg()[0]
-        print(f"multi-stage build, n={opts.n}, load average {load:.1f}")
-        for title, table in (("cold (--no-cache)", cold), ("cached rebuild", cached)):
+        if not opts.registry_only:
+            print(f"multi-stage build, n={opts.n}, load average {load:.1f}")
+        for title, table in (() if opts.registry_only else (("cold (--no-cache)", cold), ("cached rebuild", cached))):
             ratio = statistics.median(table["hostprep-runtime"]) / statistics.median(table["podman"])
             print(f"  {title}:")
             for tool, samples in table.items():
                 print(f"    {tool:18} {stats(samples)}")
             print(f"    ratio {ratio:.2f}")
-        if opts.registry:
+        if opts.registry or opts.registry_only:
             transfer(base, ours, env, opts.n, podman_names)
     finally:
         if podman_names:
@@ -126,6 +138,7 @@ def transfer(base: Path, ours: list[str], env: dict, n: int, podman_names: list[
         timed(["podman", "build", "-t", ptag, str(ctx)])
         push = {"hostprep-runtime": [], "skopeo": []}
         pull = {"hostprep-runtime": [], "skopeo": []}
+        pull_cpu = {"hostprep-runtime": [], "skopeo": []}
         for i in range(n):  # a fresh repository each time: every blob is sent (no mount, no "exists")
             t = timed(ours + ["push", "--plain-http", "big", f"{reg.host}/fresh-ours{i}/x:1"], env)
             push["hostprep-runtime"].append(t)
@@ -134,11 +147,12 @@ def transfer(base: Path, ours: list[str], env: dict, n: int, podman_names: list[
             push["skopeo"].append(t)
             pull_env = dict(env, HOSTPREP_RUNTIME_ROOT=str(base / f"pull-state-{i}"))
             pull["hostprep-runtime"].append(timed(ours + ["pull", "--plain-http", f"{reg.host}/fresh-ours{i}/x:1"],
-                                                  pull_env))
+                                                  pull_env, pull_cpu["hostprep-runtime"]))
             shutil.rmtree(base / f"pull-state-{i}", ignore_errors=True)
             out = base / f"skopeo-oci-{i}"
             pull["skopeo"].append(timed(["skopeo", "copy", "--src-tls-verify=false",
-                                         f"docker://{reg.host}/fresh-skopeo{i}/x:1", f"oci:{out}:x"]))
+                                         f"docker://{reg.host}/fresh-skopeo{i}/x:1", f"oci:{out}:x"],
+                                        cpu=pull_cpu["skopeo"]))
             shutil.rmtree(out, ignore_errors=True)
         print(f"100 MB image through a local registry, n={n}, load average {os.getloadavg()[0]:.1f}")
         for title, table in (("push", push), ("pull", pull)):
@@ -147,6 +161,11 @@ def transfer(base: Path, ours: list[str], env: dict, n: int, podman_names: list[
             for tool, samples in table.items():
                 print(f"    {tool:18} {stats(samples)}")
             print(f"    ratio {ratio:.2f}")
+        ratio = statistics.median(pull_cpu["hostprep-runtime"]) / statistics.median(pull_cpu["skopeo"])
+        print("  pull, CPU seconds (user+sys; steadier than wall time on a loaded machine):")
+        for tool, samples in pull_cpu.items():
+            print(f"    {tool:18} {stats(samples)}")
+        print(f"    ratio {ratio:.2f}")
     finally:
         reg.stop()
 

@@ -21,8 +21,8 @@ import os
 import platform
 import time
 
-from hostprep.runtime import auth, tarsafe
-from hostprep.runtime.store import ImageError, check_digest
+from hostprep.runtime import auth
+from hostprep.runtime.store import BlobNeeded, ImageError, check_digest
 
 # OpenSSL's sha256 (hashlib): several times faster on large blobs than the builtin module the run path uses
 sha256 = hashlib.sha256
@@ -231,29 +231,31 @@ class Client:
         return tmp
 
     def fetch_layer(self, repo, digest, store):
-        """A layer in one pass: each chunk as it arrives is hashed, written to the blob's temporary file and fed
-        to the unpacker, so the layer is never read back. Only when the whole blob has the digest's sha256 are
-        the blob and the unpacked directory moved into place (store.unpack_stream). A transfer cut short goes
-        on from where it stopped (fetch_blob's Range requests), and the layer is then unpacked from its blob."""
+        """A layer in one pass: each chunk as it arrives is hashed and fed to the unpacker, so the layer is
+        never read back. A plain tar is kept once (store.unpack_stream: its unpacked files plus the tar's other
+        bytes, tarsplit.py); a compressed one is also written to its blob file. Nothing is moved into place
+        before the whole blob has the digest's sha256. A transfer cut short goes on in the same stream with a
+        Range request from where it stopped (the unpacker never notices), up to RETRIES times."""
         import tempfile
 
         hexd = check_digest(digest)
         fd, tmp = tempfile.mkstemp(dir=store.blobs, prefix=".pull-")
-        tee = _Tee(os.fdopen(fd, "wb"))
+        tee = _Tee(self, repo, digest, os.fdopen(fd, "wb"), tmp)
         try:
             try:
-                tee.resp = self.request("GET", "/v2/{}/blobs/{}".format(repo, digest), scope=_scope(repo, "pull"))
-                store.unpack_stream(digest, tee, lambda: tee.finish(hexd, self, repo, digest, tmp))
+                tee.start()
+                store.unpack_stream(digest, tee, tee.finish)
                 return
-            except (OSError, http.client.HTTPException, tarsafe.BrokenArchive):
-                tee.out.close()  # cut short (or a stream tarfile could not follow): go on from what arrived
+            except (_NoResume, BlobNeeded):
+                pass  # the registry ignored a Range request, or a later tar entry replaced a file the split file
+                # needs: the whole blob again, then unpacked from it
             finally:
-                tee.out.close()
-            if tee.size:
-                path = self.fetch_blob(repo, digest, store.blobs, partial=(tmp, tee.hash, tee.size))
-            else:
-                os.unlink(tmp)
-                path = self.fetch_blob(repo, digest, store.blobs)
+                tee.close()
+                for leftover in (tmp + ".split", tmp + ".split.paths"):
+                    if os.path.exists(leftover):
+                        os.unlink(leftover)
+            os.unlink(tmp)
+            path = self.fetch_blob(repo, digest, store.blobs)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -322,36 +324,89 @@ class Client:
         return self.base + location
 
 
-class _Tee:
-    """A response read by the unpacker: every chunk is also hashed and written to the blob file."""
+class _NoResume(Exception):
+    """A registry that answered a Range request with the whole blob."""
 
-    def __init__(self, out):
-        self.resp = None
+
+class _Tee:
+    """A blob's response as the unpacker reads it: every chunk is hashed and also written, to the blob file or,
+    for a plain tar, to the tar-split file (tarsplit.Splitter: headers and padding, not the file data). A
+    response cut short is continued with a Range request from the bytes already read."""
+
+    def __init__(self, client, repo, digest, out, tmp):
+        self.client, self.repo, self.digest = client, repo, digest
         self.out = out
+        self.tmp = tmp
+        self.split_path = tmp + ".split"
+        self.splitter = None
+        self.resp = None
         self.hash = sha256()
         self.size = 0
+        self.total = None
+        self.attempt = 0
         self.name = None
 
+    def _get(self, headers=None):
+        return self.client.request("GET", "/v2/{}/blobs/{}".format(self.repo, self.digest),
+                                   scope=_scope(self.repo, "pull"), headers=headers, ok=(200, 206))
+
+    def start(self):
+        self.resp = self._get()
+        length = self.resp.headers.get("Content-Length")
+        self.total = int(length) if length is not None else None
+
+    def _read(self, n):
+        while True:
+            try:
+                chunk = self.resp.read(n)
+                if not chunk and self.total is not None and self.size < self.total:
+                    raise OSError("cut short at {} of {} bytes".format(self.size, self.total))
+                return chunk
+            except (OSError, http.client.HTTPException) as exc:
+                self.attempt += 1
+                if self.attempt > RETRIES:
+                    raise RegistryError("blob {}: {}".format(self.digest, exc))
+                self.resp = self._get({"Range": "bytes={}-".format(self.size)})
+                if self.resp.status != 206:
+                    raise _NoResume()
+
     def read(self, n=-1):
-        chunk = self.resp.read(n if n is not None and n >= 0 else 1 << 20)
+        chunk = self._read(n if n is not None and n >= 0 else 1 << 20)
         if chunk:
+            if self.size == 0:
+                from hostprep.runtime import tarsplit
+
+                if tarsplit.is_plain_tar(chunk):
+                    self.splitter = tarsplit.Splitter(open(self.split_path, "wb"))  # noqa: SIM115 - close()
             self.hash.update(chunk)
-            self.out.write(chunk)
+            if self.splitter is not None:
+                self.splitter.feed(chunk)
+            else:
+                self.out.write(chunk)
             self.size += len(chunk)
         return chunk
 
-    def finish(self, hexd, client, repo, digest, tmp):
-        """The rest of the blob after the tar's end (padding), then the checks; returns the blob's temp path."""
+    def close(self):
+        self.out.close()
+        if self.splitter is not None and not self.splitter.out.closed:
+            self.splitter.out.close()
+
+    def finish(self):
+        """Reads the rest of the blob (a tar's trailing padding) and checks it; returns (blob temp path or None,
+        split file path or None, the number of regular files the split file counts)."""
         while self.read(1 << 20):
             pass
-        self.out.close()
-        expected = self.resp.headers.get("Content-Length")
-        if expected is not None and int(expected) != self.size:
-            raise OSError("cut short at {} of {} bytes".format(self.size, expected))
-        if self.hash.hexdigest() != hexd:
+        if self.total is not None and self.total != self.size:
+            raise RegistryError("blob {}: {} bytes of {}".format(self.digest, self.size, self.total))
+        if self.hash.hexdigest() != check_digest(self.digest):
             raise RegistryError("blob {} from {}/{}: its content has sha256 {} (refused)".format(
-                digest, client.host, repo, self.hash.hexdigest()))
-        return tmp
+                self.digest, self.client.host, self.repo, self.hash.hexdigest()))
+        self.out.close()
+        if self.splitter is None:
+            return self.tmp, None, 0
+        self.splitter.close()
+        self.splitter.out.close()
+        return self.tmp, self.split_path, self.splitter.files
 
 
 def _with_digest(location, digest):
@@ -466,7 +521,7 @@ def pull(store, root, ref, plain_http=False, out=None):
         for blob in blobs:
             d = blob["digest"]
             target = os.path.join(store.blobs, check_digest(d))
-            if os.path.exists(target):
+            if store.has_blob(d):
                 continue
             if out:
                 out.write("Copying blob {}\n".format(d[:19]))

@@ -120,6 +120,8 @@ class Store:
     def blob_path(self, digest, verify=True):
         hexd = check_digest(digest)
         path = os.path.join(self.blobs, hexd)
+        if not os.path.exists(path) and os.path.exists(self._split(hexd)):
+            self._rebuild_blob(hexd)  # a pulled plain-tar layer, first needed as a blob (push, save)
         if not os.path.exists(path):
             raise ImageError("blob {} is missing".format(digest))
         if verify:
@@ -324,9 +326,14 @@ class Store:
 
     def unpack_stream(self, layer_digest, stream, finish):
         """Unpack a layer from `stream` as it arrives (a pull's single pass), then call finish(), which reads the
-        stream to its end, checks the blob and returns its temporary path; only then are the blob and the
-        unpacked directory moved into place. On any failure neither is left behind."""
+        stream to its end, checks the blob and returns (blob temp path, split file or None, regular files it
+        counts). Only then is the layer moved into place: with a split file (a plain tar), the unpacked files
+        and the split file stand for the blob (tarsplit.py; blob_path rebuilds it when it is needed), unless a
+        later entry replaced or removed a file the split file refers to: then BlobNeeded (the caller fetches
+        the blob again). On any failure nothing is left behind."""
+        import json
         import shutil
+        import tarfile
 
         from hostprep.runtime import tarsafe
 
@@ -337,10 +344,29 @@ class Store:
             if os.path.exists(stale):
                 shutil.rmtree(stale)
         os.makedirs(work)
+        root = os.path.join(work, "root")
+        files = []  # (path, size, inode) of each regular file with data, in tar order
+        written = {}  # how many entries wrote each real path (an entry may write through a symlinked parent)
+
+        def extracted(m, path):
+            real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+            written[real] = written.get(real, 0) + 1
+            if m.isreg() and m.type != tarfile.GNUTYPE_SPARSE and m.size:
+                files.append((os.path.relpath(path, root), m.size, os.lstat(path).st_ino, real))
         try:
-            tarsafe.extract_fileobj(stream, os.path.join(work, "root"), whiteouts=True)
-            blob_tmp = finish()
-            os.replace(blob_tmp, os.path.join(self.blobs, hexd))
+            tarsafe.extract_fileobj(stream, root, whiteouts=True, on_member=extracted)
+            blob_tmp, split, counted = finish()
+            kept = split is not None and counted == len(files) and all(
+                written[real] == 1 and _same_file(os.path.join(root, p), size, ino) for p, size, ino, real in files)
+            if kept:
+                with open(os.path.join(work, "split.paths"), "w") as handle:
+                    json.dump([f[0] for f in files], handle)
+                os.replace(split, os.path.join(work, "split"))
+                os.unlink(blob_tmp)
+            elif split is not None:
+                raise BlobNeeded()
+            else:
+                os.replace(blob_tmp, os.path.join(self.blobs, hexd))
             with open(os.path.join(work, ".complete"), "w"):
                 pass
             os.rename(work, target)
@@ -348,6 +374,50 @@ class Store:
             shutil.rmtree(work, ignore_errors=True)
             raise
         return os.path.join(target, "root")
+
+    def has_blob(self, digest):
+        """Whether the store has the blob: as a file, or as an unpacked layer and its split file."""
+        hexd = check_digest(digest)
+        return os.path.exists(os.path.join(self.blobs, hexd)) or os.path.exists(self._split(hexd))
+
+    def _split(self, hexd):
+        return os.path.join(self.layers, hexd, "split")
+
+    def _rebuild_blob(self, hexd):
+        """The blob of a layer kept as unpacked files and a split file, written again (checked, then moved into
+        place; the split file is then dropped)."""
+        import tempfile
+
+        from hostprep.runtime import tarsplit
+
+        split = self._split(hexd)
+        fd, tmp = tempfile.mkstemp(dir=self.blobs, prefix=".tmp-")
+        try:
+            h = sha256()
+
+            class _Hashing:
+                def __init__(self, out):
+                    self.out = out
+
+                def write(self, data):
+                    h.update(data)
+                    self.out.write(data)
+
+            with os.fdopen(fd, "wb") as out:
+                tarsplit.rebuild(split, os.path.join(self.layers, hexd, "root"), _Hashing(out))
+            if h.hexdigest() != hexd:
+                raise ImageError("layer sha256:{} cannot be rebuilt from its files (sha256 {})".format(
+                    hexd, h.hexdigest()))
+            os.replace(tmp, os.path.join(self.blobs, hexd))
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        for leftover in (split, split + ".paths"):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
 
     def layer_dirs(self, manifest):
         return distinct_layers([self.unpacked(layer["digest"]) for layer in manifest["layers"]])
@@ -383,6 +453,24 @@ class Store:
             self.unpacked(layer["digest"])
         self.set_ref(ref, m_digest, m_size)
         return m_digest
+
+
+class BlobNeeded(Exception):
+    """A pulled plain-tar layer whose split file cannot stand for its blob (a file was replaced later)."""
+
+
+def _same_file(path, size, ino):
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat_isreg(st.st_mode) and st.st_size == size and st.st_ino == ino
+
+
+def stat_isreg(mode):
+    import stat
+
+    return stat.S_ISREG(mode)
 
 
 def distinct_layers(dirs):

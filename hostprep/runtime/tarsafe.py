@@ -108,9 +108,9 @@ def extract(tar_path, dest, whiteouts=False):
         raise
 
 
-def extract_fileobj(fileobj, dest, whiteouts=False):
+def extract_fileobj(fileobj, dest, whiteouts=False, on_member=None):
     """extract() of a stream (an object with read(n)), read in 1 MiB chunks; the stream is read up to the
-    archive's end marker, not beyond."""
+    archive's end marker, not beyond. on_member(member, path) is called after each entry is written."""
     os.makedirs(dest, exist_ok=False)
     root = os.path.realpath(dest)
     try:
@@ -121,6 +121,8 @@ def extract_fileobj(fileobj, dest, whiteouts=False):
         with tar:
             for m in entries(tar):
                 _extract_one(tar, m, root, whiteouts)
+                if on_member is not None:
+                    on_member(m, os.path.join(root, _norm(m.name)))
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
