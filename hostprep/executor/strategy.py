@@ -165,6 +165,8 @@ class Strategy:
         if not outcome.loop:
             self.emit(TaskEvent(host.name, outcome.title, outcome.status, outcome.result, no_log=outcome.no_log,
                                 ignored=bool(outcome.result.get("_hostprep_ignored")), handler=task.is_handler))
+        elif outcome.result.get("failed") and outcome.result.get("_hostprep_ignored"):
+            self.run.output.ignoring(host.name)  # once, after the items, as Ansible's callback
         apply_result(host, task, outcome, bool(scope.keyword(task, "ignore_unreachable")), also)
 
     def check_notified(self, task: Task, outcome: TaskOutcome) -> None:

@@ -38,7 +38,10 @@ def result_line(ev: TaskEvent, verbosity: int = 0, with_task: bool = False) -> t
     if ev.status == "unreachable":
         line += f": UNREACHABLE! => {json.dumps({'msg': result.get('msg'), 'unreachable': True})}"
     elif ev.status == "failed":
-        line += (": FAILED! => " if not ev.is_item else " => ") + _compact(result)
+        if ev.is_item:  # `failed: [h] (item=x) => {...}`: no arrow before the item, as Ansible prints it
+            line = line.replace(" => (item=", " (item=", 1) + " => " + _compact(result)
+        else:
+            line += ": FAILED! => " + _compact(result)
     elif ev.status == "skipped":
         # Ansible shows a skipped result only when verbose; an item's line keeps its trailing space
         line += (" " if ev.is_item else "") + (" => " + _compact(result) if verbosity else "")
@@ -138,6 +141,11 @@ class HumanOutput:
                 line += f" => (item={label})"
             self._echo(line, "cyan")
 
+    def ignoring(self, host: str) -> None:
+        """A loop whose failed items were all ignored: `...ignoring` once, after them."""
+        with self._lock:
+            self._echo("...ignoring", "cyan")
+
     def warn(self, text: str) -> None:
         with self._lock:
             self._echo(f"[WARNING]: {text}", "magenta")
@@ -161,7 +169,7 @@ class HumanOutput:
                 self._header(ev.task)
             line, color = result_line(ev, self.verbosity)
             self._echo(line, color)
-            if ev.status == "failed" and ev.ignored:
+            if ev.status == "failed" and ev.ignored and not ev.is_item:  # a loop's: ignoring() after its items
                 self._echo("...ignoring", "cyan")
             if self.diff and not ev.no_log and ev.result.get("diff"):
                 self._print_diff(ev.result["diff"])

@@ -34,6 +34,9 @@ class JsonOutput:
     def warn(self, text: str) -> None:
         self._emit({"event": "warning", "msg": text})
 
+    def ignoring(self, host: str) -> None:
+        """The items' own events say `ignored`; nothing more to print."""
+
     def included(self, what: str, hosts: list[str], label: Any, title: str) -> None:
         obj = {"event": "included", "task": title, "included": what, "hosts": hosts}
         if label is not None:

@@ -210,6 +210,9 @@ class ProgressOutput:
     def warn(self, text: str) -> None:
         self._print(f"[WARNING]: {text}", "magenta")
 
+    def ignoring(self, host: str) -> None:
+        """Each ignored item's line already says `...ignoring` here."""
+
     def included(self, what: str, hosts: list[str], label: Any, title: str) -> None:
         """Includes are not shown among the progress lines (they change nothing); they count as ok."""
         with self._data:
