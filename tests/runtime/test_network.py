@@ -297,3 +297,20 @@ def test_after_a_reboot_system_boot_rebuilds_bridge_rules_and_ports(rt, tmp_path
     finally:
         _run(rt, "rm", "-f", cid)
     assert _leftovers(rt, cid) == [] and _rules_mention(backend, cid, port) == []
+
+
+def test_publish_all_takes_every_exposed_port(rt, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM bb\nEXPOSE 80 53/udp\n")
+    _ok(_run(rt, "build", "-t", "hn-exposed", str(ctx)))
+    www = _www(tmp_path, "exposed")
+    cid = _ok(_run(rt, "run", "-d", "-P", "-v", f"{www}:/www", "hn-exposed", "httpd", "-f", "-p", "80", "-h",
+                   "/www")).strip()
+    try:
+        ports = dict(line.split(" -> ") for line in _ok(_run(rt, "port", cid)).splitlines())
+        assert sorted(ports) == ["53/udp", "80/tcp"], ports
+        assert _fetch("http://127.0.0.1:{}/".format(ports["80/tcp"].split(":")[1])) == "exposed"
+    finally:
+        _ok(_run(rt, "rm", "-f", cid))
+    assert _leftovers(rt, cid) == []
