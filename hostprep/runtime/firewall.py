@@ -66,6 +66,22 @@ class _ForwardViaIptables:
         if netexec.run(ipt + ["-t", "filter", "-C", "FORWARD"] + jump, check=False)[0] != 0:
             netexec.run(ipt + ["-t", "filter", "-I", "FORWARD"] + jump)
 
+    @staticmethod
+    def _isolation(net):
+        """--internal: nothing is forwarded between the network and anywhere else (first in HPRT-FORWARD)."""
+        b = net["bridge"]
+        return [["-i", b, "!", "-o", b, "-j", "DROP"], ["-o", b, "!", "-i", b, "-j", "DROP"]]
+
+    def isolate(self, net):
+        if net.get("internal") and _iptables_present():
+            for rule in self._isolation(net):
+                netexec.run(["iptables", "-w", "-t", "filter", "-I", "HPRT-FORWARD"] + rule)
+
+    def unisolate(self, net):
+        if net.get("internal") and _iptables_present():
+            for rule in self._isolation(net):
+                netexec.run(["iptables", "-w", "-t", "filter", "-D", "HPRT-FORWARD"] + rule, check=False)
+
 
 class Iptables(_ForwardViaIptables):
     name = "iptables"
@@ -96,10 +112,12 @@ class Iptables(_ForwardViaIptables):
         self.ensure_base()
         self.remove_network(net)  # never twice
         self._restore("nat", self._network_rules(net))
+        self.isolate(net)
 
     def remove_network(self, net):
         for rule in self._network_rules(net):  # one at a time: a missing rule must not keep the others
             self._restore("nat", ["-D" + rule[2:]], check=False)
+        self.unisolate(net)
 
     @staticmethod
     def _port_rules(cid, ports):
@@ -145,10 +163,12 @@ class Nft(_ForwardViaIptables):
         kind = "internal" if net.get("internal") else "subnets"
         self._nft("add element ip {t} {k} {{ {s} }}\nadd element ip {t} hairpin {{ {s} }}\n".format(
             t=TABLE, k=kind, s=net["subnet"]))
+        self.isolate(net)
 
     def remove_network(self, net):
         for kind in ("subnets", "internal", "hairpin"):
             self._nft("delete element ip {} {} {{ {} }}\n".format(TABLE, kind, net["subnet"]), check=False)
+        self.unisolate(net)
 
     @staticmethod
     def _elements(ports):

@@ -34,7 +34,8 @@ def _sh(*argv: str, check: bool = True, timeout: int = 30) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def other_host():
-    """A network namespace with a veth to this machine: (namespace, the machine's address on that link)."""
+    """A network namespace with a veth to this machine: (namespace, the machine's address on that link, the
+    namespace's address)."""
     tag = uuid.uuid4().hex[:6]
     ns, host_if, peer_if = f"hn{tag}", f"hnh{tag}", f"hnp{tag}"
     octet = int(tag[:2], 16)
@@ -47,7 +48,7 @@ def other_host():
         for cmd in (["addr", "add", peer_addr + "/30", "dev", peer_if], ["link", "set", peer_if, "up"],
                     ["link", "set", "lo", "up"], ["route", "add", "default", "via", host_addr]):
             _sh("ip", "-n", ns, *cmd)
-        yield ns, host_addr
+        yield ns, host_addr, peer_addr
     finally:
         subprocess.run(["ip", "link", "del", host_if], capture_output=True)
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
@@ -158,7 +159,7 @@ def test_default_bridge_gives_an_address_a_route_hosts_and_resolv_conf(rt) -> No
 @pytest.mark.parametrize("backend", ["iptables", "nft"])
 def test_published_port_from_localhost_another_host_and_a_container(rt, other_host, backend: str,
                                                                    tmp_path: Path) -> None:
-    ns, host_addr = other_host
+    ns, host_addr, _ = other_host
     port = _free_port()
     www = _www(tmp_path, f"served-{backend}")
     name = f"hn-{backend}-{uuid.uuid4().hex[:6]}"  # a network of its own: made (and so ruled) by `backend`
@@ -314,3 +315,23 @@ def test_publish_all_takes_every_exposed_port(rt, tmp_path: Path) -> None:
     finally:
         _ok(_run(rt, "rm", "-f", cid))
     assert _leftovers(rt, cid) == []
+
+
+def test_nat_out_and_an_internal_network_that_forwards_nothing(rt, other_host, tmp_path: Path) -> None:
+    ns, _, peer_addr = other_host
+    www = _www(tmp_path, "outside")
+    server = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "http.server", "8000", "--bind",
+                               peer_addr, "--directory", str(www)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    name = "hn-int-" + uuid.uuid4().hex[:6]
+    try:
+        assert _fetch(f"http://{peer_addr}:8000/", timeout=30) == "outside"  # routed from the machine
+        out = _ok(_run(rt, "run", "--rm", "--network", "bridge", "bb", "sh", "-c", _GET.format(peer_addr, 8000)))
+        assert out.endswith("\n\noutside"), out  # NAT out of the default network
+        _ok(_run(rt, "network", "create", "--internal", name))
+        res = _run(rt, "run", "--rm", "--network", name, "bb", "sh", "-c", _GET.format(peer_addr, 8000))
+        assert "outside" not in res.stdout, res.stdout
+    finally:
+        server.kill()
+        server.wait()
+        _run(rt, "network", "rm", name)
