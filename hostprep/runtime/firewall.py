@@ -139,10 +139,6 @@ class Iptables(_ForwardViaIptables):
                 for line in lines:
                     self._restore("nat", [line], check=False)
 
-    def rules_of(self, cid):
-        """Every rule that names container `cid` (tests: nothing left behind)."""
-        return [line for line in _output(["iptables", "-w", "-t", "nat", "-S", "HPRT-DNAT"]) if "hprt:" + cid in line]
-
 
 class Nft(_ForwardViaIptables):
     name = "nft"
@@ -190,12 +186,6 @@ class Nft(_ForwardViaIptables):
             key = e.split(" : ")[0]
             self._nft("delete element ip {} {} {{ {} }}\n".format(TABLE, m, key), check=False)
 
-    def rules_of(self, cid):
-        return []  # elements carry no owner: tests look the ports up in the maps (list_ports)
-
-    def list_ports(self):
-        return "\n".join(_output(["nft", "list", "table", "ip", TABLE]))
-
 
 _NFT_TABLE = """table ip {table} {{
   map tcp_any {{ type inet_service : ipv4_addr . inet_service; }}
@@ -228,10 +218,3 @@ _NFT_TABLE = """table ip {table} {{
 }}
 """
 
-
-def _output(argv):
-    """A program's standard output as lines (tests and inspection only: not on the run path)."""
-    import subprocess
-
-    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
-    return res.stdout.splitlines()

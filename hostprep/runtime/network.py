@@ -614,10 +614,3 @@ def bind_etc_files(spec):
         linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_NODEV | linux.MS_NOSUID |
                     linux.MS_NOEXEC)
 
-
-def rebuild_after_boot(root):
-    """Bridges and rules of every network with members again (hostprep-runtime.service at boot; idempotent)."""
-    for net in list_networks(root):
-        _sweep(root, net)
-        if members(root, net):
-            ensure_bridge(net)
