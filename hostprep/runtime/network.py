@@ -25,6 +25,7 @@ import os
 import time
 
 from hostprep.runtime import firewall, jsonio, netexec, portmap
+from hostprep.runtime.linux import trace
 from hostprep.runtime.state import RunError
 
 DEFAULT = "bridge"
@@ -418,12 +419,14 @@ def attach(root, spec, state, pid):
             _write_etc(root, spec, net, dict(record, ip=done["ip"]), opts, user_defined)
             if user_defined:
                 _refresh_peers(root, net, skip=cid)
+        trace("net address")
         prefix = net["subnet"].split("/")[1]
         netexec.run(["ip", "-batch", "-"], data="link add {v} type veth peer name eth0 netns {pid}\n"
                     "link set {v} master {b}\nlink set {v} up\n".format(v=veth, pid=pid, b=net["bridge"]))
         netexec.run(["ip", "-batch", "-"], netns="/proc/{}/ns/net".format(pid),
                     data="addr add {ip}/{p} dev eth0\nlink set eth0 up\nroute add default via {g}\n".format(
                         ip=done["ip"], p=prefix, g=net["gateway"]))
+        trace("net veth")
         if opts["ports"]:
             ports = [dict(p) for p in opts["ports"]]
             portmap.claim(root, cid, ports)
@@ -431,6 +434,7 @@ def attach(root, spec, state, pid):
                 p["ip"] = done["ip"]
             done["ports"] = ports
             firewall.by_name(done.get("firewall")).add_ports(cid, ports)
+            trace("net ports")
     except BaseException:
         detach(root, state)
         raise
