@@ -79,7 +79,7 @@ class CopyModule(Module):
         return dest.rstrip("/") if dest != "/" else dest
 
     def probe(self, args: dict[str, Any]) -> str | None:
-        paths = {"dest": args["dest"]}
+        paths = {"dest": args["dest"], "dest_parent": posixpath.dirname(args["dest"].rstrip("/")) or "/"}
         if args.get("src"):
             paths["dest_in_dir"] = posixpath.join(args["dest"], posixpath.basename(args["src"].rstrip("/")))
         if args["remote_src"] and args.get("src"):
@@ -108,6 +108,13 @@ class CopyModule(Module):
         if cur.get("kind") == "directory":
             return Plan(failed=True, msg=f"{dest} is a directory; add a trailing / to copy into it")
         steps: list[Any] = []
+        if not cur.get("exists") and dest_stat.get("kind") != "directory" and probe is not None:
+            parent = stats.get("dest_parent", {})
+            if args["dest"].endswith("/"):  # `dest: dir/` that is not there yet is made, as Ansible's copy does
+                steps.append(Command(f"mkdir -p {q(posixpath.dirname(dest))}"))
+            elif "dest_parent" in stats and not parent.get("exists"):
+                return Plan(failed=True, msg=f"Destination directory {posixpath.dirname(dest) or '/'} does not exist",
+                            result={"checksum": want_sum})
         content_changes = not cur.get("exists") or (cur.get("checksum") != want_sum and args["force"])
         diff: Any = None
         # Ansible's copy result: dest, src, md5sum and checksum when the content is written; path and dest when
