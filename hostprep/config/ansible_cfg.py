@@ -201,7 +201,8 @@ def check_supported(cfg: AnsibleConfig | None = None) -> None:
 def fill_connection(opts: Any, ask: Any = None, cfg: AnsibleConfig | None = None) -> Any:
     """Connection options the command line left unset, from the configuration (still under host variables)."""
     cfg = cfg or load()
-    pairs = (("user", "remote_user"), ("private_key", "private_key_file"), ("become_user", "become_user"),
+    pairs = (("user", "remote_user"), ("port", "remote_port"), ("private_key", "private_key_file"),
+             ("become_user", "become_user"),
              ("become_method", "become_method"), ("timeout", "timeout"))
     for attr, name in pairs:
         if getattr(opts, attr, None) is None and cfg.is_set(name):

@@ -83,8 +83,9 @@ class Connections:
         options = self.options.connection
         if keywords:  # keywords sit over the command line and under the host's own variables
             options = dataclasses.replace(options or ConnectionOptions(), **{
-                {"remote_user": "user", "connection": "connection"}[k]: _connection_type(v) if k == "connection"
-                else str(v) for k, v in keywords.items()})
+                {"remote_user": "user", "connection": "connection", "port": "port"}[k]:
+                _connection_type(v) if k == "connection" else int(v) if k == "port" else str(v)
+                for k, v in keywords.items()})
         transport = open_transport(host.name, host.inv_vars, options)
         if self.options.verbosity >= 3:  # -vvv: every round trip and the connection's details, no secrets
             from hostprep.output.trace import TracingTransport

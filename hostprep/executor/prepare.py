@@ -192,8 +192,9 @@ class TaskPrep:
         return self.kw(templar, "delegate_to")
 
     def connection_keywords(self, templar: Templar) -> dict[str, Any]:
-        """remote_user / connection of the task, block, role or play (a host's ansible_user/_connection win)."""
-        return {k: v for k in ("remote_user", "connection") if (v := self.kw(templar, k)) is not None}
+        """remote_user / connection of the task, block, role or play, and the play's port (a host's
+        ansible_user/_connection/_port win)."""
+        return {k: v for k in ("remote_user", "connection", "port") if (v := self.kw(templar, k)) is not None}
 
     def become(self, templar: Templar) -> BecomeSpec:
         """The task's become: keywords (task, block, role, play) over the host's ansible_become* vars."""

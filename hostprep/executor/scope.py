@@ -10,7 +10,7 @@ from hostprep.playbook.model import Block, Play, Role, Task
 
 INHERITED = ("become", "become_user", "become_method", "become_flags", "ignore_errors", "ignore_unreachable",
              "no_log", "check_mode", "environment", "delegate_to", "run_once", "any_errors_fatal", "remote_user",
-             "connection", "throttle")
+             "connection", "throttle", "diff")
 
 
 @dataclass

@@ -199,8 +199,8 @@ class Strategy:
             return
         try:
             become = play_become(self.run.play_vars, host)
-            play_kw = {k: self.run.play_vars.for_play().render(self.play.kw(k)) for k in ("remote_user", "connection")
-                       if self.play.kw(k) is not None}
+            play_kw = {k: self.run.play_vars.for_play().render(self.play.kw(k))
+                       for k in ("remote_user", "connection", "port") if self.play.kw(k) is not None}
             transport = self.run.connections.transport_for(host, None, play_kw)
             facts = self._gather_with_lookahead(host, transport, become)
             if facts is None:

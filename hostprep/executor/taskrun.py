@@ -222,8 +222,10 @@ class TaskRunner:
         env = prep.environment(templar)
         if env:
             transport = EnvTransport(transport, env)
+        # the `diff` keyword (task, block, role, play) over --diff, as in Ansible
+        diff = prep.bool_kw(templar, "diff", prep.options.diff)
         ctx = TaskContext(
-            transport=transport, host=self.host.name, check_mode=check, diff=prep.options.diff,
+            transport=transport, host=self.host.name, check_mode=check, diff=diff,
             become=become, variables=templar.variables,
             render=lambda text: templar.render(text, context=self.context),
             render_file=lambda path: templar.render_file(path, context=self.context),
@@ -231,6 +233,8 @@ class TaskRunner:
             cancelled=self.services.cancelled, read_only=prep.read_only_check(module.name),
         )
         result = module.run(args, ctx)
+        if diff and not prep.options.diff and result.get("diff"):
+            result["_hostprep_show_diff"] = True  # `diff: true` on the task: shown without --diff
         secrets = [s for s in (become.password, self.host.inv_vars.get("ansible_password")) if s]
         for key in ("stdout", "stderr", "msg"):
             if isinstance(result.get(key), str) and secrets:

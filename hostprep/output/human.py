@@ -171,7 +171,7 @@ class HumanOutput:
             self._echo(line, color)
             if ev.status == "failed" and ev.ignored and not ev.is_item:  # a loop's: ignoring() after its items
                 self._echo("...ignoring", "cyan")
-            if self.diff and not ev.no_log and ev.result.get("diff"):
+            if (self.diff or ev.result.get("_hostprep_show_diff")) and not ev.no_log and ev.result.get("diff"):
                 self._print_diff(ev.result["diff"])
 
     def _print_diff(self, diff: Any) -> None:

@@ -239,7 +239,7 @@ class ProgressOutput:
         text = Text(line, style=color or "")
         if ev.status == "failed" and ev.ignored:
             text.append("\n...ignoring", style="cyan")
-        if self.diff and not ev.no_log and ev.result.get("diff"):
+        if (self.diff or ev.result.get("_hostprep_show_diff")) and not ev.no_log and ev.result.get("diff"):
             from hostprep.output.diffs import render_diff
 
             diff = render_diff(ev.result["diff"])

@@ -28,7 +28,8 @@ UNSUPPORTED_TASK = {
     "debugger": "the task debugger is not supported by hostprep",
     "collections": None,  # accepted: names are resolved as ansible.builtin anyway
     "throttle": None,
-    "timeout": None,
+    # Ansible ends a task that runs longer than `timeout` seconds; hostprep cannot stop a task midway
+    "timeout": "the timeout keyword (a time limit for the task) is not supported by hostprep",
     "diff": None,
 }
 
@@ -45,6 +46,7 @@ PLAY = {
 UNSUPPORTED_PLAY = {
     "vars_prompt": "vars_prompt is not supported by hostprep (pass values with -e)",
     "module_defaults": "module_defaults is not supported by hostprep",
+    "timeout": "the timeout keyword (a time limit for each task) is not supported by hostprep",
 }
 
 ROLE_ENTRY = {"role", "name", "when", "tags", "vars", "become", "become_user", "ignore_errors", "environment",

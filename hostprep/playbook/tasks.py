@@ -206,6 +206,8 @@ def parse_task(data: Mapping, ctx: LoadContext, src: TaskSource, *, handlers: bo
     """One entry of a task list: a Task, a Block, or (for static imports) a list of them."""
     if "block" in data:
         _check_keywords(data, K.BLOCK, "block")
+        if "timeout" in data:
+            raise _err(data, K.UNSUPPORTED_TASK["timeout"], key="timeout")
         kw = {k: v for k, v in data.items() if k not in ("block", "rescue", "always")}
         _check_task_values(data, kw)
         return Block(

@@ -43,6 +43,7 @@ class ConnectionOptions:
     """What the command line said about connecting and becoming (None = not given)."""
 
     user: str | None = None
+    port: int | None = None  # ansible.cfg remote_port, a play's `port`
     private_key: str | None = None
     password: str | None = field(default=None, repr=False)
     become: bool | None = None
@@ -63,6 +64,8 @@ class ConnectionOptions:
         out: dict[str, Any] = {}
         if self.user is not None:
             out["ansible_user"] = self.user
+        if self.port is not None:
+            out["ansible_port"] = self.port
         if self.private_key is not None:
             out["ansible_ssh_private_key_file"] = self.private_key
         if self.password is not None:
@@ -93,6 +96,7 @@ class ConnectionOptions:
 # aliases: a host that sets either name of a pair has set that value
 _ALIASES = {
     "ansible_user": ("ansible_user", "ansible_ssh_user"),
+    "ansible_port": ("ansible_port", "ansible_ssh_port"),
     "ansible_ssh_private_key_file": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
     "ansible_password": ("ansible_password", "ansible_ssh_pass"),
     "ansible_become_password": ("ansible_become_password", "ansible_become_pass"),
