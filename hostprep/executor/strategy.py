@@ -33,14 +33,32 @@ from hostprep.executor.taskrun import RunServices, TaskRunner
 from hostprep.executor.variables import PlayVars
 from hostprep.facts import facts_script, gather_facts, parse_facts
 from hostprep.output.events import TaskEvent
+from hostprep.playbook.keywords import BLOCK as BLOCK_KEYWORDS
 from hostprep.playbook.loader import LoadContext
-from hostprep.playbook.model import Task
+from hostprep.playbook.model import Block, Task
 from hostprep.playbook.tasks import TaskSource, included_path, load_included_tasks
 from hostprep.templating.templar import is_template
 from hostprep.transport.base import BecomeSpec
 from hostprep.values import to_bool
 
 GATHERING = "Gathering Facts"
+
+
+def applied(scope: Scope, task: Task) -> Scope:
+    """The scope of an include's tasks with its `apply:` keywords over them, as Ansible applies them (like a
+    block around the included tasks: become, tags, when, environment, ...)."""
+    apply = task.args.get("apply")
+    if not apply:
+        return scope
+    if not isinstance(apply, dict):
+        raise InputError(f"{task.module}: apply must be a mapping of task keywords", file=task.file, line=task.line,
+                         key="apply")
+    bad = sorted(str(k) for k in apply if k not in BLOCK_KEYWORDS or k in ("block", "rescue", "always"))
+    if bad:
+        raise InputError(f"{task.module}: apply: {', '.join(bad)} is not a task keyword", file=task.file,
+                         line=task.line, key="apply")
+    return scope.with_block(Block(block=[], rescue=[], always=[], keywords=dict(apply), file=task.file,
+                                  line=task.line))
 
 
 def written_at(item: Any) -> str | None:
@@ -315,7 +333,7 @@ class Strategy:
             if items is None:
                 items = load_included_tasks(name, task, ctx, src)
             host.included.append((included_path(name, task, ctx, src), label))
-            return [(items, scope.with_include(task, params))]
+            return [(items, applied(scope.with_include(task, params), task))]
         role = task.included[0] if task.included else None
         if role is None:
             name = str(templar.render(task.args["name"], context=prep.context))
@@ -328,7 +346,7 @@ class Strategy:
                 if h not in self.play.handlers:
                     self.play.handlers.append(h)
         host.included.append((role.name, label))
-        return [(role.tasks, scope.with_include(task, {}).with_role(role))]
+        return [(role.tasks, applied(scope.with_include(task, {}).with_role(role), task))]
 
     def report_included(self, task: Task, title: str, hosts: list[HostState]) -> None:
         """Ansible's lines for an include step: `included: FILE for h1, h2` (one per file and item, hosts
