@@ -86,8 +86,9 @@ def _segment_body(requests: list[ProbeRequest], indexes: list[int], stop_on_fail
         if req.env:
             env = "export " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in req.env.items()) + "\n"
         lines.append(f'(\n{env}{req.cmd}\n) >"$d/o" 2>"$d/e"; r=$?')
-        lines.append(f'printf \'{FRAME} {index} %s\\n\' "$r"; base64 <"$d/o"; echo @@HPE; base64 <"$d/e"; '
-                     'echo @@HPX')
+        # an empty output needs no base64 run (`[` is the shell's own): most probes print nothing on stderr
+        lines.append(f'printf \'{FRAME} {index} %s\\n\' "$r"; [ -s "$d/o" ] && base64 <"$d/o"; echo @@HPE; '
+                     '[ -s "$d/e" ] && base64 <"$d/e"; echo @@HPX')
         if stop_on_failure:
             lines.append('[ "$r" = 0 ] || exit 3')
     return "\n".join(lines) + "\n"
