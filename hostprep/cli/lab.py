@@ -41,14 +41,16 @@ def image_build(flavor: str, rebuild: bool, image_tar: Path | None) -> None:
 @command.command("base-image")
 @click.argument("flavor", type=click.Choice(["el7", "el8", "el9"]), default="el7")
 @click.option("--tag", help="Name in hostprep-runtime's store (default: centos:7, centos:8, centos:stream9).")
-def base_image(flavor: str, tag: str | None) -> None:
+@click.option("--push", is_flag=True, help="Also push it to the lab registry (10.231.0.1:5000/lab/TAG).")
+def base_image(flavor: str, tag: str | None, push: bool) -> None:
     """Import a flavour's image tree into hostprep-runtime as a base image (el7: centos:7), and bring up
     the lab repository its yum reads (build with `hostprep-runtime build --network host`)."""
-    from hostprep.lab.baseimage import import_base
+    from hostprep.lab.baseimage import import_base, push_base
 
     started = time.monotonic()
     name, image_id = import_base(flavor, tag)
-    click.echo(f"{name}\t{image_id}\t({time.monotonic() - started:.1f}s)")
+    pushed = push_base(flavor, name) if push else ""
+    click.echo(f"{name}\t{image_id}\t{pushed}\t({time.monotonic() - started:.1f}s)")
 
 
 @command.group("registry")

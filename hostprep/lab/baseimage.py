@@ -92,3 +92,24 @@ def import_base(flavor: str = "el7", tag: str | None = None, serve: bool = True)
 
         image_id = json.loads(inspect.stdout)[0].get("Id", "")
     return tag, image_id
+
+
+def push_base(flavor: str = "el7", tag: str | None = None) -> str:
+    """Push the imported base image to the lab registry (brought up if it is not) as 10.231.0.1:5000/lab/<tag>,
+    trusting the lab CA and logging in to it in the runtime's state root; returns the pushed reference."""
+    from hostprep.lab import registry
+
+    tag = tag or TAGS[flavor]
+    registry.up()
+    root = Path(os.environ.get("HOSTPREP_RUNTIME_ROOT", "/var/lib/hostprep-runtime"))
+    registry.trust_on(root)
+    runtime = runtime_command()
+    login = subprocess.run([*runtime, "login", "-u", registry.USER, "--password-stdin", registry.ADDRESS],
+                           input=registry.password() + "\n", capture_output=True, text=True)
+    if login.returncode != 0:
+        raise HostprepError(f"login to the lab registry failed: {login.stderr[-500:]}")
+    ref = f"{registry.ADDRESS}/lab/{tag}"
+    proc = subprocess.run([*runtime, "push", tag, ref], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise HostprepError(f"push of {tag} to {ref} failed: {proc.stderr[-1000:]}")
+    return ref
