@@ -40,6 +40,7 @@ class GetUrlModule(Module):
            "its checksum differs, and a download that does not match fails without touching dest.")
     examples = ("- get_url:\n    url: https://download.docker.com/linux/centos/docker-ce.repo\n"
                 "    dest: /etc/yum.repos.d/docker-ce.repo\n    mode: '0644'\n")
+    gives_diff = False  # Ansible's get_url has no diff support
     args = {
         "url": Arg("str", required=True),
         "dest": Arg("path", required=True),

@@ -32,6 +32,7 @@ class RpmKeyModule(Module):
            "its fingerprint when one is given; already-imported keys (by key id) are left alone.")
     examples = ("- rpm_key:\n    key: https://download.docker.com/linux/centos/gpg\n"
                 "    fingerprint: 060A 61C5 1B55 8A7F 742B 77AA C52F EB6B 621E 9F35\n")
+    gives_diff = False  # Ansible's rpm_key has no diff support: --diff shows and registers none
     args = {
         "key": Arg("str", required=True, doc="URL, host path, or ASCII-armored key text."),
         "state": Arg("str", default="present", choices=("present", "absent")),
@@ -72,13 +73,13 @@ class RpmKeyModule(Module):
             keyid = args["key"].strip().replace(" ", "").lower().removeprefix("0x")[-8:]
             if args["state"] == "present":
                 if keyid in installed:
-                    return Plan(False, result={"keyid": keyid})
-                return Plan(failed=True, result={"keyid": keyid},
+                    return Plan(False)
+                return Plan(failed=True,
                             msg=f"key id {args['key']} is not imported; give a URL, path or armored key to import it")
             if keyid in installed:
-                return Plan(True, [Command(f"rpm -e --allmatches gpg-pubkey-{keyid}")], result={"keyid": keyid},
+                return Plan(True, [Command(f"rpm -e --allmatches gpg-pubkey-{keyid}")],
                             diff={"before": f"gpg-pubkey-{keyid}: present\n", "after": f"gpg-pubkey-{keyid}: absent\n"})
-            return Plan(False, result={"keyid": keyid})
+            return Plan(False)
         if "fetch-failed" in sec.get("fetch", "") or "missing-file" in sec.get("fetch", ""):
             return Plan(failed=True, msg=f"could not read the key {args['key']}")
         fprs = parse_fingerprints(sec.get("key", ""))
@@ -86,19 +87,21 @@ class RpmKeyModule(Module):
             return Plan(failed=True, msg=f"{args['key']} is not a GPG public key")
         primary = fprs[0].upper()
         keyid = primary[-8:].lower()
-        result = {"fingerprints": fprs, "keyid": keyid}
+        result: dict[str, Any] = {}  # Ansible's rpm_key result is `changed` alone
         if args["state"] == "absent":
             if keyid in installed:
                 return Plan(True, [Command(f"rpm -e --allmatches gpg-pubkey-{keyid}")], result=result,
                             diff={"before": f"gpg-pubkey-{keyid}: present\n", "after": f"gpg-pubkey-{keyid}: absent\n"})
             return Plan(False, result=result)
+        if keyid in installed:  # as Ansible: an imported key is not checked against `fingerprint` again
+            return Plan(False, result=result)
         if args.get("fingerprint"):
             wanted = {f.replace(" ", "").upper() for f in args["fingerprint"]}
-            if not wanted & {f.upper() for f in fprs}:
+            have = {f.upper() for f in fprs}
+            if not wanted <= have:
                 return Plan(failed=True, result=result,
-                            msg=f"the key's fingerprint {primary} does not match {', '.join(sorted(wanted))}")
-        if keyid in installed:
-            return Plan(False, result=result)
+                            msg=f"The specified fingerprint, '{wanted}', does not match any key fingerprints in "
+                                f"'{have}'")
         # import from a fresh copy checked again against the fingerprint the probe saw, so a key that
         # changes between probe and import (a swapped URL) is never trusted
         check = (f"gpg --batch --with-colons --show-keys \"$k\" 2>/dev/null | grep -qi '^fpr:*:{primary}:' || "
@@ -106,3 +109,7 @@ class RpmKeyModule(Module):
         cmd = f"k=$(mktemp); trap 'rm -f \"$k\"' EXIT; {self._fetch(args)}; {check}; rpm --import \"$k\""
         return Plan(True, [Command(cmd)], result=result,
                     diff={"before": f"gpg-pubkey-{keyid}: absent\n", "after": f"gpg-pubkey-{keyid}: present\n"})
+
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        """`changed` alone, as Ansible's rpm_key (no rc/stdout)."""
+        return dict(plan.result)

@@ -16,7 +16,15 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from hostprep.modules._files import FILE_ARGS, attribute_steps, stat_probe, stats_from
+from hostprep.modules._files import (
+    FILE_ARGS,
+    attribute_steps,
+    path_info,
+    path_info_after,
+    stat_probe,
+    stats_from,
+    with_path_info,
+)
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext, Upload
 from hostprep.modules.shellutil import join, q, sections
 
@@ -140,6 +148,11 @@ class UnarchiveModule(Module):
         result: dict[str, Any] = {"dest": dest, "src": src, "handler": handler, "state": "directory"}
         if args["list_files"]:
             result["files"] = names
+        # Ansible adds dest's path info (owner, group, mode, size, uid, gid): as it is now, or read after the change
+        if steps and not ctx.check_mode:
+            steps = with_path_info(steps, dest)
+        else:
+            result.update(path_info(dstat))
         return Plan(bool(steps), steps, result=result)
 
     def _selected(self, args: dict[str, Any], name: str) -> bool:
@@ -220,8 +233,22 @@ class UnarchiveModule(Module):
         commands = [s for s in plan.steps if isinstance(s, Command)]
         for step, res in zip(commands, outputs, strict=False):
             if step.cmd.startswith(("tar -x", "unzip")):
-                result["extract_results"] = {"cmd": step.cmd.split("\n", 1)[0], "rc": res.rc, "out": res.stdout,
-                                             "err": res.stderr}
+                result["extract_results"] = {"cmd": _ansible_cmd(result, step.cmd), "rc": res.rc,
+                                             "out": res.stdout, "err": res.stderr}
                 if res.rc != 0:
                     result.update(failed=True, msg=f"failed to unpack {args['src']} to {args['dest']}")
+        result.update(path_info_after(outputs) or {})
         return result
+
+
+_TAR_FLAGS = {".gz": "-z", ".tgz": "-z", ".bz2": "-j", ".tbz": "-j", ".xz": "-J", ".txz": "-J"}
+
+
+def _ansible_cmd(result: dict[str, Any], cmd: str) -> list[str] | str:
+    """The extraction's argv as Ansible's TgzArchive/TarArchive give it (/usr/bin/tar --extract -C dest -z -f
+    archive); other handlers: the command line as run."""
+    if result.get("handler") not in ("TgzArchive", "TarArchive") or " --" in cmd.split("\n", 1)[0]:
+        return cmd.split("\n", 1)[0]
+    src = str(result.get("src", ""))
+    flag = next((f for ext, f in _TAR_FLAGS.items() if src.endswith(ext)), None)
+    return ["/usr/bin/tar", "--extract", "-C", str(result["dest"]), *([flag] if flag else []), "-f", src]

@@ -47,8 +47,9 @@ def test_registered_results_match_on_el9_twins(lab, tmp_path: Path) -> None:
     assert got["command"]["cmd"] == ["echo", "one", "two"] and got["stat"]["stat"]["mimetype"] == "text/plain"
 
 
-# systemd/service (a unit of the play's own), user, group, yum_repository and text edits in check mode: the
-# system modules' registered results, under --diff (Ansible's systemd, user and group give no diff)
+# systemd/service (a unit of the play's own), user, group, yum_repository, rpm_key, unarchive and text edits in
+# check mode: the system modules' registered results, under --diff (Ansible's systemd, user, group and rpm_key
+# give no diff)
 SYSTEM_PLAYBOOK = """
 - hosts: all
   gather_facts: false
@@ -92,6 +93,21 @@ SYSTEM_PLAYBOOK = """
     - {copy: {dest: /etc/hr-hosts, content: "127.0.0.1 localhost\\n"}}
     - {lineinfile: {path: /etc/hr-hosts, line: "10.9.9.9 hr"}, check_mode: true, register: r_lif_check_hosts}
     - {blockinfile: {path: /etc/hr-hosts, block: "10.9.9.8 hr2"}, check_mode: true, register: r_bif_check}
+    - {command: "rpm -e --allmatches gpg-pubkey-a221e745", failed_when: false, changed_when: false}
+    - {rpm_key: {key: "{{ lab_repo_url }}/RPM-GPG-KEY-hostprep-lab"}, register: r_key}
+    - {rpm_key: {key: "{{ lab_repo_url }}/RPM-GPG-KEY-hostprep-lab"}, register: r_key_again}
+    - rpm_key:
+        key: "{{ lab_repo_url }}/RPM-GPG-KEY-hostprep-lab"
+        fingerprint: "0000FD3A2269F1EF1C651236ECE8562BA221E745"
+      register: r_key_imported
+    - {file: {path: /tmp/hp-result-oracle/src/app, state: directory}}
+    - {copy: {content: "x\\n", dest: /tmp/hp-result-oracle/src/app/a.txt}}
+    - {command: "tar -C /tmp/hp-result-oracle/src -czf /tmp/hp-result-oracle/app.tar.gz app"}
+    - {file: {path: /tmp/hp-result-oracle/un, state: directory}}
+    - {unarchive: {src: /tmp/hp-result-oracle/app.tar.gz, dest: /tmp/hp-result-oracle/un, remote_src: true},
+       register: r_un}
+    - {unarchive: {src: /tmp/hp-result-oracle/app.tar.gz, dest: /tmp/hp-result-oracle/un, remote_src: true},
+       register: r_un_again}
     - copy:
         dest: /tmp/hp-result-oracle/system.json
         content: "{{ {'reload': r_reload, 'start': r_start, 'start_again': r_start_again, 'enable': r_enable,
@@ -102,7 +118,9 @@ SYSTEM_PLAYBOOK = """
                       'user_absent': r_user_absent, 'user_absent_again': r_user_absent_again,
                       'group_absent': r_group_absent, 'group_absent_again': r_group_absent_again,
                       'repo': r_repo, 'repo_again': r_repo_again, 'repo_absent': r_repo_absent,
-                      'lif_check': r_lif_check, 'lif_check_hosts': r_lif_check_hosts, 'bif_check': r_bif_check}
+                      'lif_check': r_lif_check, 'lif_check_hosts': r_lif_check_hosts, 'bif_check': r_bif_check,
+                      'key': r_key, 'key_again': r_key_again, 'key_imported': r_key_imported, 'un': r_un,
+                      'un_again': r_un_again}
                     | to_json }}"
 """
 
@@ -135,7 +153,8 @@ def test_system_module_results_match_on_el9_twins(lab, tmp_path: Path) -> None:
     inv_theirs = write_inventory(tmp_path / "theirs.yml", [theirs])
     for host in (ours, theirs):  # a twin may have run this test before (a re-run on the same hosts)
         ssh(host, "systemctl disable --now hrdemo 2>/dev/null; systemctl unmask hrdemo; userdel -r hruser; "
-                  "userdel hrsvc; groupdel hrgrp; groupdel hrsys; rm -f /etc/yum.repos.d/hrrepo.repo; true")
+                  "userdel hrsvc; groupdel hrgrp; groupdel hrsys; rm -rf /etc/yum.repos.d/hrrepo.repo "
+                  "/tmp/hp-result-oracle/un; true")
     proc = hostprep("apply", "--diff", "-i", str(inv_ours), str(tmp_path / "system.yml"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     ans = subprocess.run([str(ansible_bin("el9") / "ansible-playbook"), "--diff", "-i", str(inv_theirs),
@@ -154,3 +173,4 @@ def test_system_module_results_match_on_el9_twins(lab, tmp_path: Path) -> None:
     assert got["reload_unit"]["failed"] and got["missing"]["msg"].startswith("Could not find the requested service")
     assert got["static"]["changed"] and got["user"]["groups"] == "hrsys" and "diff" not in got["user"]
     assert got["repo"]["diff"]["after"].startswith("[hrrepo]") and got["lif_check"]["diff"]["before"] == ""
+    assert got["key"]["changed"] and not got["key_imported"]["changed"] and got["un"]["extract_results"]["rc"] == 0
