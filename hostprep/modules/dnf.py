@@ -412,7 +412,8 @@ class DnfModule(Module):
             installed = [p for p in parse_nevras(sec.get(f"pkg{i}", "")) if spec.matches(p)]
             if (state == "present" and _bare_name(spec) and not installed and f"cand{i}" not in sec
                     and f"pkg{i}" in sec):
-                if not getattr(ctx, "check_mode", False):  # the install decides (finish reads what it did)
+                # the install decides (finish reads what it did); check mode asks first (unless there is no host)
+                if not getattr(ctx, "check_mode", False) or getattr(ctx, "transport", None) is None:
                     install.append(spec.raw)
                     deferred.append(spec.raw)
                     before.append(f"{spec.raw}: absent")
