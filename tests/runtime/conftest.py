@@ -10,6 +10,10 @@ import pytest
 
 from tests.runtime.support import PYTHONS, ROOT, busybox_rootfs_tar, python_for
 
+# the suite inside the emulated cgroup v2 VM (test_cgroup_v2_vm.py) runs many times slower than here: its CLI
+# calls get this many times their bound (the bounds only catch hangs)
+TIMEOUT_SCALE = float(os.environ.get("HOSTPREP_RUNTIME_TEST_TIMEOUT_SCALE", "1"))
+
 
 @pytest.fixture(scope="module", params=PYTHONS)
 def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
@@ -25,7 +29,7 @@ def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     def call(*args: str, python: str = default_python, timeout: int = 60,
              stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([python, "-m", "hostprep.runtime", *args], capture_output=True, text=True, env=env,
-                              timeout=timeout, input=stdin)
+                              timeout=timeout * TIMEOUT_SCALE, input=stdin)
 
     def with_input(data: str, *args: str) -> subprocess.CompletedProcess:
         return call(*args, stdin=data)
