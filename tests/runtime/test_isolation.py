@@ -158,7 +158,9 @@ def test_memory_limit_kills_inside_only(rt) -> None:
     hog = "head -c 300000000 /dev/zero | tail > /dev/null; echo $?"
     unlimited = rt("run", "--rm", "bb", "sh", "-c", hog)
     assert unlimited.stdout.strip() == "0", (unlimited.stdout, unlimited.stderr)
-    bystander = subprocess.Popen(["sleep", "60"])  # a host process: the container's OOM must not touch it
+    # a host process the container's OOM must not touch: alive (killed below) for longer than any slow run takes,
+    # so that its end can only be a kill (under emulation the run outlasted a 60 s sleep)
+    bystander = subprocess.Popen(["sleep", "3600"])
     try:
         res = rt("run", "--name", "oom", "-m", "32m", "bb", "sh", "-c", hog)
         # The kernel kills `tail`; while its memory is still being reaped, sh's own write can hit the limit
