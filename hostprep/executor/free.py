@@ -59,12 +59,12 @@ class FreeStrategy(Strategy):
             return None
         task = step.task
         assert task is not None
+        if not self.selected(step):
+            return None
         if step.kind == INCLUDE:
             expansion = self.expand(host, task, step.scope)
             self.report_included(task, task.display_name, [host])
             return expansion
-        if not self.selected(step):
-            return None
         if task.module == "meta":
             if self.meta(host, task, step.scope, batch):
                 self.flush([host], self._inline)

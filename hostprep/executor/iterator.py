@@ -96,6 +96,11 @@ class PlayIterator:
             here = (*path, index)
             if isinstance(item, Block):
                 yield from self._block(item, scope, here, host)
+            elif item.module == "include_role" and item.args.get("static") and item.included:
+                # import_role: static, no step of its own (Ansible shows no line for it); its keywords (when,
+                # tags, become, ...) go to each of the role's tasks, like a block around them
+                role = item.included[0]
+                yield from self._items(role.tasks, imported_scope(scope, item, role), here, host)
             elif item.module in INCLUDE_MODULES:
                 expansion = yield Step(INCLUDE, item, scope, here)
                 for number, (included, inner) in enumerate(expansion or []):
@@ -183,6 +188,13 @@ def static_walk(play: Play) -> list[tuple[Task, Scope]]:
                 out.append((step.task, step.scope))
         cursor.advance(expansion)
     return out
+
+
+def imported_scope(scope: Scope, task: Task, role: Role) -> Scope:
+    """The scope of an import_role's tasks: the import's keywords over them, then the role."""
+    keywords = {k: v for k, v in task.keywords.items() if k != "name"}
+    return scope.with_block(Block(block=[], rescue=[], always=[], keywords=keywords, file=task.file,
+                                  line=task.line)).with_role(role)
 
 
 def static_expansion(task: Task, scope: Scope) -> Expansion | None:

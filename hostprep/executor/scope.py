@@ -52,7 +52,9 @@ class Scope:
         for key in INHERITED:
             if key in task.keywords:
                 kw[key] = task.keywords[key]
-        tags = task.kw("tags") or []
+        # an import's tags go to every imported task; a dynamic include's tags select the include itself
+        # only (Ansible: its tasks get them through `apply: {tags: ...}`)
+        tags = task.kw("tags") or [] if task.args.get("static") else []
         tags = [tags] if isinstance(tags, str) else tags
         return Scope(self.play, self.role, self.whens, self.tags | frozenset(map(str, tags)), kw,
                      self.block_vars, {**self.include_params, **params}, self.handler)

@@ -119,9 +119,11 @@ class Strategy:
         return True
 
     def selected(self, step: Step) -> bool:
-        """--tags/--skip-tags: is this task run at all (includes always are: their tasks are filtered)."""
+        """--tags/--skip-tags: is this task run at all. A dynamic include is selected by its own tags (as in
+        Ansible: `include_tasks` tagged [a] is not run under --tags b); an import_role always is (its tags
+        went to its tasks)."""
         task = step.task
-        if task is None or task.module in ("include_tasks", "include_role"):
+        if task is None or (task.module == "include_role" and task.args.get("static")):
             return True
         return tags_selected(step.scope.task_tags(task), self.options.tags, self.options.skip_tags)
 

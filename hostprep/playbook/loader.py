@@ -193,6 +193,11 @@ def _parse_play(data: Any, ctx: LoadContext, path: Path) -> Play:
         post_tasks=parse_task_list(data.get("post_tasks"), ctx, src),
         handlers=handlers, file=str(path), line=getattr(data, "line", None), basedir=ctx.basedir,
     )
+    # an import_role's handlers are the play's from the start (Ansible loads them with the play)
+    for task in _walk([*play.pre_tasks, *play.tasks, *play.post_tasks]):
+        if task.module == "include_role" and task.args.get("static") and task.included:
+            known = {(h.file, h.line) for h in play.handlers}  # a role imported twice: its handlers once
+            play.handlers += [h for h in task.included[0].handlers if (h.file, h.line) not in known]
     return play
 
 
