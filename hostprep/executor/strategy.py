@@ -343,6 +343,8 @@ class Strategy:
                                                   vars_from=task.args.get("vars_from", "main"),
                                                   defaults_from=task.args.get("defaults_from", "main"))
         role = dataclasses.replace(role, params={**role.params, **params})
+        if to_bool(templar.render(task.args.get("public", False), context=prep.context), "public"):
+            self.run.play_vars.add_public_role(role)  # its variables are the play's from now on, as in Ansible
         with self._lock:
             for h in role.handlers:
                 if h not in self.play.handlers:

@@ -53,6 +53,9 @@ class PlayVars:
         self.play_hosts: list[str] = []  # every host of the play, in the play's order
         self.batch: list[str] = []  # the hosts of the current serial batch
         self._vars_files: dict[str, dict[str, Any]] = {}
+        # include_role public: true roles, in the order they ran: their variables are the play's from then on
+        # (Ansible adds the role to the play's roles when the include runs, for every host)
+        self.public_roles: list[Role] = []
         self._lock = threading.Lock()
 
     def magic(self, host: HostState, role: Role | None) -> dict[str, Any]:
@@ -117,10 +120,11 @@ class PlayVars:
             return self._vars_files[str(path)]
 
     def role_layers(self, role: Role | None) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(defaults, vars) visible to a task: every play role's, the task's own role on top."""
+        """(defaults, vars) visible to a task: every play role's (`roles:`, import_role, include_role public:
+        true once run; Ansible's DEFAULT_PRIVATE_ROLE_VARS false), the task's own role on top."""
         defaults: dict[str, Any] = {}
         role_vars: dict[str, Any] = {}
-        for r in self.play.roles:
+        for r in [*self.play.roles, *self.play.imported_roles, *self.public_roles]:
             if r is not role:
                 defaults.update(r.defaults)
                 role_vars.update(r.vars)
@@ -128,6 +132,12 @@ class PlayVars:
             defaults.update(role.defaults)
             role_vars.update(role.vars)
         return defaults, role_vars
+
+    def add_public_role(self, role: Role) -> None:
+        """An include_role with public: true ran: its variables are the play's from now on."""
+        with self._lock:
+            if all(r.path != role.path or r.params != role.params or r.vars != role.vars for r in self.public_roles):
+                self.public_roles.append(role)
 
     def for_task(self, host: HostState, task: Task, scope: Scope) -> Mapping[str, Any]:
         """All variables for `task` on `host`, by Ansible's precedence (lowest first)."""

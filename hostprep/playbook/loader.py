@@ -193,12 +193,29 @@ def _parse_play(data: Any, ctx: LoadContext, path: Path) -> Play:
         post_tasks=parse_task_list(data.get("post_tasks"), ctx, src),
         handlers=handlers, file=str(path), line=getattr(data, "line", None), basedir=ctx.basedir,
     )
-    # an import_role's handlers are the play's from the start (Ansible loads them with the play)
-    for task in _walk([*play.pre_tasks, *play.tasks, *play.post_tasks]):
-        if task.module == "include_role" and task.args.get("static") and task.included:
-            known = {(h.file, h.line) for h in play.handlers}  # a role imported twice: its handlers once
-            play.handlers += [h for h in task.included[0].handlers if (h.file, h.line) not in known]
+    # an import_role's role is the play's from the start (Ansible loads it with the play): its handlers are
+    # the play's handlers, its variables are seen by every task of the play (as a `roles:` role's are)
+    sections = [task for role in roles for task in role.tasks] + [*play.pre_tasks, *play.tasks, *play.post_tasks]
+    for role in _imports(sections):
+        play.imported_roles.append(role)
+        known = {(h.file, h.line) for h in play.handlers}  # a role imported twice: its handlers once
+        play.handlers += [h for h in role.handlers if (h.file, h.line) not in known]
     return play
+
+
+def _imports(items: list[Any]) -> list[Role]:
+    """The roles import_role brings into these items (blocks and imported roles included; dynamic includes
+    are not: Ansible reads them when they run)."""
+    from hostprep.playbook.model import Block
+
+    out: list[Role] = []
+    for item in items:
+        if isinstance(item, Block):
+            out += _imports(item.block) + _imports(item.rescue) + _imports(item.always)
+        elif item.module == "include_role" and item.args.get("static") and item.included:
+            role = item.included[0]
+            out += [*_flatten_roles([role], []), *_imports(role.tasks)]
+    return out
 
 
 def _walk(items: list[Any]) -> list[Any]:

@@ -102,6 +102,9 @@ class Play:
     file: str | None = None
     line: int | None = None
     basedir: Path = Path(".")
+    # the roles of the play's import_role tasks: their variables are the play's as `roles:`' are (Ansible adds
+    # them to the play's roles when it loads the play), though they run where they are imported
+    imported_roles: list[Role] = field(default_factory=list)
 
     def kw(self, key: str, default: Any = None) -> Any:
         return self.keywords.get(key, default)

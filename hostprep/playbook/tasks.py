@@ -20,7 +20,6 @@ from hostprep.playbook.ansible_modules import close_names, is_known_ansible_modu
 from hostprep.playbook.model import Block, Role, Task
 from hostprep.templating import is_template
 from hostprep.transport.become import method_error
-from hostprep.values import to_bool
 from hostprep.yamlsource import PosDict, load_yaml_file
 
 if TYPE_CHECKING:
@@ -476,10 +475,6 @@ def _special(module: str, raw: Any, keywords: dict, data: Mapping, ctx: LoadCont
     role_name = args.get("name")
     if not role_name:
         raise InputError(f"{module} needs a role name", file=str(src.file), line=line, key=module)
-    if module == "include_role" and "public" in args and to_bool(args["public"], "public"):
-        # hostprep keeps an included role's variables to its own tasks (Ansible's default, public: false)
-        raise InputError("include_role: public: true (the role's variables for the rest of the play) is not "
-                         "supported by hostprep", file=str(src.file), line=line, key="public")
     if module == "import_role" and "apply" in args:
         raise InputError("import_role: apply is for include_role (Ansible refuses it too)", file=str(src.file),
                          line=line, key="apply")

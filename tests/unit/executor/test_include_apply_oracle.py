@@ -1,5 +1,6 @@
 """include_tasks/include_role `apply:` (keywords given to the included tasks, as a block around them) as
-ansible-playbook does it; include_role `public: true` and import_role `apply` refused instead of ignored."""
+ansible-playbook does it; import_role `apply` refused instead of ignored (include_role `public: true` is
+honoured: tests/unit/executor/test_role_vars_oracle.py)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,6 @@ def test_apply_as_ansible(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("task,message", [
-    ("include_role: {name: r1, public: true}", "public: true"),
     ("import_role: {name: r1, apply: {tags: [x]}}", "apply"),
 ])
 def test_refused_not_ignored(tmp_path: Path, task: str, message: str) -> None:
