@@ -7,6 +7,7 @@ python3`) pulls that image and runs it, and its database answers psql.
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from tests.runtime.build_peer import runtime_env
 ROOT = Path(__file__).resolve().parents[2]
 REG = labregistry.ADDRESS
 RT = "/usr/local/bin/hostprep-runtime"
+# this run's own repository: the registry's data outlive a run, and the EL7 host must pull what the EL9 host built
+IMAGE = f"{REG}/lab/postgresql-{os.getpid()}:guide"
 
 
 def _ssh(host, cmd: str, data: bytes | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -117,10 +120,10 @@ def test_build_on_el9_host_and_push(hosts) -> None:
                         for p in sorted(ctx.iterdir()) if p.name != "README.md")
     _ok(_ssh(builder, f"mkdir -p /root/pg && {files}"))
     started = time.monotonic()
-    out = _ok(_ssh(builder, f"{RT} build --network host -t {REG}/lab/postgresql:guide /root/pg", timeout=900))
+    out = _ok(_ssh(builder, f"{RT} build --network host -t {IMAGE} /root/pg", timeout=900))
     built_in = time.monotonic() - started
     assert "postgresql-server-15.20-1.lab.x86_64" in out and "Successfully tagged" in out, out[-2000:]
-    _ok(_ssh(builder, f"{RT} push {REG}/lab/postgresql:guide"))
+    _ok(_ssh(builder, f"{RT} push {IMAGE}"))
     print(f"build of the guide's Dockerfile on the EL9 lab host: {built_in:.1f} s")
 
 
@@ -128,8 +131,8 @@ def test_build_on_el9_host_and_push(hosts) -> None:
 def test_pull_and_run_on_el7_host(hosts) -> None:
     runner = hosts["runner"]
     # the EL7 host: pulled from the lab registry (Python 3.6 runtime), run, and queried
-    _ok(_ssh(runner, f"{RT} pull {REG}/lab/postgresql:guide"))
-    _ok(_ssh(runner, f"{RT} run -d --name pg -e POSTGRES_PASSWORD=lab-s3cret {REG}/lab/postgresql:guide"))
+    _ok(_ssh(runner, f"{RT} pull {IMAGE}"))
+    _ok(_ssh(runner, f"{RT} run -d --name pg -e POSTGRES_PASSWORD=lab-s3cret {IMAGE}"))
     deadline = time.monotonic() + 90
     while _ssh(runner, f"{RT} exec -u postgres pg pg_isready", timeout=60).returncode != 0:
         assert time.monotonic() < deadline, _ssh(runner, f"{RT} logs pg").stdout
