@@ -46,7 +46,10 @@ class CommandModule(Module):
             words = shlex.split(cmd)
         except ValueError as exc:
             raise ModuleArgError(f"{self.name}: cannot split command: {exc}", key="cmd") from None
-        return " ".join(q(w) if not (args["expand_argument_vars"] and w.startswith("$")) else w for w in words)
+        # `exec` in a subshell: the program itself runs, as Ansible's command module execs it, never a shell
+        # builtin of the same name (sh's echo would read `\t` as a tab, coreutils' echo does not)
+        argv = " ".join(q(w) if not (args["expand_argument_vars"] and w.startswith("$")) else w for w in words)
+        return f"(exec {argv})"
 
     def cmd_value(self, args: dict[str, Any]) -> list[str] | str:
         """The registered `cmd` as Ansible's: the argv list for command, the command line as given for shell."""

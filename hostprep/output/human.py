@@ -167,18 +167,20 @@ class HumanOutput:
                 self._handler_header(ev.task)
             else:
                 self._header(ev.task)
+            # a changed result's diff comes before its line, as Ansible's callback prints it
+            if (self.diff or ev.result.get("_hostprep_show_diff")) and not ev.no_log and ev.result.get("diff") \
+                    and ev.result.get("changed"):
+                self._print_diff(ev.result["diff"])
             line, color = result_line(ev, self.verbosity)
             self._echo(line, color)
             if ev.status == "failed" and ev.ignored and not ev.is_item:  # a loop's: ignoring() after its items
                 self._echo("...ignoring", "cyan")
-            if (self.diff or ev.result.get("_hostprep_show_diff")) and not ev.no_log and ev.result.get("diff"):
-                self._print_diff(ev.result["diff"])
 
     def _print_diff(self, diff: Any) -> None:
         from hostprep.output.diffs import render_diff
 
         text = render_diff(diff)
-        if text:
+        if text:  # ends in a blank line (Ansible's display adds a newline only to text without one)
             self.stream.write(text if text.endswith("\n") else text + "\n")
 
     def recap(self, stats: dict[str, HostStats]) -> None:

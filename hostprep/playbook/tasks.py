@@ -6,6 +6,7 @@ module's argument names (and types, where no template is involved).
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import re
 from collections.abc import Mapping
@@ -85,6 +86,16 @@ def split_args(text: str) -> list[str]:
     return tokens
 
 
+# the escapes Ansible's parse_kv decodes in k=v arguments (`content="a\nb"` is two lines)
+_ESCAPE = re.compile(r"""(\\U[0-9A-Fa-f]{8}|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|\\[0-7]{1,3}|\\N\{[^}]+\}"""
+                     r"""|\\[\\'"abfnrtv])""")
+
+
+def decode_escapes(text: str) -> str:
+    """Backslash escapes in a k=v argument decoded as Ansible's parse_kv does (free-form command text is not)."""
+    return _ESCAPE.sub(lambda m: codecs.decode(m.group(0), "unicode-escape"), text)
+
+
 def parse_kv(text: str, free_form: str | None, known: set[str]) -> dict[str, Any]:
     """`k=v k2="v 2"` into a dict; for free-form modules the rest is the command text."""
     if free_form is None:
@@ -93,21 +104,61 @@ def parse_kv(text: str, free_form: str | None, known: set[str]) -> dict[str, Any
             if "=" not in token:
                 raise InputError(f"expected key=value arguments, got {token!r}")
             k, v = token.split("=", 1)
-            out[k] = v
+            out[k] = decode_escapes(v)
         return out
+    # free-form (command, shell, ...): the module's own k=v options (creates=, chdir=, ...) come out, found as
+    # whole words outside quotes and Jinja ({{ out }} may hold spaces); the rest is the command text as written
     out = {}
-    pattern = re.compile(r"(?:^|\s)({})=(\"[^\"]*\"|'[^']*'|\S+)".format("|".join(map(re.escape, sorted(known)))))
-    rest = text
-    for match in list(pattern.finditer(text)):
-        value = match.group(2)
-        if value[:1] in "\"'" and value[-1:] == value[:1]:
-            value = value[1:-1]
-        out[match.group(1)] = value
-        rest = rest.replace(match.group(0), " ", 1)
-    rest = rest.strip()
+    kept: list[str] = []
+    last = 0
+    for start, end in _token_spans(text):
+        token = text[start:end]
+        key, eq, value = token.partition("=")
+        if eq and key in known:
+            if value[:1] in "\"'" and value[-1:] == value[:1] and len(value) > 1:
+                value = value[1:-1]
+            out[key] = decode_escapes(value)
+            kept.append(text[last:start].rstrip(" \t"))  # the option and the blank before it
+            last = end
+    kept.append(text[last:])
+    rest = "".join(kept).strip()
     if rest:
         out[free_form] = rest
     return out
+
+
+def _token_spans(text: str) -> list[tuple[int, int]]:
+    """Where the whitespace-separated words of `text` are, quotes and Jinja delimiters keeping a word whole."""
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    quote = ""
+    depth = 0
+    i = 0
+    while i < len(text):
+        two = text[i:i + 2]
+        ch = text[i]
+        if start is None and not ch.isspace():
+            start = i
+        if not quote and two in ("{{", "{%", "{#"):
+            depth += 1
+            i += 2
+            continue
+        if not quote and depth and two in ("}}", "%}", "#}"):
+            depth -= 1
+            i += 2
+            continue
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "\"'" and not depth:
+            quote = ch
+        elif ch.isspace() and not depth and start is not None:
+            spans.append((start, i))
+            start = None
+        i += 1
+    if start is not None:
+        spans.append((start, len(text)))
+    return spans
 
 
 @dataclass

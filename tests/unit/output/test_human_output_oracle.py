@@ -91,7 +91,24 @@ FAILURES = """
 """
 
 
-def _run(tool: str, tmp: Path, book: str = PLAYBOOK, rc: int = 0) -> str:
+CHECK_DIFF = """
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - copy: content="a\\nb\\n" dest={{ out }}/f.txt
+    - lineinfile: path={{ out }}/f.txt line=c
+    - file: path={{ out }}/d state=directory
+    - name: loop copy
+      copy: content="{{ item }}\\n" dest={{ out }}/{{ item }}.txt
+      loop: [x]
+    - command: echo "a\\tb" creates={{ out }}/none\\x41
+      register: echoed
+      check_mode: false
+    - debug: msg="{{ echoed.stdout }} {{ echoed.cmd }}"
+"""
+
+
+def _run(tool: str, tmp: Path, book: str = PLAYBOOK, rc: int = 0, args: tuple[str, ...] = ()) -> str:
     work = tmp / tool
     if work.exists():
         work = tmp / f"{tool}-{len(list(tmp.iterdir()))}"
@@ -100,12 +117,13 @@ def _run(tool: str, tmp: Path, book: str = PLAYBOOK, rc: int = 0) -> str:
     (work / "inc.yml").write_text('- debug: msg="included {{ foo }}"\n')
     (work / "site.yml").write_text(textwrap.dedent(book))
     (work / "out").mkdir()
+    (work / "out" / "f.txt").write_text("a\n")
     (work / "inv.ini").write_text("".join(f"{h} ansible_connection=local ansible_python_interpreter={sys.executable}\n"
                                           for h in ("h1", "h2")) + f"[all:vars]\nout={work / 'out'}\n")
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(work / ".tmp"),
            "ANSIBLE_HOME": str(work / ".ansible"), "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_FORKS": "5"}
-    args = ["apply", "--progress", "lines"] if tool == "hostprep" else []
-    proc = subprocess.run([str(BIN / tool), *args, "-i", "inv.ini", "site.yml"],
+    tool_args = ["apply", "--progress", "lines"] if tool == "hostprep" else []
+    proc = subprocess.run([str(BIN / tool), *tool_args, *args, "-i", "inv.ini", "site.yml"],
                           capture_output=True, text=True, cwd=work, env=env, timeout=300)
     assert proc.returncode == rc, proc.stdout[-3000:] + proc.stderr[-3000:]
     # the paths differ only by the tool's directory name; times differ
@@ -126,7 +144,9 @@ def _in_host_order(text: str) -> list[str]:
     for line in text.splitlines():
         if re.match(r"(ok|changed|skipping|fatal|failed|included): ", line):
             entries.append([line])
-        elif entries and (line.startswith((" ", "}")) or line in ("{", "...ignoring")):
+        elif line == "...ignoring":  # its place among interleaved items is timing: compared as a count
+            entries.append(["~" + line])
+        elif entries and (line.startswith((" ", "}")) or line == "{"):
             entries[-1].append(line)
         else:
             flush()
@@ -145,7 +165,16 @@ def test_the_lines_a_person_reads_are_ansibles(tmp_path: Path) -> None:
 def test_failures_ignored_failures_and_loops_read_as_ansibles(tmp_path: Path) -> None:
     ours = _in_host_order(_run("hostprep", tmp_path, FAILURES, rc=1))  # README: 1 when a task failed
     theirs = _in_host_order(_run("ansible-playbook", tmp_path, FAILURES, rc=2))
-    assert "...ignoring" in theirs and any(" (item=1) => " in line for line in theirs), theirs
+    assert "~...ignoring" in theirs and any(" (item=1) => " in line for line in theirs), theirs
+    assert ours == theirs, "\n".join(_first_difference(ours, theirs))
+
+
+def test_check_and_diff_and_key_value_escapes_read_as_ansibles(tmp_path: Path) -> None:
+    """--check --diff: each changed result's diff before its line, headed `before: PATH`, state as JSON; k=v
+    arguments with backslash escapes decoded (content="a\\nb" is two lines), free-form command text not."""
+    ours = _in_host_order(_run("hostprep", tmp_path, CHECK_DIFF, args=("--check", "--diff")))
+    theirs = _in_host_order(_run("ansible-playbook", tmp_path, CHECK_DIFF, args=("--check", "--diff")))
+    assert "+++ after: WORK/out/f.txt" in theirs and '    "state": "absent"' in "\n".join(theirs), theirs
     assert ours == theirs, "\n".join(_first_difference(ours, theirs))
 
 
