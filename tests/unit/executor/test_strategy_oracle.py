@@ -30,7 +30,7 @@ PLAYBOOK = """
   order: reverse_inventory
   tasks:
     - name: one
-      shell: "{{ 'sleep 1.5; ' if inventory_hostname == 'h1' else '' }}echo {{ inventory_hostname }} one >> {{ log }}"
+      shell: "{{ 'sleep 4; ' if inventory_hostname == 'h1' else '' }}echo {{ inventory_hostname }} one >> {{ log }}"
       notify: bump
     - name: two
       shell: echo {{ inventory_hostname }} two >> {{ log }}
