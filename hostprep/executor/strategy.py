@@ -341,7 +341,9 @@ class Strategy:
             name = str(templar.render(task.args["name"], context=prep.context))
             role = LoadContext(basedir).load_role(name, tasks_from=task.args.get("tasks_from", "main"),
                                                   vars_from=task.args.get("vars_from", "main"),
-                                                  defaults_from=task.args.get("defaults_from", "main"))
+                                                  defaults_from=task.args.get("defaults_from", "main"),
+                                                  validate=to_bool(task.args.get("rolespec_validate", True),
+                                                                   "rolespec_validate"))
         role = dataclasses.replace(role, params={**role.params, **params})
         if to_bool(templar.render(task.args.get("public", False), context=prep.context), "public"):
             self.run.play_vars.add_public_role(role)  # its variables are the play's from now on, as in Ansible

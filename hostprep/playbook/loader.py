@@ -11,7 +11,7 @@ from typing import Any
 
 from hostprep.errors import InputError
 from hostprep.playbook import keywords as K
-from hostprep.playbook.model import Play, Playbook, Role
+from hostprep.playbook.model import Play, Playbook, Role, Task
 from hostprep.playbook.tasks import CONNECTIONS, TaskSource, load_task_file, parse_task_list
 from hostprep.templating import is_template
 from hostprep.transport.become import method_error
@@ -73,7 +73,10 @@ class LoadContext:
 
     def load_role(self, name: str, params: dict[str, Any] | None = None, *, tasks_from: str = "main",
                   vars_from: str = "main", defaults_from: str = "main", handlers_from: str = "main",
-                  where: tuple[str | None, int | None] = (None, None)) -> Role:
+                  where: tuple[str | None, int | None] = (None, None), validate: bool = True,
+                  provided: dict[str, Any] | None = None) -> Role:
+        """A role with its tasks; `validate`: its argument spec's check first (`rolespec_validate`), with
+        `provided` the role's params (a `roles:` entry's keys that are not keywords) checked too."""
         path = self.find_role(name, where)
         key = str(path)
         if key in self._loading:
@@ -90,6 +93,10 @@ class LoadContext:
                 raise InputError(f"role {name}: tasks file {tasks_from!r} not found", file=where[0],
                                  line=where[1], key="tasks_from")
             role.tasks = load_task_file(tasks_file, self, src) if tasks_file else []
+            if validate:
+                check = validation_task(role, tasks_from, provided or {})
+                if check is not None:
+                    role.tasks.insert(0, check)
             handlers_file = _find_main(path / "handlers", handlers_from)
             role.handlers = load_task_file(handlers_file, self, TaskSource(handlers_file, role),
                                            handlers=True) if handlers_file else []
@@ -97,12 +104,59 @@ class LoadContext:
             deps = []
             for dep in meta.get("dependencies") or []:
                 dep_name, dep_params = _role_entry(dep, meta_file=str(path / "meta"))
-                deps.append(self.load_role(dep_name, dep_params, where=(str(path / "meta" / "main.yml"), None)))
+                deps.append(self.load_role(dep_name, dep_params, where=(str(path / "meta" / "main.yml"), None),
+                                           provided=_role_params(dep)))
             role.dependencies = deps
             role.allow_duplicates = bool(meta.get("allow_duplicates", False))
             return role
         finally:
             self._loading.pop()
+
+
+def argument_specs(path: Path) -> tuple[dict[str, Any], Path | None]:
+    """A role's argument specs (entry point -> spec): meta/argument_specs.yml, else meta/main.yml's
+    `argument_specs` (Ansible reads one or the other, never both)."""
+    found = _find_main(path / "meta", "argument_specs")
+    if found is not None:
+        data = load_yaml_file(found)
+        specs = data.get("argument_specs") if isinstance(data, Mapping) else None
+        return (dict(specs) if isinstance(specs, Mapping) else {}), found
+    main = _find_main(path / "meta")
+    specs = _load_mapping(main).get("argument_specs") if main else None
+    return (dict(specs) if isinstance(specs, Mapping) else {}), main
+
+
+def validation_task(role: Role, entry: str, provided: dict[str, Any]) -> Task | None:
+    """Ansible's implicit first task of a role with an argument spec for its entry point (`main`, or
+    tasks_from's name): validate_argument_spec, tagged always, named as Ansible names it."""
+    from hostprep.playbook.tasks import _uids
+
+    specs, file = argument_specs(role.path)
+    spec = specs.get(entry)
+    if not spec:
+        return None
+    if not isinstance(spec, Mapping):
+        raise InputError(f"role {role.name}: argument_specs.{entry} must be a mapping", file=str(file))
+    options = spec.get("options") or {}
+    if not isinstance(options, Mapping) or not all(isinstance(v, Mapping) or v is None for v in options.values()):
+        raise InputError(f"role {role.name}: argument_specs.{entry}.options must map names to option specs",
+                         file=str(file))
+    name = f"Validating arguments against arg spec '{entry}'"
+    if "short_description" in spec:
+        name += f" - {spec['short_description']}"
+    args = {"argument_spec": {str(k): dict(v or {}) for k, v in options.items()}, "provided_arguments": provided,
+            "validate_args_context": {"type": "role", "name": role.name, "argument_spec_name": entry,
+                                      "path": str(role.path)}}
+    return Task(name=name, module="validate_argument_spec", args=args, keywords={"tags": ["always"]},
+                file=str(file), line=getattr(spec, "line", None), role=role, uid=next(_uids),
+                action="ansible.builtin.validate_argument_spec")
+
+
+def _role_params(entry: Any) -> dict[str, Any]:
+    """A role entry's params as Ansible has them: its keys that are not role keywords (`vars:` is not)."""
+    if not isinstance(entry, Mapping):
+        return {}
+    return {str(k): v for k, v in entry.items() if k not in K.ROLE_ENTRY}
 
 
 def _role_entry(entry: Any, meta_file: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -157,7 +211,7 @@ def _parse_play(data: Any, ctx: LoadContext, path: Path) -> Play:
     for entry in data.get("roles") or []:
         name, params = _role_entry(entry)
         line = getattr(entry, "line", None) or getattr(data.get("roles"), "line", None)
-        role = ctx.load_role(name, params, where=(str(path), line))
+        role = ctx.load_role(name, params, where=(str(path), line), provided=_role_params(entry))
         if isinstance(entry, Mapping):
             role.when = entry.get("when")
             tags = entry.get("tags") or []

@@ -21,6 +21,7 @@ from hostprep.playbook.ansible_modules import close_names, is_known_ansible_modu
 from hostprep.playbook.model import Block, Role, Task
 from hostprep.templating import is_template
 from hostprep.transport.become import method_error
+from hostprep.values import to_bool
 from hostprep.yamlsource import PosDict, load_yaml_file
 
 if TYPE_CHECKING:
@@ -532,20 +533,23 @@ def _special(module: str, raw: Any, keywords: dict, data: Mapping, ctx: LoadCont
     if module == "import_role" and is_template(role_name):
         raise InputError("import_role is static: the role name cannot be a template", file=str(src.file),
                          line=line, key="name")
+    validate = to_bool(args.get("rolespec_validate", True), "rolespec_validate")  # the role's argument spec check
     role = None
     if module == "include_role" and not is_template(role_name):
         try:  # dynamic: a role that cannot be loaded is an error when (and only when) the include runs
             role = ctx.load_role(str(role_name), params=dict(keywords.get("vars") or {}),
                                  tasks_from=args.get("tasks_from", "main"), vars_from=args.get("vars_from", "main"),
                                  defaults_from=args.get("defaults_from", "main"),
-                                 handlers_from=args.get("handlers_from", "main"), where=(str(src.file), line))
+                                 handlers_from=args.get("handlers_from", "main"), where=(str(src.file), line),
+                             validate=validate)
         except InputError:
             role = None
     elif not is_template(role_name):
         role = ctx.load_role(str(role_name), params=dict(keywords.get("vars") or {}),
                              tasks_from=args.get("tasks_from", "main"), vars_from=args.get("vars_from", "main"),
                              defaults_from=args.get("defaults_from", "main"),
-                             handlers_from=args.get("handlers_from", "main"), where=(str(src.file), line))
+                             handlers_from=args.get("handlers_from", "main"), where=(str(src.file), line),
+                             validate=validate)
     task = Task(name=name, module="include_role", args=dict(args), keywords=keywords, file=str(src.file),
                 line=line, role=src.role, is_handler=handlers, uid=next(_uids))
     task.included = [role] if role else None
