@@ -100,7 +100,8 @@ class PlayIterator:
                 # import_role: static, no step of its own (Ansible shows no line for it); its keywords (when,
                 # tags, become, ...) go to each of the role's tasks, like a block around them
                 role = item.included[0]
-                yield from self._items(role.tasks, imported_scope(scope, item, role), here, host)
+                for number, each in enumerate(import_order(self.play, role)):  # its dependencies first
+                    yield from self._items(each.tasks, imported_scope(scope, item, each), (*here, number), host)
             elif item.module in INCLUDE_MODULES:
                 expansion = yield Step(INCLUDE, item, scope, here)
                 for number, (included, inner) in enumerate(expansion or []):
@@ -188,6 +189,15 @@ def static_walk(play: Play) -> list[tuple[Task, Scope]]:
                 out.append((step.task, step.scope))
         cursor.advance(expansion)
     return out
+
+
+def import_order(play: Play, role: Role) -> list[Role]:
+    """An import_role's role after its dependencies (each once; a dependency the play's `roles:` ran already
+    is not run again, unless it allows duplicates), as Ansible runs them."""
+    from hostprep.playbook.loader import _flatten_roles, role_identity
+
+    deps = _flatten_roles(role.dependencies, [role_identity(r) for r in play.roles])
+    return [*deps, role]
 
 
 def imported_scope(scope: Scope, task: Task, role: Role) -> Scope:

@@ -174,12 +174,17 @@ def _role_entry(entry: Any, meta_file: str | None = None) -> tuple[str, dict[str
     raise InputError("a role entry must be a name or a mapping", file=meta_file)
 
 
+def role_identity(role: Role) -> tuple[str, str]:
+    """A role with its params: the same one twice runs once in a play (unless it allows duplicates)."""
+    return str(role.path), json.dumps(role.params, sort_keys=True, default=str)
+
+
 def _flatten_roles(roles: list[Role], seen: list[tuple[str, str]]) -> list[Role]:
     """Dependencies first, each (role, params) once unless the role allows duplicates."""
     out: list[Role] = []
     for role in roles:
         out += _flatten_roles(getattr(role, "dependencies", []), seen)
-        ident = (str(role.path), json.dumps(role.params, sort_keys=True, default=str))
+        ident = role_identity(role)
         if ident in seen and not getattr(role, "allow_duplicates", False):
             continue
         seen.append(ident)

@@ -109,3 +109,23 @@ def test_includes_are_selected_by_their_own_tags_as_in_ansible(project: Path, fl
     theirs = _shown(_run("ansible-playbook", project, flags, strategy))
     assert ours == theirs, (ours, theirs)
     assert theirs[0], theirs  # something ran: the comparison is not of two empty outputs
+
+
+def test_import_role_runs_its_dependencies_first_as_ansible_does(tmp_path: Path) -> None:
+    """import_role p (meta: dependencies [d]) runs d then p; an include_role of p after it runs p only."""
+    for role, text in (("p", "- debug: msg=p\n"), ("d", "- debug: msg=d\n")):
+        (tmp_path / "roles" / role / "tasks").mkdir(parents=True)
+        (tmp_path / "roles" / role / "tasks" / "main.yml").write_text(text)
+    (tmp_path / "roles" / "p" / "meta").mkdir()
+    (tmp_path / "roles" / "p" / "meta" / "main.yml").write_text("dependencies: [d]\n")
+    (tmp_path / "site.yml").write_text("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                                       "    - import_role: {name: p}\n    - include_role: {name: p}\n")
+    (tmp_path / "inv.ini").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+
+    def shown(tool: str) -> list[str]:
+        out = _run(tool, tmp_path, [])
+        return re.findall(r'^(TASK \[.*?\]|included: .*|\s+"msg": .*)$', out, re.M)
+
+    theirs = shown("ansible-playbook")
+    assert shown("hostprep") == theirs
+    assert [line.strip() for line in theirs if "msg" in line] == ['"msg": "d"', '"msg": "p"', '"msg": "p"']
