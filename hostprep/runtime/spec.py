@@ -68,7 +68,16 @@ def parse_volume(text):
 
 
 def _selinux_enabled():
-    return os.path.exists("/sys/fs/selinux/enforce")
+    """As Docker (go-selinux) decides: selinuxfs mounted and a policy loaded. A kernel built with SELinux that
+    never loaded a policy (Debian's, the lab VMs') mounts selinuxfs but labels every process "kernel"."""
+    if not os.path.exists("/sys/fs/selinux/enforce"):
+        return False
+    try:
+        with open("/proc/self/attr/current") as f:
+            label = f.read().strip("\0\n ")
+    except OSError:
+        return False
+    return label not in ("", "kernel")
 
 
 def parse_security_opts(values):
