@@ -42,9 +42,7 @@ def _start(spec, cgroup, sync, ack, console, errors, install_seccomp):
     rootfs.mount_overlay(spec)
     rootfs.mount_volumes(spec)
     if spec.get("net"):  # a bridge network: the runtime's /etc/hosts and /etc/resolv.conf (network.py)
-        from hostprep.runtime.network import bind_etc_files  # imported before the fork: no cost here
-
-        bind_etc_files(spec)
+        rootfs.bind_etc_files(spec)
     trace("overlay volumes")
     rootfs.mount_proc_sys(spec)
     rootfs.mount_dev(spec)
@@ -165,8 +163,6 @@ def _fork_pid1(spec, cgroup, errors_w):
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     own_netns = None
     if spec.get("net"):  # PID 1 is born in a network namespace the supervisor then wires up (network.attach)
-        from hostprep.runtime import network  # noqa: F401 - for PID 1 (bind_etc_files), before the fork
-
         own_netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         # for the children only: the next fork is the container's PID 1

@@ -5,7 +5,7 @@
 import os
 
 from hostprep.runtime import linux
-from hostprep.runtime.state import RunError
+from hostprep.runtime.errors import RunError
 
 _DIRS = ("/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin")
 

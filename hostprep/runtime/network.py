@@ -25,8 +25,8 @@ import os
 import time
 
 from hostprep.runtime import firewall, jsonio, netexec, portmap
+from hostprep.runtime.errors import RunError
 from hostprep.runtime.linux import trace
-from hostprep.runtime.state import RunError
 
 DEFAULT = "bridge"
 DEFAULT_ROOT = "/var/lib/hostprep-runtime"
@@ -605,16 +605,3 @@ def resolv_conf(dns=None, dns_search=None, dns_option=None, host_file="/etc/reso
     if opts:
         lines.append("options " + " ".join(opts))
     return "\n".join(lines) + "\n"
-
-
-def bind_etc_files(spec):
-    """In PID 1, before the pivot: the runtime's /etc/hosts and /etc/resolv.conf bound over the image's."""
-    from hostprep.runtime import linux, rootfs
-
-    for name in ("hosts", "resolv.conf"):
-        source = os.path.join(os.path.dirname(os.path.dirname(spec["dir"])), "networks", "files", spec["id"], name)
-        target = rootfs._mount_point_in_root(spec["rootfs"], "/etc/" + name, False)
-        linux.mount(source, target, None, linux.MS_BIND)
-        linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_NODEV | linux.MS_NOSUID |
-                    linux.MS_NOEXEC)
-

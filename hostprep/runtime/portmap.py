@@ -9,7 +9,7 @@ host (a program listening on it is refused, as docker-proxy's bind would be).
 import os
 import socket
 
-from hostprep.runtime.state import RunError
+from hostprep.runtime.errors import RunError
 
 PROTOS = ("tcp", "udp")
 

@@ -261,3 +261,14 @@ def _write_in(dir_fd, name, text, root_dev):
 def remount_root_readonly(spec):
     if spec["read_only"]:
         linux.mount(None, "/", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NODEV)
+
+
+def bind_etc_files(spec):
+    """In PID 1, before the pivot: the runtime's /etc/hosts and /etc/resolv.conf (network.py keeps them
+    current) bound over the image's."""
+    for name in ("hosts", "resolv.conf"):
+        source = os.path.join(os.path.dirname(os.path.dirname(spec["dir"])), "networks", "files", spec["id"], name)
+        target = _mount_point_in_root(spec["rootfs"], "/etc/" + name, False)
+        linux.mount(source, target, None, linux.MS_BIND)
+        linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_NODEV | linux.MS_NOSUID |
+                    linux.MS_NOEXEC)

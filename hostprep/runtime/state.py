@@ -13,10 +13,7 @@ import time
 
 from hostprep.runtime import jsonio
 from hostprep.runtime.cgroups import Cgroup
-
-
-class RunError(Exception):
-    """The container could not be started or reached as asked."""
+from hostprep.runtime.errors import RunError  # noqa: F401 - raised here; most modules import it from here
 
 
 def containers_dir(root):
