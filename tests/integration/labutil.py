@@ -44,7 +44,8 @@ done
 rpm -qa | sort
 getent passwd | sort; getent group | sort
 systemctl list-unit-files --no-legend 2>/dev/null | sort
-systemctl list-units --state=active --no-legend --plain 2>/dev/null | awk '{print $1}' | grep -v -e '^session-' -e '^run-credentials-' | sort
+systemctl list-units --state=active --no-legend --plain 2>/dev/null | awk '{print $1}' \
+  | grep -v -e '^session-' -e '^run-credentials-' | sort
 rpm -q gpg-pubkey 2>/dev/null | sort
 """
 
