@@ -225,6 +225,10 @@ def _parser():
 
 def main(argv=None):
     """The CLI; returns the exit code. A foreground `run` that took the fast path ends the process itself."""
+    if argv is None:  # the process is ours: on Python 3.6 under the C locale, file names as UTF-8 (utf8.py)
+        from hostprep.runtime.utf8 import reexec_if_ascii
+
+        reexec_if_ascii()
     args = sys.argv[1:] if argv is None else list(argv)
     opts = parse_run(args[1:]) if args and args[0] == "run" else None
     if opts is not None:
