@@ -51,10 +51,9 @@ def pg_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # EL7: the host's Python 3.6 under the lab's C locale has an ASCII file system encoding, and `import` of this image
 # stops at its first non-ASCII file name ("'ascii' codec can't encode character", exit 125) -- an importer bug
 # to fix, not this example's; strict, so the fix makes this case fail until the mark goes
-EL7_IMPORT = pytest.mark.xfail(strict=True, reason="EL7 Python 3.6 ASCII locale: import of non-ASCII file names")
 
 
-@pytest.fixture(scope="module", params=["el9", pytest.param("el7", marks=EL7_IMPORT)])
+@pytest.fixture(scope="module", params=["el9", "el7"])
 def host(request: pytest.FixtureRequest, lab):
     (h,) = lab.up(1, request.param, f"hspg{request.param[-1]}")
     return h
