@@ -112,7 +112,8 @@ class CopyModule(Module):
             parent = stats.get("dest_parent", {})
             if args["dest"].endswith("/"):  # `dest: dir/` that is not there yet is made, as Ansible's copy does
                 steps.append(Command(f"mkdir -p {q(posixpath.dirname(dest))}"))
-            elif "dest_parent" in stats and not parent.get("exists"):
+            elif "dest_parent" in stats and not parent.get("exists") and not getattr(ctx, "check_mode", False):
+                # (not in check mode, as Ansible: the directory may be one a task before this one would make)
                 return Plan(failed=True, msg=f"Destination directory {posixpath.dirname(dest) or '/'} does not exist",
                             result={"checksum": want_sum})
         content_changes = not cur.get("exists") or (cur.get("checksum") != want_sum and args["force"])
