@@ -98,6 +98,10 @@ def test_channels_stay_off_and_key_fingerprint_is_enforced(lab, tmp_path: Path) 
     assert ssh(h, "rpm -q --qf '%{VERSION}' docker-ce").stdout == "26.1.4"
     repo = ssh(h, "cat /etc/yum.repos.d/docker-ce.repo").stdout
     assert "[docker-ce-test]" in repo and "[docker-ce-nightly]" in repo
+    # Ansible's rpm_key checks the fingerprint of a key it imports (one already in the RPM database is left as
+    # it is): the key goes, so the next apply imports it and meets the wrong fingerprint
+    keys = ssh(h, "rpm -q gpg-pubkey --qf '%{NAME}-%{VERSION}\\n' | grep -i -- -a221e745").stdout.split()
+    assert keys and ssh(h, "rpm -e " + " ".join(keys)).returncode == 0, keys
     wrong = write_inventory(tmp_path / "wrong.yml", hosts,
                             extra={"docker_gpg_fingerprint": "0000 0000 0000 0000 0000 0000 0000 0000 0000 0000"})
     proc = hostprep("apply", "-i", str(wrong), str(ROOT / "site.yml"), "--json", cwd=ROOT)
