@@ -25,6 +25,12 @@ python -m pytest -p no:cacheprovider -ra --durations=10 -n 2 tests/unit || rc=$?
 v2log=$(mktemp /tmp/hostprep-v2vm.XXXXXX)
 echo "==> pytest -m cgroup_v2_vm (in the background, output at the end)"
 set -m  # its own process group, and SIGINT not ignored as it is for a background job without job control
+# In CI the VM runs the runtime files shown to pass there (cgroups, isolation, escapes, seccomp, crafted
+# archives, fast path, store gc, JSON CLI: 155 tests, ~15 min under emulation); the rest of tests/runtime
+# (build, registry, networks, volumes, lifecycle) has not been run to its end in the VM yet, so it is left
+# out here and the test says "NOT the whole suite". `HOSTPREP_V2VM_SELECT=tests/runtime` runs all of it.
+export HOSTPREP_V2VM_SELECT="${HOSTPREP_V2VM_SELECT:-tests/runtime/test_escape_cgroups.py tests/runtime/test_isolation.py tests/runtime/test_fast_path.py tests/runtime/test_store_gc.py tests/runtime/test_escape_devices.py tests/runtime/test_escape_fds.py tests/runtime/test_escape_user.py tests/runtime/test_escape_keyring.py tests/runtime/test_escape_security_opt.py tests/runtime/test_cli_json.py tests/runtime/test_escape_state.py tests/runtime/test_escape_terminal.py tests/runtime/test_escape_volumes.py tests/runtime/test_seccomp.py tests/runtime/test_archives_crafted.py}"
+export HOSTPREP_V2VM_SUITE_TIMEOUT="${HOSTPREP_V2VM_SUITE_TIMEOUT:-2700}"
 nice -n 10 python -m pytest -p no:cacheprovider -ra -m cgroup_v2_vm tests/runtime/test_cgroup_v2_vm.py \
   >"$v2log" 2>&1 &
 v2pid=$!
