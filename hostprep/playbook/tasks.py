@@ -48,7 +48,15 @@ def _err(data: Any, message: str, key: str | None = None) -> InputError:
 
 def split_args(text: str) -> list[str]:
     """Split k=v text on whitespace outside quotes and Jinja delimiters, then unquote each value."""
-    tokens: list[str] = []
+    return [unquoted for _start, _end, unquoted in _words(text)]
+
+
+def _words(text: str, strict: bool = True) -> list[tuple[int, int, str]]:
+    """The whitespace-separated words of `text`, quotes and Jinja delimiters keeping a word whole: where each
+    is (start, end) and its text without the quotes that group it. `strict`: an open quote is an error (k=v
+    text); free-form command text is the shell's to judge."""
+    words: list[tuple[int, int, str]] = []
+    start: int | None = None
     current = ""
     quote = ""
     depth = 0
@@ -56,13 +64,10 @@ def split_args(text: str) -> list[str]:
     while i < len(text):
         two = text[i:i + 2]
         ch = text[i]
-        if not quote and two in ("{{", "{%", "{#"):
-            depth += 1
-            current += two
-            i += 2
-            continue
-        if not quote and depth and two in ("}}", "%}", "#}"):
-            depth -= 1
+        if start is None and not ch.isspace():
+            start = i
+        if not quote and (two in ("{{", "{%", "{#") or (depth and two in ("}}", "%}", "#}"))):
+            depth += 1 if two[0] == "{" else -1
             current += two
             i += 2
             continue
@@ -74,17 +79,17 @@ def split_args(text: str) -> list[str]:
         elif ch in "\"'" and not depth:
             quote = ch
         elif ch.isspace() and not depth:
-            if current:
-                tokens.append(current)
-            current = ""
+            if start is not None:
+                words.append((start, i, current))
+            start, current = None, ""
         else:
             current += ch
         i += 1
-    if quote:
+    if quote and strict:
         raise ValueError("unbalanced quotes")
-    if current:
-        tokens.append(current)
-    return tokens
+    if start is not None:
+        words.append((start, len(text), current))
+    return words
 
 
 # the escapes Ansible's parse_kv decodes in k=v arguments (`content="a\nb"` is two lines)
@@ -112,7 +117,7 @@ def parse_kv(text: str, free_form: str | None, known: set[str]) -> dict[str, Any
     out = {}
     kept: list[str] = []
     last = 0
-    for start, end in _token_spans(text):
+    for start, end, _unquoted in _words(text, strict=False):
         token = text[start:end]
         key, eq, value = token.partition("=")
         if eq and key in known:
@@ -126,40 +131,6 @@ def parse_kv(text: str, free_form: str | None, known: set[str]) -> dict[str, Any
     if rest:
         out[free_form] = rest
     return out
-
-
-def _token_spans(text: str) -> list[tuple[int, int]]:
-    """Where the whitespace-separated words of `text` are, quotes and Jinja delimiters keeping a word whole."""
-    spans: list[tuple[int, int]] = []
-    start: int | None = None
-    quote = ""
-    depth = 0
-    i = 0
-    while i < len(text):
-        two = text[i:i + 2]
-        ch = text[i]
-        if start is None and not ch.isspace():
-            start = i
-        if not quote and two in ("{{", "{%", "{#"):
-            depth += 1
-            i += 2
-            continue
-        if not quote and depth and two in ("}}", "%}", "#}"):
-            depth -= 1
-            i += 2
-            continue
-        if quote:
-            if ch == quote and text[i - 1] != "\\":
-                quote = ""
-        elif ch in "\"'" and not depth:
-            quote = ch
-        elif ch.isspace() and not depth and start is not None:
-            spans.append((start, i))
-            start = None
-        i += 1
-    if start is not None:
-        spans.append((start, len(text)))
-    return spans
 
 
 @dataclass
