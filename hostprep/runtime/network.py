@@ -330,13 +330,7 @@ def _stale_member(root, path, mine=None):
             owner = jsonio.loads(handle.read()).get("id")
     except (OSError, ValueError):
         owner = None
-    if owner and owner != mine and os.path.isdir(os.path.join(root, "containers", owner)):
-        return False
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-    return True
+    return portmap.free_orphan(root, path, owner, mine)
 
 
 def _sweep(root, net):

@@ -145,7 +145,13 @@ def _stale(root, path):
             owner = handle.read().strip()
     except OSError:
         return True
-    if owner and os.path.isdir(os.path.join(root, "containers", owner)):
+    return free_orphan(root, path, owner)
+
+
+def free_orphan(root, path, owner, mine=None):
+    """A record (a port claim, a network address) whose owner is not a container that still exists, or is
+    `mine` (started again after a boot): removed; True when it is free now."""
+    if owner and owner != mine and os.path.isdir(os.path.join(root, "containers", owner)):
         return False
     try:
         os.unlink(path)
