@@ -8,7 +8,8 @@ and the atomic reservation of a container name.
 - A lookup takes an exact ID, then an exact name, then a unique ID prefix; an empty or ambiguous prefix is
   refused (never "the first match").
 - A name is reserved by creating ROOT/names/NAME with O_EXCL under an flock: of two concurrent `run --name x`,
-  exactly one gets it. A reservation whose container directory is gone is stale and taken over.
+  exactly one gets it. The file names the container and the process that reserved it; a reservation whose
+  container directory is gone and whose reserving process has ended is stale and taken over.
 """
 
 import os
@@ -112,12 +113,47 @@ class NameInUse(InvalidReference):
     """Another container holds the name."""
 
 
-def _holder(path):
+def _reservation(path):
+    """(cid, reserver pid, reserver start time) of a name file; None when there is none.
+
+    The file holds the container ID on its first line and, on its second, the pid and kernel start time of the
+    process that reserved it (files from before the second line read as having no live reserver).
+    """
     try:
         with open(path) as handle:
-            return handle.read().strip()
+            lines = handle.read().split("\n")
     except FileNotFoundError:
         return None
+    pid = started = None
+    fields = lines[1].split() if len(lines) > 1 else []
+    if len(fields) == 2 and fields[0].isdigit() and fields[1].isdigit():
+        pid, started = int(fields[0]), int(fields[1])
+    return lines[0].strip(), pid, started
+
+
+def _holder(path):
+    found = _reservation(path)
+    return None if found is None else found[0]
+
+
+def _held(root, path):
+    """The live holder of a name file, or None when there is no file or it is stale.
+
+    A reservation is live while its container directory exists, or while the process that made it still runs
+    (a run between reserving its name and making its directory must not lose the name to a second run that
+    would take the missing directory for a run killed before it cleaned up).
+    """
+    from hostprep.runtime.state import alive, start_time
+
+    found = _reservation(path)
+    if found is None:
+        return None
+    cid, pid, started = found
+    if cid and os.path.isdir(os.path.join(root, "containers", cid)):
+        return cid
+    if pid is not None and alive(pid) and start_time(pid) == started:
+        return cid
+    return None
 
 
 def reserve_name(root, name, cid):
@@ -129,20 +165,22 @@ def reserve_name(root, name, cid):
     """
     import fcntl
 
+    from hostprep.runtime.state import start_time
+
     name = check_container_name(name)
     base = _names_dir(root)
     lock = os.open(os.path.join(base, ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         path = os.path.join(base, name)
-        holder = _holder(path)
+        holder = _held(root, path)
         if holder is not None:
-            if holder and os.path.isdir(os.path.join(root, "containers", holder)):
-                raise NameInUse("the container name {!r} is already in use by container {}".format(name, holder))
+            raise NameInUse("the container name {!r} is already in use by container {}".format(name, holder))
+        if os.path.lexists(path):
             os.unlink(path)  # stale
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
-            os.write(fd, cid.encode())
+            os.write(fd, "{}\n{} {}\n".format(cid, os.getpid(), start_time(os.getpid())).encode())
         finally:
             os.close(fd)
     finally:
@@ -175,9 +213,9 @@ def sweep_names(root):
         for name in os.listdir(base):
             if name.startswith("."):
                 continue
-            holder = _holder(os.path.join(base, name))
-            if holder is not None and not (holder and os.path.isdir(os.path.join(root, "containers", holder))):
-                os.unlink(os.path.join(base, name))
+            path = os.path.join(base, name)
+            if os.path.lexists(path) and _held(root, path) is None:
+                os.unlink(path)
                 swept.append(name)
     finally:
         os.close(lock)

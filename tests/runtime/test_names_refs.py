@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hostprep.runtime import refs
+from hostprep.runtime import refs, state
 
 
 @pytest.mark.parametrize("name", ["web", "a1", "My_box.2-x", "0x", "/web"])
@@ -98,12 +98,41 @@ def test_name_reservation_is_atomic_across_processes(tmp_path: Path) -> None:
         pids.append(pid)
     codes = sorted(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids)
     assert codes == [0] + [3] * 15
-    holder = (tmp_path / "names/race").read_text()
+    holder = (tmp_path / "names/race").read_text().splitlines()[0]
     refs.release_name(str(tmp_path), "race", "not-the-holder")
-    assert (tmp_path / "names/race").read_text() == holder
-    (tmp_path / "containers" / holder).rmdir()  # the container is gone: its reservation is stale
+    assert (tmp_path / "names/race").read_text().splitlines()[0] == holder
+    (tmp_path / "containers" / holder).rmdir()  # the container and its reserver are gone: the name is stale
     refs.reserve_name(str(tmp_path), "race", "newcomer0000")
-    assert (tmp_path / "names/race").read_text() == "newcomer0000"
+    assert (tmp_path / "names/race").read_text().splitlines() == [
+        "newcomer0000", f"{os.getpid()} {state.start_time(os.getpid())}"]
+
+
+def test_a_reservation_whose_directory_is_not_made_yet_holds_while_its_reserver_runs(tmp_path: Path) -> None:
+    """The window the 16-process race found: a run has reserved its name but not yet made its container
+    directory. While that run lives, the name is held; once it ends without a directory, the name is free."""
+    (tmp_path / "containers").mkdir()
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_r)
+        os.close(go_w)
+        refs.reserve_name(str(tmp_path), "slow", "aaaaaaaaaaaa")
+        os.write(ready_w, b"x")
+        os.read(go_r, 1)  # still "between reserving and making the directory"
+        os._exit(0)
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        assert os.read(ready_r, 1) == b"x"
+        with pytest.raises(refs.NameInUse, match="aaaaaaaaaaaa"):
+            refs.reserve_name(str(tmp_path), "slow", "bbbbbbbbbbbb")
+        assert refs.sweep_names(str(tmp_path)) == []
+    finally:
+        os.write(go_w, b"x")
+        os.waitpid(pid, 0)
+    assert refs.sweep_names(str(tmp_path)) == ["slow"]
+    refs.reserve_name(str(tmp_path), "slow", "bbbbbbbbbbbb")
 
 
 # -- through the CLI ---------------------------------------------------------------------------------------------
@@ -217,8 +246,14 @@ def test_image_lookup_by_name_digest_and_id_prefix(rt) -> None:
 def test_sweep_removes_only_reservations_of_containers_that_are_gone(tmp_path: Path) -> None:
     (tmp_path / "containers/aaaa00000000").mkdir(parents=True)
     refs.reserve_name(str(tmp_path), "live", "aaaa00000000")
-    refs.reserve_name(str(tmp_path), "gone", "bbbb00000000")
+    pid = os.fork()
+    if pid == 0:  # reserved by a run that has ended without making its container directory
+        refs.reserve_name(str(tmp_path), "gone", "bbbb00000000")
+        os._exit(0)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    refs.reserve_name(str(tmp_path), "mine", "dddd00000000")  # this process runs on: held, though no directory
     assert refs.sweep_names(str(tmp_path)) == ["gone"]
+    refs.release_name(str(tmp_path), "mine", "dddd00000000")
     assert sorted(p.name for p in (tmp_path / "names").iterdir() if not p.name.startswith(".")) == ["live"]
     with pytest.raises(refs.NameInUse):
         refs.reserve_name(str(tmp_path), "live", "cccc00000000")
