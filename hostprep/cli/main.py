@@ -28,6 +28,21 @@ SUBCOMMANDS: dict[str, str] = {
     "run": "adhoc",
 }
 
+# what `hostprep --help` shows for each subcommand, without importing it (lab, vault and verify pull in
+# rich, cryptography and testinfra); tests/unit/test_startup_imports.py checks it against each command
+SUMMARIES: dict[str, str] = {
+    "apply": "Apply PLAYBOOK (default site.yml) to the inventory's hosts.",
+    "check": "Like apply --check: report what would change, change nothing.",
+    "doc": "List modules, or show one module's arguments, return values and examples.",
+    "facts": "Print each host's facts as JSON (keys as in ansible_facts), gathered with become if -b says so.",
+    "init": "Make a starter project in DIRECTORY (default: here): site.yml, an example inventory, templates/.",
+    "inventory": "Show an inventory the way ansible-inventory does.",
+    "lab": "Disposable lab hosts (systemd-nspawn, or QEMU VMs) that emulate EL7/EL8/EL9, offline.",
+    "run": "Run one MODULE (default command) on the hosts matching PATTERN.",
+    "vault": "Vault files and values, as ansible-vault writes and reads them.",
+    "verify": "Check hosts after a rollout with the bundled testinfra suites; exit 1 if any host fails.",
+}
+
 
 class LazyGroup(click.Group):
     """A group that imports a subcommand's module only when that subcommand runs."""
@@ -47,6 +62,15 @@ class LazyGroup(click.Group):
             raise
         attr = "check_command" if cmd_name == "check" else "command"
         return getattr(module, attr, None)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The Commands section from SUMMARIES: `--help` loads no subcommand module."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)  # click's own truncation
+        rows = [(name, click.Command(name, help=SUMMARIES.get(name, "")).get_short_help_str(limit)) for name in names]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
