@@ -132,18 +132,22 @@ class PlayRunner:
             names = [n for n in names if n in allowed]
         return ordered(names, self.play.kw("order"))
 
-    def run(self) -> None:
+    def run(self) -> bool:
+        """Run the play; True when the playbook stops after it (as ansible-playbook does when every host of a
+        batch failed in this play, or max_fail_percentage/any_errors_fatal ended it): later plays don't start."""
         names = self.hosts()
         if self.pb.cancelled.is_set():  # Ctrl-C: a later play does not start; its hosts did not finish
             for name in names:
                 state = self.pb.state_for(name)
                 state.ended = True
                 state.stats.interrupted = True
-            return
-        self.pb.output.play(self.play.name)
+            return False  # each later play marks its own hosts
         if not names:
-            self.pb.output.warn("no hosts matched the play's hosts and --limit")
-            return
+            self.pb.output.warn(f"no hosts matched the play's hosts ({self.play.hosts}) and --limit")
+            self.pb.output.play(self.play.name)
+            self.pb.output.no_hosts_matched()
+            return False
+        self.pb.output.play(self.play.name)
         gather = to_bool(self.play_vars.for_play().render(self.play.kw("gather_facts", True)), "gather_facts")
         iterator = PlayIterator(self.play, gather=gather,
                                 force_handlers=to_bool(self.play.kw("force_handlers", False), "force_handlers"))
@@ -159,19 +163,26 @@ class PlayRunner:
             active = [s for s in states if s.active]
             if active:
                 strategy.run_batch(active)
-            if self._stop_after(active):
-                break
+            if self._stop_after(active, len(batch)):
+                return True
+        return False
 
-    def _stop_after(self, states: list[HostState]) -> bool:
-        """After a batch: the play stops when every host of it failed, or max_fail_percentage/any_errors_fatal."""
+    def _stop_after(self, states: list[HostState], batch_size: int) -> bool:
+        """After a batch: the play, and with it the playbook, stops when every host of the batch failed in it
+        (hosts that had failed in an earlier play count as not failed here, as in ansible-playbook), when
+        max_fail_percentage is exceeded, or any_errors_fatal saw a failure."""
         failed = [s for s in states if s.failed or s.unreachable]
         if not states or not failed:
             return False
         mfp = self.play.kw("max_fail_percentage")
         if mfp is not None and len(failed) * 100.0 / len(states) > float(mfp):
             self.pb.output.warn(f"max_fail_percentage {mfp}% exceeded in a batch: stopping the play")
+            # ansible-playbook's linear strategy announces it twice (once for the percentage, once because
+            # no host is left); what a person reads is kept the same
+            self.pb.output.no_hosts_left()
+            self.pb.output.no_hosts_left()
             return True
-        return len(failed) == len(states) or to_bool(self.play.kw("any_errors_fatal", False), "any_errors_fatal")
+        return len(failed) == batch_size or to_bool(self.play.kw("any_errors_fatal", False), "any_errors_fatal")
 
 
 class PlaybookRunner:
@@ -204,7 +215,8 @@ class PlaybookRunner:
             for play in self.playbook.plays:
                 for state in self.states.values():
                     state.ended = False
-                PlayRunner(self, play).run()
+                if PlayRunner(self, play).run():
+                    break
         finally:
             self.connections.close_all()
         stats = {name: self.states[name].stats for name in sorted(self.states)}  # Ansible's recap is sorted

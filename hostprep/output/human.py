@@ -146,9 +146,23 @@ class HumanOutput:
         with self._lock:
             self._echo("...ignoring", "cyan")
 
-    def warn(self, text: str) -> None:
+    def no_hosts_matched(self) -> None:
+        """A play whose pattern (and --limit) matched no host: Ansible's line under its PLAY header."""
         with self._lock:
-            self._echo(f"[WARNING]: {text}", "magenta")
+            self._echo("skipping: no hosts matched", "cyan")
+
+    def no_hosts_left(self) -> None:
+        """A play stopped by max_fail_percentage: every host of the batch is out."""
+        with self._lock:
+            self._echo("\n" + banner("NO MORE HOSTS LEFT"))
+            self._last_header = None
+
+    def warn(self, text: str) -> None:
+        """Warnings go to standard error, as ansible-playbook's do: standard output stays the run's record."""
+        with self._lock:
+            self.stream.flush()
+            click.echo(click.style(f"[WARNING]: {text}", fg="magenta") if sys.stderr.isatty()
+                       else f"[WARNING]: {text}", err=True)
 
     def interrupted(self) -> None:
         """Called from the SIGINT handler (main thread) on the first Ctrl-C."""

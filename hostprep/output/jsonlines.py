@@ -34,6 +34,12 @@ class JsonOutput:
     def warn(self, text: str) -> None:
         self._emit({"event": "warning", "msg": text})
 
+    def no_hosts_matched(self) -> None:
+        self._emit({"event": "no_hosts_matched"})
+
+    def no_hosts_left(self) -> None:
+        self._emit({"event": "no_hosts_left"})
+
     def ignoring(self, host: str) -> None:
         """The items' own events say `ignored`; nothing more to print."""
 

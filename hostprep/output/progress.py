@@ -210,6 +210,12 @@ class ProgressOutput:
     def warn(self, text: str) -> None:
         self._print(f"[WARNING]: {text}", "magenta")
 
+    def no_hosts_matched(self) -> None:
+        self._print("skipping: no hosts matched", "cyan")
+
+    def no_hosts_left(self) -> None:
+        self._print(banner("NO MORE HOSTS LEFT"), "bold")
+
     def ignoring(self, host: str) -> None:
         """Each ignored item's line already says `...ignoring` here."""
 

@@ -17,6 +17,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from hostprep.output.human import banner
+
 BIN = Path(sys.executable).parent
 
 PLAYBOOK = """
@@ -108,6 +112,49 @@ CHECK_DIFF = """
 """
 
 
+STOPS = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - fail: msg=boom
+      when: inventory_hostname == 'h1'
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - debug: msg="h1 failed in an earlier play"
+- hosts: nomatch
+  gather_facts: false
+  tasks:
+    - debug: msg=none
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: msg=all
+- hosts: all
+  gather_facts: false
+  max_fail_percentage: 0
+  tasks:
+    - fail: msg=boom2
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: msg="never, the playbook stopped"
+"""
+
+
+ALL_FAIL = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - fail: msg=boom
+    - debug: msg=never
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: msg="never, every host of the last play failed"
+"""
+
+
 def _run(tool: str, tmp: Path, book: str = PLAYBOOK, rc: int = 0, args: tuple[str, ...] = ()) -> str:
     work = tmp / tool
     if work.exists():
@@ -175,6 +222,18 @@ def test_check_and_diff_and_key_value_escapes_read_as_ansibles(tmp_path: Path) -
     ours = _in_host_order(_run("hostprep", tmp_path, CHECK_DIFF, args=("--check", "--diff")))
     theirs = _in_host_order(_run("ansible-playbook", tmp_path, CHECK_DIFF, args=("--check", "--diff")))
     assert "+++ after: WORK/out/f.txt" in theirs and '    "state": "absent"' in "\n".join(theirs), theirs
+    assert ours == theirs, "\n".join(_first_difference(ours, theirs))
+
+
+@pytest.mark.parametrize("book", [STOPS, ALL_FAIL], ids=["max-fail-and-no-match", "all-failed"])
+def test_plays_that_stop_the_playbook_or_match_nothing_read_as_ansibles(tmp_path: Path, book: str) -> None:
+    """A play whose hosts all failed, or whose max_fail_percentage was exceeded, ends the playbook (no later
+    PLAY header); a play matching no host says so under its header; a host that failed earlier is left out."""
+    ours = _in_host_order(_run("hostprep", tmp_path, book, rc=1))
+    theirs = _in_host_order(_run("ansible-playbook", tmp_path, book, rc=2))
+    assert not any("never" in line for line in theirs), theirs
+    if book is STOPS:
+        assert "skipping: no hosts matched" in theirs and theirs.count(banner("NO MORE HOSTS LEFT")) == 2, theirs
     assert ours == theirs, "\n".join(_first_difference(ours, theirs))
 
 
