@@ -442,7 +442,7 @@ def find(results: list[dict], tool: str, n: int, phase: str) -> dict | None:
 
 def table(results: list[dict], ns: list[int], tools: list[str]) -> str:
     head = (f"{'N':>3}  {'run':<6} {'tool':<9} {'seconds':>8} {'x hostprep':>10} {'x raw':>6} {'CPU s':>7} "
-            f"{'peak MB':>8} {'MB/host':>8} {'rt/host':>7}  note")
+            f"{'CPU/host':>8} {'x CPU':>6} {'peak MB':>8} {'MB/host':>8} {'rt/host':>7} {'load':>5}  note")
     lines = [head, "-" * len(head)]
     for n in ns:
         for phase in PHASES:
@@ -454,7 +454,7 @@ def table(results: list[dict], ns: list[int], tools: list[str]) -> str:
                     continue
                 if "seconds" not in r:
                     lines.append(f"{n:>3}  {phase:<6} {tool:<9} {'-':>8} {'-':>10} {'-':>6} {'-':>7} {'-':>8} "
-                                 f"{'-':>8} {'-':>7}  {r.get('why', '')}")
+                                 f"{'-':>6} {'-':>8} {'-':>8} {'-':>7} {'-':>5}  {r.get('why', '')}")
                     continue
                 ratio = (f"{r['seconds'] / base['seconds']:.1f}" if base and base.get("ok") and r.get("ok")
                          and "seconds" in base else "-")
@@ -463,8 +463,13 @@ def table(results: list[dict], ns: list[int], tools: list[str]) -> str:
                 rt = r.get("round_trips_per_host", {}).get("mean", "")
                 note = r.get("why", "") if r.get("ok") else "FAILED: " + r.get("why", "")
                 cpu = f"{r['cpu_seconds']:.1f}" if "cpu_seconds" in r else "-"
+                per_host = f"{r['cpu_seconds'] / n:.3f}" if "cpu_seconds" in r else "-"
+                cpu_ratio = (f"{r['cpu_seconds'] / base['cpu_seconds']:.1f}" if base and base.get("ok") and r.get("ok")
+                             and base.get("cpu_seconds") and "cpu_seconds" in r else "-")
+                load = f"{r['loadavg_before']:.1f}" if "loadavg_before" in r else "-"
                 lines.append(f"{n:>3}  {phase:<6} {tool:<9} {r['seconds']:>8.1f} {ratio:>10} {to_raw:>6} {cpu:>7} "
-                             f"{r['peak_pss_mb']:>8.0f} {r['peak_pss_mb'] / n:>8.1f} {rt!s:>7}  {note}")
+                             f"{per_host:>8} {cpu_ratio:>6} {r['peak_pss_mb']:>8.0f} {r['peak_pss_mb'] / n:>8.1f} "
+                             f"{rt!s:>7} {load:>5}  {note}")
     return "\n".join(lines)
 
 
@@ -475,8 +480,10 @@ def targets(results: list[dict]) -> list[dict]:
         r = find(results, tool, 50, "no-op")
         ok = bool(h and r and h.get("ok") and r.get("ok"))
         ratio = r["seconds"] / h["seconds"] if ok else None
+        cpu = (f"; CPU {r['cpu_seconds'] / h['cpu_seconds']:.1f}x ({r['cpu_seconds'] / 50:.3f} s / "
+               f"{h['cpu_seconds'] / 50:.3f} s per host)" if ok and h.get("cpu_seconds") and "cpu_seconds" in r else "")
         out.append({"target": f"no-op on 50 hosts: {tool} / hostprep >= {floor}",
-                    "measured": f"{ratio:.1f}x ({r['seconds']:.1f} s / {h['seconds']:.1f} s)" if ok else
+                    "measured": f"{ratio:.1f}x ({r['seconds']:.1f} s / {h['seconds']:.1f} s){cpu}" if ok else
                     "not measured", "pass": ok and ratio >= floor})
     for n in sorted({r["n"] for r in results}):
         h, raw, py = (find(results, t, n, "first") for t in ("hostprep", "raw", "pyinfra"))
