@@ -127,6 +127,8 @@ RETURNS.update({
         ("json", "any", "a JSON answer", "the body parsed"),
         ("body", "str", "status >= 400 that is accepted", "the error body"),
         ("<header>", "str", "an answer came", "every response header, lower case, '-' as '_' (content_type, ...)"),
+        ("path", "str", "dest was given", "the file written (dest, or the URL's file name in a directory dest)"),
+        *[(n, t, "dest was given and the file exists", d) for n, t, _w, d in _PATH_INFO],
     ],
     "user": [
         ("name", "str", "always", "the user"), ("state", "str", "always", "present or absent"),

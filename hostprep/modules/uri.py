@@ -3,17 +3,22 @@
 The request's secrets (user/password, body) go to curl as a config on stdin, never on its command
 line. A status outside `status_code` fails the task, as in Ansible; the response's JSON is returned
 as `json`, its text as `content` with `return_content`, its headers lower-cased with `_` for `-`.
+With `dest` the body goes to a file as Ansible's uri writes it (If-Modified-Since an existing file's time, so an
+unchanged file answers 304; changed whenever it is written; the path's info in the result).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import posixpath
+import re
 import urllib.parse
 from typing import Any
 
+from hostprep.modules._files import FILE_ARGS, PATH_INFO, parse_stat, path_info
 from hostprep.modules.base import Arg, Module, ProbeResult, TaskContext
-from hostprep.modules.shellutil import q, sections
+from hostprep.modules.shellutil import q, sections, stat_snippet
 
 FOLLOW = ("safe", "all", "none", "yes", "no", "urllib2")
 
@@ -28,10 +33,12 @@ def _config_value(text: str) -> str:
 class UriModule(Module):
     name = "uri"
     doc = ("Make an HTTP request from the host (with curl). Fails unless the status is in status_code; returns "
-           "status, url, json (JSON responses), content (with return_content) and the headers.")
+           "status, url, json (JSON responses), content (with return_content) and the headers; dest writes the "
+           "body to a file.")
     examples = ("- uri:\n    url: http://localhost:8080/health\n    status_code: [200, 204]\n"
                 "    return_content: true\n")
     supports_check_mode = False
+    gives_diff = False  # Ansible's uri has no diff support
     args = {
         "url": Arg("str", required=True),
         "method": Arg("str", default="GET"),
@@ -49,6 +56,8 @@ class UriModule(Module):
         "creates": Arg("path"),
         "removes": Arg("path"),
         "ca_path": Arg("path"),
+        "dest": Arg("path", doc="Write the answer's body to this file (a directory: the URL's file name in it)."),
+        **FILE_ARGS,
     }
 
     def _body(self, args: dict[str, Any], headers: dict[str, str]) -> str | None:
@@ -86,11 +95,23 @@ class UriModule(Module):
             config.append("location")
         if method == "HEAD":
             config.append("head")
-        cmd = ('t=$(mktemp -d) && curl -sS -K - -o "$t/body" -D "$t/headers" '
+        dest = args.get("dest")
+        # with dest: If-Modified-Since the file's time, as Ansible asks when it is a file; the body stays in the
+        # temporary directory for write_dest (the second step), which removes it
+        cond = f"set --; [ -f {q(dest)} ] && set -- -z {q(dest)}; " if dest else "set --; "
+        body = ('echo "@@hostprep:tmp@@"; echo "$t"' if dest and not args["return_content"] else
+                'echo "@@hostprep:body@@"; base64 "$t/body" 2>/dev/null')
+        cmd = (f't=$(mktemp -d) && {{ {cond}curl -sS -K - "$@" -o "$t/body" -D "$t/headers" '
                "-w '%{http_code} %{url_effective} %{num_redirects}\\n' > \"$t/meta\" 2> \"$t/err\"; "
                'rc=$?; echo "@@hostprep:rc@@"; echo $rc; echo "@@hostprep:meta@@"; cat "$t/meta"; '
                'echo "@@hostprep:err@@"; cat "$t/err"; echo "@@hostprep:headers@@"; cat "$t/headers"; '
-               'echo "@@hostprep:body@@"; base64 "$t/body" 2>/dev/null; rm -rf "$t"')
+               f'{body}; }}')
+        if not dest or args["return_content"]:
+            cmd += '; rm -rf "$t"'
+        elif dest:
+            # the body is read back only when it may be JSON (Ansible parses it into `json`)
+            cmd += ('; echo "@@hostprep:json@@"; grep -qi "^content-type:.*json" "$t/headers" 2>/dev/null && '
+                    'base64 "$t/body"; true')
         return cmd, ("\n".join(config) + "\n").encode()
 
     def run(self, args: dict[str, Any], ctx: TaskContext, probe: ProbeResult | None = None) -> dict[str, Any]:
@@ -102,7 +123,10 @@ class UriModule(Module):
                             "msg": f"{args[key]} {'exists' if present else 'does not exist'}"}
         cmd, config = self.request(args)
         res = ctx.run(cmd, stdin=config, become=False)
-        return parse_response(res.stdout, args)
+        result = parse_response(res.stdout, args)
+        if args.get("dest"):
+            write_dest(result, sections(res.stdout), args, ctx)
+        return result
 
 
 def parse_response(stdout: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -131,13 +155,14 @@ def parse_response(stdout: str, args: dict[str, Any]) -> dict[str, Any]:
             if key.strip().lower() == "set-cookie" and "=" in value:
                 name, _, rest = value.strip().partition("=")
                 cookies[name] = rest.split(";", 1)[0]
-    body = base64.b64decode((sec.get("body") or "").strip() or b"")
+    body = base64.b64decode((sec.get("body") or sec.get("json") or "").strip() or b"")
     text = body.decode("utf-8", errors="replace")
     result.update(headers)
     result.update(status=status, url=url, redirected=redirects > 0, elapsed=0)
-    if status >= 400:
-        # Ansible (urllib) takes an answer of 400 or more as an HTTPError: its msg, the error body as `body`
-        # (dropped when the status fails the task), no cookies
+    if not 200 <= status < 300:
+        # Ansible (urllib) takes an answer outside 2xx after the redirects it follows (a 304 to
+        # If-Modified-Since too) as an HTTPError: its msg, the error body as `body` (dropped when the
+        # status fails the task), no cookies
         result["msg"] = f"HTTP Error {status}: {reason}"
         result["body"] = text
     else:
@@ -156,3 +181,62 @@ def parse_response(stdout: str, args: dict[str, Any]) -> dict[str, Any]:
         result.pop("body", None)
         result.update(failed=True, msg=f"Status code was {status} and not {args['status_code']}: {result['msg']}")
     return result
+
+
+def dest_path(dest: str, is_dir: bool, headers: dict[str, str], url: str) -> str:
+    """Where Ansible's uri writes: dest, or in a directory dest the answer's file name (Content-Disposition's
+    filename, else the last part of the final URL's path; 'index.html' without one)."""
+    if not is_dir:
+        return dest
+    found = re.search(r'filename\s*=\s*"?([^";]+)"?', headers.get("content_disposition", ""))
+    name = posixpath.basename(found.group(1)) if found else ""
+    if not name:
+        name = urllib.parse.unquote(posixpath.basename(urllib.parse.urlsplit(url).path.rstrip("/")))
+    return posixpath.join(dest, name or "index.html")
+
+
+def write_dest(result: dict[str, Any], sec: dict[str, str], args: dict[str, Any], ctx: TaskContext) -> None:
+    """Ansible's uri with dest: an accepted answer other than 304 is written to the file (replaced only when its
+    sha1 differs, atomically, keeping an existing file's mode and owner), then mode/owner/group applied; the
+    task says changed whenever it wrote (Ansible's does, even for the same content); `path` the file."""
+    tmp = (sec.get("tmp") or "").strip()
+    if result["status"] == -1:
+        if tmp:
+            ctx.run(f"rm -rf {q(tmp)}", become=False)
+        return
+    dest = args["dest"]
+    probe = ctx.probe(f"[ -d {q(dest)} ] && echo dir; true")
+    path = dest_path(dest, probe.stdout.strip() == "dir", result, result["url"])
+    p = q(path)
+    report = f"echo '@@hostprep:{PATH_INFO}@@'; {stat_snippet(path, False)}"
+    status_ok = result["status"] in args["status_code"]
+    if status_ok and result["status"] != 304:
+        source = q(f"{tmp}/body") if tmp else None
+        if source is None:  # return_content: the body came back in the result
+            data = (result.get("content") or "").encode()
+            source = '"$t/body"'
+            prefix = f"t=$(mktemp -d) && printf %s {q(base64.b64encode(data).decode())} | base64 -d > \"$t/body\" && "
+        else:
+            prefix = f"t={q(tmp)} && "
+        attrs = ""
+        if args.get("mode") is not None:
+            attrs += f" && chmod {q(str(args['mode']))} {p}"
+        if args.get("owner") is not None:
+            attrs += f" && chown {q(str(args['owner']))} {p}"
+        if args.get("group") is not None:
+            attrs += f" && chgrp {q(str(args['group']))} {p}"
+        cmd = (f"{prefix}n=$(sha1sum < {source}); o=$( [ -f {p} ] && sha1sum < {p}); "
+               f"if [ \"$n\" != \"$o\" ]; then cp {source} {p}.hp-uri && "
+               f"{{ [ ! -e {p} ] || {{ chmod --reference={p} {p}.hp-uri && chown --reference={p} {p}.hp-uri; }}; }} && "
+               f"mv -f {p}.hp-uri {p}; fi{attrs}; r=$?; rm -rf \"$t\"\n{report}\nexit $r")
+        res = ctx.run(cmd)
+        if res.rc != 0:
+            result.update(failed=True, msg=f"failed to copy the download to {path}: {res.stderr.strip()}")
+        else:
+            result["changed"] = True
+    else:
+        res = ctx.probe((f"rm -rf {q(tmp)}\n" if tmp else "") + report)
+    result["path"] = path
+    # Ansible's exit_json adds the path's info (lstat) to a result with a path
+    cur = parse_stat(sections(res.stdout).get(PATH_INFO, ""))
+    result.update(path_info(cur))
