@@ -48,6 +48,69 @@ argument_specs:
       m_names: {type: list, elements: str, required: true}
 """
 
+NESTED = """
+argument_specs:
+  main:
+    short_description: nested options
+    options:
+      n_server:
+        type: dict
+        aliases: [n_srv]
+        options:
+          host: {type: str, required: true, aliases: [address]}
+          port: {type: int, default: 80}
+          mode: {choices: [a, b]}
+          tls: {type: bool}
+          cert: {type: path}
+          key: {type: path}
+          password: {type: str}
+        mutually_exclusive: [[cert, password]]
+        required_together: [[cert, key]]
+        required_if: [[tls, true, [cert, password], true]]
+        required_by: {key: cert}
+      n_users:
+        type: list
+        elements: dict
+        options:
+          name: {required: true}
+          uid: {type: int}
+          shell: {choices: [bash, sh]}
+          extra:
+            type: dict
+            options:
+              level: {type: int, required: true}
+      n_opt:
+        type: dict
+        apply_defaults: true
+        options:
+          level: {type: int, default: 3}
+"""
+
+NESTED_PASSING = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - include_role: {name: n}
+      vars:
+        n_server: {address: h, port: "81", tls: "yes", cert: /c, key: /k}
+        n_users: [{name: a, uid: "1", extra: {level: "2"}}, {name: b, shell: sh}]
+    - include_role: {name: n}
+      vars: {n_opt: {level: 5}}
+- hosts: all
+  gather_facts: false
+  roles:
+    - {role: n, n_srv: {host: h}}
+"""
+
+NESTED_FAILING = {
+    "a missing and a mistyped nested option": "n_server: {port: x, mode: c}",
+    "list elements: types, required, choices, a deeper level": "n_users: [{name: a, uid: x}, {shell: zsh}, "
+                                                              "{name: c, extra: {}}, notadict]",
+    "mutually exclusive, required together, required if, required by": "n_server: {host: h, cert: /c, password: p}",
+    "required_if any of them, required_by": "n_server: {host: h, tls: true, key: /k}",
+    "an unknown nested key and an alias": "n_server: {address: h, colour: red}",
+}
+
 SHOW = ("- name: show\n  debug: {msg: \"{{ s_port | default('-') }} {{ s_def | default('UNSET') }} "
         "{{ s_path | default('nopath') }} {{ s_list | default('nolist') }}\"}\n")
 
@@ -105,7 +168,9 @@ ROLES_PARAM = """
 
 def _project(tmp: Path, book: str) -> Path:
     files = {"roles/s/meta/argument_specs.yml": SPECS, "roles/s/tasks/main.yml": SHOW, "roles/s/tasks/other.yml": SHOW,
-             "roles/m/meta/main.yml": META_MAIN, "roles/m/tasks/main.yml": "- debug: {msg: '{{ m_names }}'}\n",
+             "roles/m/meta/main.yml": META_MAIN, "roles/n/meta/argument_specs.yml": NESTED,
+             "roles/n/tasks/main.yml": "- debug: {msg: '{{ n_server | default(0) }} {{ n_opt | default(0) }}'}\n",
+             "roles/m/tasks/main.yml": "- debug: {msg: '{{ m_names }}'}\n",
              "site.yml": book,
              "inv.ini": f"h1 ansible_connection=local ansible_python_interpreter={sys.executable}\n"}
     for name, text in files.items():
@@ -167,3 +232,18 @@ def test_role_params_outside_the_spec_and_the_tags_always(tmp_path: Path) -> Non
     _, results, recap = _compare(tmp_path, ROLES_PARAM, "--tags", "nothing_tagged")
     assert any("extra. Supported parameters include" in r for r in results), results
     assert "failed=1" in recap
+
+
+def test_nested_options_aliases_and_relations_pass_as_in_ansible(tmp_path: Path) -> None:
+    headers, results, recap = _compare(tmp_path, NESTED_PASSING)
+    assert headers.count("TASK [n : Validating arguments against arg spec 'main' - nested options]") == 3, headers
+    assert "failed=0" in recap, recap
+
+
+@pytest.mark.parametrize("case", sorted(NESTED_FAILING))
+def test_nested_options_fail_with_ansibles_messages(tmp_path: Path, case: str) -> None:
+    book = ("- hosts: all\n  gather_facts: false\n  tasks:\n    - include_role: {name: n}\n      vars:\n        "
+            + NESTED_FAILING[case] + "\n")
+    _, results, recap = _compare(tmp_path, book)
+    assert any("Validation of arguments failed" in r for r in results), results
+    assert "failed=1" in recap, recap
