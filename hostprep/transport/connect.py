@@ -74,7 +74,7 @@ def open_transport(name: str, hostvars: Mapping[str, Any], cli: ConnectionOption
 
         return LocalTransport(name)
     if conn in ("ssh", "paramiko", "smart"):
-        from hostprep.transport.ssh import SSHTransport  # paramiko: only when a host needs it
+        from hostprep.transport.ssh import SSHTransport  # paramiko and fabric: only when a host needs them
 
         return SSHTransport.from_hostvars(name, hv)
     raise InputError(f"connection type {conn!r} is not supported (ssh, local)", key="ansible_connection")

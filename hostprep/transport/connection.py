@@ -1,8 +1,9 @@
-"""One host's SSH connection: a `Hop` (hop.py) with its ProxyJump chain, opened once.
+"""One host's SSH connection: a Fabric `Connection` with its ProxyJump chain, opened once.
 
-The chain follows OpenSSH's order (ProxyJump `a,b`: a first, then b from a), and every client of
-it is secured by known_hosts.py. ProxyCommand (from ssh args or ssh_config) is expanded here too
-(%p is the host's port, not 22).
+The chain follows OpenSSH's order (ProxyJump `a,b`: a first, then b from a); Fabric's own
+ProxyJump handling opens b first and accepts any host key on the hops, so the chain is built
+here and every client of it is secured by known_hosts.py. ProxyCommand (from ssh args or
+ssh_config) is expanded here too (Fabric would take %p as 22).
 
 Liveness is OpenSSH's ServerAlive check: paramiko's own keepalive only sends packets and never
 looks for a reply, so a host that hangs (or a cut network) would keep a command waiting until
@@ -18,11 +19,12 @@ import threading
 import time
 from typing import Any
 
+import paramiko
+from fabric import Config, Connection
+
 from hostprep.errors import HostKeyError, InputError, UnreachableError
-from hostprep.transport.hop import Hop, load_ssh_config
 from hostprep.transport.known_hosts import changed_key_error, secure_client
 from hostprep.transport.settings import DEFAULT_CONNECT_TIMEOUT, SSHSettings
-from hostprep.transport.sshlib import paramiko
 
 
 def connect_cause(exc: Exception | None) -> str:
@@ -96,20 +98,20 @@ class Liveness:
 
 
 def whole_seconds(timeout: float | None) -> int | None:
-    """Whole seconds, as ssh_config's ConnectTimeout (and int(0.5) would mean no timeout at all)."""
+    """Fabric takes whole seconds (and int(0.5) would mean no timeout at all)."""
     return max(1, math.ceil(timeout)) if timeout else None
 
 
-def chain_of(conn: Any) -> list[Hop]:
+def chain_of(conn: Any) -> list[Connection]:
     """A connection and its ProxyJump gateways, target first."""
     out = []
-    while isinstance(conn, Hop):
+    while isinstance(conn, Connection):
         out.append(conn)
         conn = conn.gateway
     return out
 
 
-def close_chain(conn: Hop) -> None:
+def close_chain(conn: Connection) -> None:
     for hop in chain_of(conn):
         try:
             hop.close()
@@ -117,7 +119,7 @@ def close_chain(conn: Hop) -> None:
             pass
 
 
-def _failing_hop_name(conn: Hop, hostname: str) -> str:
+def _failing_hop_name(conn: Connection, hostname: str) -> str:
     """known_hosts name (`host` or `[host]:port`) of the first hop of the chain that did not connect."""
     for hop in reversed(chain_of(conn)):
         if not hop.is_connected and hop.host == hostname:
@@ -130,17 +132,20 @@ class HostConnection:
 
     def __init__(self, settings: SSHSettings) -> None:
         self.settings = settings
-        self.conn: Hop | None = None
+        self.conn: Connection | None = None
         self._live: Liveness | None = None
 
     # -- building the chain --------------------------------------------------------------
-    def _config(self) -> paramiko.SSHConfig:
+    def _config(self) -> Config:
         s = self.settings
-        if s.ssh_config and not os.path.isfile(s.ssh_config):
-            raise InputError(f"ssh config file {s.ssh_config} does not exist", key="-F")
-        return load_ssh_config(s.ssh_config)
+        overrides: dict[str, Any] = {"load_ssh_configs": True, "timeouts": {"connect": int(DEFAULT_CONNECT_TIMEOUT)}}
+        if s.ssh_config:
+            if not os.path.isfile(s.ssh_config):
+                raise InputError(f"ssh config file {s.ssh_config} does not exist", key="-F")
+            overrides["ssh_config_path"] = s.ssh_config
+        return Config(overrides=overrides)
 
-    def _make(self) -> Hop:
+    def _make(self) -> Connection:
         s = self.settings
         connect_kwargs: dict[str, Any] = {"transport_factory": _Transport}
         if s.key_files:
@@ -158,12 +163,12 @@ class HostConnection:
             secure_client(s, hop)
         return conn
 
-    def _hop(self, host: str, config: paramiko.SSHConfig, *, user: str | None, port: int | None,
-             connect_kwargs: dict[str, Any], jump: str | None, seen: tuple[str, ...]) -> Hop:
-        """A Hop whose gateway chain follows ProxyJump in OpenSSH's order (first hop first)."""
+    def _hop(self, host: str, config: Config, *, user: str | None, port: int | None,
+             connect_kwargs: dict[str, Any], jump: str | None, seen: tuple[str, ...]) -> Connection:
+        """A Connection whose gateway chain follows ProxyJump in OpenSSH's order (first hop first)."""
         timeout = whole_seconds(self.settings.connect_timeout)
-        conn = Hop(host, user=user, port=port, ssh_config=config, gateway=False,
-                   connect_timeout=timeout, connect_kwargs=connect_kwargs)
+        conn = Connection(host, user=user, port=port, config=config, gateway=False,
+                          connect_timeout=timeout, connect_kwargs=connect_kwargs)
         if jump is None:
             jump = conn.ssh_config.get("proxyjump")
         if jump and jump.lower() != "none":
@@ -172,7 +177,7 @@ class HostConnection:
             hop_kwargs: dict[str, Any] = {"transport_factory": _Transport}
             if self.settings.key_files:
                 hop_kwargs["key_filename"] = list(self.settings.key_files)
-            gateway: Hop | None = None
+            gateway: Connection | None = None
             for i, hop in enumerate(h.strip() for h in jump.split(",")):
                 hop_user, _, hostport = hop.rpartition("@")
                 hop_host, _, hop_port = hostport.partition(":")
@@ -185,16 +190,16 @@ class HostConnection:
                                         connect_kwargs=dict(hop_kwargs), jump=None,
                                         seen=(*seen, f"{host}:{port or conn.port}"))
                 else:
-                    gateway = Hop(hop_host, user=hop_user or None, port=int(hop_port) if hop_port else None,
-                                  ssh_config=config, gateway=gateway or False, connect_timeout=timeout,
-                                  connect_kwargs=dict(hop_kwargs))
+                    gateway = Connection(hop_host, user=hop_user or None, port=int(hop_port) if hop_port else None,
+                                         config=config, gateway=gateway or False, connect_timeout=timeout,
+                                         connect_kwargs=dict(hop_kwargs))
             conn.gateway = gateway or False
         elif jump is None and conn.ssh_config.get("proxycommand", "none").lower() != "none":
             conn.gateway = conn.ssh_config["proxycommand"]
         return conn
 
     # -- using it ------------------------------------------------------------------------
-    def open(self) -> Hop:
+    def open(self) -> Connection:
         """Open the connection once (with retries for transient failures); reuse it afterwards."""
         if self.conn is not None and self.conn.is_connected:
             return self.conn

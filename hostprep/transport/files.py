@@ -19,12 +19,13 @@ import shlex
 import time
 from typing import TYPE_CHECKING
 
+import paramiko
+
 from hostprep.errors import TransportError, UnreachableError
 from hostprep.transport.base import BecomeSpec
 from hostprep.transport.become import method_for
 from hostprep.transport.remote_put import Data, Payload, finish_script, put_via_shell
 from hostprep.transport.settings import DEFAULT_CONNECT_TIMEOUT
-from hostprep.transport.sshlib import paramiko
 
 if TYPE_CHECKING:
     from hostprep.transport.ssh import SSHTransport

@@ -1,6 +1,6 @@
 """Host keys, checked like OpenSSH does: on the target and on every ProxyJump hop.
 
-paramiko's AutoAddPolicy (accept and add any key), which a Hop starts with, is replaced on every client of a chain: only
+Fabric's default policy (accept and add any key) is replaced on every client of a chain: only
 the known_hosts files the settings (or ssh_config) name count. An unknown key is refused with
 its fingerprint unless the policy is `accept-new` (recorded under a lock, one appended line) or
 `off` (warned about once per run); a changed key is refused under every policy (paramiko
@@ -17,13 +17,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import paramiko
+
 from hostprep.errors import HostKeyError, InputError
 from hostprep.transport.options import warn_host_key_checking_off
 from hostprep.transport.settings import SSHSettings, policy_from_word
-from hostprep.transport.sshlib import paramiko
 
 if TYPE_CHECKING:
-    from hostprep.transport.hop import Hop
+    from fabric import Connection
 
 _LOCK = threading.Lock()
 
@@ -122,7 +123,7 @@ class KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
         )
 
 
-def effective_policy(settings: SSHSettings, conn: Hop) -> str:
+def effective_policy(settings: SSHSettings, conn: Connection) -> str:
     """The host's or the command line's policy; else ssh_config's StrictHostKeyChecking; else strict."""
     if settings.host_key_policy_source != "default":
         return settings.host_key_policy
@@ -130,7 +131,7 @@ def effective_policy(settings: SSHSettings, conn: Hop) -> str:
     return policy_from_word(word, "StrictHostKeyChecking") if word else "strict"
 
 
-def known_hosts_files(settings: SSHSettings, conn: Hop) -> list[Path]:
+def known_hosts_files(settings: SSHSettings, conn: Connection) -> list[Path]:
     """The user's known_hosts files for one hop: the settings', else ssh_config's, else OpenSSH's defaults."""
     if settings.known_hosts_files:
         return settings.known_hosts_files
@@ -139,7 +140,7 @@ def known_hosts_files(settings: SSHSettings, conn: Hop) -> list[Path]:
     return [Path("~/.ssh/known_hosts").expanduser(), Path("~/.ssh/known_hosts2").expanduser()]
 
 
-def secure_client(settings: SSHSettings, conn: Hop) -> None:
+def secure_client(settings: SSHSettings, conn: Connection) -> None:
     """Give one connection of a chain a private key store (only these files count) and the policy."""
     client = conn.client
     files = known_hosts_files(settings, conn)

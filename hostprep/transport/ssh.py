@@ -3,9 +3,9 @@
 The parts, each in its own module (Fabric's proportions): settings.py reads the host's
 variables and ssh args; known_hosts.py checks host keys; connection.py opens the ProxyJump
 chain and watches liveness; files.py moves files by SFTP; become.py knows sudo and su. This
-module runs commands: over raw paramiko channels of the connection (hop.py), because they let us
-feed the become password and the payload on stdin and read stdout and stderr without a
-thread per stream.
+module runs commands: over raw paramiko channels of the Fabric connection, because they let us
+feed the become password and the payload on stdin and read stdout and stderr without invoke's
+thread-per-stream runners.
 
 Become: the password goes on the channel's stdin (or into the pty) only after the method has
 printed its prompt, and the command's own stdin only after a start marker printed by the
@@ -24,15 +24,16 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import paramiko
+from fabric import Connection
+
 from hostprep.errors import HostKeyError, TransportError, UnreachableError
 from hostprep.transport.base import BecomeSpec, RunResult, wrap_sh
 from hostprep.transport.become import BecomeMethod, method_for
 from hostprep.transport.connection import HostConnection
 from hostprep.transport.files import FileTransfer
-from hostprep.transport.hop import Hop
 from hostprep.transport.remote_put import Data, Payload
 from hostprep.transport.settings import SSHSettings
-from hostprep.transport.sshlib import paramiko
 
 IDLE_WAIT = 1.0  # seconds `_exchange` sleeps at most while a command is silent (keepalive and deadline checks)
 
@@ -40,7 +41,7 @@ __all__ = ["SSHSettings", "SSHTransport"]
 
 
 class SSHTransport:
-    """A host reached over SSH, with one connection reused by every command."""
+    """A host reached over SSH, with one Fabric Connection reused by every command."""
 
     def __init__(self, settings: SSHSettings) -> None:
         self.settings = settings
@@ -55,8 +56,8 @@ class SSHTransport:
         return cls(SSHSettings.from_hostvars(name, hostvars))
 
     # -- connection --------------------------------------------------------------------
-    def connect(self) -> Hop:
-        """The host's connection, opened on first use."""
+    def connect(self) -> Connection:
+        """The host's Fabric connection, opened on first use."""
         return self.link.open()
 
     def reconnect(self, timeout: float = 600.0) -> None:
@@ -80,7 +81,7 @@ class SSHTransport:
         self.link.drop()
 
     @property
-    def _conn(self) -> Hop | None:
+    def _conn(self) -> Connection | None:
         return self.link.conn
 
     @property
