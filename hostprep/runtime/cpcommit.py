@@ -300,16 +300,20 @@ def save(root, refs_, output):
     store = Store(root)
     manifests = []
     blobs = []
+    written = {}  # digest: path or the bytes of a manifest made for the save (store.export_manifest)
     for ref in refs_:
-        digest = store.lookup(ref)
-        manifest = store.read_json(digest)
-        size = os.path.getsize(store.blob_path(digest, verify=False))
+        digest, data, layers = store.export_manifest(store.lookup(ref))
+        manifest = json.loads(data.decode("utf-8"))
         name = normalize_ref(ref) if not ref.startswith("sha256:") else None
-        entry = {"mediaType": MT_MANIFEST, "digest": digest, "size": size}
+        entry = {"mediaType": MT_MANIFEST, "digest": digest, "size": len(data)}
         if name:
             entry["annotations"] = {"org.opencontainers.image.ref.name": name}
         manifests.append(entry)
-        for d in [digest, manifest["config"]["digest"]] + [layer["digest"] for layer in manifest["layers"]]:
+        written.setdefault(digest, data)
+        written.setdefault(manifest["config"]["digest"], store.blob_path(manifest["config"]["digest"], verify=False))
+        for layer, path in layers:
+            written.setdefault(layer["digest"], path)
+        for d in [digest, manifest["config"]["digest"]] + [layer["digest"] for layer, _ in layers]:
             if d not in blobs:
                 blobs.append(d)
     tmp = output + ".tmp-" + os.urandom(4).hex()
@@ -319,7 +323,10 @@ def save(root, refs_, output):
             _add_bytes(tar, "index.json", json.dumps({"schemaVersion": 2, "manifests": manifests},
                                                      sort_keys=True).encode())
             for d in blobs:
-                tar.add(store.blob_path(d, verify=False), arcname="blobs/sha256/" + d.split(":", 1)[1])
+                if isinstance(written[d], bytes):
+                    _add_bytes(tar, "blobs/sha256/" + d.split(":", 1)[1], written[d])
+                else:
+                    tar.add(written[d], arcname="blobs/sha256/" + d.split(":", 1)[1])
         os.replace(tmp, output)
     except BaseException:
         if os.path.exists(tmp):

@@ -230,31 +230,30 @@ class Client:
             raise
         return tmp
 
-    def fetch_layer(self, repo, digest, store):
-        """A layer in one pass: each chunk as it arrives is hashed and fed to the unpacker, so the layer is
-        never read back. A plain tar is kept once (store.unpack_stream: its unpacked files plus the tar's other
-        bytes, tarsplit.py); a compressed one is also written to its blob file. Nothing is moved into place
-        before the whole blob has the digest's sha256. A transfer cut short goes on in the same stream with a
-        Range request from where it stopped (the unpacker never notices), up to RETRIES times."""
+    def fetch_layer(self, repo, digest, store, diff_id=None):
+        """A layer in one pass (_LayerStream): fetched, hashed, inflated if it is gzip, and unpacked as it
+        arrives, and kept once, as its unpacked files plus a split file of the tar's other bytes (tarsplit.py;
+        store.unpack_stream). Nothing is moved into place before the whole blob has the digest's sha256 (and a
+        gzip layer's tar the config's diff_id). A layer that cannot be kept so (another compression, a registry
+        that ignores Range, a tar that writes a path twice) is fetched whole into its blob and unpacked from it."""
         import tempfile
 
         hexd = check_digest(digest)
-        fd, tmp = tempfile.mkstemp(dir=store.blobs, prefix=".pull-")
-        tee = _Tee(self, repo, digest, os.fdopen(fd, "wb"), tmp)
+        fd, tmp = tempfile.mkstemp(dir=store.blobs, prefix=".pull-", suffix=".split")
+        os.close(fd)
+        stream = _LayerStream(self, repo, digest, tmp, diff_id)
         try:
             try:
-                tee.start()
-                store.unpack_stream(digest, tee, tee.finish)
+                stream.start()
+                store.unpack_stream(digest, stream, stream.finish)
                 return
-            except (_NoResume, BlobNeeded):
-                pass  # the registry ignored a Range request, or a later tar entry replaced a file the split file
-                # needs: the whole blob again, then unpacked from it
+            except (_NoResume, _NotStreamable, BlobNeeded):
+                pass  # the whole blob again, then unpacked from it
             finally:
-                tee.close()
-                for leftover in (tmp + ".split", tmp + ".split.paths"):
+                stream.close()
+                for leftover in (tmp, tmp + ".paths"):
                     if os.path.exists(leftover):
                         os.unlink(leftover)
-            os.unlink(tmp)
             path = self.fetch_blob(repo, digest, store.blobs)
         except BaseException:
             if os.path.exists(tmp):
@@ -268,17 +267,33 @@ class Client:
                             ok=(200, 404))
         return resp.status == 200
 
+    def reuse_blob(self, repo, digest, mount_from=None):
+        """"exists" when the repository has the blob, "mounted" when a cross-repository mount gave it, else None."""
+        if self.has_blob(repo, digest):
+            return "exists"
+        if not mount_from:
+            return None
+        resp = self._mount(repo, digest, mount_from)
+        if resp.status == 201:
+            return "mounted"
+        self.request("DELETE", self._absolute(resp.headers["Location"]), scope=_scope(repo, "pull,push"),
+                     ok=(204, 404))  # the upload the registry opened instead is not wanted
+        return None
+
+    def _mount(self, repo, digest, mount_from):
+        import urllib.parse
+
+        query = urllib.parse.urlencode({"mount": digest, "from": mount_from})
+        return self.request("POST", "/v2/{}/blobs/uploads/?{}".format(repo, query), scope=_scope(repo, "pull,push"),
+                            data=b"", ok=(201, 202))
+
     def upload_blob(self, repo, digest, path, mount_from=None):
         """Upload a blob unless the repository has it; returns "exists", "mounted" or "uploaded"."""
         if self.has_blob(repo, digest):
             return "exists"
-        import urllib.parse
-
         scope = _scope(repo, "pull,push")
         if mount_from:
-            query = urllib.parse.urlencode({"mount": digest, "from": mount_from})
-            resp = self.request("POST", "/v2/{}/blobs/uploads/?{}".format(repo, query), scope=scope, data=b"",
-                                ok=(201, 202))
+            resp = self._mount(repo, digest, mount_from)
             if resp.status == 201:
                 return "mounted"
             location = resp.headers["Location"]
@@ -328,85 +343,256 @@ class _NoResume(Exception):
     """A registry that answered a Range request with the whole blob."""
 
 
-class _Tee:
-    """A blob's response as the unpacker reads it: every chunk is hashed and also written, to the blob file or,
-    for a plain tar, to the tar-split file (tarsplit.Splitter: headers and padding, not the file data). A
-    response cut short is continued with a Range request from the bytes already read."""
+class _NotStreamable(Exception):
+    """A layer that is neither a plain tar nor gzip (bzip2, xz, zstd): fetched whole, then unpacked from its blob."""
 
-    def __init__(self, client, repo, digest, out, tmp):
-        self.client, self.repo, self.digest = client, repo, digest
-        self.out = out
-        self.tmp = tmp
-        self.split_path = tmp + ".split"
+
+class _Stopped(Exception):
+    """The unpacker gave up: the fetching thread ends."""
+
+
+class _LayerStream:
+    """A layer blob as the unpacker reads it, in one pass.
+
+    A fetching thread reads the response (one cut short goes on with a Range request from the bytes already
+    read), hashes it (the layer's digest), inflates a gzip layer and hashes the tar it gives (the config's
+    diff_id), and hands the plain tar on in chunks through a queue of QUEUED chunks: memory stays bounded, and
+    the network, the hashing and the inflating overlap with the unpacker's writes (hashlib and zlib release the
+    GIL). Every byte of the tar goes through tarsplit.Splitter, which keeps in the split file all but the
+    regular files' data: a layer, plain or gzip, is written once, as its unpacked files (the compressed bytes
+    are not kept). The unpacker (tarfile in seekable mode over this object: forward seeks only) reads headers
+    with read(), and regular files' data go from the chunks straight to their files (copy_to)."""
+
+    CHUNK = 1 << 20
+    QUEUED = 8
+
+    def __init__(self, client, repo, digest, split_path, diff_id=None):
+        self.client, self.repo, self.digest, self.diff_id = client, repo, digest, diff_id
+        self.split_path = split_path
+        self.name = None
+        self.queue = None
+        self.thread = None
+        self.stop = False
+        self.view = memoryview(b"")
+        self.pos = 0  # in the plain tar
+        self.done = False
         self.splitter = None
+        # the fetching thread's
         self.resp = None
         self.hash = sha256()
+        self.plain_hash = None
+        self.inflate = None
         self.size = 0
         self.total = None
         self.attempt = 0
-        self.name = None
 
     def _get(self, headers=None):
         return self.client.request("GET", "/v2/{}/blobs/{}".format(self.repo, self.digest),
                                    scope=_scope(self.repo, "pull"), headers=headers, ok=(200, 206))
 
     def start(self):
+        import queue
+        import threading
+
+        from hostprep.runtime import tarsplit
+
         self.resp = self._get()
         length = self.resp.headers.get("Content-Length")
         self.total = int(length) if length is not None else None
+        self.splitter = tarsplit.Splitter(open(self.split_path, "wb"))  # noqa: SIM115 - close()
+        self.queue = queue.Queue(self.QUEUED)
+        self.thread = threading.Thread(target=self._fetch, name="layer-fetch")
+        self.thread.daemon = True
+        self.thread.start()
 
-    def _read(self, n):
-        while True:
+    # -- the fetching thread -------------------------------------------------------------------------------------
+    def _read_raw(self):
+        """The next CHUNK bytes of the blob (fewer only at its end), continued with Range when cut short."""
+        buf = bytearray(self.CHUNK)
+        view = memoryview(buf)
+        got = 0
+        while got < len(buf) and not self.stop:
             try:
-                chunk = self.resp.read(n)
-                if not chunk and self.total is not None and self.size < self.total:
-                    raise OSError("cut short at {} of {} bytes".format(self.size, self.total))
-                return chunk
+                n = self.resp.readinto(view[got:])
+                if not n and self.total is not None and self.size + got < self.total:
+                    raise OSError("cut short at {} of {} bytes".format(self.size + got, self.total))
             except (OSError, http.client.HTTPException) as exc:
                 self.attempt += 1
                 if self.attempt > RETRIES:
                     raise RegistryError("blob {}: {}".format(self.digest, exc))
-                self.resp = self._get({"Range": "bytes={}-".format(self.size)})
+                self.resp = self._get({"Range": "bytes={}-".format(self.size + got)})
                 if self.resp.status != 206:
                     raise _NoResume()
+                continue
+            if not n:
+                break
+            got += n
+        view.release()
+        del buf[got:]
+        return buf
+
+    def _put(self, item):
+        import queue
+
+        while True:
+            if self.stop:
+                raise _Stopped()
+            try:
+                self.queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _fetch(self):
+        import zlib
+
+        from hostprep.runtime import tarsafe, tarsplit
+
+        try:
+            first = True
+            while not self.stop:
+                chunk = self._read_raw()
+                if not chunk:
+                    break
+                self.hash.update(chunk)
+                self.size += len(chunk)
+                if first:
+                    first = False
+                    if chunk[:2] == b"\x1f\x8b":
+                        self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                        self.plain_hash = sha256()
+                    elif not tarsplit.is_plain_tar(bytes(chunk[:tarsplit.BLOCK])):
+                        raise _NotStreamable()
+                if self.inflate is None:
+                    self._put(chunk)
+                    continue
+                data = chunk
+                try:
+                    while data:
+                        if self.inflate.eof:  # one gzip member ended, another follows
+                            self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                        out = self.inflate.decompress(data, self.CHUNK)  # bounded: a bomb stays a stream
+                        data = self.inflate.unused_data if self.inflate.eof else self.inflate.unconsumed_tail
+                        if out:
+                            self.plain_hash.update(out)
+                            self._put(out)
+                except zlib.error as exc:
+                    raise tarsafe.BrokenArchive("layer {}: gzip: {}".format(self.digest, exc))
+            if self.inflate is not None and not self.inflate.eof and not self.stop:
+                raise tarsafe.BrokenArchive("layer {}: the gzip stream is cut short".format(self.digest))
+            self._put(None)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the unpacker, which raises it
+            try:
+                self._put(exc)
+            except _Stopped:
+                pass
+
+    # -- the unpacker's side -------------------------------------------------------------------------------------
+    def _next(self):
+        """The next chunk of the plain tar into self.view (fed to the splitter); False at its end."""
+        if self.done:
+            return False
+        item = self.queue.get()
+        if item is None:
+            self.done = True
+            return False
+        if isinstance(item, BaseException):
+            self.done = True
+            raise item
+        self.splitter.feed(item)
+        self.view = memoryview(item)
+        return True
 
     def read(self, n=-1):
-        chunk = self._read(n if n is not None and n >= 0 else 1 << 20)
-        if chunk:
-            if self.size == 0:
-                from hostprep.runtime import tarsplit
+        if n is None or n < 0:
+            n = self.CHUNK
+        parts = []
+        while n > 0:
+            if not self.view and not self._next():
+                break
+            part = self.view[:n]
+            self.view = self.view[len(part):]
+            parts.append(part)
+            n -= len(part)
+        data = b"".join(parts)
+        self.pos += len(data)
+        return data
 
-                if tarsplit.is_plain_tar(chunk):
-                    self.splitter = tarsplit.Splitter(open(self.split_path, "wb"))  # noqa: SIM115 - close()
-            self.hash.update(chunk)
-            if self.splitter is not None:
-                self.splitter.feed(chunk)
-            else:
-                self.out.write(chunk)
-            self.size += len(chunk)
-        return chunk
+    def copy_to(self, fd, size):
+        """Write the next `size` bytes of the tar to the file descriptor; returns how many there were."""
+        left = size
+        while left:
+            if not self.view and not self._next():
+                break
+            part = self.view[:left]
+            done = 0
+            while done < len(part):
+                done += os.write(fd, part[done:])
+            self.view = self.view[len(part):]
+            left -= len(part)
+            self.pos += len(part)
+        return size - left
 
-    def close(self):
-        self.out.close()
-        if self.splitter is not None and not self.splitter.out.closed:
-            self.splitter.out.close()
+    def tell(self):
+        return self.pos
+
+    def seekable(self):
+        return False
+
+    def seek(self, offset, whence=0):
+        if whence == 1:
+            offset += self.pos
+        elif whence != 0:
+            raise OSError("a layer stream seeks forward from its start only")
+        if offset < self.pos:
+            raise OSError("a layer stream cannot seek backwards ({} < {})".format(offset, self.pos))
+        while offset > self.pos:
+            if not self.view and not self._next():
+                break
+            n = min(offset - self.pos, len(self.view))
+            self.view = self.view[n:]
+            self.pos += n
+        return self.pos
 
     def finish(self):
-        """Reads the rest of the blob (a tar's trailing padding) and checks it; returns (blob temp path or None,
-        split file path or None, the number of regular files the split file counts)."""
-        while self.read(1 << 20):
-            pass
+        """Reads the rest of the blob (a tar's trailing padding) and checks it; returns (split file path, the
+        number of regular files it counts, the diff_id of a gzip layer or None)."""
+        while True:
+            self.view = memoryview(b"")
+            if not self._next():
+                break
+        self.thread.join()
         if self.total is not None and self.total != self.size:
             raise RegistryError("blob {}: {} bytes of {}".format(self.digest, self.size, self.total))
         if self.hash.hexdigest() != check_digest(self.digest):
             raise RegistryError("blob {} from {}/{}: its content has sha256 {} (refused)".format(
                 self.digest, self.client.host, self.repo, self.hash.hexdigest()))
-        self.out.close()
-        if self.splitter is None:
-            return self.tmp, None, 0
+        diff_id = None
+        if self.plain_hash is not None:
+            diff_id = "sha256:" + self.plain_hash.hexdigest()
+            if self.diff_id is not None and diff_id != self.diff_id:
+                raise RegistryError("layer {} from {}/{}: its uncompressed content has {}, the config says {} "
+                                    "(refused)".format(self.digest, self.client.host, self.repo, diff_id,
+                                                       self.diff_id))
         self.splitter.close()
         self.splitter.out.close()
-        return self.tmp, self.split_path, self.splitter.files
+        return self.split_path, self.splitter.files, diff_id
+
+    def close(self):
+        self.stop = True
+        if self.thread is not None:
+            import queue
+
+            while True:  # a thread waiting to put a chunk sees `stop` within its put timeout
+                try:
+                    self.queue.get_nowait()
+                except queue.Empty:
+                    break
+            self.thread.join(5)
+        if self.splitter is not None and not self.splitter.out.closed:
+            self.splitter.out.close()
 
 
 def _with_digest(location, digest):
@@ -517,23 +703,25 @@ def pull(store, root, ref, plain_http=False, out=None):
     lock = store.lock()
     try:
         blobs = [manifest["config"]] + list(manifest.get("layers") or [])
-        layer_digests = set(layer["digest"] for layer in manifest.get("layers") or [])
-        for blob in blobs:
-            d = blob["digest"]
-            target = os.path.join(store.blobs, check_digest(d))
+        config_digest = manifest["config"]["digest"]
+        if not store.has_blob(config_digest):
+            if out:
+                out.write("Copying blob {}\n".format(config_digest[:19]))
+                out.flush()
+            os.replace(client.fetch_blob(repo, config_digest, store.blobs),
+                       os.path.join(store.blobs, check_digest(config_digest)))
+        config = store.read_json(config_digest)
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        if len(manifest.get("layers") or []) != len(diff_ids):
+            raise RegistryError("{}: the config's diff_ids do not match the manifest's layers".format(ref))
+        for i, layer in enumerate(manifest.get("layers") or []):
+            d = layer["digest"]
             if store.has_blob(d):
                 continue
             if out:
                 out.write("Copying blob {}\n".format(d[:19]))
                 out.flush()
-            if d in layer_digests:
-                client.fetch_layer(repo, d, store)  # hashed, stored and unpacked in one pass
-                continue
-            tmp = client.fetch_blob(repo, d, store.blobs)
-            os.replace(tmp, target)
-        config = store.read_json(manifest["config"]["digest"])
-        if len(manifest.get("layers") or []) != len((config.get("rootfs") or {}).get("diff_ids") or []):
-            raise RegistryError("{}: the config's diff_ids do not match the manifest's layers".format(ref))
+            client.fetch_layer(repo, d, store, diff_ids[i])  # hashed, unpacked and kept in one pass
         m_digest, m_size = store.put_blob(data)
         for layer in manifest.get("layers") or []:
             store.unpacked(layer["digest"], verify=False)  # hashed as it arrived (fetch_blob)
@@ -558,18 +746,35 @@ def push(store, root, src, dest=None, plain_http=False, chunk=CHUNK, out=None):
     data = _read_blob(store, digest)
     manifest = _json(data, "manifest")
     media = manifest.get("mediaType") or MT_OCI_MANIFEST
-    results = []
+    sent = []
+    layers = []
     for blob in [manifest["config"]] + list(manifest.get("layers") or []):
         d = blob["digest"]
-        path = store.blob_path(d, verify=False)  # the registry checks the digest of what it is sent
-        how = client.upload_blob(repo, d, path, _mount_source(root, host, repo, d))
-        results.append(how)
+        how = None
+        if blob is not manifest["config"] and store.layer_diff_id(d) is not None and \
+                not os.path.exists(os.path.join(store.blobs, check_digest(d))):
+            # pulled compressed and kept as its files: the registry may have the compressed blob (or mount it
+            # from where it was pulled); if not, the layer goes uncompressed and the manifest says so
+            how = client.reuse_blob(repo, d, _mount_source(root, host, repo, d))
+            if how is None:
+                blob, path = store.export_layer(blob)
+                d = blob["digest"]
+        if how is None:
+            path = store.blob_path(d, verify=False)  # the registry checks the digest of what it is sent
+            how = client.upload_blob(repo, d, path, _mount_source(root, host, repo, d))
+        sent.append(d)
+        if blob is not manifest["config"]:
+            layers.append(blob)
         if out:
             out.write("{} blob {}\n".format({"exists": "Skipped (exists)", "mounted": "Mounted",
                                              "uploaded": "Copied"}[how], d[:19]))
             out.flush()
+    if any(a is not b for a, b in zip(layers, manifest.get("layers") or [])):  # noqa: B905 - same length
+        manifest["layers"] = layers
+        data = json.dumps(manifest, sort_keys=True).encode()
+        digest = "sha256:" + sha256(data).hexdigest()
     client.put_manifest(repo, tag, data, media)
-    _remember(root, host, repo, [b["digest"] for b in [manifest["config"]] + list(manifest.get("layers") or [])])
+    _remember(root, host, repo, sent)
     if out:
         out.write("{}/{}:{}@{}\n".format(host, repo, tag, digest))
     return digest

@@ -16,6 +16,9 @@ REF = "org.opencontainers.image.ref.name"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_CONFIG = "application/vnd.oci.image.config.v1+json"
 MT_LAYER = "application/vnd.oci.image.layer.v1.tar"
+# what a compressed layer's media type is when it is given uncompressed (export_layer)
+UNCOMPRESSED = {"application/vnd.oci.image.layer.v1.tar+gzip": MT_LAYER,
+                "application/vnd.docker.image.rootfs.diff.tar.gzip": "application/vnd.docker.image.rootfs.diff.tar"}
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -121,6 +124,9 @@ class Store:
         hexd = check_digest(digest)
         path = os.path.join(self.blobs, hexd)
         if not os.path.exists(path) and os.path.exists(self._split(hexd)):
+            if self.layer_diff_id(digest) is not None:
+                raise ImageError("layer {} was pulled compressed and is kept as its files: its compressed blob is not "
+                                 "kept (push and save give its uncompressed tar, export_manifest)".format(digest))
             self._rebuild_blob(hexd)  # a pulled plain-tar layer, first needed as a blob (push, save)
         if not os.path.exists(path):
             raise ImageError("blob {} is missing".format(digest))
@@ -326,11 +332,12 @@ class Store:
 
     def unpack_stream(self, layer_digest, stream, finish):
         """Unpack a layer from `stream` as it arrives (a pull's single pass), then call finish(), which reads the
-        stream to its end, checks the blob and returns (blob temp path, split file or None, regular files it
-        counts). Only then is the layer moved into place: with a split file (a plain tar), the unpacked files
-        and the split file stand for the blob (tarsplit.py; blob_path rebuilds it when it is needed), unless a
-        later entry replaced or removed a file the split file refers to: then BlobNeeded (the caller fetches
-        the blob again). On any failure nothing is left behind."""
+        stream to its end, checks the blob and returns (split file, the regular files it counts, the diff_id of
+        a compressed layer or None). Only then is the layer moved into place: its unpacked files and the split
+        file stand for the blob (tarsplit.py: blob_path rebuilds a plain one when it is needed; a compressed
+        one is given as its uncompressed tar, export_layer), unless a later entry replaced or removed a file
+        the split file refers to: then BlobNeeded (the caller fetches the blob again). On any failure nothing
+        is left behind."""
         import json
         import shutil
         import tarfile
@@ -355,18 +362,17 @@ class Store:
                 files.append((os.path.relpath(path, root), m.size, os.lstat(path).st_ino, real))
         try:
             tarsafe.extract_fileobj(stream, root, whiteouts=True, on_member=extracted)
-            blob_tmp, split, counted = finish()
-            kept = split is not None and counted == len(files) and all(
+            split, counted, diff_id = finish()
+            kept = counted == len(files) and all(
                 written[real] == 1 and _same_file(os.path.join(root, p), size, ino) for p, size, ino, real in files)
-            if kept:
-                with open(os.path.join(work, "split.paths"), "w") as handle:
-                    json.dump([f[0] for f in files], handle)
-                os.replace(split, os.path.join(work, "split"))
-                os.unlink(blob_tmp)
-            elif split is not None:
+            if not kept:
                 raise BlobNeeded()
-            else:
-                os.replace(blob_tmp, os.path.join(self.blobs, hexd))
+            with open(os.path.join(work, "split.paths"), "w") as handle:
+                json.dump([f[0] for f in files], handle)
+            os.replace(split, os.path.join(work, "split"))
+            if diff_id is not None:  # a compressed layer: what its files and split file give is its diff_id's tar
+                with open(os.path.join(work, "diff_id"), "w") as handle:
+                    handle.write(diff_id)
             with open(os.path.join(work, ".complete"), "w"):
                 pass
             os.rename(work, target)
@@ -383,9 +389,49 @@ class Store:
     def _split(self, hexd):
         return os.path.join(self.layers, hexd, "split")
 
-    def _rebuild_blob(self, hexd):
+    def layer_diff_id(self, digest):
+        """The diff_id of a compressed layer a pull kept as its files (no blob of it is kept), or None."""
+        try:
+            with open(os.path.join(self.layers, check_digest(digest), "diff_id")) as handle:
+                return handle.read().strip()
+        except FileNotFoundError:
+            return None
+
+    def export_layer(self, layer):
+        """(descriptor, path) of a manifest's layer as a push or a save sends it: its blob, or, for a compressed
+        layer kept as its files (layer_diff_id), its uncompressed tar, rebuilt from them and checked against the
+        diff_id, with a descriptor saying so (the compressed bytes cannot be made again, as podman's storage)."""
+        digest = layer["digest"]
+        hexd = check_digest(digest)
+        diff_id = self.layer_diff_id(digest)
+        if diff_id is None or os.path.exists(os.path.join(self.blobs, hexd)):
+            return layer, self.blob_path(digest, verify=False)
+        path = os.path.join(self.blobs, check_digest(diff_id))
+        if not os.path.exists(path):
+            self._rebuild_blob(hexd, check_digest(diff_id))
+        media = UNCOMPRESSED.get(layer.get("mediaType"), MT_LAYER)
+        return {"mediaType": media, "digest": diff_id, "size": os.path.getsize(path)}, path
+
+    def export_manifest(self, digest):
+        """(manifest digest, manifest bytes, [(layer descriptor, path)]) of an image as a push or a save sends it:
+        the stored manifest, or, when a layer is given uncompressed (export_layer), a manifest naming that."""
+        import json
+
+        with open(self.blob_path(digest, verify=False), "rb") as handle:
+            data = handle.read()
+        manifest = jsonio.loads(data)
+        originals = manifest.get("layers") or []
+        layers = [self.export_layer(layer) for layer in originals]
+        if all(layers[i][0] is originals[i] for i in range(len(originals))):
+            return digest, data, layers
+        manifest["layers"] = [d for d, _ in layers]
+        data = json.dumps(manifest, sort_keys=True).encode()
+        return "sha256:" + sha256(data).hexdigest(), data, layers
+
+    def _rebuild_blob(self, hexd, expect=None):
         """The blob of a layer kept as unpacked files and a split file, written again (checked, then moved into
-        place; the split file is then dropped)."""
+        place; the split file is then dropped). With `expect`, the layer was compressed: the tar rebuilt is
+        checked against that (its diff_id), stored under it, and the split file is kept."""
         import tempfile
 
         from hostprep.runtime import tarsplit
@@ -405,14 +451,16 @@ class Store:
 
             with os.fdopen(fd, "wb") as out:
                 tarsplit.rebuild(split, os.path.join(self.layers, hexd, "root"), _Hashing(out))
-            if h.hexdigest() != hexd:
+            if h.hexdigest() != (expect or hexd):
                 raise ImageError("layer sha256:{} cannot be rebuilt from its files (sha256 {})".format(
                     hexd, h.hexdigest()))
-            os.replace(tmp, os.path.join(self.blobs, hexd))
+            os.replace(tmp, os.path.join(self.blobs, expect or hexd))
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+        if expect:
+            return
         for leftover in (split, split + ".paths"):
             try:
                 os.unlink(leftover)

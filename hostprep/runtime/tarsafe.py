@@ -110,12 +110,19 @@ def extract(tar_path, dest, whiteouts=False):
 
 def extract_fileobj(fileobj, dest, whiteouts=False, on_member=None):
     """extract() of a stream (an object with read(n)), read in 1 MiB chunks; the stream is read up to the
-    archive's end marker, not beyond. on_member(member, path) is called after each entry is written."""
+    archive's end marker, not beyond. on_member(member, path) is called after each entry is written.
+
+    A stream with copy_to(fd, n) (a pull's layer stream: an uncompressed tar, tell() and forward seeks) is read
+    by tarfile in its seekable mode, without its stream buffer, and regular files' data are copied from it
+    straight to their files."""
     os.makedirs(dest, exist_ok=False)
     root = os.path.realpath(dest)
     try:
         try:
-            tar = tarfile.open(fileobj=fileobj, mode="r|*", bufsize=1 << 20)  # noqa: SIM115 - closed below
+            if hasattr(fileobj, "copy_to"):
+                tar = tarfile.open(fileobj=fileobj, mode="r:")  # noqa: SIM115 - closed below
+            else:
+                tar = tarfile.open(fileobj=fileobj, mode="r|*", bufsize=1 << 20)  # noqa: SIM115 - closed below
         except (EOFError, zlib.error, tarfile.TarError) as exc:
             raise BrokenArchive("not a readable tar archive: {}".format(exc))
         with tar:
@@ -149,6 +156,16 @@ def _extract_one(tar, m, root, whiteouts):
             os.unlink(target)
     if m.isdir():
         os.makedirs(target, exist_ok=True)
+    elif m.isreg() and m.type in (tarfile.REGTYPE, tarfile.AREGTYPE) and hasattr(tar.fileobj, "copy_to"):
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            tar.fileobj.seek(m.offset_data)
+            copied = tar.fileobj.copy_to(fd, m.size)
+        finally:
+            os.close(fd)
+        if copied != m.size:
+            raise BrokenArchive("entry {!r}: the archive ends {} bytes into its {} bytes".format(
+                m.name, copied, m.size))
     elif m.isreg():
         src = tar.extractfile(m)
         copied = 0
