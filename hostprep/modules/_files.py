@@ -115,6 +115,32 @@ def attribute_steps(path: str, cur: dict[str, Any], mode: Any, owner: str | None
     return steps, before, after
 
 
+def ids_probe(owner: Any, group: Any) -> str:
+    """A probe section with the ids of an owner and group given by name (Ansible's file attribute diff shows ids)."""
+    lines = ["echo '@@hostprep:ids@@'"]
+    if owner is not None and not str(owner).isdigit():
+        lines.append(f"echo uid=$(id -u {q(str(owner))} 2>/dev/null)")
+    if group is not None and not str(group).isdigit():
+        lines.append(f"echo gid=$(getent group {q(str(group))} 2>/dev/null | cut -d: -f3)")
+    return "\n".join(lines)
+
+
+def numeric_owner_diff(before: dict[str, Any], after: dict[str, Any], cur: dict[str, Any],
+                       ids_text: str) -> None:
+    """owner/group in a file attribute diff as Ansible's set_owner/group_if_different give them: the ids
+    (before: the path's; after: the id the name resolves to, read by ids_probe), names only when unresolved."""
+    ids = parse_kv_lines(ids_text)
+    for key, id_key, name_key in (("owner", "uid", "uid"), ("group", "gid", "gid")):
+        if key in after:
+            if cur.get(id_key) is not None:
+                before[key] = cur[id_key]
+            want = str(after[key])
+            if want.isdigit():
+                after[key] = int(want)
+            elif (ids.get(name_key) or "").isdigit():
+                after[key] = int(ids[name_key])
+
+
 def file_result(path: str, cur: dict[str, Any], changed_attrs: dict[str, Any], state: str) -> dict[str, Any]:
     out = {"path": path, "state": state}
     if cur.get("exists"):

@@ -214,8 +214,9 @@ class CronModule(Module):
         diff: dict[str, Any] = {"before": existing, "before_header": header}
         if cron_file and changed and args["state"] == "absent" and not args["env"] and is_empty(new):
             diff.update(after="", after_header="/dev/null")
+            # Ansible's result carries its diff here even without --diff (then {})
             return Plan(True, [Command(f"rm -f -- {q(path)}")], diff=diff,
-                        result={"cron_file": cron_file, "state": "absent"})
+                        result={"cron_file": cron_file, "state": "absent", **({} if ctx.diff else {"diff": {}})})
         if not changed and existing and not existing.endswith(("\r", "\n")):
             changed = True
         result.update(jobs=[x[len(MARK):] for x in new if x.startswith(MARK)],

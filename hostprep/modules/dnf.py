@@ -341,6 +341,7 @@ class DnfModule(Module):
                 return None
             out += [f"{'Removed' if verb.startswith(('Removing', 'Obsoleting')) else 'Installed'}: {pkg}"
                     for verb, pkg in table]
+            out += replaced_packages(table, getattr(plan, "replaced", {}))
         return out
 
     def _command(self, args: dict[str, Any], verb: str, targets: list[str]) -> Command:
@@ -385,6 +386,7 @@ class DnfModule(Module):
         after: list[str] = []
         results: list[str] = []
         deferred: list[str] = []
+        replaced: dict[str, str] = {}  # name -> the installed package an upgrade or downgrade replaces
         for i, spec in enumerate(specs):
             if spec.kind == "glob":
                 if spec.raw == "*" or state == "latest":
@@ -440,6 +442,7 @@ class DnfModule(Module):
                 assert top is not None
                 if cand is not None and cand.evr.compare(top.evr) > 0:
                     upgrade.append(cand.spec)
+                    replaced[cand.name] = str(top)
                     before.append(f"{label}: {top.evr}")
                     after.append(f"{label}: {cand.evr}")
                     results.append(f"Upgraded: {cand}")
@@ -464,6 +467,8 @@ class DnfModule(Module):
                 install.append(spec.raw if spec.kind in ("file", "url") else
                                (spec.raw if spec.kind == "relation" else cand.spec))
                 verb = "Upgraded" if current is not None else "Installed"
+            if current is not None:
+                replaced[cand.name] = str(current)
             before.append(f"{label}: {current.evr if current else 'absent'}")
             after.append(f"{label}: {cand.evr}")
             results.append(f"{verb}: {cand}")
@@ -479,6 +484,7 @@ class DnfModule(Module):
         plan = Plan(bool(steps), steps, diff=diff, msg="" if steps else "Nothing to do",
                     result={"results": results, "rc": 0})
         plan.deferred = deferred  # type: ignore[attr-defined]
+        plan.replaced = replaced  # type: ignore[attr-defined]
         return plan
 
     def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
@@ -506,6 +512,7 @@ class DnfModule(Module):
         packages = [p for d in done for p in d or []]
         result["results"] = list(getattr(plan, "notes", [])) + [
             f"{'Removed' if verb in ('Removed', 'Obsoleted') else 'Installed'}: {pkg}" for verb, pkg in packages]
+        result["results"] += replaced_packages(packages, getattr(plan, "replaced", {}))
         result["msg"] = ""  # Ansible's dnf after a transaction
         if not packages:  # dnf found nothing to do (e.g. a name another installed package provides)
             plan.changed = False
@@ -518,6 +525,18 @@ class DnfModule(Module):
                 if line.endswith(": present") and line.split(": ", 1)[0] in versions else f"{line}\n"
                 for line in plan.diff["after"].splitlines())
         return result
+
+
+def replaced_packages(packages: list[tuple[str, str]], replaced: dict[str, str]) -> list[str]:
+    """'Removed: OLD' for each package an upgrade or downgrade replaced, as Ansible's dnf lists its transaction's
+    remove_set (the old package of an upgrade is there, beside the new one in install_set); the old versions
+    are the ones the plan saw installed."""
+    out = []
+    for verb, pkg in packages:
+        new = _nevra_of(pkg) if verb.startswith(("Upgrad", "Downgrad")) else None
+        if new is not None and new.name in replaced:
+            out.append(f"Removed: {replaced[new.name]}")
+    return out
 
 
 _TABLE = re.compile(r"^(Installing|Upgrading|Downgrading|Reinstalling|Removing|Obsoleting)[a-z ]*:\s*$")

@@ -8,6 +8,8 @@ from hostprep.modules._files import (
     FILE_ARGS,
     attribute_steps,
     file_result,
+    ids_probe,
+    numeric_owner_diff,
     path_info,
     path_info_after,
     stat_probe,
@@ -38,6 +40,8 @@ class FileModule(Module):
 
     def probe(self, args: dict[str, Any]) -> str | None:
         snippet = stat_probe({"path": args["path"]}, checksum=False)
+        if args.get("owner") is not None or args.get("group") is not None:
+            snippet += "\n" + ids_probe(args.get("owner"), args.get("group"))
         if args["recurse"] and (args.get("owner") or args.get("group")):
             tests = []
             if args.get("owner"):
@@ -109,6 +113,7 @@ class FileModule(Module):
         steps += attr_steps
         before.update(b)
         after.update(a)
+        numeric_owner_diff(before, after, cur, sections(probe.stdout if probe else "").get("ids", ""))
         if before.get("state") == after.get("state"):  # Ansible's diff names the state only when it changes
             before.pop("state", None)
             after.pop("state", None)

@@ -152,6 +152,23 @@ RETURNS.update({
         ("repo", "str", "always", "the repository id"), ("state", "str", "always", "present or absent"),
         ("diff", "dict", "always (not only with --diff)", "the .repo file before/after"),
     ],
+    "pip": [
+        ("cmd", "list|str", "always", "the pip command as an argv list ([python, -m, pip, install, ...]); in check "
+         "mode the freeze command it read, as a string"),
+        ("name", "list", "not check mode", "name as given"), ("version", "str", "not check mode", "as given"),
+        ("state", "str", "not check mode", "as given"), ("requirements", "str", "not check mode", "as given"),
+        ("virtualenv", "str", "not check mode", "as given"),
+        ("stdout", "str", "always (not with extra_args in check mode)", "pip's output ('' when hostprep's probe "
+         "found nothing to do and pip did not run; Ansible runs pip anyway: 'Requirement already satisfied')"),
+        ("stderr", "str", "always (not with extra_args in check mode)", "pip's errors"),
+    ],
+    "cron": [
+        ("jobs", "list", "a job or variable task", "the names of the `#Ansible:` jobs after the task"),
+        ("envs", "list", "a job or variable task", "the variables after the task"),
+        ("cron_file", "str", "cron_file was given", "as given"),
+        ("state", "str", "a cron_file emptied and removed", "'absent'"),
+        ("backup_file", "str", "backup: true and changed", "the backup's name"),
+    ],
     "sysctl": [],
     "rpm_key": [],
     "unarchive": [

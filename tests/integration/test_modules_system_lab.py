@@ -99,9 +99,9 @@ def test_dnf_install_pin_upgrade_downgrade_remove(el9: Runner) -> None:
     assert ssh(h, "rpm -q docker-ce-cli lvm2").stdout.split() == ["docker-ce-cli-24.0.7-1.lab.x86_64",
                                                                   "lvm2-2.03.21-1.lab.noarch"]
     runs = el9.converge("dnf", {"name": "docker-ce-cli >= 1:25"})
-    # Ansible's dnf lists an upgrade's new package as Installed (its install_set); the old one it also lists as
-    # Removed, which hostprep does not yet
-    assert runs["first"]["results"] == ["Installed: docker-ce-cli-1:26.1.4-1.lab.x86_64"]
+    # Ansible's dnf lists an upgrade's new package as Installed (its install_set) and the old one as Removed
+    assert runs["first"]["results"] == ["Installed: docker-ce-cli-1:26.1.4-1.lab.x86_64",
+                                        "Removed: docker-ce-cli-1:24.0.7-1.lab.x86_64"]
     # the pin is older than what is installed: left alone unless allow_downgrade
     assert not el9("dnf", {"name": "docker-ce-cli-24.0.7"}).get("changed")
     runs = el9.converge("yum", {"name": "docker-ce-cli-24.0.7", "allow_downgrade": True})
