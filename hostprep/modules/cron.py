@@ -234,5 +234,9 @@ class CronModule(Module):
         if cron_file:
             steps.append(Upload(body.encode(), path, mode="0644"))
         else:
-            steps.append(Command(f"crontab{self._user_flag(args)} -", stdin=body.encode()))
+            # from a file under /tmp, as Ansible installs it: a cron that heads the crontab with "(FILE installed
+            # on ...)" then writes what both tools strip from `crontab -l` ("-" as the file would not be)
+            steps.append(Command(f't=$(mktemp /tmp/crontabXXXXXXXX) && cat > "$t" && chmod 0644 "$t" && '
+                                 f'crontab{self._user_flag(args)} "$t"; r=$?; rm -f "$t"; exit $r',
+                                 stdin=body.encode()))
         return Plan(True, steps, diff=diff, result=result)

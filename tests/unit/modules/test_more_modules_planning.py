@@ -157,7 +157,8 @@ def test_cron_user_crontab_plan_pipes_into_crontab_and_strips_header() -> None:
     assert strip_header(listing)[0] == ["MAILTO=ops"]
     stdout = f"@@hostprep:crontab@@\nyes\n@@hostprep:content@@\n{base64.b64encode(listing.encode()).decode()}\n"
     p = plan("cron", {"name": "b", "job": "true", "user": "app"}, stdout)
-    assert p.changed and p.steps[0].cmd == "crontab -u app -"
+    assert p.changed and p.steps[0].cmd.startswith("t=$(mktemp /tmp/crontab")  # a file under /tmp, as Ansible's
+    assert p.steps[0].cmd.endswith('crontab -u app "$t"; r=$?; rm -f "$t"; exit $r')
     assert p.steps[0].stdin == b"MAILTO=ops\n#Ansible: b\n* * * * * true\n"
     assert p.result == {"jobs": ["b"], "envs": ["MAILTO"]}
     nocron = plan("cron", {"name": "b", "job": "true"}, "@@hostprep:crontab@@\n@@hostprep:content@@\n")
