@@ -10,7 +10,8 @@ cached by recipe hash), then:
   limit at work, and every cgroup removed;
 - the whole tests/runtime suite runs inside the VM (pytest under the control node's Python and its virtualenv;
   the container tests under that Python, or those HOSTPREP_V2VM_PYTHONS names), its junit XML and output copied
-  out; each failing test fails the outer test by its name.
+  out; each failing test fails the outer test by its name. A file that cannot run there is in LEFT_OUT with its
+  reason, which every run shows (warnings summary).
 
 Software emulation (TCG) makes it slow, so it has a marker of its own, `cgroup_v2_vm`, left out of the default
 run; scripts/test.sh runs it as a phase of its own (see README.md for how long it takes):
@@ -25,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,6 +156,12 @@ SUITE_PYTHONS = os.environ.get("HOSTPREP_V2VM_PYTHONS", "control")
 # what the inner pytest runs: the whole suite unless narrowed (e.g. "tests/runtime/test_isolation.py"); whatever
 # is chosen, the outer test's name and output say what ran
 SUITE_SELECT = os.environ.get("HOSTPREP_V2VM_SELECT", "tests/runtime")
+# the files of tests/runtime that cannot run inside the VM, each with the reason (printed by every run)
+LEFT_OUT = {
+    "tests/runtime/test_network_docker_lab.py":
+        "it boots an EL9 lab host of its own (systemd-nspawn, the lab's EL9 image and package repository with "
+        "docker-ce, served from the control node); the VM is itself a lab host and carries none of them",
+}
 
 
 def _junit_results(xml: str) -> tuple[dict[str, int], list[str]]:
@@ -192,7 +200,8 @@ def test_the_whole_runtime_suite_passes_on_the_v2_kernel(vm, tmp_path: Path) -> 
                      "HOSTPREP_RUNTIME_TEST_TIMEOUT_SCALE=10 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 "
                      f"{v2vm.VENV_IN_VM}/bin/python -m pytest -p pytest_timeout -o timeout=3000 "
                      f"-p no:cacheprovider -q -ra --durations=20 {SUITE_SELECT} "
-                     "--ignore=tests/runtime/test_cgroup_v2_vm.py --junitxml=/root/v2-junit.xml "
+                     "--ignore=tests/runtime/test_cgroup_v2_vm.py "
+                     f"{' '.join(f'--ignore={path}' for path in LEFT_OUT)} --junitxml=/root/v2-junit.xml "
                      "-o junit_family=xunit1 > /root/v2-pytest.log 2>&1; echo rc=$?", timeout=SUITE_TIMEOUT)
     got = _ssh(host, "cat /root/v2-junit.xml")
     log = _ssh(host, "cat /root/v2-pytest.log").stdout
@@ -204,6 +213,8 @@ def test_the_whole_runtime_suite_passes_on_the_v2_kernel(vm, tmp_path: Path) -> 
         (out / "v2-pytest.log").write_text(log)
     summary = "\n".join(log.strip().splitlines()[-40:])
     print(f"inner run ({run.stdout.strip()}), junit and log in {', '.join(map(str, outdirs))}:\n{summary}")
+    for path, why in LEFT_OUT.items():  # in the warnings summary of every run, passed or not
+        warnings.warn(f"LEFT OUT of the cgroup v2 VM's run: {path}: {why}", stacklevel=1)
     assert got.returncode == 0 and got.stdout.strip(), f"no junit XML from the VM's run:\n{summary}"
     counts, bad = _junit_results(got.stdout)
     assert not bad, f"{len(bad)} of {sum(counts.values())} runtime tests failed on cgroup v2 {counts}:\n" + \
@@ -212,7 +223,7 @@ def test_the_whole_runtime_suite_passes_on_the_v2_kernel(vm, tmp_path: Path) -> 
     assert run.stdout.strip() == "rc=0", summary
     if SUITE_SELECT == "tests/runtime":
         functions = sum(p.read_text().count("\ndef test_") for p in (ROOT / "tests/runtime").glob("test_*.py")
-                        if p.name != Path(__file__).name)
+                        if p.name != Path(__file__).name and f"tests/runtime/{p.name}" not in LEFT_OUT)
         assert counts["passed"] >= functions, (counts, functions)
     else:
         print(f"NOT the whole suite: HOSTPREP_V2VM_SELECT={SUITE_SELECT}")

@@ -3,9 +3,10 @@
 What the suite needs beside the EL9 lab image goes into a lab image of its own, `hvrt-<recipe hash>` (a user
 image under /var/cache/hostprep/images, booted by the lab's vm backend, whose base disk is cached under
 /var/cache/hostprep/vm): the EL9 image plus the peers the runtime tests compare against (ci/apt/runtime.txt:
-podman, buildah, skopeo, docker-registry, runc, ...), installed with apt-get in a chroot, podman configured as
-ci/prep.d/50-runtime-peers.sh configures it here; and the Pythons the suite runs under -- the control node's
-(this process's interpreter and its virtualenv, as /opt/hpvenv) and 3.6 (the EL9 image has its own 3.9).
+podman, buildah, skopeo, docker-registry, runc, ...; ci/apt/runtime-net.txt: nft and iptables), installed with
+apt-get in a chroot, podman configured as ci/prep.d/50-runtime-peers.sh configures it here; and the Pythons
+the suite runs under -- the control node's (this process's interpreter and its virtualenv, as /opt/hpvenv) and
+3.6 (the EL9 image has its own 3.9).
 The recipe hash covers the build steps here, the package list, the EL9 image, the interpreters and the virtualenv's
 packages, so a change to any of them builds a new image (about 2-3 minutes); otherwise it is a lookup.
 
@@ -37,8 +38,9 @@ PREFIX = "hvrt"
 VENV_IN_VM = "/opt/hpvenv"
 # what the inner run ships of the checkout
 TREE = ["hostprep", "tests/__init__.py", "tests/conftest.py", "tests/runtime", "examples", "pyproject.toml"]
-# the runtime's peers, as scripts/setup.sh installs them here, and the VM's own needs
-APT_LISTS = ["ci/apt/runtime.txt"]
+# the runtime's peers and packet-rule tools (test_network runs both firewall backends: nft and iptables), as
+# scripts/setup.sh installs them here
+APT_LISTS = ["ci/apt/runtime.txt", "ci/apt/runtime-net.txt"]
 CONTAINERS_CONF = """[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
 
