@@ -84,4 +84,7 @@ class HostnameModule(Module):
         facts = {"ansible_hostname": name.split(".")[0], "ansible_nodename": name, "ansible_fqdn": fqdn,
                  "ansible_domain": ".".join(fqdn.split(".")[1:])}
         diff = {"before": f"hostname = {before}\n", "after": f"hostname = {name}\n"} if steps else None
-        return Plan(bool(steps), steps, diff=diff, result={"name": name, "ansible_facts": facts})
+        result: dict[str, Any] = {"name": name, "ansible_facts": facts}
+        if diff:
+            result["diff"] = dict(diff)  # Ansible's hostname returns its diff with or without --diff
+        return Plan(bool(steps), steps, diff=diff, result=result)

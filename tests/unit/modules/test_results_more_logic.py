@@ -110,3 +110,13 @@ def test_file_owner_diff_shows_ids_as_ansible() -> None:
     before, after = {"owner": "root"}, {"owner": "nosuch"}
     numeric_owner_diff(before, after, cur, "uid=\n")
     assert after == {"owner": "nosuch"}  # unresolved: the name as given
+
+
+def test_hostname_result_carries_its_diff_without_diff_mode() -> None:
+    probe = ("@@hostprep:systemd@@\nyes\n@@hostprep:transient@@\nold\n@@hostprep:static@@\nold\n"
+             "@@hostprep:current@@\nold\n@@hostprep:fqdn@@\nold\n")
+    _m, _a, plan, _c = _plan("hostname", {"name": "new.example.test"}, probe)
+    assert plan.result["diff"] == {"before": "hostname = old\n", "after": "hostname = new.example.test\n"}
+    assert plan.result["ansible_facts"]["ansible_fqdn"] == "new.example.test"
+    _m, _a, plan, _c = _plan("hostname", {"name": "old"}, probe)
+    assert not plan.changed and "diff" not in plan.result
