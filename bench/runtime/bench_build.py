@@ -6,9 +6,11 @@
   zipapp and by `podman build --no-cache`;
 - a fully cached rebuild of it by both (target: <= 0.5 s and faster than podman);
 - with --registry: a push and a pull of a 100 MB image (one random layer) against a local docker-registry
-  (plain HTTP on loopback) by the runtime and by skopeo (containers-storage -> docker://, docker:// -> oci:).
+  (plain HTTP on loopback) by the runtime and by skopeo (containers-storage -> docker://, docker:// -> oci:);
+  with --gzip also a pull of the same image with its layer gzipped (by skopeo --dest-compress) by both.
 
-It prints median and p90 per tool and the ratio to the peer.
+It prints median and p90 per tool and the ratio to the peer, and the load average (a shared machine: report it
+with the figures).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=5)
     parser.add_argument("--registry", action="store_true", help="also push/pull 100 MB beside skopeo")
     parser.add_argument("--registry-only", action="store_true", help="only the push/pull part")
+    parser.add_argument("--gzip", action="store_true", help="also pull the image with its layer gzipped")
     opts = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
@@ -115,7 +118,7 @@ def main() -> int:
                 print(f"    {tool:18} {stats(samples)}")
             print(f"    ratio {ratio:.2f}")
         if opts.registry or opts.registry_only:
-            transfer(base, ours, env, opts.n, podman_names)
+            transfer(base, ours, env, opts.n, podman_names, opts.gzip)
     finally:
         if podman_names:
             subprocess.run(["podman", "rmi", "-f", *podman_names], capture_output=True)
@@ -123,8 +126,10 @@ def main() -> int:
     return 0
 
 
-def transfer(base: Path, ours: list[str], env: dict, n: int, podman_names: list[str]) -> None:
+def transfer(base: Path, ours: list[str], env: dict, n: int, podman_names: list[str], gzip_too: bool = False) -> None:
     reg = Registry(base / "registry", tls=False, auth=False)
+    print(f"registry transfers: load average at the start {' '.join(f'{x:.1f}' for x in os.getloadavg())}",
+          flush=True)
     try:
         ctx = base / "big"
         ctx.mkdir()
@@ -139,6 +144,11 @@ def transfer(base: Path, ours: list[str], env: dict, n: int, podman_names: list[
         push = {"hostprep-runtime": [], "skopeo": []}
         pull = {"hostprep-runtime": [], "skopeo": []}
         pull_cpu = {"hostprep-runtime": [], "skopeo": []}
+        gz = {"hostprep-runtime": [], "skopeo": []}
+        gz_cpu = {"hostprep-runtime": [], "skopeo": []}
+        # the same image with its layer gzipped by skopeo (Go's gzip), for the gzip pull
+        timed(["skopeo", "copy", "--dest-compress", "--dest-tls-verify=false", f"containers-storage:{ptag}",
+               f"docker://{reg.host}/gz/x:1"])
         for i in range(n):  # a fresh repository each time: every blob is sent (no mount, no "exists")
             t = timed(ours + ["push", "--plain-http", "big", f"{reg.host}/fresh-ours{i}/x:1"], env)
             push["hostprep-runtime"].append(t)
@@ -154,18 +164,24 @@ def transfer(base: Path, ours: list[str], env: dict, n: int, podman_names: list[
                                          f"docker://{reg.host}/fresh-skopeo{i}/x:1", f"oci:{out}:x"],
                                         cpu=pull_cpu["skopeo"]))
             shutil.rmtree(out, ignore_errors=True)
+            if gzip_too:
+                gz["hostprep-runtime"].append(timed(ours + ["pull", "--plain-http", f"{reg.host}/gz/x:1"],
+                                                    pull_env, gz_cpu["hostprep-runtime"]))
+                shutil.rmtree(base / f"pull-state-{i}", ignore_errors=True)
+                gz["skopeo"].append(timed(["skopeo", "copy", "--src-tls-verify=false", f"docker://{reg.host}/gz/x:1",
+                                           f"oci:{out}:x"], cpu=gz_cpu["skopeo"]))
+                shutil.rmtree(out, ignore_errors=True)
         print(f"100 MB image through a local registry, n={n}, load average {os.getloadavg()[0]:.1f}")
-        for title, table in (("push", push), ("pull", pull)):
+        tables = [("push", push), ("pull", pull), ("pull, CPU seconds (user+sys; steadier than wall time on a loaded "
+                                                   "machine)", pull_cpu)]
+        if gzip_too:
+            tables += [("pull of the gzipped layer", gz), ("pull of the gzipped layer, CPU seconds", gz_cpu)]
+        for title, table in tables:
             ratio = statistics.median(table["hostprep-runtime"]) / statistics.median(table["skopeo"])
             print(f"  {title}:")
             for tool, samples in table.items():
                 print(f"    {tool:18} {stats(samples)}")
             print(f"    ratio {ratio:.2f}")
-        ratio = statistics.median(pull_cpu["hostprep-runtime"]) / statistics.median(pull_cpu["skopeo"])
-        print("  pull, CPU seconds (user+sys; steadier than wall time on a loaded machine):")
-        for tool, samples in pull_cpu.items():
-            print(f"    {tool:18} {stats(samples)}")
-        print(f"    ratio {ratio:.2f}")
     finally:
         reg.stop()
 
