@@ -83,12 +83,14 @@ def registry_down(purge: bool) -> None:
 @click.option("--inventory", type=click.Path(dir_okay=False, path_type=Path), help="Write an Ansible inventory here.")
 @click.option("--backend", type=click.Choice(["nspawn", "vm"]), default="nspawn", show_default=True,
               help="nspawn: containers (seconds to boot); vm: QEMU VMs with their own kernel (TCG, ~20-40 s).")
-def up(count: int, flavor: str, name: str, inventory: Path | None, backend: str) -> None:
+@click.option("--registry", is_flag=True,
+              help="Also start the lab registry (10.231.0.1:5000); the hosts trust its CA and are logged in.")
+def up(count: int, flavor: str, name: str, inventory: Path | None, backend: str, registry: bool) -> None:
     """Boot lab hosts and (optionally) write their inventory."""
     from hostprep.lab.api import up as lab_up
 
     started = time.monotonic()
-    hosts = lab_up(count, flavor, name, inventory, backend=backend)
+    hosts = lab_up(count, flavor, name, inventory, backend=backend, registry=registry)
     for h in hosts:
         click.echo(f"{h.name}\t{h.address}\t{h.flavor}\t{h.backend}")
     click.echo(f"{len(hosts)} host(s) up in {time.monotonic() - started:.1f}s"

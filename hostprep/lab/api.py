@@ -144,11 +144,13 @@ def _host_names(name: str, n: int) -> list[str]:
 
 
 def up(n: int = 1, flavor: str = "el9", name: str = "lab", inventory: Path | None = None,
-       timeout: float = 90.0, backend: str = "nspawn") -> list[LabHost]:
+       timeout: float = 90.0, backend: str = "nspawn", registry: bool = False) -> list[LabHost]:
     """Boot `n` hosts of `flavor` named NAME (n=1) or NAME-1..NAME-n; write `inventory` if given.
 
     `backend` "nspawn" (default) boots systemd-nspawn containers; "vm" boots the same image as
     QEMU VMs under software emulation (hostprep/lab/vm.py), with the same inventory output.
+    `registry`: the lab registry is started (unless it runs) and each host trusts it and is logged in
+    (hostprep/lab/registry.py install_on).
     """
     if n < 1:
         raise InputError("need at least one host", key="-n")
@@ -179,6 +181,10 @@ def up(n: int = 1, flavor: str = "el9", name: str = "lab", inventory: Path | Non
             records[-1].save()
         network.ensure_bridge()
     _ensure_repo_served()
+    if registry:
+        from hostprep.lab import registry as labregistry
+
+        labregistry.up()
     booted: list[hostmod.HostRecord] = []
     errors: list[BaseException] = []
     with ThreadPoolExecutor(max_workers=min(16, n)) as pool:
@@ -194,9 +200,22 @@ def up(n: int = 1, flavor: str = "el9", name: str = "lab", inventory: Path | Non
         down(names=[r.name for r in booted])
         raise HostprepError(f"lab up failed: {errors[0]}")
     hosts = [LabHost.from_record(r) for r in booted]
+    if registry:
+        _install_registry(hosts)
     if inventory is not None:
         write_inventory(hosts, Path(inventory), group=name.replace("-", "_"))
     return hosts
+
+
+def _install_registry(hosts: list[LabHost]) -> None:
+    from hostprep.lab import registry as labregistry
+
+    with ThreadPoolExecutor(max_workers=min(16, len(hosts))) as pool:
+        futures = [pool.submit(labregistry.install_on, h.address) for h in hosts]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        down(names=[h.name for h in hosts])
+        raise HostprepError(f"lab up failed: {errors[0]}")
 
 
 def _ensure_repo_served() -> None:

@@ -6,8 +6,9 @@ reach it, nothing else), with a certificate for that address signed by a lab CA 
 `password`, mode 0600) and its data under `/var/lib/hostprep/lab/registry/data` (kept across down/up;
 `down --purge` removes it). A client trusts it with the CA in Docker's convention,
 `certs.d/10.231.0.1:5000/ca.crt` (hostprep-runtime reads `$HOSTPREP_RUNTIME_ROOT/certs.d`; `trust_on()` puts the
-CA there on a lab host). The server runs detached; its pid (checked against its command line before any signal)
-is in /run/hostprep-lab/registry.pid.
+CA there under a runtime root; `hostprep lab up --registry` starts the registry and, with install_on(), makes
+each host trust it and log in without flags). The server runs detached; its pid (checked against its command
+line before any signal) is in /run/hostprep-lab/registry.pid.
 """
 
 from __future__ import annotations
@@ -143,6 +144,57 @@ def down(purge: bool = False) -> None:
         import shutil
 
         shutil.rmtree(DIR)
+
+
+CA_NAME = "hostprep-lab-registry.crt"
+
+
+def install_on(address: str, timeout: float = 120) -> None:
+    """Make the lab host at `address` use the lab registry without flags (`hostprep lab up --registry`).
+
+    - the lab CA in `certs.d/10.231.0.1:5000/ca.crt` under /etc/docker and /etc/containers (Docker's, podman's
+      and skopeo's convention; hostprep-runtime reads both besides its state root's), and in the host's system
+      store (update-ca-trust where there is one, else update-ca-certificates: the lab's userland), so curl and
+      Python's ssl verify the registry too;
+    - the lab user's credentials, as `login` stores them, for hostprep-runtime
+      (/var/lib/hostprep-runtime/auth.json) and Docker (/root/.docker/config.json), each 0600 and only where the
+      host has none yet (a login made on the host is left alone).
+    """
+    import base64
+    import json
+
+    ca = (DIR / "ca.crt").read_bytes()
+    creds = json.dumps({"auths": {ADDRESS: {"auth": base64.b64encode(f"{USER}:{password()}".encode()).decode()}}})
+    certs = [f"/etc/docker/certs.d/{ADDRESS}", f"/etc/containers/certs.d/{ADDRESS}"]
+    script = "\n".join([
+        "set -e", "umask 077", "creds=$(cat)",
+        *(f"[ -e {path} ] || {{ mkdir -p {os.path.dirname(path)} && printf '%s\\n' \"$creds\" > {path}; }}"
+          for path in ("/var/lib/hostprep-runtime/auth.json", "/root/.docker/config.json")),
+        "umask 022",
+        *(f"mkdir -p {d}" for d in certs),
+        f"printf '%s\\n' {_shell_quote(ca.decode().strip())} > {certs[0]}/ca.crt",
+        f"cp {certs[0]}/ca.crt {certs[1]}/ca.crt",
+        "if command -v update-ca-trust >/dev/null 2>&1; then",
+        f"  mkdir -p /etc/pki/ca-trust/source/anchors && "
+        f"cp {certs[0]}/ca.crt /etc/pki/ca-trust/source/anchors/{CA_NAME}",
+        "  update-ca-trust extract",
+        "elif command -v update-ca-certificates >/dev/null 2>&1; then",
+        f"  mkdir -p /usr/local/share/ca-certificates && "
+        f"cp {certs[0]}/ca.crt /usr/local/share/ca-certificates/{CA_NAME}",
+        "  update-ca-certificates >/dev/null",
+        "fi", ""])
+    proc = subprocess.run(
+        ["ssh", "-i", str(paths.KEY), "-o", f"UserKnownHostsFile={paths.KNOWN_HOSTS}", "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=yes", f"root@{address}", script],
+        input=creds + "\n", capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise HostprepError(f"installing the lab registry's CA on {address} failed: {proc.stderr[-1000:]}")
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def trust_on(runtime_root: Path) -> Path:

@@ -43,14 +43,9 @@ def _ok(res: subprocess.CompletedProcess) -> str:
 
 
 def _install_runtime(host, pyz: Path, python: str) -> None:
-    """The zipapp on the host, run by the host's own Python; it trusts the lab CA and is logged in."""
+    """The zipapp on the host, run by the host's own Python (nothing else: no certs.d, no login)."""
     _ok(_ssh(host, f"cat > {RT}.pyz && printf '#!/bin/sh\\nexec {python} {RT}.pyz \"$@\"\\n' > {RT} && chmod 0755 {RT}",
              pyz.read_bytes()))
-    ca = Path(labregistry.DIR / "ca.crt").read_bytes()
-    _ok(_ssh(host, f"mkdir -p /var/lib/hostprep-runtime/certs.d/{REG} && "
-                   f"cat > /var/lib/hostprep-runtime/certs.d/{REG}/ca.crt", ca))
-    _ok(_ssh(host, f"{RT} login -u {labregistry.USER} --password-stdin {REG}",
-             (labregistry.password() + "\n").encode()))
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +90,69 @@ def test_registry_refuses_without_credentials_and_untrusted_tls(registry) -> Non
 
 
 @pytest.fixture(scope="module")
+def small_image(tmp_path_factory: pytest.TempPathFactory):
+    """A busybox image pushed to the lab registry by the control node (the registry brought up if it is not)."""
+    from tests.runtime.support import busybox_rootfs_tar
+
+    base = tmp_path_factory.mktemp("lab-registry-small")
+    env = runtime_env(base / "state")
+
+    def rt(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "hostprep.runtime", *args], capture_output=True, text=True,
+                              env=env, input=stdin, timeout=300)
+
+    was_up = labregistry._pid() is not None
+    info = labregistry.up()
+    labregistry.trust_on(base / "state")
+    _ok(rt("login", "-u", info["user"], "--password-stdin", REG, stdin=labregistry.password() + "\n"))
+    _ok(rt("import", str(busybox_rootfs_tar(base)), "bb"))
+    ref = f"{REG}/lab/bb-{os.getpid()}:1"
+    _ok(rt("push", "bb", ref))
+    from hostprep.runtime import build as zipbuild
+
+    pyz = Path(zipbuild.build(str(base / "hostprep-runtime.pyz"), "/usr/bin/env python3"))
+    yield {"ref": ref, "pyz": pyz}
+    if not was_up:
+        labregistry.down()
+
+
+def test_lab_up_registry_hosts_trust_it_and_pull_without_flags(small_image) -> None:
+    """`hostprep lab up --registry`: the host's hostprep-runtime pulls over TLS with no flag, no certs.d of its
+    own and no login; the host's system store trusts the registry too (Python's default TLS context)."""
+    from hostprep.lab import api
+
+    prefix = f"pt{os.getpid() % 10000}-rgca"
+    res = subprocess.run([sys.executable, "-c", "from hostprep.cli.main import main; main()", "lab", "up",
+                          "--name", prefix, "--flavor", "el9",
+                          "--registry"], capture_output=True, text=True, timeout=900)
+    try:
+        assert res.returncode == 0, res.stdout + res.stderr
+        host = next(h for h in api.list_hosts() if h.name == prefix)
+        _install_runtime(host, small_image["pyz"], "/usr/bin/python3")
+        ref = small_image["ref"]
+        out = _ok(_ssh(host, f"ls /var/lib/hostprep-runtime/certs.d 2>/dev/null; {RT} pull {ref} && "
+                             f"{RT} run --rm {ref} echo pulled-over-tls"))
+        assert out.strip().splitlines()[-1] == "pulled-over-tls", out
+        probe = ("import urllib.request, urllib.error\n"
+                 f"try:\n    urllib.request.urlopen('https://{REG}/v2/', timeout=10)\n"
+                 "except urllib.error.HTTPError as exc:\n    print(exc.code)\n")
+        assert _ok(_ssh(host, "python3 -", probe.encode())).strip() == "401"  # TLS verified, then asked to log in
+        modes = _ok(_ssh(host, "stat -c '%a %n' /var/lib/hostprep-runtime/auth.json /root/.docker/config.json "
+                               f"/etc/docker/certs.d/{REG}/ca.crt /etc/containers/certs.d/{REG}/ca.crt"))
+        assert [line.split()[0] for line in modes.splitlines()] == ["600", "600", "644", "644"], modes
+        assert labregistry.password() not in out + modes
+    finally:
+        api.down(name=prefix)
+        assert not [h for h in api.list_hosts() if h.name == prefix]
+
+
+@pytest.fixture(scope="module")
 def hosts(registry, lab):
     """An EL9 builder (the runtime on its Python 3.9) and an EL7 runner (on Python 3.6 from yum), logged in."""
     builder = lab.up(1, "el9", "hireg-b")[0]
     runner = lab.up(1, "el7", "hireg-r")[0]
+    for host in (builder, runner):  # what `lab up --registry` does (test_lab_up_registry_... boots one so)
+        labregistry.install_on(host.address)
     _install_runtime(builder, registry["pyz"], "/usr/bin/python3")
     assert _ok(_ssh(builder, "/usr/bin/python3 -c 'import sys; print(sys.version_info[:2])'")).strip() == "(3, 9)"
     _ok(_ssh(runner, "yum install -y python3", timeout=300))
