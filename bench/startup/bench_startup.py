@@ -174,13 +174,16 @@ def main() -> int:
             out += err  # pyinfra writes its results table to stderr
             if changes(tool, out) != 0:
                 raise RuntimeError(f"{tool}: the second run was not a no-op:\n{out[-3000:]}")
+            load = os.getloadavg()
             runs = [run_once(tool, work)[:2] for _ in range(opts.runs)]
             times, cpus = [r[0] for r in runs], [r[1] for r in runs]
             figures[tool] = {"median": statistics.median(times), "min": min(times), "max": max(times),
-                             "cpu": statistics.median(cpus)}
+                             "cpu": statistics.median(cpus), "cpu_min": min(cpus),
+                             "load": (load[0], os.getloadavg()[0])}
             print(f"{tool:9} no-op: median {figures[tool]['median']:.3f} s  min {figures[tool]['min']:.3f} s  "
-                  f"max {figures[tool]['max']:.3f} s  cpu {figures[tool]['cpu']:.3f} s  ({opts.runs} runs)",
-                  flush=True)
+                  f"max {figures[tool]['max']:.3f} s  cpu {figures[tool]['cpu']:.3f} s (min "
+                  f"{figures[tool]['cpu_min']:.3f})  ({opts.runs} runs, load average {load[0]:.1f} before, "
+                  f"{figures[tool]['load'][1]:.1f} after)", flush=True)
         if "hostprep" in figures:
             print(f"hostprep imports: {import_seconds(work):.3f} s of one run (python -X importtime)")
             print(f"hostprep before its first packet: {first_packet_seconds(work, opts.runs):.3f} s "
@@ -197,7 +200,8 @@ def main() -> int:
             print(f"  {tool:9} {f['median']:.3f} s  {f['median'] / base:5.1f}x   cpu {f['cpu']:.3f} s  "
                   f"{f['cpu'] / cpu:5.1f}x")
         ok = base <= TARGET
-        print(f"target: hostprep no-op <= {TARGET} s: {'met' if ok else 'NOT met'} ({base:.3f} s)")
+        print(f"target: hostprep no-op <= {TARGET} s: {'met' if ok else 'NOT met'} ({base:.3f} s wall, "
+              f"{cpu:.3f} s CPU; load average {figures['hostprep']['load'][0]:.1f})")
     return 0
 
 
