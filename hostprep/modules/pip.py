@@ -169,7 +169,8 @@ class PipModule(Module):
         cmd = [*argv, *verb, *extra_words, *(wanted if args.get("name") else ["-r", args["requirements"]])]
         steps: list[Command] = []
         venv = args.get("virtualenv")
-        prefix = f"cd {q(args['chdir'])} && " if args.get("chdir") else ""
+        # Ansible's pip runs in chdir, else in the temporary directory (pip's messages name paths from there)
+        prefix = f"cd {q(args['chdir'])} && " if args.get("chdir") else 'cd "${TMPDIR:-/tmp}" && '
         if args.get("umask"):
             prefix = f"umask {args['umask']} && {prefix}"
         venv_missing = bool(venv) and sec.get("venv", "").strip() != "yes"
@@ -183,8 +184,9 @@ class PipModule(Module):
             else:
                 todo = [s for s in specs if not satisfied(s, installed)]
             freeze = " ".join([*argv, "list", "--format=freeze"])
-            return Plan(bool(todo) or venv_missing, result={"cmd": freeze, "stdout": sec.get("freeze", ""),
-                                                            "stderr": ""})
+            stdout = sec.get("freeze", "")
+            return Plan(bool(todo) or venv_missing, result={"cmd": freeze, "stdout": stdout, "stderr": "",
+                                                            "stdout_lines": stdout.splitlines(), "stderr_lines": []})
         if venv_missing:
             vcmd = args["virtualenv_command"]
             opts = " --system-site-packages" if args["virtualenv_site_packages"] else ""
@@ -199,7 +201,8 @@ class PipModule(Module):
         if venv:
             pip = f"{q(venv)}/bin/pip"
         result = {"cmd": cmd, "name": args.get("name"), "version": args.get("version"), "state": state,
-                  "requirements": args.get("requirements"), "virtualenv": venv, "stdout": "", "stderr": ""}
+                  "requirements": args.get("requirements"), "virtualenv": venv, "stdout": "", "stderr": "",
+                  "stdout_lines": [], "stderr_lines": []}
         every = " ".join(q(s) for s in specs)
         if state == "absent":
             if any(spec_name(s) in installed for s in specs):
@@ -232,6 +235,7 @@ class PipModule(Module):
             return result
         result["stdout"] = "".join(o.stdout for o in outputs)
         result["stderr"] = "".join(o.stderr for o in outputs)
+        result.update(stdout_lines=result["stdout"].splitlines(), stderr_lines=result["stderr"].splitlines())
         last = outputs[-1]
         if last.rc != 0:
             msg = f"stdout: {result['stdout']}" if result["stdout"] else ""

@@ -29,8 +29,10 @@ def test_pip_result_keys_and_cmd_as_ansible() -> None:
     assert plan.result == {"cmd": ["/usr/bin/python3", "-m", "pip", "install", "--no-index", "--find-links", "/w",
                                    "hostprep-probe-pkg==2.0"],
                            "name": ["hostprep-probe-pkg"], "version": "2.0", "state": "present",
-                           "requirements": None, "virtualenv": None, "stdout": "", "stderr": ""}
-    assert plan.steps[0].cmd.startswith("/usr/bin/python3 -m pip install --no-index")
+                           "requirements": None, "virtualenv": None, "stdout": "", "stderr": "",
+                           "stdout_lines": [], "stderr_lines": []}
+    # in the temporary directory, as Ansible runs pip without chdir
+    assert plan.steps[0].cmd.startswith('cd "${TMPDIR:-/tmp}" && /usr/bin/python3 -m pip install --no-index')
     # the interpreter Ansible was told to use is its sys.executable
     _m, _a, plan, _c = _plan("pip", {"name": ["x"], "state": "absent"}, PIP_PROBE,
                              variables={"ansible_python_interpreter": "/usr/libexec/platform-python"})
@@ -48,7 +50,9 @@ def test_pip_check_mode_as_ansible() -> None:
     assert plan.changed and plan.result == {}  # extra_args: Ansible cannot tell, says changed
     _m, _a, plan, _c = _plan("pip", {"name": ["hostprep-probe-pkg"]}, PIP_PROBE, check=True)
     assert not plan.changed and plan.result == {"cmd": "/usr/bin/python3 -m pip list --format=freeze",
-                                                "stdout": "hostprep-probe-pkg==1.0\npip==21.3.1\n", "stderr": ""}
+                                                "stdout": "hostprep-probe-pkg==1.0\npip==21.3.1\n", "stderr": "",
+                                                "stdout_lines": ["hostprep-probe-pkg==1.0", "pip==21.3.1"],
+                                                "stderr_lines": []}
     _m, _a, plan, _c = _plan("pip", {"name": ["other"]}, PIP_PROBE, check=True)
     assert plan.changed
 
