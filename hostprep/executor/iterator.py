@@ -200,6 +200,15 @@ def import_order(play: Play, role: Role) -> list[Role]:
     return [*deps, role]
 
 
+def include_order(play: Play, role: Role, ran: list[tuple[str, str]]) -> list[Role]:
+    """An include_role's role after its dependencies: those the play's `roles:` hold or that ran already for
+    the host (`ran`: role identities) are not run again unless they allow duplicates, as in Ansible."""
+    from hostprep.playbook.loader import _flatten_roles, role_identity
+
+    deps = _flatten_roles(role.dependencies, [role_identity(r) for r in play.roles] + list(ran))
+    return [*deps, role]
+
+
 def imported_scope(scope: Scope, task: Task, role: Role) -> Scope:
     """The scope of an import_role's tasks: the import's keywords over them, then the role."""
     keywords = {k: v for k, v in task.keywords.items() if k != "name"}

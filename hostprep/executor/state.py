@@ -96,6 +96,9 @@ class HostState:
     # what the last include_tasks/include_role step brought in for this host, as Ansible reports it:
     # (file or role, item label or None) per entry, or ("", None) when its condition skipped it
     included: list[tuple[str, Any]] = field(default_factory=list)
+    # roles (loader.role_identity) a task of which ran for this host: an include_role's dependencies that ran
+    # already are not run again (Ansible's role has_run)
+    roles_run: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 from hostprep.errors import HostprepError, InputError, PlaybookError, TransportError, UnreachableError
 from hostprep.executor.connections import Connections
 from hostprep.executor.factcache import save_facts
-from hostprep.executor.iterator import Expansion, PlayIterator, Step, handler_names, notified_handlers
+from hostprep.executor.iterator import Expansion, PlayIterator, Step, handler_names, include_order, notified_handlers
 from hostprep.executor.lookahead import Lookahead
 from hostprep.executor.prepare import TaskPrep, loop_vars, play_become
 from hostprep.executor.probebatch import ProbeRequest
@@ -34,7 +34,7 @@ from hostprep.executor.variables import PlayVars
 from hostprep.facts import facts_script, gather_facts, parse_facts
 from hostprep.output.events import TaskEvent
 from hostprep.playbook.keywords import BLOCK as BLOCK_KEYWORDS
-from hostprep.playbook.loader import LoadContext
+from hostprep.playbook.loader import LoadContext, role_identity
 from hostprep.playbook.model import Block, Task
 from hostprep.playbook.tasks import TaskSource, included_path, load_included_tasks
 from hostprep.templating.templar import is_template
@@ -170,6 +170,10 @@ class Strategy:
     def execute(self, host: HostState, task: Task, scope: Scope, title: str | None = None) -> TaskOutcome:
         """Run the task on the host (within its throttle); nothing is applied yet."""
         prep = self.prep(host, task, scope)
+        if scope.role is not None and not scope.handler:
+            ident = role_identity(scope.role)
+            if ident not in host.roles_run:
+                host.roles_run.append(ident)
         host.current_task = task
         host.current_title = None  # set (rendered) when the task starts; until then its display name
         gate = self.throttle(prep)
@@ -347,12 +351,15 @@ class Strategy:
         role = dataclasses.replace(role, params={**role.params, **params})
         if to_bool(templar.render(task.args.get("public", False), context=prep.context), "public"):
             self.run.play_vars.add_public_role(role)  # its variables are the play's from now on, as in Ansible
-        with self._lock:
-            for h in role.handlers:
-                if h not in self.play.handlers:
-                    self.play.handlers.append(h)
+        order = include_order(self.play, role, host.roles_run)  # its dependencies first, as Ansible runs them
+        with self._lock:  # a handler file loaded again (a dependency with other params) is not a second handler
+            known = {(h.file, h.line) for h in self.play.handlers}
+            for each in order:
+                for h in each.handlers:
+                    if h not in self.play.handlers and (h.file is None or (h.file, h.line) not in known):
+                        self.play.handlers.append(h)
         host.included.append((role.name, label))
-        return [(role.tasks, applied(scope.with_include(task, {}).with_role(role), task))]
+        return [(each.tasks, applied(scope.with_include(task, {}).with_role(each), task)) for each in order]
 
     def report_included(self, task: Task, title: str, hosts: list[HostState]) -> None:
         """Ansible's lines for an include step: `included: FILE for h1, h2` (one per file and item, hosts

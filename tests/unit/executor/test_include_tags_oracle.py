@@ -129,3 +129,31 @@ def test_import_role_runs_its_dependencies_first_as_ansible_does(tmp_path: Path)
     theirs = shown("ansible-playbook")
     assert shown("hostprep") == theirs
     assert [line.strip() for line in theirs if "msg" in line] == ['"msg": "d"', '"msg": "p"', '"msg": "p"']
+
+
+def test_include_role_runs_its_dependencies_first_as_ansible_does(tmp_path: Path) -> None:
+    """include_role p (meta: dependencies [d, e], e depending on d) runs d, e, then p, and notifies d's handler; a
+    second include_role of p runs p only (its dependencies ran already); a loop over two roles runs each one's."""
+    for role, text in (("p", "- debug: msg=p\n"), ("d", "- debug: msg=d\n  changed_when: true\n  notify: hd\n"),
+                       ("e", "- debug: msg=e\n"), ("q", "- debug: msg=q\n")):
+        (tmp_path / "roles" / role / "tasks").mkdir(parents=True)
+        (tmp_path / "roles" / role / "tasks" / "main.yml").write_text(text)
+    for role, meta in (("p", "dependencies: [d, e]\n"), ("e", "dependencies: [d]\n"),
+                       ("q", "dependencies: [{role: d, x: 1}]\n")):
+        (tmp_path / "roles" / role / "meta").mkdir()
+        (tmp_path / "roles" / role / "meta" / "main.yml").write_text(meta)
+    (tmp_path / "roles" / "d" / "handlers").mkdir()
+    (tmp_path / "roles" / "d" / "handlers" / "main.yml").write_text("- name: hd\n  debug: msg=handler-d\n")
+    (tmp_path / "site.yml").write_text("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                                       "    - include_role: {name: p}\n    - include_role: {name: p}\n"
+                                       "    - include_role: {name: '{{ item }}'}\n      loop: [q, e]\n")
+    (tmp_path / "inv.ini").write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+
+    def shown(tool: str) -> list[str]:
+        out = _run(tool, tmp_path, [])
+        return re.findall(r'^(TASK \[.*?\]|RUNNING HANDLER \[.*?\]|included: .*|\s+"msg": .*)$', out, re.M)
+
+    theirs = shown("ansible-playbook")
+    assert shown("hostprep") == theirs
+    assert [line.strip() for line in theirs if "msg" in line][:4] == ['"msg": "d"', '"msg": "e"', '"msg": "p"',
+                                                                       '"msg": "p"'], theirs
