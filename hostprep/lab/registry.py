@@ -149,12 +149,13 @@ def down(purge: bool = False) -> None:
 CA_NAME = "hostprep-lab-registry.crt"
 
 
-def install_on(address: str, timeout: float = 120) -> None:
+def install_on(address: str, timeout: float = 300) -> None:
     """Make the lab host at `address` use the lab registry without flags (`hostprep lab up --registry`).
 
     - the lab CA in `certs.d/10.231.0.1:5000/ca.crt` under /etc/docker and /etc/containers (Docker's, podman's
       and skopeo's convention; hostprep-runtime reads both besides its state root's), and in the host's system
-      store (update-ca-trust where there is one, else update-ca-certificates: the lab's userland), so curl and
+      store (update-ca-trust where there is one; on the lab's Debian userland the CA goes to
+      /usr/local/share/ca-certificates and is added to /etc/ssl/certs/ca-certificates.crt), so curl and
       Python's ssl verify the registry too;
     - the lab user's credentials, as `login` stores them, for hostprep-runtime
       (/var/lib/hostprep-runtime/auth.json) and Docker (/root/.docker/config.json), each 0600 and only where the
@@ -178,15 +179,21 @@ def install_on(address: str, timeout: float = 120) -> None:
         f"  mkdir -p /etc/pki/ca-trust/source/anchors && "
         f"cp {certs[0]}/ca.crt /etc/pki/ca-trust/source/anchors/{CA_NAME}",
         "  update-ca-trust extract",
-        "elif command -v update-ca-certificates >/dev/null 2>&1; then",
+        # Debian's layout (the lab's userland): the file where update-ca-certificates keeps it on its next run,
+        # and added to the bundle now (the whole rehash took minutes on a loaded machine)
+        "elif [ -f /etc/ssl/certs/ca-certificates.crt ]; then",
         f"  mkdir -p /usr/local/share/ca-certificates && "
         f"cp {certs[0]}/ca.crt /usr/local/share/ca-certificates/{CA_NAME}",
-        "  update-ca-certificates >/dev/null",
+        f"  grep -qF \"$(sed -n 2p {certs[0]}/ca.crt)\" /etc/ssl/certs/ca-certificates.crt || "
+        f"cat {certs[0]}/ca.crt >> /etc/ssl/certs/ca-certificates.crt",
         "fi", ""])
-    proc = subprocess.run(
-        ["ssh", "-i", str(paths.KEY), "-o", f"UserKnownHostsFile={paths.KNOWN_HOSTS}", "-o", "BatchMode=yes",
-         "-o", "StrictHostKeyChecking=yes", f"root@{address}", script],
-        input=creds + "\n", capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run(
+            ["ssh", "-i", str(paths.KEY), "-o", f"UserKnownHostsFile={paths.KNOWN_HOSTS}", "-o", "BatchMode=yes",
+             "-o", "StrictHostKeyChecking=yes", f"root@{address}", script],
+            input=creds + "\n", capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise HostprepError(f"installing the lab registry's CA on {address} took over {timeout:.0f} s") from None
     if proc.returncode != 0:
         raise HostprepError(f"installing the lab registry's CA on {address} failed: {proc.stderr[-1000:]}")
 

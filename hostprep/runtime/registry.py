@@ -393,8 +393,12 @@ class _LayerStream:
     def start(self):
         import queue
         import threading
+        import zlib  # noqa: F401 - imported here, not first in the thread: see below
 
-        from hostprep.runtime import tarsplit
+        # every module the fetching thread uses is imported before it starts: a module the unpacker imports
+        # while the thread imports it too was seen half-initialised on a loaded host (Python 3.9, zipimport:
+        # "module 'hostprep.runtime.tarsafe' has no attribute 'extract_fileobj'")
+        from hostprep.runtime import tarsafe, tarsplit  # noqa: F401
 
         self.resp = self._get()
         length = self.resp.headers.get("Content-Length")
