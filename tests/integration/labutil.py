@@ -7,7 +7,9 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -100,3 +102,94 @@ def make_wheel(directory: Path, name: str = "hostprep_probe_pkg", version: str =
         record.append(f"{name}-{version}.dist-info/RECORD,,")
         z.writestr(f"{name}-{version}.dist-info/RECORD", "\n".join(record) + "\n")
     return whl
+
+
+RUNTIME = "HOSTPREP_RUNTIME_ROOT=/var/lib/hostprep-runtime /usr/local/bin/hostprep-runtime"
+REBOOT_BOOK = ("- hosts: all\n  gather_facts: false\n  tasks:\n    - reboot:\n        reboot_timeout: 180\n"
+               "        test_command: systemctl is-system-running --wait\n")
+
+
+class RebootGroup:
+    """One lab host per flavour, rebooted once for the tests that check what survives a reboot.
+
+    A reboot of a lab host that runs containers costs about 90 s (systemd waits DefaultTimeoutStopSec for the
+    containers' processes: a container's PID 1 such as `sleep` ignores SIGTERM). The reboot tests of
+    test_runtime_role_lab.py, test_runtime_lifecycle_lab.py and test_guide_postgresql_lab.py check different
+    containers, so one lab host per flavour serves all of them: each module's `reboot_prepare(group, tmp)` (its part
+    before the reboot) runs on the shared host, the host reboots once, and then each test asserts its own
+    part (and removes its own containers). Only the modules whose reboot test is selected take part.
+
+    A module takes part with two names: REBOOT_TEST (the name of its test function that uses the group) and
+    reboot_prepare(group, tmp) returning what its test compares after the reboot; REBOOT_OWNS names the
+    containers and volumes it makes, so that a test can tell its leftovers from the other tests' containers.
+    """
+
+    def __init__(self, host, flavor: str, tmp: Path, tmp_path_factory=None) -> None:
+        self.host = host
+        self.flavor = flavor
+        self.tmp = tmp
+        self.tmp_path_factory = tmp_path_factory  # for what a module builds once for every flavour
+        self.pinned: dict = {}  # after the first apply: ship the binary the host got (see pin())
+        self.prepared: dict[str, object] = {}
+        self.errors: dict[str, BaseException] = {}
+        self.owns: dict[str, dict[str, set[str]]] = {}
+        self.reboot_error: BaseException | None = None
+        self.seconds: dict[str, float] = {}
+
+    def pin(self) -> None:
+        """From now on every apply ships the binary the host has (not a new build of a checkout that may be
+        edited meanwhile), so that a re-run after the reboot sees only what the reboot changed."""
+        if self.pinned:
+            return
+        pinned = self.tmp / "pinned.pyz"
+        with pinned.open("wb") as out:
+            subprocess.run(["ssh", "-i", str(paths.KEY), "-o", f"UserKnownHostsFile={paths.KNOWN_HOSTS}", "-o",
+                            "BatchMode=yes", f"root@{self.host.address}", "cat /usr/local/bin/hostprep-runtime"],
+                           stdout=out, check=True, timeout=300)
+        self.pinned = {"runtime_build": False, "runtime_binary_src": str(pinned)}
+
+    def prepare(self, name: str, owns: dict[str, set[str]], fn: Callable[[RebootGroup, Path], object]) -> None:
+        started = time.monotonic()
+        self.owns[name] = owns
+        try:
+            self.prepared[name] = fn(self, self.tmp / name)
+        except Exception as exc:  # noqa: BLE001 -- raised again by that module's test, not the others'
+            self.errors[name] = exc  # (a timeout or Ctrl-C is a BaseException: it ends the session's run)
+        self.seconds[name] = time.monotonic() - started
+
+    def reboot(self) -> None:
+        book = self.tmp / "reboot.yml"
+        book.write_text(REBOOT_BOOK)
+        started = time.monotonic()
+        proc = hostprep("apply", "-i", str(write_inventory(self.tmp / "inv-reboot.yml", [self.host])), str(book),
+                        "--json", cwd=Path(__file__).resolve().parents[2])
+        self.seconds["reboot"] = time.monotonic() - started
+        if proc.returncode != 0 or failures(proc):
+            self.reboot_error = AssertionError(("the shared reboot failed", proc.returncode, failures(proc),
+                                                proc.stderr[-2000:]))
+
+    def before(self, name: str):
+        """What `name`'s preparation returned; its own error (or the reboot's) raised again."""
+        if name in self.errors:
+            raise self.errors[name]
+        if name not in self.prepared:
+            raise AssertionError(f"{name} took no part in the shared reboot of {self.flavor}: its REBOOT_TEST names "
+                                 "no test selected in this session")
+        if self.reboot_error is not None:
+            raise self.reboot_error
+        return self.prepared[name]
+
+    def others(self, name: str, kind: str) -> set[str]:
+        """The containers or volumes the other taking-part modules make (they may still exist)."""
+        return set().union(*(o[kind] for n, o in self.owns.items() if n != name))
+
+    def left_by_others(self, name: str) -> tuple[list[str], list[str], list[str]]:
+        """What the other modules' containers and volumes are now: (container names, container ids, volume
+        names), each sorted -- what a module's "leaves nothing behind" check expects once its own are gone."""
+        res = ssh(self.host, f"{RUNTIME} ps -a --format json")
+        assert res.returncode == 0, res.stderr
+        states = [s for s in json.loads(res.stdout) if s["name"] in self.others(name, "containers")]
+        res = ssh(self.host, f"{RUNTIME} volume ls -q")
+        assert res.returncode == 0, res.stderr
+        volumes = [v for v in res.stdout.split() if v in self.others(name, "volumes")]
+        return sorted(s["name"] for s in states), sorted(s["id"] for s in states), sorted(volumes)

@@ -3,7 +3,9 @@
 suites), then drift: the container removed by hand, a changed declaration (--check --diff first), a tampered
 binary, an upgrade to another build with the container kept running, and a container declared absent.
 
-One host per flavour for the whole module (module-scoped fixture), every step on the same host. After the first
+One host per flavour for the whole module (module-scoped fixture), every step on the same host but the reboot:
+that one is shared with this flavour's other reboot tests (RebootGroup in labutil.py; reboot_prepare is this
+module's part before it: site.yml with the demo declared, on a host of its own). After the first
 apply (which ships the control node's own build), the steps pin that very binary (runtime_binary_src, no build),
 so that they see only the change they make."""
 
@@ -21,7 +23,7 @@ import pytest
 import yaml
 
 from hostprep.lab import paths
-from tests.integration.labutil import failures, hostprep, ssh, summary, write_inventory
+from tests.integration.labutil import RebootGroup, failures, hostprep, ssh, summary, write_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((ROOT / "inventories" / "runtime-demo.yml").read_text())["all"]["vars"]
@@ -32,9 +34,10 @@ RT = "HOSTPREP_RUNTIME_ROOT=/var/lib/hostprep-runtime /usr/local/bin/hostprep-ru
 class Converged:
     """A lab host of one flavour and how to apply site.yml to it with a given declaration."""
 
-    def __init__(self, host, tmp: Path) -> None:
+    def __init__(self, host, tmp: Path, flavor: str = "") -> None:
         self.host = host
         self.tmp = tmp
+        self.flavor = flavor
         self.pinned: dict = {}
 
     def inventory(self, declared: dict, extra: dict | None = None) -> Path:
@@ -63,7 +66,7 @@ class Converged:
 def converged(request: pytest.FixtureRequest, lab, tmp_path_factory: pytest.TempPathFactory) -> Converged:
     flavor = request.param
     (host,) = lab.up(1, flavor, f"rtrole{flavor[-1]}")
-    return Converged(host, tmp_path_factory.mktemp(f"rtrole-{flavor}"))
+    return Converged(host, tmp_path_factory.mktemp(f"rtrole-{flavor}"), flavor)
 
 
 def _changed_tasks(proc) -> list[str]:
@@ -184,19 +187,34 @@ def test_upgrade_to_another_build_keeps_the_container_running(converged: Converg
     assert back.returncode == 2 and converged.containers()["demo"]["id"] == before["id"]
 
 
-def test_a_reboot_brings_the_declared_container_back(converged: Converged) -> None:
-    book = converged.tmp / "reboot.yml"
-    book.write_text("- hosts: all\n  gather_facts: false\n  tasks:\n    - reboot:\n        reboot_timeout: 180\n"
-                    "        test_command: systemctl is-system-running --wait\n")
-    inv = converged.inventory(DEMO, converged.pinned)
-    proc = hostprep("apply", "-i", str(inv), str(book), "--json", cwd=ROOT)
-    assert proc.returncode == 0 and not failures(proc), (failures(proc), proc.stderr[-2000:])
-    # hostprep-runtime.service ran the boot record: the container runs again, with its limits
-    assert ssh(converged.host, "systemctl is-active hostprep-runtime.service").stdout.strip() == "active"
+REBOOT_TEST = "test_a_reboot_brings_the_declared_container_back"
+REBOOT_OWNS = {"containers": {"demo"}, "volumes": set()}
+
+
+def reboot_prepare(group: RebootGroup, tmp: Path) -> Converged:
+    """Before the shared reboot: site.yml with the demo's declaration applied, its container running."""
+    converged = Converged(group.host, tmp)
+    converged.pinned = group.pinned
+    converged.apply(DEMO)
+    group.pin()
+    converged.pinned = group.pinned
     demo = converged.containers()["demo"]
+    assert demo["status"] == "running" and converged.memory_limit(demo) == 64 * 1024 * 1024, demo
+    assert ssh(group.host, "test -f /etc/hostprep-runtime/containers/demo.sh").returncode == 0  # its boot record
+    return converged
+
+
+@pytest.mark.timeout(1800)  # may prepare the whole reboot group (all three modules' parts) and reboot it
+def test_a_reboot_brings_the_declared_container_back(converged: Converged, reboot_group) -> None:
+    # the reboot is shared with this flavour's other reboot tests (RebootGroup in labutil.py): on that host
+    # site.yml declared the demo (reboot_prepare), then it rebooted once
+    rebooted = reboot_group(converged.flavor).before("test_runtime_role_lab")
+    # hostprep-runtime.service ran the boot record: the container runs again, with its limits
+    assert ssh(rebooted.host, "systemctl is-active hostprep-runtime.service").stdout.strip() == "active"
+    demo = rebooted.containers()["demo"]
     assert demo["status"] == "running"
-    assert converged.memory_limit(demo) == 64 * 1024 * 1024
-    assert converged.apply(DEMO).returncode == 0
+    assert rebooted.memory_limit(demo) == 64 * 1024 * 1024
+    assert rebooted.apply(DEMO).returncode == 0
 
 
 def test_an_image_tar_from_the_control_node_is_uploaded_once(converged: Converged) -> None:
