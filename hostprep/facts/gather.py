@@ -19,6 +19,16 @@ DISTRIBUTIONS = {
 }
 
 
+def _memory_mb(mem: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Ansible's memory_mb fact (Linux): real, nocache (free counts buffers and page cache) and swap, in MB."""
+    total, free = mem.get("MemTotal", 0), mem.get("MemFree", 0)
+    reclaimable = free + mem.get("Buffers", 0) + mem.get("Cached", 0)
+    swap, swap_free = mem.get("SwapTotal", 0), mem.get("SwapFree", 0)
+    return {"real": {"total": total, "used": total - free, "free": free},
+            "nocache": {"free": reclaimable, "used": total - reclaimable},
+            "swap": {"total": swap, "free": swap_free, "used": swap - swap_free, "cached": mem.get("SwapCached", 0)}}
+
+
 def facts_script() -> str:
     return resources.files("hostprep.facts").joinpath("script.sh").read_text()
 
@@ -133,6 +143,7 @@ def parse_facts(stdout: str) -> dict[str, Any]:
         "hostname": hostname[0].split(".")[0], "fqdn": fqdn, "domain": fqdn.partition(".")[2],
         "memtotal_mb": mem.get("MemTotal", 0), "memfree_mb": mem.get("MemFree", 0),
         "swaptotal_mb": mem.get("SwapTotal", 0), "swapfree_mb": mem.get("SwapFree", 0),
+        "memory_mb": _memory_mb(mem),
         "processor_vcpus": _int((s.get("nproc") or ["0"])[0]) or _int(cpu[0]),
         "processor_count": max(1, _int(cpu[1])), "processor_cores": _int(cpu[2], 1),
         "user_id": ident[2], "user_uid": _int(ident[0]), "user_gid": _int(ident[1]), "user_dir": ident[3],

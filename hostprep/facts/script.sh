@@ -4,7 +4,7 @@ echo "@@redhat-release"; cat /etc/redhat-release 2>/dev/null
 echo "@@debian_version"; cat /etc/debian_version 2>/dev/null
 echo "@@uname"; uname -s; uname -r; uname -v; uname -m; uname -n
 echo "@@hostname"; hostname 2>/dev/null; hostname -f 2>/dev/null || hostname
-echo "@@meminfo"; grep -E '^(MemTotal|MemFree|SwapTotal|SwapFree):' /proc/meminfo 2>/dev/null
+echo "@@meminfo"; grep -E '^(MemTotal|MemFree|Buffers|Cached|SwapCached|SwapTotal|SwapFree):' /proc/meminfo 2>/dev/null
 echo "@@cpuinfo"; grep -c '^processor' /proc/cpuinfo 2>/dev/null; grep '^physical id' /proc/cpuinfo 2>/dev/null | sort -u | wc -l; grep -m1 '^cpu cores' /proc/cpuinfo 2>/dev/null | cut -d: -f2
 echo "@@nproc"; nproc 2>/dev/null
 echo "@@id"; id -u; id -g; id -un; echo "$HOME"; echo "$SHELL"

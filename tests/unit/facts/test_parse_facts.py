@@ -79,3 +79,17 @@ def test_python_version_from_python_dash_v(printed: str, version: str) -> None:
     f = parse_facts(text)
     assert f["python_version"] == version
     assert f["python"]["version"]["major"] == int(version.split(".")[0])
+
+
+def test_memory_mb_is_ansibles_shape() -> None:
+    """memory_mb as Ansible's Linux hardware facts give it (kB // 1024 per /proc/meminfo value, then arithmetic):
+    roles read memory_mb.swap.total (geerlingguy.swap) and memory_mb.real.total."""
+    from hostprep.facts.gather import _memory_mb
+
+    mem = {"MemTotal": 1000, "MemFree": 200, "Buffers": 50, "Cached": 300, "SwapTotal": 512, "SwapFree": 500,
+           "SwapCached": 2}
+    assert _memory_mb(mem) == {"real": {"total": 1000, "used": 800, "free": 200},
+                               "nocache": {"free": 550, "used": 450},
+                               "swap": {"total": 512, "free": 500, "used": 12, "cached": 2}}
+    recorded = facts("el9-root")["memory_mb"]  # a recording made before Buffers/Cached were asked for
+    assert recorded["real"]["total"] == facts("el9-root")["memtotal_mb"] and recorded["swap"]["total"] >= 0
