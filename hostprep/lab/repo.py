@@ -23,7 +23,7 @@ from pathlib import Path
 from hostprep.errors import HostprepError
 from hostprep.lab import paths
 from hostprep.lab.packages import build as rpmtools
-from hostprep.lab.packages import postgresql, pythons
+from hostprep.lab.packages import postgresql, pythons, services
 from hostprep.lab.packages.baseset import base_packages
 from hostprep.lab.packages.catalog import FIREWALLD_DEBS, catalog
 from hostprep.lab.packages.debsource import download_bookworm, download_suite, extract
@@ -35,7 +35,7 @@ GNUPGHOME = paths.CACHE / "gpg"
 DEBS = paths.CACHE / "debs"
 KEY_NAME = "hostprep lab signing key"
 PIDFILE = paths.RUN / "repo-server.pid"
-BOOKWORM_DEBS = ["docker.io", "containerd", "runc", "tini", *FIREWALLD_DEBS, *postgresql.DEBS]
+BOOKWORM_DEBS = ["docker.io", "containerd", "runc", "tini", "cron", *FIREWALLD_DEBS, *postgresql.DEBS, *services.DEBS]
 TRIXIE_DEBS = ["docker-compose", "docker-buildx"]
 # trixie's engine and CLI for the newer docker-ce builds (catalog.TRIXIE_ENGINE_FROM), keyed trixie-<name>
 TRIXIE_ENGINE_DEBS = ["docker.io", "docker-cli"]
@@ -148,7 +148,7 @@ def _build_locked(target: Path, debs: dict[str, Path]) -> Path:
             return pkg, rpmtools.rpmbuild(pkg, tree, files, work, out)
 
         everything = [*catalog(LAB_REPO_URL), *pythons.python_packages(py_trees), *base_packages(),
-                      *postgresql.postgresql_packages()]
+                      *postgresql.postgresql_packages(), *services.service_packages()]
         distinct = list({pkg.nevra: pkg for pkg in everything}.values())  # one build per NEVRA (several repos)
         # rpmbuild is mostly process start-up and compression: run a few at once
         with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
