@@ -84,7 +84,8 @@ def _ansible_env(tmp_path: Path) -> dict[str, str]:
     cfg = tmp_path / "ansible.cfg"
     if not cfg.exists():
         cfg.write_text(f"[defaults]\nroles_path = {CORPUS}\nhost_key_checking = True\n"
-                       "deprecation_warnings = False\ninterpreter_python = /usr/bin/python3\nretry_files_enabled = False\n"
+                       "deprecation_warnings = False\ninterpreter_python = /usr/bin/python3\n"
+                       "retry_files_enabled = False\n"
                        "[ssh_connection]\npipelining = True\n")
     return dict(os.environ, ANSIBLE_CONFIG=str(cfg), ANSIBLE_HOME=str(tmp_path / "ansible-home"),
                 ANSIBLE_NOCOLOR="1", ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS))

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from hostprep.lab import repo
-from hostprep.lab.packages import postgresql, pythons
+from hostprep.lab.packages import postgresql, pythons, services
 from hostprep.lab.packages.baseset import base_packages
 from hostprep.lab.packages.catalog import catalog
 
@@ -106,7 +106,7 @@ def test_metadata_lists_every_package_and_version(tree: Path, tmp_path: Path) ->
     expected: dict[Path, set[tuple[str, str, str, str]]] = {}
     py_trees = pythons.stage_all(tmp_path / "pythons")
     for pkg in [*catalog(repo.LAB_REPO_URL), *pythons.python_packages(py_trees), *base_packages(),
-                *postgresql.postgresql_packages()]:
+                *postgresql.postgresql_packages(), *services.service_packages()]:
         for rel in pkg.releasevers:
             for where in pkg.repos:
                 if where.startswith("docker/"):
@@ -121,6 +121,8 @@ def test_metadata_lists_every_package_and_version(tree: Path, tmp_path: Path) ->
     base7 = {(n, v) for n, _e, v, _r in _primary(tree / "el/7/base/x86_64")}
     assert {("python", "2.7.18"), ("python3", "3.6.15"), ("bash", "4.2.46"), ("firewalld", "1.3.3")} <= base7
     assert ("postgresql-server", "15.20") in base7  # the guide's Dockerfile installs it on centos:7
+    base9 = {n for n, _e, _v, _r in _primary(tree / "el/9/base/x86_64")}
+    assert {"nginx", "haproxy", "memcached", "git", "java-17-openjdk"} <= base9  # the public-role corpus's
     assert ("python-pip", "19.2.3") in {(n, v) for n, _e, v, _r in _primary(tree / "el/7/epel/x86_64")}
     stable9 = _primary(tree / "linux/centos/9/x86_64/stable")
     assert {v for n, e, v, _ in stable9 if n == "docker-ce" and e == "3"} == {"24.0.7", "25.0.5", "26.1.4"}
