@@ -535,7 +535,10 @@ def main() -> int:
     if os.geteuid() != 0:
         parser.error("run as root (lab hosts)")
 
+    stopping: list[int] = []
+
     def on_term(signum: int, frame: Any) -> None:
+        stopping.append(signum)  # a library may turn the interrupt into its own error: the loop checks this too
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_term)
@@ -556,6 +559,8 @@ def main() -> int:
                         if not find(results, tool, n, phase):
                             results.append({"tool": tool, "n": n, "phase": phase, "ok": False,
                                             "why": f"{type(exc).__name__}: {exc}"[:300]})
+                if stopping:  # SIGTERM: no further tool (lab up turns the interrupt into a HostprepError)
+                    raise KeyboardInterrupt(f"signal {stopping[0]}")
     finally:
         report = {
             "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
