@@ -40,6 +40,9 @@ class HostnameModule(Module):
                    doc="Strategy (default: systemd if the host runs it, else /etc/hostname)."),
     }
 
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        return dict(plan.result)  # Ansible's hostname gives no rc/stdout/stderr of the commands it ran
+
     def probe(self, args: dict[str, Any]) -> str | None:
         return PROBE.replace("{file}", q(FILES.get(args.get("use") or "", "/etc/hostname")))
 
