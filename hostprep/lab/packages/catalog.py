@@ -35,6 +35,8 @@ if not found then
 end
 """
 
+CRONTAB_GROUP_PRE = DOCKER_GROUP_PRE.replace("docker", "crontab")
+
 DAEMON_RELOAD_POST = """
 if posix.access("/run/systemd/system") then
   if rpm.execute then rpm.execute("/bin/systemctl", "daemon-reload")
@@ -175,5 +177,16 @@ def catalog(repo_url: str) -> list[Package]:
         requires=["dbus", "systemd"], conflicts=["iptables-services"], post_lua=DAEMON_RELOAD_POST,
         summary="firewalld with the nftables backend (hostprep lab build of Debian's firewalld and the Python "
                 "and nftables libraries it needs; it runs under the lab's private Python)",
+    ))
+    # cronie (EL's cron) from Debian's cron: crontab and the daemon, the spool directory crontab writes and
+    # /etc/cron.d (the lab image has no cron; a test installs this one from the lab repository)
+    pkgs.append(Package(
+        name="cronie", version="1.5.7", release="8.el9.lab", repos=["base"],
+        files={"/usr/bin/crontab": ("deb", "cron:usr/bin/crontab"),
+               "/usr/sbin/crond": ("deb", "cron:usr/sbin/cron"),
+               "/var/spool/cron/crontabs": ("dir", ""), "/etc/cron.d": ("dir", "")},
+        attrs={"/usr/bin/crontab": "%attr(2755,root,crontab)", "/etc/cron.d": "%attr(0755,root,root) %dir",
+               "/var/spool/cron/crontabs": "%attr(1730,root,crontab) %dir"},
+        pre_lua=CRONTAB_GROUP_PRE, summary="cron daemon and crontab (hostprep lab build of Debian's cron 3.0pl1)",
     ))
     return pkgs
