@@ -215,15 +215,53 @@ def tiny_init(cmd, env, tty):
             os._exit(exit_code(status))
 
 
+# A detached container's monitor told to end (SIGTERM: systemd stopping the unit or session it runs in at
+# shutdown, as dockerd is stopped): the container is stopped as `stop` does it, SIGTERM then SIGKILL after a
+# grace period, and not restarted by the monitor. Without the SIGKILL a PID 1 that ignores SIGTERM (the kernel
+# drops unhandled signals to a namespace's init) kept every reboot waiting for systemd's 90 s stop timeout.
+_term = {"grace": None, "received": False}
+
+
+def stop_on_term(grace):
+    """From now on, a SIGTERM forwarded by wait_forwarding is followed by SIGKILL after `grace` seconds."""
+    _term["grace"] = grace
+
+
+def terminated():
+    """Whether this process has been told to end (a SIGTERM under stop_on_term)."""
+    return _term["received"]
+
+
 def wait_forwarding(pid, signals=FORWARDED, console=None, interactive=False):
     """Forward `signals` to `pid` while waiting for it (relaying its pty first, if any); restore the handlers;
     return its exit code. waitpid is retried by Python itself when a signal interrupts it (PEP 475)."""
-    old = {sig: _signal.signal(sig, lambda s, f: os.kill(pid, s)) for sig in signals}
+    grace = _term["grace"]
+
+    def forward(sig, frame):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:  # reaped already: the handlers are being restored
+            return
+        if sig == _signal.SIGTERM and grace is not None and not _term["received"]:
+            _term["received"] = True
+            _signal.setitimer(_signal.ITIMER_REAL, grace)
+
+    def kill(sig, frame):
+        try:
+            os.kill(pid, _signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    old = {sig: _signal.signal(sig, forward) for sig in signals}
+    if grace is not None:
+        old[_signal.SIGALRM] = _signal.signal(_signal.SIGALRM, kill)
     try:
         if console is not None:
             relay(console, interactive)
         _, status = os.waitpid(pid, 0)
     finally:
+        if grace is not None:
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
         for sig, handler in old.items():
             _signal.signal(sig, handler)
     return exit_code(status)

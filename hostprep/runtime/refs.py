@@ -143,7 +143,7 @@ def _held(root, path):
     (a run between reserving its name and making its directory must not lose the name to a second run that
     would take the missing directory for a run killed before it cleaned up).
     """
-    from hostprep.runtime.state import alive, start_time
+    from hostprep.runtime.procinfo import alive, start_time
 
     found = _reservation(path)
     if found is None:
@@ -165,7 +165,7 @@ def reserve_name(root, name, cid):
     """
     import fcntl
 
-    from hostprep.runtime.state import start_time
+    from hostprep.runtime.procinfo import start_time
 
     name = check_container_name(name)
     base = _names_dir(root)

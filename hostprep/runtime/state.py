@@ -14,6 +14,7 @@ import time
 from hostprep.runtime import jsonio
 from hostprep.runtime.cgroups import Cgroup
 from hostprep.runtime.errors import RunError  # noqa: F401 - raised here; most modules import it from here
+from hostprep.runtime.procinfo import alive, start_time  # noqa: F401 - used here and by importers
 
 
 def containers_dir(root):
@@ -61,30 +62,6 @@ def rmtree(path):
         os.rmdir(path)
     except FileNotFoundError:
         pass
-
-
-def alive(pid):
-    """True while `pid` exists and is no zombie."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open("/proc/{}/stat".format(pid)) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def start_time(pid):
-    """The kernel's start time of `pid` (clock ticks since boot): tells a process from a later one with its pid."""
-    try:
-        with open("/proc/{}/stat".format(pid)) as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _supervised(state):

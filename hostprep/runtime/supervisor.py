@@ -25,6 +25,7 @@ from hostprep.runtime.marks import stopped_by_hand
 POLICIES = ("no", "always", "unless-stopped", "on-failure")
 HEALTH = "health.json"
 NS = 10 ** 9
+STOP_GRACE = 10  # seconds between SIGTERM and SIGKILL when the monitor is told to end, as `stop`'s default
 HEALTH_DEFAULTS = {"Interval": 30 * NS, "Timeout": 30 * NS, "StartPeriod": 0, "Retries": 3}
 
 
@@ -99,6 +100,13 @@ def lifecycle_options(opts, image_config):
     return {"restart": restart, "health": health, "log": log}, config
 
 
+def _told_to_end():
+    """The monitor got SIGTERM (shutdown): no restart now; `system boot` applies the policy at the next boot."""
+    from hostprep.runtime import process
+
+    return process.terminated()
+
+
 def should_restart(policy, code, count, stopped):
     """Docker's rule: whether a container that exited with `code` after `count` restarts is started again."""
     if stopped or policy["name"] == "no":
@@ -138,6 +146,9 @@ def monitor(spec, cgroup, state, ready_fd, run_once, exec_in, keep=False):
     with open(os.path.join(cdir, "monitor.pid"), "w") as handle:
         handle.write(str(os.getpid()))
     checker = start_health(spec, state, exec_in) if spec.get("health") else None
+    from hostprep.runtime import process
+
+    process.stop_on_term(STOP_GRACE)  # shutdown stops the container as dockerd's does (process.py)
     try:
         return supervise(spec, cgroup, state, run_once, ready_fd=ready_fd, keep=keep)
     finally:
@@ -166,7 +177,7 @@ def supervise(spec, cgroup, state, run_once, ready_fd=None, create=False, keep=F
         code = run_once(spec, cgroup, state, create=create and first, ready_fd=ready_fd if first
                                     else None, keep=(keep or not first) and not spec["rm"])
         first = False
-        if not should_restart(policy, code, state["restart_count"], stopped_by_hand(cdir)):
+        if _told_to_end() or not should_restart(policy, code, state["restart_count"], stopped_by_hand(cdir)):
             return code
         delay = next_delay(delay, time.monotonic() - started)
         state.update(status="restarting", monitor_pid=os.getpid())

@@ -149,6 +149,30 @@ def test_image_healthcheck_is_used_unless_disabled(rt) -> None:
     assert rt("rmi", "hcimg").returncode == 0
 
 
+def test_a_monitor_told_to_end_stops_its_container_after_the_grace_period(rt) -> None:
+    """SIGTERM to a detached container's monitor is what systemd sends when it stops the unit or session the
+    monitor runs in at shutdown: PID 1 (a `sleep`, which as a namespace's init ignores SIGTERM) gets SIGKILL
+    after the 10 s grace period, as dockerd stops its containers; the monitor neither restarts an `always`
+    container nor marks it stopped by hand, so `system boot` brings it back. (Before, the monitor waited for
+    ever and every reboot of a host running a container took systemd's 90 s stop timeout.)"""
+    assert rt("run", "-d", "--name", "lc-term", "--restart", "always", "bb", "sleep", "600").returncode == 0
+    until(lambda: state(rt, "lc-term")["status"] == "running", what="lc-term running")
+    monitor = state(rt, "lc-term")["monitor_pid"]
+    began = time.monotonic()
+    os.kill(monitor, signal.SIGTERM)
+    until(lambda: state(rt, "lc-term")["status"] == "exited", timeout=90, what="lc-term stopped")
+    took = time.monotonic() - began
+    assert 9.0 <= took < 60, f"stopped after {took:.1f} s, not after the 10 s grace period"
+    until(lambda: not os.path.exists(f"/proc/{monitor}"), timeout=30, what="the monitor to end")
+    time.sleep(0.5)
+    s = state(rt, "lc-term")
+    assert s["status"] == "exited" and s["exit_code"] == 137 and s.get("restart_count", 0) == 0, s
+    res = rt("system", "boot")
+    assert res.returncode == 0 and "lc-term" in res.stdout.split(), (res.stdout, res.stderr)
+    assert state(rt, "lc-term")["status"] == "running"
+    assert rt("rm", "-f", "lc-term").returncode == 0
+
+
 def test_boot_brings_back_what_the_policy_says(rt) -> None:
     """Supervisors killed as a reboot kills them: `system boot` starts always and unless-stopped containers
     again (not one stopped by hand, nor a `no` one), with their data."""
