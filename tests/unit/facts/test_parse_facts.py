@@ -23,8 +23,8 @@ def test_el7_release_comes_from_redhat_release_like_ansible() -> None:
     f = facts("el7-root")
     assert (f["distribution"], f["os_family"]) == ("CentOS", "RedHat")
     assert (f["distribution_version"], f["distribution_major_version"]) == ("7.9.2009", "7")
-    assert f["default_ipv4"]["address"] == "10.231.1.8" and f["default_ipv4"]["gateway"] == "10.231.0.1"
-    assert f["all_ipv4_addresses"] == ["10.231.1.8"]
+    assert f["default_ipv4"]["address"] == "10.231.1.32" and f["default_ipv4"]["gateway"] == "10.231.0.1"
+    assert f["all_ipv4_addresses"] == ["10.231.1.32"]
     assert f["service_mgr"] == "systemd"
     assert f["hostname"] == "capture-el7"  # the lab host capture_probes.py boots
     # Ansible's rule: a release before 8 with yum says yum, even though the lab's EL7 also has dnf

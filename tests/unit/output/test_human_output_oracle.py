@@ -189,6 +189,9 @@ def _in_host_order(text: str) -> list[str]:
         entries.clear()
 
     for line in text.splitlines():
+        # ansible-playbook names an include's hosts in the order their results arrived ("for h2, h1")
+        line = re.sub(r"^(included: .*? for )(.+?)( => .*)?$",
+                      lambda m: m[1] + ", ".join(sorted(m[2].split(", "))) + (m[3] or ""), line)
         if re.match(r"(ok|changed|skipping|fatal|failed|included): ", line):
             entries.append([line])
         elif line == "...ignoring":  # its place among interleaved items is timing: compared as a count
