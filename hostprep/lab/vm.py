@@ -540,7 +540,9 @@ def _wait_ssh(rec: HostRecord, pid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _is_our_qemu(pid, rec):
-            raise HostprepError(f"lab VM {rec.name} stopped while booting:\n{_logs(rec)}")
+            child = _CHILDREN.get(pid)
+            status = f" (qemu's exit status {child.poll()})" if child is not None else ""
+            raise HostprepError(f"lab VM {rec.name} stopped while booting{status}:\n{_logs(rec)}")
         try:
             with socket.create_connection((rec.address, 22), timeout=1) as sock:
                 sock.settimeout(5)
@@ -550,6 +552,9 @@ def _wait_ssh(rec: HostRecord, pid: int, timeout: float) -> None:
             pass
         time.sleep(0.5)
     raise HostprepError(f"lab VM {rec.name} did not answer SSH within {timeout:.0f}s:\n{_logs(rec)}")
+
+
+NOTHING_WRITTEN = "(qemu wrote nothing)"
 
 
 def _logs(rec: HostRecord) -> str:
@@ -562,7 +567,7 @@ def _logs(rec: HostRecord) -> str:
             continue
         if text:
             parts.append(f"--- {name}:\n{text}")
-    return "\n".join(parts) or "(qemu wrote nothing)"
+    return "\n".join(parts) or NOTHING_WRITTEN
 
 
 def boot(rec: HostRecord, timeout: float = BOOT_TIMEOUT) -> HostRecord:
@@ -581,18 +586,31 @@ def boot(rec: HostRecord, timeout: float = BOOT_TIMEOUT) -> HostRecord:
         seed, rec.host_key = _seed(rec, image)
         Path(info.initrd).write_bytes(art.initrd.read_bytes() + seed)
         os.chmod(info.initrd, 0o600)
-        _run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(art.disk), info.disk])
-        info.save(rec)
         _create_tap(info.tap)
-        log = open(rec.dir / "qemu.log", "ab")  # noqa: SIM115 - handed to the detached qemu
-        proc = subprocess.Popen(qemu_command(rec, info), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        _CHILDREN[proc.pid] = proc
-        info.qemu_pid = rec.supervisor_pid = proc.pid
-        info.save(rec)
-        rec.save()
-        _wait_ssh(rec, proc.pid, timeout)
+        for attempt in (1, 2):
+            _run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(art.disk), info.disk])
+            info.save(rec)
+            log = open(rec.dir / "qemu.log", "ab")  # noqa: SIM115 - handed to the detached qemu
+            proc = subprocess.Popen(qemu_command(rec, info), stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            log.close()
+            _CHILDREN[proc.pid] = proc
+            info.qemu_pid = rec.supervisor_pid = proc.pid
+            info.save(rec)
+            rec.save()
+            try:
+                _wait_ssh(rec, proc.pid, timeout)
+                break
+            except HostprepError:
+                # Under load, qemu has been seen to end at once without a word on its output or the serial
+                # console (3 of ~10 boots at load 50-100, once in a CI rehearsal); the cause is not known. That
+                # one case is tried once more, and said; anything qemu or the guest wrote is an error at once.
+                status = proc.poll()
+                if attempt == 2 or status is None or _logs(rec) != NOTHING_WRITTEN:
+                    raise
+                _CHILDREN.pop(proc.pid, None)
+                sys.stderr.write(f"lab VM {rec.name}: qemu ended at once (status {status}) and wrote nothing; "
+                                 f"starting it once more\n")
         info.booted_s = round(time.monotonic() - started, 1)
         info.save(rec)
         rec.save()
