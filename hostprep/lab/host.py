@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hostprep.errors import HostprepError
 from hostprep.lab import cgroups, network, paths
+from hostprep.runtime.procinfo import alive
 
 
 @dataclass
@@ -125,7 +126,7 @@ def _wait_ssh(rec: HostRecord, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     key = rec.dir / "upper/etc/ssh/ssh_host_ed25519_key.pub"
     while time.monotonic() < deadline:
-        if not _alive(rec.supervisor_pid):
+        if not alive(rec.supervisor_pid):
             log = (rec.dir / "console.log").read_text(errors="replace")[-2000:]
             raise HostprepError(f"lab host {rec.name} stopped while booting:\n{log}")
         if key.exists():
@@ -139,20 +140,6 @@ def _wait_ssh(rec: HostRecord, timeout: float) -> None:
                 pass
         time.sleep(0.1)
     raise HostprepError(f"lab host {rec.name} did not answer SSH within {timeout:.0f}s")
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-        return state != "Z"
-    except OSError:
-        return False
 
 
 def boot(rec: HostRecord, timeout: float = 60.0) -> HostRecord:
@@ -183,7 +170,7 @@ def boot(rec: HostRecord, timeout: float = 60.0) -> HostRecord:
 def destroy(rec: HostRecord) -> list[str]:
     """Remove everything of a host: processes, mounts, netns, link, cgroups, files. Returns leftovers."""
     left: list[str] = []
-    if _alive(rec.supervisor_pid):
+    if alive(rec.supervisor_pid):
         try:
             os.kill(rec.supervisor_pid, 9)
         except ProcessLookupError:

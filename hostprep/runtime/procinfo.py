@@ -5,8 +5,9 @@ import os
 
 
 def alive(pid):
-    """True while `pid` exists and is no zombie."""
-    if not pid:
+    """True while `pid` exists and is no zombie (never for 0 or a negative number: kill() would ask about a
+    process group)."""
+    if not pid or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
