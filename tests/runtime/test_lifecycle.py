@@ -173,6 +173,24 @@ def test_a_monitor_told_to_end_stops_its_container_after_the_grace_period(rt) ->
     assert rt("rm", "-f", "lc-term").returncode == 0
 
 
+def test_from_inside_a_container_its_monitor_cannot_be_told_to_end(rt) -> None:
+    """An attacker in the container tries to reach the monitor that now stops containers on SIGTERM: signals
+    to every process it can name (-1, its own PID 1, every pid in its /proc) reach nothing outside its PID
+    namespace, the monitor's pid is not among them, and the container keeps running, supervised."""
+    assert rt("run", "-d", "--name", "lc-inside", "--restart", "always", "bb", "sleep", "600").returncode == 0
+    until(lambda: state(rt, "lc-inside")["status"] == "running", what="lc-inside running")
+    before = state(rt, "lc-inside")
+    monitor = before["monitor_pid"]
+    seen = rt("exec", "lc-inside", "sh", "-c", "ls /proc | grep -E '^[0-9]+$'; kill -TERM -1; kill -TERM 1; "
+              f"kill -TERM {monitor}; for p in /proc/[0-9]*; do kill -TERM ${{p#/proc/}}; done; true")
+    assert str(monitor) not in seen.stdout.split(), seen.stdout
+    time.sleep(1.5)
+    after = state(rt, "lc-inside")
+    assert os.path.exists(f"/proc/{monitor}") and after["monitor_pid"] == monitor, after
+    assert after["status"] == "running" and after["pid"] == before["pid"], after
+    assert rt("rm", "-f", "lc-inside").returncode == 0
+
+
 def test_boot_brings_back_what_the_policy_says(rt) -> None:
     """Supervisors killed as a reboot kills them: `system boot` starts always and unless-stopped containers
     again (not one stopped by hand, nor a `no` one), with their data."""
