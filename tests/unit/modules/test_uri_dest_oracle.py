@@ -11,15 +11,15 @@ import stat
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from hostprep.modules.uri import dest_path
+from tests.unit.modules.test_uri_oracle import serving
 
 BIN = Path(sys.executable).parent
 
@@ -35,13 +35,8 @@ def server(tmp_path: Path) -> Iterator[str]:
     www.mkdir()
     (www / "f.txt").write_text("served by the test\n")
     (www / "data.json").write_text('{"a": [1, 2]}')
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(www)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(partial(Quiet, directory=str(www))) as base:
+        yield base
 
 
 BOOK = """

@@ -9,8 +9,10 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,16 +49,22 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(201, json.dumps({"got": json.loads(data), "ctype": self.headers.get("Content-Type")}).encode())
 
 
-@pytest.fixture
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+@contextmanager
+def serving(handler: Any) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 (a free port) in a thread, for as long as the block runs: its base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    with serving(Handler) as base:
+        yield base
 
 
 BOOK = """
