@@ -253,7 +253,9 @@ def _supervise(spec, cgroup, state, create=False, ready_fd=None, keep=False):
     if ready_fd is not None:
         failure = _read_all(errors_r)
         os.write(ready_fd, b"e" + failure if failure else b"1")
-        os.close(ready_fd)
+        null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)  # ends the CLI's wait; the number stays taken, so
+        os.dup2(null, ready_fd)  # the monitor's last-resort error report (_detach) cannot reach a reused one
+        os.close(null)
     code = process.wait_forwarding(pid, console=master, interactive=spec["interactive"])
     trace("exited")
     oom = cgroup.oom_killed() if not spec["rm"] else False
@@ -302,13 +304,19 @@ def _detach(spec, cgroup, state, keep=False):
             from hostprep.runtime.supervisor import monitor  # log pump, health checks, restarts
 
             os._exit(monitor(spec, cgroup, state, ready_w, _supervise, exec_in, keep=keep) & 0xFF)
-        except BaseException:
+        except BaseException as exc:  # noqa: BLE001 - told to the CLI, which reports it and fails
+            try:  # before the container ran; after, ready_w is /dev/null (_supervise) and this goes nowhere
+                os.write(ready_w, b"e" + (str(exc) or type(exc).__name__).encode("utf-8", "replace"))
+            except OSError:
+                pass
             os._exit(125)
     os.close(ready_w)
     os.waitpid(first, 0)
     answer = _read_all(ready_r)  # "1" once running, "e" and why it failed, nothing if the monitor died first
     if answer.startswith(b"e"):
         raise RunError(answer[1:].decode("utf-8", "replace"))
+    if not answer.startswith(b"1"):
+        raise RunError("the container's monitor ended before the container started")
     print(state["id"])
     return 0
 

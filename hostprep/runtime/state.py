@@ -7,6 +7,7 @@ alive: PID 1 is killed by the kernel when its supervisor dies (PR_SET_PDEATHSIG)
 """
 
 import _signal
+import errno
 import os
 import sys
 import time
@@ -41,27 +42,37 @@ def read_state(cdir):
         return None
 
 
-def rmtree(path):
-    """Remove a directory tree without following symlinks (shutil costs ~8 ms of import on the run path)."""
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return
-    except NotADirectoryError:
-        os.unlink(path)
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            rmtree(entry.path)
-        else:
-            try:
-                os.unlink(entry.path)
-            except FileNotFoundError:
-                pass
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass
+def rmtree(path, _tries=20):
+    """Remove a directory tree without following symlinks (shutil costs ~8 ms of import on the run path).
+
+    A directory that gains an entry while it is emptied (a container's health checker or log pump finishing a
+    write as it is removed) is scanned again, a few times, before the error is raised: once the directory is gone
+    such a writer's next open fails instead of bringing it back."""
+    for attempt in range(_tries):
+        try:
+            entries = list(os.scandir(path))
+        except FileNotFoundError:
+            return
+        except NotADirectoryError:
+            os.unlink(path)
+            return
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                rmtree(entry.path)
+            else:
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    pass
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.ENOTEMPTY or attempt == _tries - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
 
 
 def _supervised(state):
@@ -188,6 +199,17 @@ def _await_exit(cdir):
         time.sleep(0.05)
 
 
+def _await_supervisor_gone(cdir, timeout=10):
+    """After its container exited, a monitor still ends its health checker and log pump, both writing in the
+    container's directory: removing the directory waits (boundedly) until the supervisor itself has gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = read_state(cdir)
+        if current is None or not _supervised(current):
+            return
+        time.sleep(0.05)
+
+
 def _mark_stopped(root, state):
     from hostprep.runtime.freezer import thaw
     from hostprep.runtime.marks import mark_stopped
@@ -224,9 +246,11 @@ def remove(root, ref, force=False):
         if not force:
             raise RunError("container {} is running (use rm -f)".format(state["name"]))
         stop(root, state["id"], timeout=0)
+    cdir = os.path.join(containers_dir(root), state["id"])
+    _await_supervisor_gone(cdir)
     Cgroup(state["id"]).remove()
     _release_network(root, state)
-    rmtree(os.path.join(containers_dir(root), state["id"]))
+    rmtree(cdir)
     release_name(root, state["name"], state["id"])
     return state["id"]
 

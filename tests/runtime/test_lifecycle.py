@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
+
+from hostprep.runtime.procinfo import alive
 
 
 def state(rt, name: str) -> dict:
@@ -147,6 +150,44 @@ def test_image_healthcheck_is_used_unless_disabled(rt) -> None:
     assert "health" not in state(rt, "lc-nohc")
     assert rt("rm", "-f", "lc-hc", "lc-nohc").returncode == 0
     assert rt("rmi", "hcimg").returncode == 0
+
+
+def test_rm_f_waits_for_the_monitor_whose_checker_and_log_pump_still_write(rt) -> None:
+    """`rm -f` right after a health check result: the container has exited when `stop` returns, but its monitor
+    still ends the health checker (writing health.json) and the log pump (writing container.log). Removing the
+    directory under them failed with "Directory not empty" (a CI run, cgroup v2); now rm waits for the monitor
+    and every try removes the container, its directory and its name."""
+    for i in range(4):
+        name = f"lc-rmrace{i}"
+        assert rt("run", "-d", "--name", name, "--health-cmd", "echo checked; true", "--health-interval", "0.05s",
+                  "bb", "sh", "-c", "while :; do echo busy; done").returncode == 0
+        until(lambda name=name: (state(rt, name).get("health") or {}).get("Status") == "healthy", what="healthy")
+        cid, monitor = state(rt, name)["id"], state(rt, name)["monitor_pid"]
+        res = rt("rm", "-f", name)
+        assert res.returncode == 0, res.stderr
+        assert not alive(monitor), "rm returned while the monitor still ran"
+        assert not (Path(rt.state) / "containers" / cid).exists()
+        assert rt("inspect", name).returncode != 0
+
+
+def _run_d_with_monitor(rt, body: str) -> subprocess.CompletedProcess:
+    """`run -d` with the monitor replaced by `body` (a failure injected where no real input reaches: the monitor
+    failing or dying before the container started)."""
+    code = ("import sys, os\nimport hostprep.runtime.supervisor as s\n"
+            f"def monitor(*a, **k):\n    {body}\n"
+            "s.monitor = monitor\nfrom hostprep.runtime.cli import main\n"
+            "sys.exit(main(['run', '-d', 'bb', 'true']))\n")
+    return subprocess.run([rt.python, "-c", code], capture_output=True, text=True, env=rt.env, timeout=60)
+
+
+def test_run_d_fails_when_the_monitor_fails_or_dies_before_the_container_starts(rt) -> None:
+    """Before, `run -d` printed an id and exited 0 whenever the monitor ended without a word."""
+    res = _run_d_with_monitor(rt, "raise OSError('cannot set up the log pump')")
+    assert res.returncode == 125 and res.stdout == "", res
+    assert "cannot set up the log pump" in res.stderr, res.stderr
+    res = _run_d_with_monitor(rt, "os._exit(9)")
+    assert res.returncode == 125 and res.stdout == "", res
+    assert "monitor ended before the container started" in res.stderr, res.stderr
 
 
 def test_a_monitor_told_to_end_stops_its_container_after_the_grace_period(rt) -> None:
