@@ -185,11 +185,13 @@ class CronModule(Module):
         return f" -u {q(args['user'])}" if args.get("user") else ""
 
     def probe(self, args: dict[str, Any]) -> str | None:
+        # Ansible's cron requires the crontab program even for a cron_file it writes itself
+        has_crontab = "echo '@@hostprep:crontab@@'; command -v crontab >/dev/null 2>&1 && echo yes\n"
         if args.get("cron_file"):
             p = q(cron_path(args["cron_file"]))
-            return f"echo '@@hostprep:exists@@'; [ -f {p} ] && echo yes\necho '@@hostprep:content@@'; " \
-                   f"[ -f {p} ] && base64 < {p}; true"
-        return (f"echo '@@hostprep:crontab@@'; command -v crontab >/dev/null 2>&1 && echo yes\n"
+            return f"{has_crontab}echo '@@hostprep:exists@@'; [ -f {p} ] && echo yes\n" \
+                   f"echo '@@hostprep:content@@'; [ -f {p} ] && base64 < {p}; true"
+        return (f"{has_crontab}"
                 f"echo '@@hostprep:content@@'; out=$(crontab{self._user_flag(args)} -l 2>/dev/null; echo x); "
                 "printf %s \"${out%x}\" | base64; true")
 
@@ -198,13 +200,13 @@ class CronModule(Module):
         raw = sec.get("content", "").strip()
         text = base64.b64decode(raw).decode("utf-8", "replace") if raw else ""
         cron_file = args.get("cron_file")
+        if sec.get("crontab", "").strip() != "yes":
+            return Plan(failed=True, msg="Failed to find required executable \"crontab\" in paths")
         if cron_file:
             path = cron_path(cron_file)
             lines, existing = text.splitlines(), text
             header = path
         else:
-            if sec.get("crontab", "").strip() != "yes":
-                return Plan(failed=True, msg="Failed to find required executable \"crontab\" in paths")
             lines, existing = strip_header(text)
             header = f'crontab for user "{args["user"]}"' if args.get("user") else "crontab"
         new, changed = edit_crontab(lines, args, bool(cron_file))

@@ -21,6 +21,16 @@ from hostprep.transport.local import LocalTransport
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl deploy@ci"
 
 
+@pytest.fixture(autouse=True)
+def crontab_on_path(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ansible's cron requires a `crontab` program even for a cron_file, which it never runs for one; this
+    machine has no cron. The stand-in fails loudly if it is ever run."""
+    bindir = tmp_path_factory.mktemp("crontab-bin")
+    (bindir / "crontab").write_text("#!/bin/sh\necho 'crontab stand-in run for a cron_file' >&2\nexit 97\n")
+    (bindir / "crontab").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ.get('PATH', '')}")
+
+
 def run(name: str, raw: dict, *, check: bool = False, files: Path | None = None, **variables) -> dict:
     mod = get_module(name)()
     args = mod.validate(raw)

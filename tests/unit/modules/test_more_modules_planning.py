@@ -167,10 +167,17 @@ def test_cron_user_crontab_plan_pipes_into_crontab_and_strips_header() -> None:
 
 def test_cron_file_emptied_is_removed() -> None:
     content = "#Ansible: b\n* * * * * root true\n"
-    stdout = f"@@hostprep:exists@@\nyes\n@@hostprep:content@@\n{base64.b64encode(content.encode()).decode()}\n"
-    p = plan("cron", {"name": "b", "state": "absent", "cron_file": "hp"}, stdout)
+    listed = f"@@hostprep:exists@@\nyes\n@@hostprep:content@@\n{base64.b64encode(content.encode()).decode()}\n"
+    p = plan("cron", {"name": "b", "state": "absent", "cron_file": "hp"}, "@@hostprep:crontab@@\nyes\n" + listed)
     assert [s.cmd for s in p.steps] == ["rm -f -- /etc/cron.d/hp"]
     assert p.diff["after_header"] == "/dev/null"
+
+
+def test_cron_file_without_the_crontab_program_fails_as_ansible() -> None:
+    """Ansible's cron requires `crontab` even when it writes a cron_file itself (CronTab.__init__)."""
+    listed = "@@hostprep:exists@@\n@@hostprep:content@@\n"
+    p = plan("cron", {"name": "b", "job": "true", "cron_file": "hp", "user": "root"}, "@@hostprep:crontab@@\n" + listed)
+    assert p.failed and 'required executable "crontab"' in p.msg
 
 
 # -- getent ----------------------------------------------------------------------------------------

@@ -90,7 +90,8 @@ def test_cron_lines_as_ansible_edits_them() -> None:
 
 
 def test_cron_file_removal_result_as_ansible() -> None:
-    probe = "@@hostprep:exists@@\nyes\n@@hostprep:content@@\nI0Fuc2libGU6IHJvdAoxICogKiAqICogcm9vdCAvYmluL3RydWUK\n"
+    probe = "@@hostprep:crontab@@\nyes\n" \
+        "@@hostprep:exists@@\nyes\n@@hostprep:content@@\nI0Fuc2libGU6IHJvdAoxICogKiAqICogcm9vdCAvYmluL3RydWUK\n"
     args = {"name": "rot", "cron_file": "hp", "state": "absent"}
     _m, _a, plan, _c = _plan("cron", args, probe)
     assert plan.changed and plan.result == {"cron_file": "hp", "state": "absent", "diff": {}}
