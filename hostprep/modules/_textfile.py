@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hostprep.errors import ModuleArgError
-from hostprep.modules._files import FILE_ARGS, attribute_steps, parse_stat, target_mode
+from hostprep.modules._files import FILE_ARGS, attribute_steps, ids_probe, numeric_owner_diff, parse_stat, target_mode
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext, Upload
 from hostprep.modules.shellutil import q, sections, stat_snippet
 
@@ -35,6 +35,7 @@ class Edit:
     exists: bool
     content_changed: bool
     cur: dict[str, Any]
+    ids: str = ""  # the probe's ids section: the uid/gid an owner/group name resolves to (_files.ids_probe)
 
 
 def attr_diff(args: dict[str, Any], edit: Edit) -> dict[str, Any]:
@@ -44,6 +45,7 @@ def attr_diff(args: dict[str, Any], edit: Edit) -> dict[str, Any]:
     owner = args.get("owner") if edit.exists else None
     group = args.get("group") if edit.exists else None
     _steps, before, after = attribute_steps(edit.path, cur, args.get("mode"), owner, group)
+    numeric_owner_diff(before, after, cur, edit.ids)  # ids, as Ansible's set_owner/group_if_different diff
     out: dict[str, Any] = {}
     if before or after:
         out.update(before=before, after=after)
@@ -71,7 +73,10 @@ class TextFileModule(Module):
 
     def probe(self, args: dict[str, Any]) -> str | None:
         p = q(args["path"])
-        return (f"echo '@@hostprep:stat@@'; {stat_snippet(args['path'], checksum=False)}\n"
+        ids = ""
+        if args.get("owner") is not None or args.get("group") is not None:
+            ids = ids_probe(args.get("owner"), args.get("group")) + "\n"
+        return (f"echo '@@hostprep:stat@@'; {stat_snippet(args['path'], checksum=False)}\n{ids}"
                 f"echo '@@hostprep:content@@'; [ -f {p} ] && base64 < {p}")
 
     def edit(self, args: dict[str, Any], text: str, exists: bool) -> tuple[str, str]:
@@ -118,9 +123,11 @@ class TextFileModule(Module):
             attr, b, a = attribute_steps(path, cur, args.get("mode"), args.get("owner"), args.get("group"))
             steps += attr
             if attr:
+                numeric_owner_diff(b, a, cur, sec.get("ids", ""))
                 diff = {"before": b, "after": a}
         plan = Plan(bool(steps), steps, diff=diff, result=result)
-        return self.shape(args, plan, ctx, Edit(path, before, after, exists, content_changed, cur))
+        return self.shape(args, plan, ctx, Edit(path, before, after, exists, content_changed, cur,
+                                                sec.get("ids", "")))
 
     def shape(self, args: dict[str, Any], plan: Plan, ctx: TaskContext, edit: Edit) -> Plan:
         """The module's own result keys (default: path, msg, backup as planned)."""

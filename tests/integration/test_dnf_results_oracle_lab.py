@@ -8,6 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from hostprep.lab.api import lab_vars
 from tests.integration.ansible_versions import ansible_bin
 from tests.integration.labutil import hostprep, ssh, write_inventory
 from tests.integration.test_ansible_twin_lab import _ansible_env
@@ -27,11 +28,20 @@ PLAYBOOK = """
     - {dnf: {name: lvm2, state: absent}, register: r_remove}
     - {dnf: {name: lvm2, state: absent}, register: r_remove_again}
     - {dnf: {name: "*", state: latest}, register: r_update}
+    # state latest that upgrades: an old docker-ce-cli pinned from the lab's docker repository, then latest
+    - yum_repository: {name: hp-docker-oracle, description: docker, baseurl: "DOCKER/$releasever/$basearch/stable",
+                       gpgcheck: false}
+    - {dnf: {name: docker-ce-cli-24.0.7, state: present}, register: r_pin}
+    - {dnf: {name: docker-ce-cli, state: latest}, check_mode: true, register: r_latest_check}
+    - {dnf: {name: docker-ce-cli, state: latest}, register: r_latest}
+    - {dnf: {name: docker-ce-cli, state: latest}, register: r_latest_again}
+    - {dnf: {name: docker-ce-cli, state: absent}, register: r_latest_remove}
     - copy:
         dest: OUT
         content: "{{ {'check': r_check, 'install': r_install, 'again': r_again, 'yum_again': r_yum_again,
           'package_again': r_package_again, 'missing': r_missing, 'remove': r_remove,
-          'remove_again': r_remove_again, 'update': r_update} | to_json }}"
+          'remove_again': r_remove_again, 'update': r_update, 'pin': r_pin, 'latest_check': r_latest_check,
+          'latest': r_latest, 'latest_again': r_latest_again, 'latest_remove': r_latest_remove} | to_json }}"
 """.replace("dest: OUT", f"dest: {OUT}")
 COMPARED = ("changed", "failed", "msg", "rc", "results", "failures")
 
@@ -45,7 +55,7 @@ def _shape(results: dict) -> dict:
 
 def test_package_results_match_ansible_on_el9_twins(lab, tmp_path: Path) -> None:
     ours, theirs = lab.up(2, "el9", "dnfres")
-    (tmp_path / "site.yml").write_text(PLAYBOOK)
+    (tmp_path / "site.yml").write_text(PLAYBOOK.replace("DOCKER/", lab_vars()["docker_repo_base_url"] + "/"))
     inv_ours = write_inventory(tmp_path / "ours.yml", [ours])
     inv_theirs = write_inventory(tmp_path / "theirs.yml", [theirs])
     for h in (ours, theirs):  # the same starting point: lvm2 and python3-pip absent
@@ -64,3 +74,5 @@ def test_package_results_match_ansible_on_el9_twins(lab, tmp_path: Path) -> None
              if got[task].get(key, "<missing>") != want[task].get(key, "<missing>")]
     assert not diffs, "\n".join(diffs)
     assert any(r.startswith("Installed: python3-setuptools-") for r in got["install"]["results"])  # a dependency
+    assert got["latest"]["changed"] and not got["latest_again"]["changed"] and got["latest_check"]["changed"]
+    assert "Installed: docker-ce-cli-1:26.1.4-1.lab.x86_64" in got["latest"]["results"], got["latest"]

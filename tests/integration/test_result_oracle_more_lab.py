@@ -1,5 +1,5 @@
-"""Registered results of cron, pip, hostname and file/copy owner and group changes on twin EL9 lab hosts
-(issue 19): the same playbook applied under --diff by hostprep to one host and by
+"""Registered results of cron, pip, hostname and file/copy/lineinfile/blockinfile/replace owner and group
+changes on twin EL9 lab hosts (issue 19): the same playbook applied under --diff by hostprep to one host and by
 ansible-playbook to its twin over SSH, every key compared (times and the output of a pip that hostprep did not
 need to run aside). uri with dest is compared on the local host (tests/unit/modules/test_uri_dest_oracle.py).
 
@@ -54,6 +54,11 @@ TASKS = """
     - {copy: {content: "x\\n", dest: W/own.txt}}
     - {file: {path: W/own.txt, owner: hpcron, group: hpcron, mode: "0640"}, register: file_own}
     - {copy: {content: "y\\n", dest: W/own.txt, owner: root, group: "0"}, register: copy_own}
+    # the text editors' file attribute diffs: ids too, with a content change and without one
+    - {lineinfile: {path: W/own.txt, line: z, owner: hpcron}, register: line_own}
+    - {lineinfile: {path: W/own.txt, line: z, group: hpcron}, register: line_grp}
+    - {blockinfile: {path: W/own.txt, block: b, owner: root, group: "0"}, register: block_own}
+    - {replace: {path: W/own.txt, regexp: "^z$", replace: zz, owner: hpcron}, register: repl_own}
     - copy:
         dest: W/out.json
         content: "{{ {'cron_add': cron_add, 'cron_again': cron_again, 'cron_check': cron_check,
@@ -62,7 +67,8 @@ TASKS = """
           'cronf_absent_again': cronf_absent_again, 'pip_add': pip_add, 'pip_again': pip_again,
           'pip_version': pip_version, 'pip_absent': pip_absent, 'pip_absent_again': pip_absent_again,
           'host_rename': host_rename, 'host_again': host_again, 'file_own': file_own,
-          'copy_own': copy_own} | to_json }}"
+          'copy_own': copy_own, 'line_own': line_own, 'line_grp': line_grp, 'block_own': block_own,
+          'repl_own': repl_own} | to_json }}"
 """
 SETUP = "dnf -q -y install cronie python3-pip >/dev/null; rpm -q cronie python3-pip; true"
 VOLATILE = {"start", "end", "delta"}
@@ -114,3 +120,5 @@ def test_more_module_results_match_on_el9_twins(lab, tmp_path: Path) -> None:
     assert got["pip_add"]["changed"] and "Successfully installed" in got["pip_add"]["stdout"]
     assert got["host_rename"]["changed"] and not got["host_again"]["changed"]
     assert got["file_own"]["diff"]["after"]["owner"] == 3950 and got["file_own"]["diff"]["before"]["owner"] == 0
+    assert got["line_own"]["changed"] and got["line_own"]["diff"][1]["after"]["owner"] == 3950
+    assert got["line_grp"]["changed"] and got["line_grp"]["diff"][1]["after"]["group"] == 3950
