@@ -6,6 +6,14 @@ archive names (a `docker save` manifest's Config and Layers, an OCI layout's blo
 the archive: absolute paths, `..` and symlinks that lead out of it are refused, so an archive can never import
 a host file. Archives are read as streams (tarsafe), broken ones (truncated gzip, cut tar) are reported as
 ImageError naming the file, and an import that fails leaves no blob behind (the store's gc, under its lock).
+
+A layer file (a root filesystem tar, a layer of an OCI layout or a `docker save` archive), plain or gzip, is read
+once and written once, as a pull keeps a layer (_keep_layer): hashed, inflated and unpacked as it is read, its
+headers and padding kept in a split file (tarsplit.py), no blob and no uncompressed copy (the store rebuilds the
+blob when a push or save needs it). Its digest is the sha256 of the uncompressed tar, as when the tar itself was
+stored. A tar that writes a path twice, or another compression, is stored as before: the uncompressed tar copied
+into a blob, then unpacked from it. An archive (OCI layout tar, `docker save`) is unpacked to a work directory
+first, and its layers kept from there.
 """
 
 import gzip
@@ -20,8 +28,8 @@ import tarfile
 import tempfile
 import zlib
 
-from hostprep.runtime import tarsafe
-from hostprep.runtime.store import ImageError, check_digest, normalize_ref
+from hostprep.runtime import tarsafe, tarsplit
+from hostprep.runtime.store import MT_LAYER, BlobNeeded, ImageError, check_digest, normalize_ref
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -46,6 +54,43 @@ def _uncompressed(path, workdir):
     except (EOFError, zlib.error, OSError) as exc:
         raise ImageError("{}: broken gzip data: {}".format(os.path.basename(path), exc))
     return out
+
+
+def _keep_layer(store, path, workdir, check=None):
+    """The descriptor of the layer tar file `path` (plain or gzip) stored in one pass (store.unpack_stream:
+    unpacked files and a split file, no blob). check(file digest, tar digest), when given, raises ImageError for
+    a layer that is not what its manifest or config says, before anything is moved into place. The layer's
+    digest is its uncompressed tar's sha256. Other tars (bzip2, xz, a tar that writes a path twice) are stored
+    as before: the uncompressed tar copied into a blob, then unpacked from it."""
+    fd, split = tempfile.mkstemp(dir=workdir, suffix=".split")
+    os.close(fd)
+    stream = tarsplit.FileStream(path, split)
+    try:
+        stream.start()
+
+        def finish():
+            kept = stream.finish()
+            if check is not None:
+                check(stream.raw_digest, stream.digest)
+            return kept + (stream.digest,)
+        store.unpack_stream(None, stream, finish)
+        return {"mediaType": MT_LAYER, "digest": stream.digest, "size": stream.size}
+    except (tarsplit.NotStreamable, BlobNeeded):
+        pass
+    except tarsafe.BrokenArchive as exc:
+        name = os.path.basename(path)
+        raise ImageError(str(exc) if name in str(exc) else "{}: {}".format(name, exc))
+    finally:
+        stream.close()
+        for leftover in (split, split + ".paths"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+    plain = _uncompressed(path, workdir)
+    digest, size = store.put_blob_file(plain)
+    if check is not None:
+        check(digest if plain == path else _sha256_file(path), digest)
+    store.unpacked(digest, verify=False)  # hashed as it was copied
+    return {"mediaType": MT_LAYER, "digest": digest, "size": size}
 
 
 def inside(root, rel, what):
@@ -125,13 +170,16 @@ def _safe_extract_archive(path, dest):
 def import_oci_dir(store, layout, name, workdir):
     index = _load_json(inside(layout, "index.json", "OCI index"), "OCI index.json")
 
-    def blob(desc, what):
+    def locate(desc, what):
         digest = _field(desc, "digest", str, what)
         try:
             hexd = check_digest(digest)
         except ImageError as exc:
             raise ImageError("{}: {}".format(what, exc))
-        path = inside(layout, "blobs/sha256/" + hexd, "{} blob".format(what))
+        return digest, inside(layout, "blobs/sha256/" + hexd, "{} blob".format(what))
+
+    def blob(desc, what):
+        digest, path = locate(desc, what)
         if _sha256_file(path) != digest:
             raise ImageError("OCI blob {} does not match its digest".format(digest))
         return path
@@ -156,10 +204,14 @@ def import_oci_dir(store, layout, name, workdir):
     diff_ids = ((config.get("rootfs") or {}).get("diff_ids") or []) if isinstance(config, dict) else []
     layers = []
     for i, layer in enumerate(_field(manifest, "layers", list, "OCI manifest")):
-        plain = _uncompressed(blob(layer, "layer {}".format(i)), workdir)
-        if i < len(diff_ids) and _sha256_file(plain) != diff_ids[i]:
-            raise ImageError("layer {} does not match the config's diff_id".format(layer["digest"]))
-        layers.append(plain)
+        digest, path = locate(layer, "layer {}".format(i))
+
+        def check(raw, plain, digest=digest, i=i):
+            if raw != digest:
+                raise ImageError("OCI blob {} does not match its digest".format(digest))
+            if i < len(diff_ids) and plain != diff_ids[i]:
+                raise ImageError("layer {} does not match the config's diff_id".format(digest))
+        layers.append(_keep_layer(store, path, workdir, check))
     return store.commit(name, layers, config=_image_config(config))
 
 
@@ -177,10 +229,12 @@ def import_docker_save(store, root, name, workdir):
     diff_ids = ((config.get("rootfs") or {}).get("diff_ids") or []) if isinstance(config, dict) else []
     layers = []
     for i, rel in enumerate(_field(entry, "Layers", list, "manifest.json")):
-        plain = _uncompressed(inside(root, rel, "manifest.json Layers[{}]".format(i)), workdir)
-        if i < len(diff_ids) and _sha256_file(plain) != diff_ids[i]:
-            raise ImageError("layer {} does not match the image config".format(rel))
-        layers.append(plain)
+        path = inside(root, rel, "manifest.json Layers[{}]".format(i))
+
+        def check(raw, plain, rel=rel, i=i):
+            if i < len(diff_ids) and plain != diff_ids[i]:
+                raise ImageError("layer {} does not match the image config".format(rel))
+        layers.append(_keep_layer(store, path, workdir, check))
     return store.commit(name, layers, config=_image_config(config))
 
 
@@ -207,10 +261,10 @@ def import_any(store, path, name, cmd=None):
                 if kind == "oci-tar":
                     return import_oci_dir(store, unpacked, name, workdir)
                 return import_docker_save(store, unpacked, name, workdir)
-            plain = _uncompressed(path, workdir)
+            layer = _keep_layer(store, path, workdir)
             import shlex
 
-            return store.commit(name, [plain], config={"Cmd": shlex.split(cmd) if cmd else ["/bin/sh"]})
+            return store.commit(name, [layer], config={"Cmd": shlex.split(cmd) if cmd else ["/bin/sh"]})
         except tarsafe.BrokenArchive as exc:
             store.gc()
             raise ImageError(str(exc))

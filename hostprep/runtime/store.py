@@ -298,9 +298,12 @@ class Store:
         for entry in os.scandir(self.layers):
             complete = os.path.exists(os.path.join(entry.path, ".complete"))
             if "sha256:" + entry.name not in layers or not complete:
+                # a layer kept as its files and a split file (unpack_stream) is its blob too: removed as one
+                stood_for_blob = complete and os.path.exists(os.path.join(entry.path, "split")) and (
+                    "sha256:" + entry.name, ) not in [r[:1] for r in removed]
                 size = disk_usage(entry.path)
                 shutil.rmtree(entry.path, ignore_errors=True)
-                removed.append(("layer sha256:" + entry.name, size))
+                removed.append(("sha256:" + entry.name if stood_for_blob else "layer sha256:" + entry.name, size))
         for entry in os.scandir(self.root):
             if entry.name.startswith((".import-", ".fromhost-", ".build-")) and entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
@@ -337,20 +340,28 @@ class Store:
         file stand for the blob (tarsplit.py: blob_path rebuilds a plain one when it is needed; a compressed
         one is given as its uncompressed tar, export_layer), unless a later entry replaced or removed a file
         the split file refers to: then BlobNeeded (the caller fetches the blob again). On any failure nothing
-        is left behind."""
+        is left behind.
+
+        With `layer_digest` None (an import: the digest is the sha256 of the tar, known once it is read),
+        finish() returns the digest as a fourth value; a layer the store has complete already is kept as it is.
+        """
         import json
         import shutil
         import tarfile
+        import tempfile
 
         from hostprep.runtime import tarsafe
 
-        hexd = check_digest(layer_digest)
-        target = os.path.join(self.layers, hexd)
-        work = os.path.join(self.layers, ".pull-" + hexd)
-        for stale in (work, target):
-            if os.path.exists(stale):
-                shutil.rmtree(stale)
-        os.makedirs(work)
+        if layer_digest is None:
+            work = tempfile.mkdtemp(dir=self.layers, prefix=".import-")
+        else:
+            hexd = check_digest(layer_digest)
+            target = os.path.join(self.layers, hexd)
+            work = os.path.join(self.layers, ".pull-" + hexd)
+            for stale in (work, target):
+                if os.path.exists(stale):
+                    shutil.rmtree(stale)
+            os.makedirs(work)
         root = os.path.join(work, "root")
         files = []  # (path, size, inode) of each regular file with data, in tar order
         written = {}  # how many entries wrote each real path (an entry may write through a symlinked parent)
@@ -362,7 +373,16 @@ class Store:
                 files.append((os.path.relpath(path, root), m.size, os.lstat(path).st_ino, real))
         try:
             tarsafe.extract_fileobj(stream, root, whiteouts=True, on_member=extracted)
-            split, counted, diff_id = finish()
+            if layer_digest is None:
+                split, counted, diff_id, layer_digest = finish()
+                target = os.path.join(self.layers, check_digest(layer_digest))
+                if os.path.exists(os.path.join(target, ".complete")):  # the same layer, there already
+                    shutil.rmtree(work)
+                    return os.path.join(target, "root")
+                if os.path.exists(target):
+                    shutil.rmtree(target)
+            else:
+                split, counted, diff_id = finish()
             kept = counted == len(files) and all(
                 written[real] == 1 and _same_file(os.path.join(root, p), size, ino) for p, size, ino, real in files)
             if not kept:
@@ -474,8 +494,9 @@ class Store:
     def commit(self, ref, layer_files, config=None, diff_ids=None):
         """Store layers (uncompressed tars) and a config under `ref`; returns the manifest digest.
 
-        The caller holds lock(). A layer that cannot be unpacked safely fails the commit, and then no blob of it
-        stays behind (gc: nothing names them).
+        A layer is a tar file's path, or the descriptor ({"digest", "size"}) of a layer the store has already
+        (an import unpacks a tar as it reads it: unpack_stream). The caller holds lock(). A layer that cannot be
+        unpacked safely fails the commit, and then no blob of it stays behind (gc: nothing names them).
         """
         import json
         import time
@@ -486,7 +507,12 @@ class Store:
         layers = []
         ids = []
         for i, path in enumerate(layer_files):
-            digest, size = self.put_blob_file(path)
+            if isinstance(path, dict):
+                digest, size = path["digest"], path["size"]
+                if not self.has_blob(digest):
+                    raise ImageError("layer {} is not in the store".format(digest))
+            else:
+                digest, size = self.put_blob_file(path)
             layers.append({"mediaType": MT_LAYER, "digest": digest, "size": size})
             ids.append(diff_ids[i] if diff_ids else digest)
         cfg = {"architecture": "amd64", "os": "linux", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -190,3 +190,220 @@ def rebuild(split_path, root, out):
                         left -= len(part)
                 index += 1
                 length = 0
+
+
+class SplitStream:
+    """The unpacker's side of a layer kept once (store.unpack_stream): the plain tar, handed on in chunks by a
+    subclass's _take() (the next chunk, None at its end, or it raises), and every byte of it fed to a Splitter.
+    tarfile (seekable mode, forward seeks only) reads headers with read(); regular files' data go from the chunks
+    straight to their files (copy_to). A pull (registry._LayerStream: a fetching thread) and an import
+    (FileStream: a tar file, plain or gzip) are the two sources."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self):
+        self.view = memoryview(b"")
+        self.pos = 0  # in the plain tar
+        self.done = False
+        self.splitter = None
+
+    def _take(self):
+        raise NotImplementedError
+
+    def _next(self):
+        """The next chunk of the plain tar into self.view (fed to the splitter); False at its end."""
+        if self.done:
+            return False
+        try:
+            item = self._take()
+        except BaseException:
+            self.done = True
+            raise
+        if item is None:
+            self.done = True
+            return False
+        self.splitter.feed(item)
+        self.view = memoryview(item)
+        return True
+
+    def drain(self):
+        """Read the tar to its end (what follows its end blocks is fed to the splitter too)."""
+        while True:
+            self.view = memoryview(b"")
+            if not self._next():
+                break
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            n = self.CHUNK
+        parts = []
+        while n > 0:
+            if not self.view and not self._next():
+                break
+            part = self.view[:n]
+            self.view = self.view[len(part):]
+            parts.append(part)
+            n -= len(part)
+        data = b"".join(parts)
+        self.pos += len(data)
+        return data
+
+    def copy_to(self, fd, size):
+        """Write the next `size` bytes of the tar to the file descriptor; returns how many there were."""
+        left = size
+        while left:
+            if not self.view and not self._next():
+                break
+            part = self.view[:left]
+            done = 0
+            while done < len(part):
+                done += os.write(fd, part[done:])
+            self.view = self.view[len(part):]
+            left -= len(part)
+            self.pos += len(part)
+        return size - left
+
+    def tell(self):
+        return self.pos
+
+    def seekable(self):
+        return False
+
+    def seek(self, offset, whence=0):
+        if whence == 1:
+            offset += self.pos
+        elif whence != 0:
+            raise OSError("a layer stream seeks forward from its start only")
+        if offset < self.pos:
+            raise OSError("a layer stream cannot seek backwards ({} < {})".format(offset, self.pos))
+        while offset > self.pos:
+            if not self.view and not self._next():
+                break
+            n = min(offset - self.pos, len(self.view))
+            self.view = self.view[n:]
+            self.pos += n
+        return self.pos
+
+    def close_split(self):
+        """Write the split file's last records and close it."""
+        if self.splitter is not None and not self.splitter.out.closed:
+            self.splitter.close()
+            self.splitter.out.close()
+
+
+class NotStreamable(Exception):
+    """A layer file that is neither a plain tar nor gzip (bzip2, xz, zstd, an old tar without the ustar magic)."""
+
+
+class FileStream(SplitStream):
+    """A layer tar file, plain or gzip, read once (an import): the file's bytes are hashed (`raw_digest`), a gzip
+    one is inflated in bounded steps (a bomb stays a stream; members one after another, zero padding after the
+    last as gzip allows), and the plain tar is hashed (`digest`, its size `size`) as the unpacker reads it.
+    A broken gzip stream, or one cut short, raises BrokenArchive naming the file."""
+
+    def __init__(self, path, split_path):
+        import hashlib
+
+        super().__init__()
+        self.path = path
+        self.name = path  # tarfile's name for the archive: its errors name the file
+        self.split_path = split_path
+        self.raw = None
+        self.raw_hash = hashlib.sha256()
+        self.plain_hash = hashlib.sha256()
+        self.inflate = None
+        self.pending = b""  # compressed bytes read but not inflated yet
+        self.flushed = False
+        self.size = 0
+        self.raw_digest = self.digest = None
+
+    def start(self):
+        """Open the file and look at its first bytes; NotStreamable when it is neither a plain tar nor gzip."""
+        import zlib
+
+        self.raw = open(self.path, "rb", buffering=0)  # noqa: SIM115 - close()
+        first = self._read_raw()
+        if first[:2] == b"\x1f\x8b":
+            self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif not is_plain_tar(bytes(first[:BLOCK])):
+            raise NotStreamable(self.path)
+        self.pending = first
+        self.splitter = Splitter(open(self.split_path, "wb"))  # noqa: SIM115 - close_split()/close()
+
+    def _read_raw(self):
+        buf = bytearray(self.CHUNK)
+        view = memoryview(buf)
+        got = 0
+        while got < len(buf):
+            n = self.raw.readinto(view[got:])
+            if not n:
+                break
+            got += n
+        view.release()
+        del buf[got:]
+        self.raw_hash.update(buf)
+        return buf
+
+    def _broken(self, what):
+        from hostprep.runtime import tarsafe
+
+        return tarsafe.BrokenArchive("{}: broken gzip data: {}".format(os.path.basename(self.path), what))
+
+    def _take(self):
+        import zlib
+
+        while True:
+            if self.inflate is None:
+                chunk, self.pending = (self.pending or self._read_raw()), b""
+                if not chunk:
+                    return None
+                self.plain_hash.update(chunk)
+                self.size += len(chunk)
+                return chunk
+            if not self.pending:
+                self.pending = self._read_raw()
+                if not self.pending:
+                    out = b""
+                    if not self.inflate.eof and not self.flushed:  # what zlib still holds
+                        self.flushed = True
+                        try:
+                            out = self.inflate.flush()
+                        except zlib.error as exc:
+                            raise self._broken(exc)
+                    if out:
+                        self.plain_hash.update(out)
+                        self.size += len(out)
+                        return out
+                    if not self.inflate.eof:
+                        raise self._broken("the gzip stream is cut short")
+                    return None
+            if self.inflate.eof:  # one member ended: another follows, or zero padding to the end
+                rest = self.pending.lstrip(b"\0")
+                if not rest:
+                    self.pending = b""
+                    continue
+                self.inflate, self.pending = zlib.decompressobj(16 + zlib.MAX_WBITS), rest
+            try:
+                out = self.inflate.decompress(self.pending, self.CHUNK)
+            except zlib.error as exc:
+                raise self._broken(exc)
+            self.pending = self.inflate.unused_data if self.inflate.eof else self.inflate.unconsumed_tail
+            if out:
+                self.plain_hash.update(out)
+                self.size += len(out)
+                return out
+
+    def finish(self):
+        """Read the rest of the file and close the split file; returns (split file, the regular files it counts,
+        None: the plain tar's sha256, `digest`, is the layer's own digest)."""
+        self.drain()
+        self.raw_digest = "sha256:" + self.raw_hash.hexdigest()
+        self.digest = "sha256:" + self.plain_hash.hexdigest()
+        self.close_split()
+        return self.split_path, self.splitter.files, None
+
+    def close(self):
+        if self.raw is not None:
+            self.raw.close()
+        if self.splitter is not None and not self.splitter.out.closed:
+            self.splitter.out.close()
