@@ -21,7 +21,7 @@ import os
 import platform
 import time
 
-from hostprep.runtime import auth
+from hostprep.runtime import auth, tarsplit
 from hostprep.runtime.store import BlobNeeded, ImageError, check_digest
 
 # OpenSSL's sha256 (hashlib): several times faster on large blobs than the builtin module the run path uses
@@ -351,7 +351,7 @@ class _Stopped(Exception):
     """The unpacker gave up: the fetching thread ends."""
 
 
-class _LayerStream:
+class _LayerStream(tarsplit.SplitStream):
     """A layer blob as the unpacker reads it, in one pass.
 
     A fetching thread reads the response (one cut short goes on with a Range request from the bytes already
@@ -363,20 +363,16 @@ class _LayerStream:
     are not kept). The unpacker (tarfile in seekable mode over this object: forward seeks only) reads headers
     with read(), and regular files' data go from the chunks straight to their files (copy_to)."""
 
-    CHUNK = 1 << 20
     QUEUED = 8
 
     def __init__(self, client, repo, digest, split_path, diff_id=None):
+        super().__init__()
         self.client, self.repo, self.digest, self.diff_id = client, repo, digest, diff_id
         self.split_path = split_path
         self.name = None
         self.queue = None
         self.thread = None
         self.stop = False
-        self.view = memoryview(b"")
-        self.pos = 0  # in the plain tar
-        self.done = False
-        self.splitter = None
         # the fetching thread's
         self.resp = None
         self.hash = sha256()
@@ -493,80 +489,17 @@ class _LayerStream:
             except _Stopped:
                 pass
 
-    # -- the unpacker's side -------------------------------------------------------------------------------------
-    def _next(self):
-        """The next chunk of the plain tar into self.view (fed to the splitter); False at its end."""
-        if self.done:
-            return False
+    # -- the unpacker's side (tarsplit.SplitStream: read, copy_to, seek) ------------------------------------------
+    def _take(self):
         item = self.queue.get()
-        if item is None:
-            self.done = True
-            return False
         if isinstance(item, BaseException):
-            self.done = True
             raise item
-        self.splitter.feed(item)
-        self.view = memoryview(item)
-        return True
-
-    def read(self, n=-1):
-        if n is None or n < 0:
-            n = self.CHUNK
-        parts = []
-        while n > 0:
-            if not self.view and not self._next():
-                break
-            part = self.view[:n]
-            self.view = self.view[len(part):]
-            parts.append(part)
-            n -= len(part)
-        data = b"".join(parts)
-        self.pos += len(data)
-        return data
-
-    def copy_to(self, fd, size):
-        """Write the next `size` bytes of the tar to the file descriptor; returns how many there were."""
-        left = size
-        while left:
-            if not self.view and not self._next():
-                break
-            part = self.view[:left]
-            done = 0
-            while done < len(part):
-                done += os.write(fd, part[done:])
-            self.view = self.view[len(part):]
-            left -= len(part)
-            self.pos += len(part)
-        return size - left
-
-    def tell(self):
-        return self.pos
-
-    def seekable(self):
-        return False
-
-    def seek(self, offset, whence=0):
-        if whence == 1:
-            offset += self.pos
-        elif whence != 0:
-            raise OSError("a layer stream seeks forward from its start only")
-        if offset < self.pos:
-            raise OSError("a layer stream cannot seek backwards ({} < {})".format(offset, self.pos))
-        while offset > self.pos:
-            if not self.view and not self._next():
-                break
-            n = min(offset - self.pos, len(self.view))
-            self.view = self.view[n:]
-            self.pos += n
-        return self.pos
+        return item
 
     def finish(self):
         """Reads the rest of the blob (a tar's trailing padding) and checks it; returns (split file path, the
         number of regular files it counts, the diff_id of a gzip layer or None)."""
-        while True:
-            self.view = memoryview(b"")
-            if not self._next():
-                break
+        self.drain()
         self.thread.join()
         if self.total is not None and self.total != self.size:
             raise RegistryError("blob {}: {} bytes of {}".format(self.digest, self.size, self.total))
@@ -580,8 +513,7 @@ class _LayerStream:
                 raise RegistryError("layer {} from {}/{}: its uncompressed content has {}, the config says {} "
                                     "(refused)".format(self.digest, self.client.host, self.repo, diff_id,
                                                        self.diff_id))
-        self.splitter.close()
-        self.splitter.out.close()
+        self.close_split()
         return self.split_path, self.splitter.files, diff_id
 
     def close(self):
