@@ -52,8 +52,11 @@ def _image(tmp: Path, name: str, top: bytes) -> Path:
 
 
 def _on_disk(rt) -> tuple[set[str], set[str]]:
-    return ({p.name for p in (rt.state / "oci/blobs/sha256").iterdir()},
-            {p.name for p in (rt.state / "layers").iterdir()})
+    """(blobs, unpacked layers); a layer imported in one pass is its blob too: its files and a split file."""
+    layers = list((rt.state / "layers").iterdir())
+    return ({p.name for p in (rt.state / "oci/blobs/sha256").iterdir()} | {p.name for p in layers
+                                                                          if (p / "split").exists()},
+            {p.name for p in layers})
 
 
 def _import(rt, tmp: Path, name: str, text: bytes) -> bytes:
