@@ -366,11 +366,16 @@ class Store:
         files = []  # (path, size, inode) of each regular file with data, in tar order
         written = {}  # how many entries wrote each real path (an entry may write through a symlinked parent)
 
+        file_reals = set()
+
         def extracted(m, path):
             real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
             written[real] = written.get(real, 0) + 1
             if m.isreg() and m.type != tarfile.GNUTYPE_SPARSE and m.size:
                 files.append((os.path.relpath(path, root), m.size, os.lstat(path).st_ino, real))
+                file_reals.add(real)
+            if written[real] > 1 and real in file_reals:  # a file's path written twice: given up at once
+                raise BlobNeeded()
         try:
             tarsafe.extract_fileobj(stream, root, whiteouts=True, on_member=extracted)
             if layer_digest is None:

@@ -1,7 +1,8 @@
-"""A pulled uncompressed layer kept once: its unpacked files plus the tar's other bytes, not the blob too.
+"""A layer kept once: its unpacked files plus the tar's other bytes, not the blob too (a pull, an import).
 
 A layer blob that is a plain (uncompressed) tar is its entries' headers, their file data and padding. When a
-pull unpacks such a layer as it arrives, the file data land in the unpacked directory anyway; `Splitter` keeps
+pull or an import unpacks such a layer as it is read (SplitStream: registry._LayerStream from the network,
+FileStream from a file, plain or gzip), the file data land in the unpacked directory anyway; `Splitter` keeps
 everything else (every header block, PAX and GNU long-name records, padding, the end blocks) in a split file,
 and the file data's places as lengths. `rebuild` gives the exact blob back from the split file and the
 unpacked files (the store does it when a blob is first needed: a push, a save, a new unpack), checked against
