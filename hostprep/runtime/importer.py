@@ -343,7 +343,7 @@ def _from_host_locked(store, name, files):
             import io
 
             tar.addfile(info, io.BytesIO(passwd))
-        return store.commit(name, [tar_path], config={"Cmd": [files[0]]})
+        return store.commit(name, [_keep_layer(store, tar_path, workdir)], config={"Cmd": [files[0]]})
     except BaseException:
         store.gc()
         raise
