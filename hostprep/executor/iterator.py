@@ -240,8 +240,17 @@ def handler_names(handler: Task) -> set[str]:
 def notified_handlers(play: Play, notified: Iterable[str]) -> list[tuple[Task, Scope]]:
     """The play's handlers that `notified` names, in the order they are defined (Ansible's order)."""
     wanted = set(notified)
-    return [(h, handler_scope(play, h.role)) for h in play.handlers if handler_names(h) & wanted]
+    return [(h, handler_scope(play, h)) for h in play.handlers if handler_names(h) & wanted]
 
 
-def handler_scope(play: Play, role: Role | None) -> Scope:
-    return Scope(play, role, handler=True)
+def handler_scope(play: Play, handler: Task) -> Scope:
+    """What a handler inherits, as Ansible's handler blocks do from their parents: an imported role's handler
+    the import_role task's keywords (its when, become, vars...), then its role's (a `roles:` entry's keywords
+    and when, as for the role's tasks)."""
+    scope = Scope(play, handler=True)
+    imported_by = play.handler_imports.get(handler.uid)
+    if imported_by is not None and handler.role is not None:
+        return imported_scope(scope, imported_by, handler.role)
+    if handler.role is not None:
+        return scope.with_role(handler.role)
+    return scope

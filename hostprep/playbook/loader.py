@@ -255,25 +255,28 @@ def _parse_play(data: Any, ctx: LoadContext, path: Path) -> Play:
     # an import_role's role is the play's from the start (Ansible loads it with the play): its handlers are
     # the play's handlers, its variables are seen by every task of the play (as a `roles:` role's are)
     sections = [task for role in roles for task in role.tasks] + [*play.pre_tasks, *play.tasks, *play.post_tasks]
-    for role in _imports(sections):
+    for role, imported_by in _imports(sections):
         play.imported_roles.append(role)
         known = {(h.file, h.line) for h in play.handlers}  # a role imported twice: its handlers once
-        play.handlers += [h for h in role.handlers if (h.file, h.line) not in known]
+        for handler in role.handlers:
+            if (handler.file, handler.line) not in known:
+                play.handlers.append(handler)
+                play.handler_imports[handler.uid] = imported_by
     return play
 
 
-def _imports(items: list[Any]) -> list[Role]:
+def _imports(items: list[Any]) -> list[tuple[Role, Task]]:
     """The roles import_role brings into these items (blocks and imported roles included; dynamic includes
-    are not: Ansible reads them when they run)."""
+    are not: Ansible reads them when they run), each with the import_role task that brings it."""
     from hostprep.playbook.model import Block
 
-    out: list[Role] = []
+    out: list[tuple[Role, Task]] = []
     for item in items:
         if isinstance(item, Block):
             out += _imports(item.block) + _imports(item.rescue) + _imports(item.always)
         elif item.module == "include_role" and item.args.get("static") and item.included:
             role = item.included[0]
-            out += [*_flatten_roles([role], []), *_imports(role.tasks)]
+            out += [*((r, item) for r in _flatten_roles([role], [])), *_imports(role.tasks)]
     return out
 
 

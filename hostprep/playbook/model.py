@@ -105,6 +105,9 @@ class Play:
     # the roles of the play's import_role tasks: their variables are the play's as `roles:`' are (Ansible adds
     # them to the play's roles when it loads the play), though they run where they are imported
     imported_roles: list[Role] = field(default_factory=list)
+    # a handler of an imported role (by its uid) -> the import_role task: the handler inherits its keywords
+    # (when, become, vars, environment...) as Ansible's handlers do from the IncludeRole that is their parent
+    handler_imports: dict[int, Task] = field(default_factory=dict)
 
     def kw(self, key: str, default: Any = None) -> Any:
         return self.keywords.get(key, default)
