@@ -253,9 +253,9 @@ def _supervise(spec, cgroup, state, create=False, ready_fd=None, keep=False):
     if ready_fd is not None:
         failure = _read_all(errors_r)
         os.write(ready_fd, b"e" + failure if failure else b"1")
-        null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)  # ends the CLI's wait; the number stays taken, so
-        os.dup2(null, ready_fd)  # the monitor's last-resort error report (_detach) cannot reach a reused one
-        os.close(null)
+        global _answered  # noqa: PLW0603 - this process (the monitor) has answered: _detach writes no more
+        _answered = True
+        os.close(ready_fd)  # ends the CLI's wait (and the monitor keeps no descriptor but 0, 1 and 2)
     code = process.wait_forwarding(pid, console=master, interactive=spec["interactive"])
     trace("exited")
     oom = cgroup.oom_killed() if not spec["rm"] else False
@@ -290,6 +290,9 @@ def _read_all(fd):
         chunks.append(data)
 
 
+_answered = False  # whether this process (a detached monitor) has answered the CLI on the ready pipe
+
+
 def _detach(spec, cgroup, state, keep=False):
     """-d: a double-forked monitor (its own session) supervises the container; the CLI prints the id once
     the container's command has been exec'd, or the reason it could not be."""
@@ -305,10 +308,11 @@ def _detach(spec, cgroup, state, keep=False):
 
             os._exit(monitor(spec, cgroup, state, ready_w, _supervise, exec_in, keep=keep) & 0xFF)
         except BaseException as exc:  # noqa: BLE001 - told to the CLI, which reports it and fails
-            try:  # before the container ran; after, ready_w is /dev/null (_supervise) and this goes nowhere
-                os.write(ready_w, b"e" + (str(exc) or type(exc).__name__).encode("utf-8", "replace"))
-            except OSError:
-                pass
+            if not _answered:  # else ready_w is closed, and its number may be another file's by now
+                try:
+                    os.write(ready_w, b"e" + (str(exc) or type(exc).__name__).encode("utf-8", "replace"))
+                except OSError:
+                    pass
             os._exit(125)
     os.close(ready_w)
     os.waitpid(first, 0)
