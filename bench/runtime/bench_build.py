@@ -146,15 +146,16 @@ def transfer(base: Path, ours: list[str], env: dict, n: int, podman_names: list[
         pull_cpu = {"hostprep-runtime": [], "skopeo": []}
         gz = {"hostprep-runtime": [], "skopeo": []}
         gz_cpu = {"hostprep-runtime": [], "skopeo": []}
-        # the same image with its layer gzipped by skopeo (Go's gzip), for the gzip pull
-        timed(["skopeo", "copy", "--dest-compress", "--dest-tls-verify=false", f"containers-storage:{ptag}",
-               f"docker://{reg.host}/gz/x:1"])
-        for i in range(n):  # a fresh repository each time: every blob is sent (no mount, no "exists")
+        for i in range(n):  # a fresh repository each time: the first sends every blob, the later ones mount them
             t = timed(ours + ["push", "--plain-http", "big", f"{reg.host}/fresh-ours{i}/x:1"], env)
             push["hostprep-runtime"].append(t)
             t = timed(["skopeo", "copy", "--dest-tls-verify=false", f"containers-storage:{ptag}",
                        f"docker://{reg.host}/fresh-skopeo{i}/x:1"])
             push["skopeo"].append(t)
+            if i == 0:  # the same image with its layer gzipped by skopeo (Go's gzip), for the gzip pull; only after
+                # the first pushes, or skopeo's blob-info cache would make its first push a mount of this blob
+                timed(["skopeo", "copy", "--dest-compress", "--dest-tls-verify=false", f"containers-storage:{ptag}",
+                       f"docker://{reg.host}/gz/x:1"])
             pull_env = dict(env, HOSTPREP_RUNTIME_ROOT=str(base / f"pull-state-{i}"))
             pull["hostprep-runtime"].append(timed(ours + ["pull", "--plain-http", f"{reg.host}/fresh-ours{i}/x:1"],
                                                   pull_env, pull_cpu["hostprep-runtime"]))
