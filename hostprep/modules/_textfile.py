@@ -129,6 +129,10 @@ class TextFileModule(Module):
         return self.shape(args, plan, ctx, Edit(path, before, after, exists, content_changed, cur,
                                                 sec.get("ids", "")))
 
+    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        """The planned result alone: Ansible's text editors give no rc/stdout of the chown/chmod they run."""
+        return dict(plan.result)
+
     def shape(self, args: dict[str, Any], plan: Plan, ctx: TaskContext, edit: Edit) -> Plan:
         """The module's own result keys (default: path, msg, backup as planned)."""
         return plan

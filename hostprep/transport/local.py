@@ -83,8 +83,8 @@ class LocalTransport:
                 os.chmod(tmp, os.stat(dest).st_mode & 0o7777)
             else:
                 os.chmod(tmp, 0o644)
-            if owner or group:
-                shutil.chown(tmp, owner or None, group or None)
+            if owner or group:  # a number given as text is an id, as chown(1) takes it
+                shutil.chown(tmp, _id_or_name(owner), _id_or_name(group))
             os.replace(tmp, dest)
         except BaseException:
             if os.path.exists(tmp):
@@ -98,3 +98,10 @@ class LocalTransport:
 
     def close(self) -> None:
         pass
+
+
+def _id_or_name(value: str | int | None) -> str | int | None:
+    """A uid/gid given as text ("0") as the number (shutil.chown would look it up as a name), else the name."""
+    if value is None or value == "":
+        return None
+    return int(value) if isinstance(value, int) or str(value).isdigit() else str(value)
