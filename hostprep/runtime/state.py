@@ -191,23 +191,23 @@ def stop(root, ref, timeout=10):
 
 
 def _await_exit(cdir):
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        current = read_state(cdir)
-        if current is None or current.get("status") == "exited" or not _supervised(current):
-            break
-        time.sleep(0.05)
+    _await(cdir, lambda current: current.get("status") == "exited" or not _supervised(current))
 
 
-def _await_supervisor_gone(cdir, timeout=10):
-    """After its container exited, a monitor still ends its health checker and log pump, both writing in the
-    container's directory: removing the directory waits (boundedly) until the supervisor itself has gone."""
+def _await(cdir, done, timeout=10):
+    """Poll the record (boundedly) until it is gone or done(record) says so."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         current = read_state(cdir)
-        if current is None or not _supervised(current):
+        if current is None or done(current):
             return
         time.sleep(0.05)
+
+
+def _await_supervisor_gone(cdir):
+    """After its container exited, a monitor still ends its health checker and log pump, both writing in the
+    container's directory: removing the directory waits (boundedly) until the supervisor itself has gone."""
+    _await(cdir, lambda current: not _supervised(current))
 
 
 def _mark_stopped(root, state):

@@ -300,7 +300,7 @@ class Store:
             if "sha256:" + entry.name not in layers or not complete:
                 # a layer kept as its files and a split file (unpack_stream) is its blob too: removed as one
                 stood_for_blob = complete and os.path.exists(os.path.join(entry.path, "split")) and (
-                    "sha256:" + entry.name, ) not in [r[:1] for r in removed]
+                    "sha256:" + entry.name not in {name for name, _size in removed})
                 size = disk_usage(entry.path)
                 shutil.rmtree(entry.path, ignore_errors=True)
                 removed.append(("sha256:" + entry.name if stood_for_blob else "layer sha256:" + entry.name, size))

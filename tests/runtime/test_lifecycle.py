@@ -170,6 +170,25 @@ def test_rm_f_waits_for_the_monitor_whose_checker_and_log_pump_still_write(rt) -
         assert rt("inspect", name).returncode != 0
 
 
+def test_rm_f_removes_what_a_container_planted_and_nothing_outside_it(rt, tmp_path: Path) -> None:
+    """An attacker's container fills its own tree with ways out while `rm -f` (which now waits for the monitor,
+    and whose rmtree scans again) removes it: symlinks to / and to a host canary's directory, a FIFO, a deep
+    tree and a file it keeps rewriting. rm removes the container's directory; the canary and / are untouched."""
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    (canary / "keep").write_text("host file\n")
+    script = (f"ln -s / /to-root; ln -s {canary} /to-canary; mkfifo /fifo; mkdir -p /d/e/f/g; "
+              "while :; do echo x > /d/e/f/g/busy; ln -sf /to-canary/keep /d/link; done")
+    assert rt("run", "-d", "--name", "lc-plant", "--health-cmd", "true", "--health-interval", "0.05s",
+              "bb", "sh", "-c", script).returncode == 0
+    until(lambda: (state(rt, "lc-plant").get("health") or {}).get("Status") == "healthy", what="healthy")
+    cid = state(rt, "lc-plant")["id"]
+    res = rt("rm", "-f", "lc-plant")
+    assert res.returncode == 0, res.stderr
+    assert not (Path(rt.state) / "containers" / cid).exists()
+    assert (canary / "keep").read_text() == "host file\n" and Path("/bin/sh").exists()
+
+
 def _run_d_with_monitor(rt, body: str) -> subprocess.CompletedProcess:
     """`run -d` with the monitor replaced by `body` (a failure injected where no real input reaches: the monitor
     failing or dying before the container started)."""
