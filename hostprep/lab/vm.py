@@ -538,10 +538,12 @@ def _is_our_qemu(pid: int, rec: HostRecord) -> bool:
 
 def _wait_ssh(rec: HostRecord, pid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
+    child = _CHILDREN.get(pid)
     while time.monotonic() < deadline:
-        if not _is_our_qemu(pid, rec):
-            child = _CHILDREN.get(pid)
-            status = f" (qemu's exit status {child.poll()})" if child is not None else ""
+        # our own child's exit status is the authority: a CI run reported a VM "stopped" whose qemu still ran
+        # (poll() None) when /proc was read for it under load; /proc decides only for a qemu we did not start
+        if (child.poll() is not None) if child is not None else not _is_our_qemu(pid, rec):
+            status = f" (qemu's exit status {child.returncode})" if child is not None else ""
             raise HostprepError(f"lab VM {rec.name} stopped while booting{status}:\n{_logs(rec)}")
         try:
             with socket.create_connection((rec.address, 22), timeout=1) as sock:

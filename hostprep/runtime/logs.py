@@ -139,10 +139,14 @@ def start_pump(cdir, log_opts):
     """Fork the pump; the caller's stdout and stderr become its pipes. Returns the pump's pid."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    monitor = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
             from hostprep.runtime.linux import close_fds_except
+            from hostprep.runtime.process import die_with_parent
+
+            die_with_parent(monitor)  # a monitor killed by `rm` (state._await_supervisor_gone) takes its pump along
 
             close_fds_except(keep=(out_r, err_r))  # nothing else of the monitor's (the CLI waits on one of them)
             null = os.open(os.devnull, os.O_RDWR)

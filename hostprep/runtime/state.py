@@ -206,8 +206,18 @@ def _await(cdir, done, timeout=10):
 
 def _await_supervisor_gone(cdir):
     """After its container exited, a monitor still ends its health checker and log pump, both writing in the
-    container's directory: removing the directory waits (boundedly) until the supervisor itself has gone."""
+    container's directory: removing the directory waits (boundedly) until the supervisor itself has gone. A
+    monitor still there after the bound (a pump that cannot drain, a host too slow: a CI run in an emulated VM
+    took longer) is killed, and its checker and pump die with it (process.die_with_parent): rm leaves no process
+    of the container behind and nothing that still writes in the directory it removes."""
     _await(cdir, lambda current: not _supervised(current))
+    current = read_state(cdir)
+    if current is not None and _supervised(current):
+        try:
+            os.kill(current["monitor_pid"], _signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _await(cdir, lambda current: not _supervised(current))
 
 
 def _mark_stopped(root, state):

@@ -170,6 +170,44 @@ def test_rm_f_waits_for_the_monitor_whose_checker_and_log_pump_still_write(rt) -
         assert rt("inspect", name).returncode != 0
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def test_rm_f_ends_a_monitor_whose_log_pump_cannot_drain(rt) -> None:
+    """The monitor waits for its log pump to drain; a pump that cannot (here: stopped, as a pump blocked on a
+    full or hung disk would be) kept the monitor, and rm returned after its 10 s bound leaving both running
+    (seen in CI on a slow emulated VM). rm now ends the monitor after the bound, the pump dies with it, and the
+    container's directory and name go."""
+    name = "lc-stuckpump"
+    assert rt("run", "-d", "--name", name, "bb", "sh", "-c", "while :; do echo busy; done").returncode == 0
+    until(lambda: state(rt, name)["status"] == "running", what="running")
+    cid, monitor = state(rt, name)["id"], state(rt, name)["monitor_pid"]
+    exe = os.readlink(f"/proc/{monitor}/exe")
+    pumps = [p for p in _children(monitor) if os.readlink(f"/proc/{p}/exe") == exe]  # the container runs busybox
+    assert len(pumps) == 1, pumps
+    os.kill(pumps[0], signal.SIGSTOP)
+    try:
+        res = rt("rm", "-f", name)
+        assert res.returncode == 0, res.stderr
+        assert not alive(monitor), "rm returned while the monitor still ran"
+        until(lambda: not alive(pumps[0]), timeout=5, what="the pump to die with its monitor")
+        assert not (Path(rt.state) / "containers" / cid).exists()
+        assert rt("inspect", name).returncode != 0
+    finally:
+        if alive(pumps[0]):
+            os.kill(pumps[0], signal.SIGKILL)
+
+
 def test_rm_f_removes_what_a_container_planted_and_nothing_outside_it(rt, tmp_path: Path) -> None:
     """An attacker's container fills its own tree with ways out while `rm -f` (which now waits for the monitor,
     and whose rmtree scans again) removes it: symlinks to / and to a host canary's directory, a FIFO, a deep
