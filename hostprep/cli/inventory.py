@@ -37,14 +37,7 @@ def command(sources: tuple[str, ...], as_list: bool, host: str | None, graph: bo
             raise click.ClickException(f"host {host!r} is not in the inventory")
         click.echo(inv.dumps(inv.host_json(host)))
     elif graph:
-        def show(group: str, depth: int) -> None:
-            click.echo("  " * depth + ("|--" if depth else "") + f"@{group}:")
-            for child in inv.groups[group].children:
-                show(child, depth + 1)
-            for h in inv.groups[group].hosts:
-                click.echo("  " * (depth + 1) + f"|--{h}")
-
-        show("all", 0)
+        click.echo(inv.graph_text())
     elif as_list:
         click.echo(inv.dumps(inv.list_json(export=export)))
     else:

@@ -296,6 +296,20 @@ class Inventory:
         out["_meta"] = {"hostvars": hostvars, "profile": "inventory_legacy"}
         return out
 
+    def graph_text(self, group: str = "all") -> str:
+        """What `ansible-inventory --graph` prints: child groups first, then the group's own hosts."""
+        lines: list[str] = []
+
+        def show(name: str, depth: int) -> None:
+            lines.append(("  |" * depth + "--" if depth else "") + f"@{name}:")
+            for child in self.groups[name].children:
+                show(child, depth + 1)
+            if name != "all":
+                lines.extend("  |" * (depth + 1) + f"--{h}" for h in self.groups[name].hosts)
+
+        show(group, 0)
+        return "\n".join(lines)
+
     def host_json(self, name: str) -> dict[str, Any]:
         """What `ansible-inventory --host NAME` prints."""
         return self.host_vars(name, magic=False)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import string
 
 from hostprep.errors import InputError
 
-_RANGE = re.compile(r"^(.*?)\[([^\]]+)\](.*)$")
+_RANGE = re.compile(r"^(.*?)\[([^\]]*)\](.*)$")
+# What Ansible accepts as a host with a port: `[anything]:PORT`, or text whose colons are all inside
+# [] ranges followed by `:PORT`; the host part must then be a valid address, else nothing is split off.
+_BRACKETED_PORT = re.compile(r"^\[(.+)\]:([0-9]+)$")
+_HOST_PORT = re.compile(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$")
+_ALNUM_RANGE = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]"
+_LABEL = rf"(?:\w|{_ALNUM_RANGE})(?:[\w-]|{_ALNUM_RANGE})*(?<![_-])"
+_HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$", re.I)
+_HEX_RANGE = re.compile(r"\[[0-9a-f]+:[0-9a-f]+(?::[0-9]+)?\]", re.I)
 
 
 def _expand_one(pattern: str) -> list[str]:
@@ -17,25 +26,31 @@ def _expand_one(pattern: str) -> list[str]:
     head, body, tail = match.groups()
     parts = body.split(":")
     if len(parts) not in (2, 3):
-        raise ValueError(f"bad range [{body}]")
-    beg, end = parts[0], parts[1]
-    step = int(parts[2]) if len(parts) == 3 and parts[2] else 1
-    if not beg:
-        beg = "0"
+        raise ValueError(f"range [{body}] must be begin:end or begin:end:step")
+    beg, end = parts[0] or "0", parts[1]
     if not end:
         raise ValueError(f"range [{body}] has no end")
-    if beg.isdigit() and end.isdigit():
-        width = len(beg) if beg.startswith("0") and len(beg) > 1 else 0
+    try:
+        step = int(parts[2]) if len(parts) == 3 else 1
+    except ValueError:
+        raise ValueError(f"range [{body}]: step {parts[2]!r} is not a number") from None
+    if step < 1:
+        raise ValueError(f"range [{body}]: step must be 1 or more")
+    width = 0
+    if beg.startswith("0") and len(beg) > 1:  # leading zeros: every name has begin's width
+        width = len(beg)
+        if len(end) != width:
+            raise ValueError(f"range [{body}]: begin and end must have the same width")
+    if beg in string.ascii_letters and end in string.ascii_letters and len(beg) == len(end) == 1:
+        b, e = string.ascii_letters.index(beg), string.ascii_letters.index(end)
+        if b > e:
+            raise ValueError(f"range [{body}] starts after it ends")
+        items = list(string.ascii_letters[b : e + 1 : step])
+    elif beg.isdigit() and end.isdigit():
         b, e = int(beg), int(end)
         if b > e:
             raise ValueError(f"range [{body}] starts after it ends")
         items = [str(i).zfill(width) for i in range(b, e + 1, step)]
-    elif len(beg) == 1 and len(end) == 1 and beg in string.ascii_letters and end in string.ascii_letters:
-        alphabet = string.ascii_letters
-        b, e = alphabet.index(beg), alphabet.index(end)
-        if b > e:
-            raise ValueError(f"range [{body}] starts after it ends")
-        items = list(alphabet[b : e + 1 : step])
     else:
         raise ValueError(f"range [{body}] must be numbers or single letters")
     out = []
@@ -44,21 +59,27 @@ def _expand_one(pattern: str) -> list[str]:
     return out
 
 
+def _valid_address(name: str, bracketed: bool) -> bool:
+    if _HOSTNAME.match(name):
+        return True
+    if bracketed:
+        try:
+            ipaddress.IPv6Address(_HEX_RANGE.sub("0", name))
+            return True
+        except ValueError:
+            return False
+    return False
+
+
 def split_port(pattern: str) -> tuple[str, int | None]:
-    """`host:2222` -> ("host", 2222); `web[01:03]:22` too; bare IPv6 addresses keep no port."""
-    if pattern.startswith("[") and "]:" in pattern:  # [v6addr]:port
-        name, _, port = pattern[1:].partition("]:")
-        return name, int(port)
-    tail_start = pattern.rfind("]") + 1
-    tail = pattern[tail_start:]
-    if tail.count(":") == 1 and pattern.count(":") - pattern[:tail_start].count(":") == 1:
-        head_colons = pattern[:tail_start].replace("[", "").count(":")
-        bracket_colons = sum(seg.count(":") for seg in re.findall(r"\[[^\]]*\]", pattern))
-        if head_colons == bracket_colons:  # the only colon outside ranges is the port's
-            name, _, port = pattern.rpartition(":")
-            if port.isdigit():
-                return name, int(port)
-            raise ValueError(f"port {port!r} is not a number")
+    """`host:2222` -> ("host", 2222); `web[01:03]:22` and `[v6addr]:22` too; a bare IPv6 address keeps
+    no port, and neither does text that is not a valid host name (as Ansible's parse_address)."""
+    match = _BRACKETED_PORT.match(pattern)
+    bracketed = bool(match)
+    if not match:
+        match = _HOST_PORT.match(pattern)
+    if match and _valid_address(match.group(1), bracketed):
+        return match.group(1), int(match.group(2))
     return pattern, None
 
 
@@ -66,6 +87,8 @@ def expand_hosts(pattern: str, *, file: str | None = None, line: int | None = No
     """All host names a pattern stands for, and its port if it names one."""
     try:
         name, port = split_port(pattern)
+        if port is None and pattern.rstrip().endswith(":"):
+            raise ValueError("a host name cannot end in ':' (it is reserved for a port)")
         return _expand_one(name), port
     except ValueError as exc:
         raise InputError(f"bad host pattern {pattern!r}: {exc}", file=file, line=line, key=pattern) from None

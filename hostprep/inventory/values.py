@@ -3,7 +3,24 @@
 from __future__ import annotations
 
 import ast
+import warnings
 from typing import Any
+
+
+def _coerce(value: Any) -> Any:
+    """Ansible's coercion of what literal_eval gave: tuples and sets become lists, bytes text,
+    complex numbers and `...` their text; containers are walked."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_coerce(v) for v in value]
+    if isinstance(value, dict):
+        return {_coerce(k): _coerce(v) for k, v in value.items()}
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, complex):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="surrogateescape")
+    return value
 
 
 def parse_ini_value(text: str) -> Any:
@@ -12,9 +29,9 @@ def parse_ini_value(text: str) -> Any:
     Ansible leaves `yes`/`no`/`true` as strings here; only Python's own literals are typed.
     """
     try:
-        value = ast.literal_eval(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            value = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         return text
-    if isinstance(value, (set, tuple, complex, bytes)):
-        return text if not isinstance(value, tuple) else list(value)
-    return value
+    return _coerce(value)
