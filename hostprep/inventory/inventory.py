@@ -17,6 +17,7 @@ from hostprep.inventory.model import Group, Host
 from hostprep.yamlsource import load_yaml_file, load_yaml_text
 
 IGNORED_EXTS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")
+IGNORED_NAMES = ("group_vars", "host_vars", "vars_plugins")
 VARS_EXTS = ("", ".yml", ".yaml", ".json")
 IMPLICIT_LOCALHOST = ("localhost", "127.0.0.1", "::1")
 
@@ -28,15 +29,29 @@ def combine(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _dir_files(path: Path) -> list[Path]:
+    """The variables files of a group_vars/NAME directory, as Ansible finds them: sorted by name, walking
+    sub-directories that have no extension; files with no extension or .yml/.yaml/.json; no hidden
+    files and no `~` backups."""
+    found: list[Path] = []
+    for child in sorted(path.iterdir(), key=lambda p: p.name):
+        if child.name.startswith(".") or child.name.endswith("~"):
+            continue
+        ext = os.path.splitext(child.name)[1]
+        if child.is_dir():
+            if not ext:
+                found += _dir_files(child)
+        elif child.is_file() and ext in VARS_EXTS:
+            found.append(child)
+    return found
+
+
 def load_vars_path(path: Path) -> dict[str, Any]:
     """Variables from a group_vars/host_vars entry: a file, or a directory of files (recursive, sorted)."""
     if path.is_dir():
         data: dict[str, Any] = {}
-        for child in sorted(path.iterdir()):
-            if child.name.startswith(".") or child.name.endswith(IGNORED_EXTS):
-                continue
-            if child.is_dir() or child.suffix in VARS_EXTS:
-                data = combine(data, load_vars_path(child))
+        for child in _dir_files(path):
+            data = combine(data, load_vars_path(child))
         return data
     loaded = load_yaml_file(path)
     if loaded is None:
@@ -47,18 +62,17 @@ def load_vars_path(path: Path) -> dict[str, Any]:
 
 
 def vars_for(base: Path, kind: str, name: str) -> dict[str, Any] | None:
-    """group_vars/NAME or host_vars/NAME under `base`, in file or directory form; None if absent."""
+    """group_vars/NAME or host_vars/NAME under `base`, in file or directory form; None if absent.
+
+    As Ansible, only the first of NAME, NAME.yml, NAME.yaml, NAME.json that exists is read."""
     directory = base / kind
-    if not directory.is_dir():
+    if not directory.is_dir() or name.startswith(os.sep):
         return None
-    found = False
-    data: dict[str, Any] = {}
     for ext in VARS_EXTS:
         candidate = directory / f"{name}{ext}"
         if candidate.exists():
-            found = True
-            data = combine(data, load_vars_path(candidate))
-    return data if found else None
+            return load_vars_path(candidate)
+    return None
 
 
 class Inventory:
@@ -359,32 +373,39 @@ def _load_file(inv: Inventory, path: Path) -> None:
 def _load_source(inv: Inventory, source: str) -> None:
     path = Path(os.path.expanduser(source))
     if not path.exists() and "," in source:
-        for name in (s.strip() for s in source.split(",")):
-            if name:
-                from hostprep.inventory.ranges import expand_hosts
+        from hostprep.inventory.ranges import split_port
 
-                names, port = expand_hosts(name)
-                for n in names:
-                    host = inv.add_host(n, "ungrouped")
-                    if port:
+        for name in (s.strip() for s in source.split(",")):
+            if name:  # as Ansible's host_list: no ranges, and a host already known is left as it is
+                host_name, port = split_port(name)
+                if "[" in host_name:
+                    host_name, port = name, None
+                if host_name not in inv.hosts:
+                    host = inv.add_host(host_name, "ungrouped")
+                    if port is not None:
                         host.vars["ansible_port"] = port
         return
     if not path.exists():
         raise InputError("inventory source not found", file=str(path))
     inv.sources.append(path)
     if path.is_dir():
-        inv.vars_dirs.append(path)
-        for child in sorted(path.iterdir()):
-            if child.name in ("group_vars", "host_vars") or child.name.startswith("."):
-                continue
-            if child.name.endswith(IGNORED_EXTS) or child.is_dir():
-                if child.is_dir():
-                    _load_source(inv, str(child))
-                continue
-            _load_file(inv, child)
+        inv.vars_dirs.append(path)  # only a source's own group_vars/host_vars, not its sub-directories'
+        _load_dir(inv, path)
     else:
         inv.vars_dirs.append(path.parent)
         _load_file(inv, path)
+
+
+def _load_dir(inv: Inventory, path: Path) -> None:
+    """Every inventory file of a directory, sorted by name, sub-directories walked, as Ansible: hidden
+    names, group_vars, host_vars, vars_plugins and names ending in an ignored extension are skipped."""
+    for child in sorted(path.iterdir(), key=lambda p: p.name):
+        if child.name.startswith(".") or child.name in IGNORED_NAMES or child.name.endswith(IGNORED_EXTS):
+            continue
+        if child.is_dir():
+            _load_dir(inv, child)
+        else:
+            _load_file(inv, child)
 
 
 def load_inventory(sources: list[str] | tuple[str, ...] | str) -> Inventory:

@@ -21,12 +21,22 @@ def _where(node: Any, key: Any = None) -> dict:
     return {}
 
 
-def _parse_group(inv: Inventory, name: str, body: Any, file: str, parent: str | None, where: dict) -> None:
+def _section(body: Any, key: str, group: str, file: str) -> Any:
+    """A group's hosts/vars/children: a mapping, null, or (as Ansible allows) one name as a string."""
+    value = body[key]
+    if isinstance(value, str):
+        return {value: None}
+    if value is not None and not isinstance(value, Mapping):
+        raise InputError(f"{key} of group {group} must be a mapping", key=key,
+                         **(_where(body, key) or {"file": file}))
+    return value
+
+
+def _parse_group(inv: Inventory, name: str, body: Any, file: str, where: dict) -> str:
+    """Add group `name` and what its body holds, key by key in the file's order, as Ansible does."""
     group = inv.add_group(name)
-    if parent:
-        inv.link(parent, name, file=file, line=where.get("line"))
     if body is None:
-        return
+        return name
     if not isinstance(body, Mapping):
         raise InputError(f"group {name} must be a mapping with hosts/vars/children", key=name,
                          **(where or {"file": file}))
@@ -34,34 +44,32 @@ def _parse_group(inv: Inventory, name: str, body: Any, file: str, parent: str | 
         if key not in GROUP_KEYS:
             raise InputError(f"unknown key in group {name} (expected hosts, vars, children)", key=str(key),
                              **(_where(body, key) or {"file": file}))
-    hosts = body.get("hosts")
-    if hosts is not None:
-        if not isinstance(hosts, Mapping):
-            raise InputError(f"hosts of group {name} must be a mapping", key="hosts",
-                             **(_where(body, "hosts") or {"file": file}))
-        for pattern, hostvars in hosts.items():
-            if hostvars is not None and not isinstance(hostvars, Mapping):
-                raise InputError(f"variables of host {pattern} must be a mapping", key=str(pattern),
-                                 **(_where(hosts, pattern) or {"file": file}))
-            names, port = expand_hosts(str(pattern), **(_where(hosts, pattern) or {"file": file}))
-            for host_name in names:
-                host = inv.add_host(host_name, name)
-                if port is not None:
-                    host.vars["ansible_port"] = port
-                host.vars.update(dict(hostvars or {}))
-    gvars = body.get("vars")
-    if gvars is not None:
-        if not isinstance(gvars, Mapping):
-            raise InputError(f"vars of group {name} must be a mapping", key="vars",
-                             **(_where(body, "vars") or {"file": file}))
-        group.vars.update(dict(gvars))
-    children = body.get("children")
-    if children is not None:
-        if not isinstance(children, Mapping):
-            raise InputError(f"children of group {name} must be a mapping", key="children",
-                             **(_where(body, "children") or {"file": file}))
-        for child, child_body in children.items():
-            _parse_group(inv, str(child), child_body, file, name, _where(children, child))
+    sections = {key: _section(body, key, name, file) for key in body}
+    for key, value in sections.items():
+        if value is None:
+            continue
+        if key == "vars":
+            group.vars.update(dict(value))
+        elif key == "children":
+            for child, child_body in value.items():
+                at = _where(value, child)
+                _parse_group(inv, str(child), child_body, file, at)
+                inv.link(name, str(child), file=file, line=at.get("line"))
+        else:
+            for pattern, hostvars in value.items():
+                at = _where(value, pattern) or {"file": file}
+                if not isinstance(pattern, str):
+                    raise InputError(f"host name {pattern!r} of group {name} must be a string: quote it "
+                                     f"(YAML read it as a {type(pattern).__name__})", key=str(pattern), **at)
+                if hostvars is not None and not isinstance(hostvars, Mapping):
+                    raise InputError(f"variables of host {pattern} must be a mapping", key=str(pattern), **at)
+                names, port = expand_hosts(pattern, **at)
+                for host_name in names:
+                    host = inv.add_host(host_name, name)
+                    if port is not None:
+                        host.vars["ansible_port"] = port
+                    host.vars.update(dict(hostvars or {}))
+    return name
 
 
 def parse_yaml_inventory(inv: Inventory, data: Any, file: str) -> None:
@@ -73,4 +81,4 @@ def parse_yaml_inventory(inv: Inventory, data: Any, file: str) -> None:
             # a plugin config (e.g. `plugin: ...`) or a stray mapping
             raise InputError("not an inventory group (expected hosts, vars, children)", key=str(name),
                              **(_where(data, name) or {"file": file}))
-        _parse_group(inv, str(name), body, file, None, _where(data, name))
+        _parse_group(inv, str(name), body, file, _where(data, name))
