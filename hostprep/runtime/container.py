@@ -19,7 +19,7 @@ import time
 from hostprep.runtime import linux, process, refs, rootfs, security
 from hostprep.runtime import spec as specconv
 from hostprep.runtime.cgroups import Cgroup
-from hostprep.runtime.state import RunError, find, pid1_of, rmtree, start_time, write_state
+from hostprep.runtime.state import RunError, find, pid1_of, read_state, rmtree, start_time, write_state
 from hostprep.runtime.store import Store
 
 trace = linux.trace
@@ -119,7 +119,13 @@ def run(opts, root):
         sys.stderr.flush()
         if spec["detach"]:
             _create(spec, cgroup)  # here, so that a limit the kernel refuses is reported by this command
-            return _detach(spec, cgroup, state)
+            try:
+                return _detach(spec, cgroup, state)
+            except RunError:
+                if read_state(spec["dir"]) is None:  # its monitor failed before it recorded a start: nothing of
+                    cgroup.remove()  # the container may stay (the record of a command that failed to exec does,
+                    rmtree(spec["dir"])  # as Docker keeps one)
+                raise
         if (spec.get("restart") or {}).get("name", "no") != "no":
             from hostprep.runtime.supervisor import supervise
 

@@ -237,14 +237,32 @@ def _run_d_with_monitor(rt, body: str) -> subprocess.CompletedProcess:
     return subprocess.run([rt.python, "-c", code], capture_output=True, text=True, env=rt.env, timeout=60)
 
 
+def _cgroup_ids() -> set[str]:
+    """The ids of every container cgroup of hostprep-runtime on this machine (any hierarchy)."""
+    from hostprep.runtime.cgroups import Cgroup
+
+    found = set()
+    for path in Cgroup("x").paths.values():
+        parent = Path(path).parent
+        if parent.is_dir():
+            found.update(p.name for p in parent.iterdir() if p.is_dir())
+    return found
+
+
 def test_run_d_fails_when_the_monitor_fails_or_dies_before_the_container_starts(rt) -> None:
-    """Before, `run -d` printed an id and exited 0 whenever the monitor ended without a word."""
+    """Before, `run -d` printed an id and exited 0 whenever the monitor ended without a word; then it failed
+    but left the container's directory and cgroups (made before the monitor started) behind, unseen by ps."""
+    containers = Path(rt.state) / "containers"
+    containers.mkdir(exist_ok=True)  # as the first run makes it (when this test runs alone)
+    before_dirs, before_cgroups = set(os.listdir(containers)), _cgroup_ids()
     res = _run_d_with_monitor(rt, "raise OSError('cannot set up the log pump')")
     assert res.returncode == 125 and res.stdout == "", res
     assert "cannot set up the log pump" in res.stderr, res.stderr
     res = _run_d_with_monitor(rt, "os._exit(9)")
     assert res.returncode == 125 and res.stdout == "", res
     assert "monitor ended before the container started" in res.stderr, res.stderr
+    assert set(os.listdir(containers)) == before_dirs
+    assert _cgroup_ids() <= before_cgroups, "a failed run -d left cgroups"
 
 
 def test_a_monitor_told_to_end_stops_its_container_after_the_grace_period(rt) -> None:
