@@ -104,7 +104,10 @@ class Inventory:
             host = self.hosts[name] = Host(name)
             if source is not None:
                 self.host_sources[name] = source
-        if group and group not in ("all", "ungrouped"):
+        if group == "all":  # its own hosts come first in `all` (group_hosts); the host joins no group
+            if name not in self.groups["all"].hosts:
+                self.groups["all"].hosts.append(name)
+        elif group and group != "ungrouped":
             self.add_group(group).add_host(host)
         elif group == "ungrouped":
             self.groups["ungrouped"].add_host(host)
@@ -229,10 +232,8 @@ class Inventory:
         return out
 
     def group_hosts(self, group: str) -> list[str]:
-        """Hosts of a group and its descendants, in Ansible's order (own hosts, then children's)."""
-        if group == "all":
-            return list(self.hosts)
-        seen: list[str] = []
+        """Hosts of a group and its descendants, in Ansible's order (own hosts, then its children's, then
+        theirs: level by level). For `all` that is the order of the group tree, not of the files."""
         stack = [group]
         visited: set[str] = set()
         order: list[str] = []
@@ -243,11 +244,7 @@ class Inventory:
             visited.add(g)
             order.append(g)
             stack.extend(self.groups[g].children)
-        for g in order:
-            for h in self.groups[g].hosts:
-                if h not in seen:
-                    seen.append(h)
-        return seen
+        return list(dict.fromkeys(h for g in order for h in self.groups[g].hosts))
 
     # -- patterns -------------------------------------------------------------------------
     def select(self, pattern: str = "all") -> list[Host]:

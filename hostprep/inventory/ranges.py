@@ -22,6 +22,8 @@ _HEX_RANGE = re.compile(r"\[[0-9a-f]+:[0-9a-f]+(?::[0-9]+)?\]", re.I)
 def _expand_one(pattern: str) -> list[str]:
     match = _RANGE.match(pattern)
     if not match:
+        if "[" in pattern:
+            raise ValueError("a range needs a closing ]")
         return [pattern]
     head, body, tail = match.groups()
     parts = body.split(":")
@@ -59,28 +61,30 @@ def _expand_one(pattern: str) -> list[str]:
     return out
 
 
-def _valid_address(name: str, bracketed: bool) -> bool:
+def _valid_address(name: str) -> bool:
+    """A host name or IPv4 address (ranges allowed in labels), or an IPv6 address (hex ranges allowed)."""
     if _HOSTNAME.match(name):
         return True
-    if bracketed:
-        try:
-            ipaddress.IPv6Address(_HEX_RANGE.sub("0", name))
-            return True
-        except ValueError:
-            return False
-    return False
+    if "%" in name or "/" in name:  # no scope ids or prefixes, as Ansible's address pattern
+        return False
+    try:
+        ipaddress.IPv6Address(_HEX_RANGE.sub("0", name))
+        return True
+    except ValueError:
+        return False
+
+
+def parse_address(text: str) -> tuple[str, int | None] | None:
+    """(host, port) if `text` is an address Ansible recognizes, with an optional port; None if not."""
+    match = _BRACKETED_PORT.match(text) or _HOST_PORT.match(text)
+    host, port = (match.group(1), int(match.group(2))) if match else (text, None)
+    return (host, port) if _valid_address(host) else None
 
 
 def split_port(pattern: str) -> tuple[str, int | None]:
     """`host:2222` -> ("host", 2222); `web[01:03]:22` and `[v6addr]:22` too; a bare IPv6 address keeps
     no port, and neither does text that is not a valid host name (as Ansible's parse_address)."""
-    match = _BRACKETED_PORT.match(pattern)
-    bracketed = bool(match)
-    if not match:
-        match = _HOST_PORT.match(pattern)
-    if match and _valid_address(match.group(1), bracketed):
-        return match.group(1), int(match.group(2))
-    return pattern, None
+    return parse_address(pattern) or (pattern, None)
 
 
 def expand_hosts(pattern: str, *, file: str | None = None, line: int | None = None) -> tuple[list[str], int | None]:
