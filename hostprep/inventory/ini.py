@@ -91,7 +91,7 @@ def parse_ini(inv: Inventory, text: str, file: str) -> None:
             if "=" not in line:
                 raise InputError(f"expected key=value in [{section}:vars]", file=file, line=number, key=line)
             key, value = (part.strip() for part in line.split("=", 1))
-            inv.groups[section].vars[key] = parse_ini_value(value)
+            inv.groups[section].set_var(key, parse_ini_value(value), file=file, line=number)
         else:
             child_match = _CHILD.match(line)
             if not child_match:

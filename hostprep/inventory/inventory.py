@@ -168,12 +168,7 @@ class Inventory:
         """Ansible's sort_groups: by depth, then ansible_group_priority, then name."""
         def key(n: str) -> tuple[int, int, str]:
             g = self.groups[n]
-            prio = g.vars.get("ansible_group_priority", g.priority)
-            try:
-                prio = int(prio)
-            except (TypeError, ValueError):
-                prio = 1
-            return (self.depth(n), prio, n)
+            return (self.depth(n), g.priority, n)
 
         return sorted(names, key=key)
 
@@ -207,7 +202,6 @@ class Inventory:
         data = combine(data, host.vars)
         data = combine(data, self._dir_vars(self.vars_dirs, "host_vars", name))
         data = combine(data, self._dir_vars(play_bases, "host_vars", name))
-        data.pop("ansible_group_priority", None)  # consumed as the group's priority, as Ansible does
         if magic:
             data.update(self.magic_vars(name))
         return data
@@ -288,6 +282,8 @@ class Inventory:
                 entry["children"] = list(group.children)
             if export:
                 gv = combine(group.vars, self._dir_vars(self.vars_dirs, "group_vars", name))
+                if group.priority != 1:  # ansible-inventory shows a group's priority among its vars
+                    gv["ansible_group_priority"] = group.priority
                 if gv:
                     entry["vars"] = gv
             if entry:

@@ -29,6 +29,19 @@ class Group:
     parents: list[str] = field(default_factory=list)
     priority: int = 1
 
+    def set_var(self, key: str, value: Any, *, file: str | None = None, line: int | None = None) -> None:
+        """An inventory-source variable; `ansible_group_priority` is the group's priority, not a variable."""
+        if key == "ansible_group_priority":
+            try:
+                self.priority = int(value)
+            except (TypeError, ValueError):
+                from hostprep.errors import InputError
+
+                raise InputError(f"ansible_group_priority of group {self.name} must be a number, got {value!r}",
+                                 file=file, line=line, key=key) from None
+        else:
+            self.vars[key] = value
+
     def add_host(self, host: Host) -> None:
         if host.name not in self.hosts:
             self.hosts.append(host.name)

@@ -71,7 +71,8 @@ def parse_script_inventory(inv: Inventory, path: Path) -> None:
         for host in body.get("hosts") or []:
             inv.add_host(str(host), group, source=path)
             named.append(str(host))
-        inv.add_group(group).vars.update(_mapping(body.get("vars"), f"vars of group {group}", path))
+        for key, value in _mapping(body.get("vars"), f"vars of group {group}", path).items():
+            inv.add_group(group).set_var(str(key), value, file=str(path))
         for child in body.get("children") or []:
             inv.link(group, str(child), file=str(path))
     for host in dict.fromkeys(named):  # a host only in _meta.hostvars is not a host (Ansible ignores it)

@@ -49,7 +49,8 @@ def _parse_group(inv: Inventory, name: str, body: Any, file: str, where: dict) -
         if value is None:
             continue
         if key == "vars":
-            group.vars.update(dict(value))
+            for var, var_value in value.items():
+                group.set_var(str(var), var_value, file=file, line=_where(value, var).get("line"))
         elif key == "children":
             for child, child_body in value.items():
                 at = _where(value, child)
