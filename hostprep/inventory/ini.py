@@ -80,6 +80,9 @@ def parse_ini(inv: Inventory, text: str, file: str) -> None:
                              file=file, line=number, key=line)
         if kind == "hosts":
             words = _words(line, file, number)
+            if words[0] == "---":
+                raise InputError("'---' is not a host: this looks like a YAML file", file=file, line=number,
+                                 key=words[0])
             names, port = expand_hosts(words[0], file=file, line=number)
             hostvars = _split_kv(words[1:], file, number)
             for name in names:

@@ -14,7 +14,7 @@ from typing import Any
 
 from hostprep.errors import InputError
 from hostprep.inventory.model import Group, Host
-from hostprep.yamlsource import load_yaml_file, load_yaml_text
+from hostprep.yamlsource import UnsafeText, load_yaml_file, load_yaml_text
 
 IGNORED_EXTS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")
 IGNORED_NAMES = ("group_vars", "host_vars", "vars_plugins")
@@ -301,7 +301,7 @@ class Inventory:
             if hv:
                 hostvars[name] = hv
         out["_meta"] = {"hostvars": hostvars, "profile": "inventory_legacy"}
-        return out
+        return _mark_unsafe(out)  # as ansible-inventory --list: an `!unsafe` string is {"__ansible_unsafe": text}
 
     def graph_text(self, group: str = "all") -> str:
         """What `ansible-inventory --graph` prints: child groups first, then the group's own hosts."""
@@ -323,6 +323,16 @@ class Inventory:
 
     def dumps(self, data: Any) -> str:
         return json.dumps(data, indent=4, sort_keys=True, ensure_ascii=False)
+
+
+def _mark_unsafe(value: Any) -> Any:
+    if isinstance(value, UnsafeText):
+        return {"__ansible_unsafe": str(value)}
+    if isinstance(value, Mapping):
+        return {k: _mark_unsafe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_mark_unsafe(v) for v in value]
+    return value
 
 
 def _load_file(inv: Inventory, path: Path) -> None:
@@ -353,7 +363,7 @@ def _load_file(inv: Inventory, path: Path) -> None:
             for h in set(inv.hosts) - before:
                 inv.host_sources[h] = path
             return
-        if ext:
+        if ext and data is not None:  # an empty YAML file is an empty inventory (Ansible reads it as INI)
             raise InputError("a YAML inventory must be a mapping of groups", file=str(path))
     from hostprep.inventory.ini import parse_ini
 
