@@ -86,8 +86,9 @@ def parse_ini(inv: Inventory, text: str, file: str) -> None:
             names, port = expand_hosts(words[0], file=file, line=number)
             hostvars = _split_kv(words[1:], file, number)
             for name in names:
+                new = name not in inv.hosts
                 host = inv.add_host(name, section)
-                if port is not None:
+                if port is not None and new:  # as Ansible: a port given again for a known host is ignored
                     host.vars["ansible_port"] = port
                 host.vars.update(hostvars)
         elif kind == "vars":

@@ -66,8 +66,9 @@ def _parse_group(inv: Inventory, name: str, body: Any, file: str, where: dict) -
                     raise InputError(f"variables of host {pattern} must be a mapping", key=str(pattern), **at)
                 names, port = expand_hosts(pattern, **at)
                 for host_name in names:
+                    new = host_name not in inv.hosts
                     host = inv.add_host(host_name, name)
-                    if port is not None:
+                    if port is not None and new:  # as Ansible: a port given again for a known host is ignored
                         host.vars["ansible_port"] = port
                     host.vars.update(dict(hostvars or {}))
     return name

@@ -29,6 +29,7 @@ CASES: dict[str, list[str]] = {
     "yaml_torture": [str(DATA / "yaml_torture" / "hosts.yml")],
     "vars_forms": [str(DATA / "vars_forms" / "hosts.ini")],
     "dir_torture": [str(DATA / "dir_torture")],
+    "ini_extras": [str(DATA / "ini_extras")],
     "yaml_extras": [str(DATA / "yaml_extras")],
     "merged": [str(DATA / "merge_a" / "hosts.ini"), str(DATA / "merge_b"), "m1,x[1:2],10.0.0.1:2222,[fe80::2]:22,"],
     "merged_reversed": ["m1,x[1:2],", str(DATA / "merge_b"), str(DATA / "merge_a" / "hosts.ini"),
