@@ -5,7 +5,7 @@ runner returns results and never changes host state itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,11 +113,12 @@ def _as_data(value: Any) -> Any:
 
 
 def apply_result(host: HostState, task: Task, outcome: TaskOutcome, ignore_unreachable: bool = False,
-                 also: list[HostState] | None = None) -> None:
+                 also: list[HostState] | None = None, state_for: Callable[[str], HostState] | None = None) -> None:
     """Count the result in the host's stats; store its facts and `register`; note its `notify`.
 
     `also` are the other hosts a `run_once` result is given to (facts and register, as Ansible
-    does); stats and notifications stay with the host that ran it.
+    does); stats and notifications stay with the host that ran it. A result of a `delegate_facts` task
+    names the host its facts go to instead (`state_for` finds it).
     """
     result, status = outcome.result, outcome.status
     receivers = [host, *(also or [])]
@@ -131,7 +132,8 @@ def apply_result(host: HostState, task: Task, outcome: TaskOutcome, ignore_unrea
     # Like Ansible's strategy: a loop's per-item facts (set_fact with_dict, ...) apply in item order.
     for each in (result.get("results") or []) if outcome.loop else [result]:
         if isinstance(each, Mapping):
-            for target in receivers:
+            to = each.get("_hostprep_facts_to")
+            for target in [state_for(str(to))] if to and state_for is not None else receivers:
                 apply_facts(target, each)
     if status == "failed":
         if result.get("_hostprep_ignored"):

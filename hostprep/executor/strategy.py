@@ -191,7 +191,8 @@ class Strategy:
                                 ignored=bool(outcome.result.get("_hostprep_ignored")), handler=task.is_handler))
         elif outcome.result.get("failed") and outcome.result.get("_hostprep_ignored"):
             self.run.output.ignoring(host.name)  # once, after the items, as Ansible's callback
-        apply_result(host, task, outcome, bool(scope.keyword(task, "ignore_unreachable")), also)
+        apply_result(host, task, outcome, bool(scope.keyword(task, "ignore_unreachable")), also,
+                     self.run.connections.state_for)
 
     def check_notified(self, task: Task, outcome: TaskOutcome) -> None:
         """A notified name no handler of the play answers ends the run, as in Ansible: when (and only when) a

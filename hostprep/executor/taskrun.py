@@ -124,7 +124,8 @@ class TaskRunner:
                                          no_log=no_log, ignored=bool(res.get("_hostprep_ignored")),
                                          handler=task.is_handler))
             results.append(res)
-            if res.get("_hostprep_set_fact") and not res.get("failed") and isinstance(res.get("ansible_facts"), dict):
+            if (res.get("_hostprep_set_fact") and not res.get("failed") and isinstance(res.get("ansible_facts"), dict)
+                    and not res.get("_hostprep_facts_to")):
                 facts_so_far.update({k: v for k, v in res["ansible_facts"].items()
                                      if k not in prep.options.extra_vars})
             if lc.get("pause") and not res.get("skipped"):
@@ -165,6 +166,10 @@ class TaskRunner:
                 result = self._until(templar, result)
         if result.get("failed") and self.prep.bool_kw(templar, "ignore_errors"):
             result["_hostprep_ignored"] = True
+        if isinstance(result.get("ansible_facts"), dict) and self.task.kw("delegate_facts") is not None:
+            target = self.prep.delegate(templar)
+            if target not in (None, "", self.host.name) and self.prep.bool_kw(templar, "delegate_facts"):
+                result["_hostprep_facts_to"] = str(target)  # delegate_facts: the facts are the delegate's
         return result
 
     def _apply_conditions(self, templar: Templar, result: dict[str, Any]) -> None:

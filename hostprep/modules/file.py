@@ -17,7 +17,35 @@ from hostprep.modules._files import (
     with_path_info,
 )
 from hostprep.modules.base import Arg, Command, Module, Plan, ProbeResult, TaskContext
-from hostprep.modules.shellutil import q, sections
+from hostprep.modules.shellutil import parse_kv_lines, q, sections
+
+# the SELinux context arguments and their chcon flags, in the order of a context (user:role:type:level)
+SELINUX_PARTS = {"seuser": "user", "serole": "role", "setype": "type", "selevel": "level"}
+CHCON_FLAGS = {"seuser": "-u", "serole": "-r", "setype": "-t", "selevel": "-l"}
+
+
+def selinux_probe(path: str) -> str:
+    """A probe section: the path's context when SELinux is enabled on the host, nothing when it is not."""
+    return ("echo '@@hostprep:selinux@@'\n"
+            "if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then "
+            f"echo enabled=1; echo context=$(stat -c %C -- {q(path)} 2>/dev/null); fi")
+
+
+def selinux_steps(path: str, args: dict[str, Any], text: str) -> tuple[list[Command], str | None]:
+    """chcon for the context parts that differ (none when SELinux is disabled: Ansible leaves them then)."""
+    wanted = {k: str(args[k]) for k in SELINUX_PARTS if args.get(k) is not None}
+    kv = parse_kv_lines(text)
+    if not wanted or kv.get("enabled") != "1":
+        return [], None
+    default = [k for k, v in wanted.items() if v == "_default"]
+    if default:
+        return [], f"file: {default[0]}=_default (the policy's default context) is not supported by hostprep"
+    parts = dict(zip(SELINUX_PARTS, (kv.get("context") or "").split(":", 3), strict=False))
+    differ = {k: v for k, v in wanted.items() if parts.get(k) != v}
+    if not differ:
+        return [], None
+    flags = " ".join(f"{CHCON_FLAGS[k]} {q(v)}" for k, v in differ.items())
+    return [Command(f"chcon {flags} -- {q(path)}")], None
 
 
 class FileModule(Module):
@@ -36,6 +64,8 @@ class FileModule(Module):
         "modification_time": Arg("str", doc="'preserve', 'now' or YYYYMMDDHHMM.SS (touch)."),
         "access_time": Arg("str", doc="'preserve', 'now' or YYYYMMDDHHMM.SS (touch)."),
         **FILE_ARGS,
+        **{key: Arg("str", doc=f"SELinux context {part} (only on a host where SELinux is enabled, as Ansible's)")
+           for key, part in SELINUX_PARTS.items()},
     }
 
     def probe(self, args: dict[str, Any]) -> str | None:
@@ -50,6 +80,8 @@ class FileModule(Module):
                 tests.append(f"! -group {q(args['group'])}")
             snippet += (f"\necho '@@hostprep:recurse@@'\n[ -d {q(args['path'])} ] && "
                         f"find {q(args['path'])} \\( {' -o '.join(tests)} \\) -print 2>/dev/null | head -n1")
+        if any(args.get(k) is not None for k in SELINUX_PARTS):
+            snippet += "\n" + selinux_probe(args["path"])
         return snippet
 
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
@@ -111,6 +143,10 @@ class FileModule(Module):
                 attr_steps.append(Command(f"chown -R {q(spec)} {q(path)}"))
                 a["recurse"] = True
         steps += attr_steps
+        se_steps, se_error = selinux_steps(path, args, sections(probe.stdout if probe else "").get("selinux", ""))
+        if se_error:
+            return Plan(failed=True, msg=se_error, result={"path": path})
+        steps += se_steps
         before.update(b)
         after.update(a)
         numeric_owner_diff(before, after, cur, sections(probe.stdout if probe else "").get("ids", ""))

@@ -23,7 +23,6 @@ TASK = COMMON | {
 UNSUPPORTED_TASK = {
     "async": "async tasks are not supported by hostprep",
     "poll": "async tasks are not supported by hostprep",
-    "delegate_facts": "delegate_facts is not supported by hostprep",
     "module_defaults": "module_defaults is not supported by hostprep",
     "debugger": "the task debugger is not supported by hostprep",
     "collections": None,  # accepted: names are resolved as ansible.builtin anyway

@@ -289,7 +289,10 @@ def parse_task(data: Mapping, ctx: LoadContext, src: TaskSource, *, handlers: bo
         raise _err(data, f"only one loop per task ({', '.join(loops)})", key=loops[1])
 
     if module in SPECIAL:
-        return _special(module, raw_args, keywords, data, ctx, src, line, handlers)
+        special = _special(module, raw_args, keywords, data, ctx, src, line, handlers)
+        if isinstance(special, Task) and not special.action:
+            special.action = str(action)  # Ansible names an unnamed include by its action as written
+        return special
 
     cls = get_module(module)
     if cls is None:
