@@ -22,8 +22,9 @@ def test_ranges() -> None:
     assert expand_hosts("db-[a:c]")[0] == ["db-a", "db-b", "db-c"]
     assert expand_hosts("n[001:009:3]")[0] == ["n001", "n004", "n007"]
     assert expand_hosts("h[1:2]:2222") == (["h1", "h2"], 2222)
+    assert expand_hosts("h[3:1]") == ([], None)  # as Ansible: a descending numeric range names no host
     with pytest.raises(InputError, match="bad host pattern"):
-        expand_hosts("h[3:1]")
+        expand_hosts("h[c:a]")
 
 
 def test_ini_typing_and_port(tmp_path: Path) -> None:

@@ -205,3 +205,43 @@ def test_unquoted_numeric_yaml_host_name_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_inventory([str(path)])
     assert f"{path}:4" in str(info.value) and "quote it" in str(info.value)
+
+
+_ANSIBLE_SPLIT = r"""
+import json, sys
+from ansible.inventory.manager import split_host_pattern
+from ansible.plugins.inventory.ini import InventoryModule
+ini = InventoryModule()
+splits, hosts = json.loads(sys.argv[1])
+expanded = {}
+for text in hosts:
+    try:
+        expanded[text] = list(ini._expand_hostpattern(text))
+    except Exception:
+        expanded[text] = "error"
+print(json.dumps({"split": {p: split_host_pattern(p) for p in splits}, "expand": expanded}))
+"""
+
+SPLITS = ["fe80::1", "[fe80::1]:22", "h:22", "h_:22", "web[01:03]:22", "a:b", "ab:cd:ef", "fe80::1%eth0",
+          "web:&db:!x", "10.0.0.1:22", "::ffff:1.2.3.4", "1:2:3:4:5:6:7:8", "g1[1:2]:g2", "web db", " a , b ,",
+          "g[0]:!g[1]", "~web[0-9]:db", "host-:22", "é:22"]
+HOST_PATTERNS = ["web[01:10:2].x", "db-[a:f]", "[a:c]x", "h[A:c]", "x[1:3]-[a:b]", "h[0:3:3]", "h[:3]",
+                 "h[9:11]", "h[001:010:3]", "2001:db8::[a:c]", "192.0.2.[1:3]:2022", "[fe80::1]:22", "h_:22",
+                 "web[01:03]:22", "h[Z:a]", "h[a:Z]", "h[01:100]", "h[5:1]", "h[a:c:2]", "h[1:3", "h1:",
+                 "host-:22", "h[x]", "h[1:2:0]"]
+
+
+def test_pattern_splitting_and_host_ranges_match_ansible(tmp_path: Path) -> None:
+    from hostprep.inventory.patterns import split_pattern
+    from hostprep.inventory.ranges import expand_hosts
+
+    theirs = _ansible(_ANSIBLE_SPLIT, [SPLITS, HOST_PATTERNS], _env(tmp_path))
+    assert isinstance(theirs, dict)
+    for pattern in SPLITS:
+        assert split_pattern(pattern) == theirs["split"][pattern], pattern
+    for text in HOST_PATTERNS:
+        try:
+            ours: object = list(expand_hosts(text))
+        except InputError:
+            ours = "error"
+        assert ours == theirs["expand"][text], text
