@@ -79,6 +79,15 @@ class Connections:
             target = self.state_for(str(delegate))
         return self.transport_for(target, None)
 
+    def delegate_label(self, delegate: Any) -> str:
+        """How Ansible's output names the host a task is delegated to: `ok: [web1 -> db1(10.0.0.5)]`, its name
+        and, when it differs, its ansible_host."""
+        name = str(delegate)
+        if name not in self.inventory.hosts:
+            return name
+        address = str(self.state_for(name).inv_vars.get("ansible_host") or name)
+        return name if address == name else f"{name}({address})"
+
     def _open(self, host: HostState, keywords: dict[str, Any] | None = None) -> Any:
         options = self.options.connection
         if keywords:  # keywords sit over the command line and under the host's own variables

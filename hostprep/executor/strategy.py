@@ -98,7 +98,7 @@ class Strategy:
         self.play = run.play
         self.options = run.options
         self.services = RunServices(transport_for=run.connections.transport_for, emit=self.emit,
-                                    cancelled=run.cancelled)
+                                    cancelled=run.cancelled, delegate_label=run.connections.delegate_label)
         self._throttles: dict[int, threading.Semaphore] = {}
         self._lock = threading.Lock()
         self.force_handlers = to_bool(self.play.kw("force_handlers", False), "force_handlers")

@@ -20,6 +20,7 @@ from hostprep.executor.state import HostState
 from hostprep.modules.base import TaskContext
 from hostprep.output.events import TaskEvent, scrub
 from hostprep.templating import Templar, TemplateError
+from hostprep.templating.templar import UndefinedVariableError
 
 
 class EnvTransport:
@@ -62,6 +63,7 @@ class RunServices:
     transport_for: Callable[[HostState, Any], Any]  # (host, delegate_to) -> transport
     emit: Callable[[TaskEvent], None]
     cancelled: threading.Event
+    delegate_label: Callable[[Any], str] | None = None  # delegate_to -> the name shown as `[host -> NAME]`
 
 
 class TaskRunner:
@@ -92,6 +94,14 @@ class TaskRunner:
         try:
             items = prep.loop_items(templar)
         except (TemplateError, InputError) as exc:  # a loop that cannot be worked out fails this task, as in Ansible
+            if isinstance(exc, UndefinedVariableError):  # unless (Ansible's loop_eval_error) a `when` is false
+                try:
+                    false = prep.false_condition(templar, whens)
+                except (TemplateError, InputError):
+                    false = None  # a `when` that cannot be evaluated either: the loop's error is the one shown
+                if false is not None:
+                    return TaskOutcome({"changed": False, "false_condition": false, "skipped": True,
+                                        "skip_reason": SKIP_REASON}, title, no_log)
             failed = {"failed": True, "changed": False, "msg": str(exc)}
             if prep.bool_kw(templar, "ignore_errors"):
                 failed["_hostprep_ignored"] = True
@@ -166,11 +176,24 @@ class TaskRunner:
                 result = self._until(templar, result)
         if result.get("failed") and self.prep.bool_kw(templar, "ignore_errors"):
             result["_hostprep_ignored"] = True
-        if isinstance(result.get("ansible_facts"), dict) and self.task.kw("delegate_facts") is not None:
-            target = self.prep.delegate(templar)
-            if target not in (None, "", self.host.name) and self.prep.bool_kw(templar, "delegate_facts"):
-                result["_hostprep_facts_to"] = str(target)  # delegate_facts: the facts are the delegate's
+        if self.task.kw("delegate_to") is not None and not result.get("skipped"):
+            self._note_delegation(templar, result)
         return result
+
+    def _note_delegation(self, templar: Templar, result: dict[str, Any]) -> None:
+        """A delegated result names its delegate (Ansible's `ok: [web1 -> localhost]`); with delegate_facts,
+        the host its facts go to."""
+        try:
+            target = self.prep.delegate(templar)
+            to_delegate = isinstance(result.get("ansible_facts"), dict) and self.prep.bool_kw(templar, "delegate_facts")
+        except (TemplateError, InputError):
+            return  # the task has failed on it already
+        if target in (None, "", self.host.name):
+            return
+        label = self.services.delegate_label
+        result["_hostprep_delegated"] = label(target) if label is not None else str(target)
+        if to_delegate:
+            result["_hostprep_facts_to"] = str(target)  # delegate_facts: the facts are the delegate's
 
     def _apply_conditions(self, templar: Templar, result: dict[str, Any]) -> None:
         """changed_when / failed_when, evaluated with the registered result (on every until attempt)."""

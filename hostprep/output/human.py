@@ -31,7 +31,8 @@ def result_line(ev: TaskEvent, verbosity: int = 0, with_task: bool = False) -> t
             "unreachable": "fatal"}[ev.status]
     if ev.status == "failed" and not ev.is_item:
         word = "fatal"
-    line = f"{word}: [{ev.host}]"
+    delegated = ev.result.get("_hostprep_delegated") if ev.status != "skipped" else None
+    line = f"{word}: [{ev.host}{f' -> {delegated}' if delegated else ''}]"
     if with_task:
         line += f" {'HANDLER' if ev.handler else 'TASK'} [{ev.task}]"
     line += label

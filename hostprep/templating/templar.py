@@ -44,6 +44,10 @@ class TemplateError(InputError):
     """A template could not be rendered (undefined variable, syntax error, bad filter input)."""
 
 
+class UndefinedVariableError(TemplateError):
+    """A template named a variable (or attribute) that is not defined (Ansible's AnsibleUndefinedVariable)."""
+
+
 class _Capture(threading.local):
     def __init__(self) -> None:
         self.stack: list[list[Any]] = []
@@ -283,8 +287,8 @@ class Templar:
             return self._render(value)
         except TemplateError as exc:
             if context and context not in exc.message:
-                raise TemplateError(f"{exc.message} (in {context})", file=exc.file, line=exc.line,
-                                    key=exc.key) from None
+                raise type(exc)(f"{exc.message} (in {context})", file=exc.file, line=exc.line,
+                                key=exc.key) from None
             raise
 
     def _render(self, value: Any) -> Any:
@@ -321,7 +325,7 @@ class Templar:
         except TemplateSyntaxError as exc:
             raise TemplateError(f"template syntax error: {exc.message} in {source!r}") from None
         except UndefinedError as exc:
-            raise TemplateError(f"{exc.message} in {source!r}") from None
+            raise UndefinedVariableError(f"{exc.message} in {source!r}") from None
         except TemplateError:
             raise
         except InputError:
@@ -338,7 +342,7 @@ class Templar:
                                    escape_backslashes=escape_backslashes)
             except TemplateError as exc:
                 wrapped = "{{ __hostprep_capture(" + expr.strip() + ") }}"
-                raise TemplateError(exc.message.replace(repr(wrapped), repr("{{ " + expr.strip() + " }}")),
+                raise type(exc)(exc.message.replace(repr(wrapped), repr("{{ " + expr.strip() + " }}")),
                                     file=exc.file, line=exc.line, key=exc.key) from None
             values = _capture.stack[-1]
         finally:
