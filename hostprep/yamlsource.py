@@ -84,11 +84,21 @@ def _construct_vault(loader: _PosLoader, node: yaml.Node) -> Any:
     from hostprep.vault import keyring
 
     line = node.start_mark.line + 1
-    text = keyring.decrypt_text(str(loader.construct_scalar(node)), loader.source_name, line)
+    vaulted = str(loader.construct_scalar(node))
+    text = keyring.decrypt_text(vaulted, loader.source_name, line)
     try:
-        return keyring.reveal(text.decode("utf-8"))
+        value = VaultText(text.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError("!vault value is not UTF-8 text", file=loader.source_name, line=line) from None
+    value.ciphertext = vaulted
+    return keyring.reveal(value)
+
+
+class VaultText(str):
+    """The plaintext of an inline `!vault` value; `ciphertext` keeps the vaulted text (ansible-inventory
+    prints that, not the plaintext)."""
+
+    ciphertext: str = ""
 
 
 _PosLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

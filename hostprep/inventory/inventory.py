@@ -14,7 +14,7 @@ from typing import Any
 
 from hostprep.errors import InputError
 from hostprep.inventory.model import Group, Host
-from hostprep.yamlsource import UnsafeText, load_yaml_file, load_yaml_text
+from hostprep.yamlsource import UnsafeText, VaultText, load_yaml_file, load_yaml_text
 
 IGNORED_EXTS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")
 IGNORED_NAMES = ("group_vars", "host_vars", "vars_plugins")
@@ -301,7 +301,7 @@ class Inventory:
             if hv:
                 hostvars[name] = hv
         out["_meta"] = {"hostvars": hostvars, "profile": "inventory_legacy"}
-        return _mark_unsafe(out)  # as ansible-inventory --list: an `!unsafe` string is {"__ansible_unsafe": text}
+        return _ansible_json(out, unsafe=True)
 
     def graph_text(self, group: str = "all") -> str:
         """What `ansible-inventory --graph` prints: child groups first, then the group's own hosts."""
@@ -319,19 +319,23 @@ class Inventory:
 
     def host_json(self, name: str) -> dict[str, Any]:
         """What `ansible-inventory --host NAME` prints."""
-        return self.host_vars(name, magic=False)
+        return _ansible_json(self.host_vars(name, magic=False), unsafe=False)
 
     def dumps(self, data: Any) -> str:
         return json.dumps(data, indent=4, sort_keys=True, ensure_ascii=False)
 
 
-def _mark_unsafe(value: Any) -> Any:
-    if isinstance(value, UnsafeText):
+def _ansible_json(value: Any, *, unsafe: bool) -> Any:
+    """Values as ansible-inventory prints them: an inline `!vault` value as {"__ansible_vault": ciphertext}
+    (never its plaintext), and with `unsafe` (--list) an `!unsafe` string as {"__ansible_unsafe": text}."""
+    if isinstance(value, VaultText):
+        return {"__ansible_vault": value.ciphertext}
+    if unsafe and isinstance(value, UnsafeText):
         return {"__ansible_unsafe": str(value)}
     if isinstance(value, Mapping):
-        return {k: _mark_unsafe(v) for k, v in value.items()}
+        return {k: _ansible_json(v, unsafe=unsafe) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_mark_unsafe(v) for v in value]
+        return [_ansible_json(v, unsafe=unsafe) for v in value]
     return value
 
 

@@ -31,12 +31,14 @@ CASES: dict[str, list[str]] = {
     "dir_torture": [str(DATA / "dir_torture")],
     "ini_extras": [str(DATA / "ini_extras")],
     "yaml_extras": [str(DATA / "yaml_extras")],
+    "vault_inline": [str(DATA / "vault_inline" / "hosts.yml")],
     "merged": [str(DATA / "merge_a" / "hosts.ini"), str(DATA / "merge_b"), "m1,x[1:2],10.0.0.1:2222,[fe80::2]:22,"],
     "merged_reversed": ["m1,x[1:2],", str(DATA / "merge_b"), str(DATA / "merge_a" / "hosts.ini"),
                         str(DATA / "yaml_torture" / "hosts.yml"), str(DATA / "dir_torture")],
     "patterns": [str(DATA / "patterns" / "hosts.ini"), "x[1:2],y[0],"],
 }
 
+EXTRA = {"vault_inline": ["--vault-password-file", str(DATA / "vault_inline" / "vault-pass.txt")]}
 LIMITS = {"ini_torture": "prod:!web", "yaml_torture": "app:&dup", "merged": "app[1:]", "patterns": "g1:g2"}
 
 PATTERNS = [
@@ -123,7 +125,7 @@ def _i(sources: list[str]) -> list[str]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_torture_inventory_matches_ansible_inventory(case: str, tmp_path: Path) -> None:
     env = _env(tmp_path)
-    base = _i(CASES[case])
+    base = _i(CASES[case]) + EXTRA.get(case, [])
     modes = [["--list"], ["--list", "--export"], ["--graph"]]
     if case in LIMITS:
         modes.append(["--list", "--limit", LIMITS[case]])
