@@ -92,6 +92,16 @@ def _installed_nth(n: int) -> str:
             "s == n && !/ is not installed$/'")
 
 
+def enablerepo_opts(pattern: str) -> str:
+    """`--enablerepo=ID` for each configured repository the pattern matches, and nothing when none does: Ansible's
+    dnf enables the repositories a pattern matches (fnmatch) and ignores one that matches none, where the dnf
+    command fails ("Unknown repo"). Roles pass `enablerepo: epel` for packages the base repositories have too.
+    The repository ids are the sections of /etc/yum.repos.d/*.repo (yum 3, dnf 4 and dnf 5 alike)."""
+    glob = pattern if re.fullmatch(r"[A-Za-z0-9_.:@+*?\[\]!-]+", pattern) else q(pattern)
+    ids = r"sed -n 's/^[[:space:]]*\[\([^]]*\)\][[:space:]]*$/\1/p' /etc/yum.repos.d/*.repo 2>/dev/null"
+    return f"$(for _hp_r in $({ids}); do case $_hp_r in {glob}) echo \"--enablerepo=$_hp_r\";; esac; done)"
+
+
 class DnfModule(Module):
     name = "dnf"
     doc = ("Manage packages with dnf. state: present/installed, latest, absent/removed. name takes names, "
@@ -151,7 +161,7 @@ class DnfModule(Module):
 
         `exclude=False` leaves out the task's own `exclude` (the shared list of updates is
         filtered by it here instead)."""
-        opts = [f"--enablerepo={q(r)}" for r in args["enablerepo"]]
+        opts = [enablerepo_opts(r) for r in args["enablerepo"]]
         opts += [f"--disablerepo={q(r)}" for r in args["disablerepo"]]
         if exclude:
             opts += [f"--exclude={q(e)}" for e in args["exclude"]]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from hostprep.errors import InputError
 from hostprep.templating.lookups_more import MORE_LOOKUPS, playbook_dir
 from hostprep.templating.sequences import f_flatten
+from hostprep.values import to_bool
 
 if TYPE_CHECKING:
     from hostprep.templating.templar import Templar
@@ -217,10 +218,12 @@ def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[
         return out
     if name == "first_found":
         files = []
-        # lookup('first_found', files=[...], paths=[...]) or terms that are file names / {files, paths} dicts
+        skip = kwargs.get("skip")
+        # lookup('first_found', files=[...], paths=[...]) or terms that are file names / {files, paths, skip} dicts
         option_terms = [{"files": kwargs["files"], "paths": kwargs.get("paths") or [""]}] if kwargs.get("files") else []
         for t in [*_flatten_terms(terms), *option_terms]:
             if isinstance(t, Mapping):
+                skip = t.get("skip", skip)  # a term's options, as Ansible's set_options (with_first_found: - skip)
                 names = t.get("files", [])
                 dirs = t.get("paths", [""]) or [""]
                 for f in [names] if isinstance(names, str) else names:
@@ -233,7 +236,7 @@ def run_lookup(templar: Templar, name: str, *terms: Any, **kwargs: Any) -> list[
                 path = _find(templar, f, sub)
                 if path is not None:
                     return [str(path)]
-        if kwargs.get("skip"):
+        if skip is not None and to_bool(skip, "skip"):
             return []
         raise InputError(f"first_found: none of {files} was found")
     if name in ("nested", "cartesian"):

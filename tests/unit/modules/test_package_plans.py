@@ -3,11 +3,14 @@ the probe's options, backends and argument errors, reading check-update listings
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from hostprep.errors import ModuleArgError
 from hostprep.modules import get_module
 from hostprep.modules._sysrpm import parse_check_update, updates_for
+from hostprep.modules.dnf import enablerepo_opts
 
 
 def test_options_reach_the_probe() -> None:
@@ -16,8 +19,17 @@ def test_options_reach_the_probe() -> None:
                          "disable_gpg_check": True, "update_cache": True, "install_weak_deps": False,
                          "releasever": "9", "exclude": "kernel*"})
     probe = dnf.probe(args)
-    assert "--enablerepo=lab-extra --disablerepo=a --disablerepo=b --exclude='kernel*'" in probe
+    assert f"{enablerepo_opts('lab-extra')} --disablerepo=a --disablerepo=b --exclude='kernel*'" in probe
     assert "--refresh" in probe  # the command side: cases/dnf/options_reach_the_command.yml
+
+
+def test_enablerepo_matching_no_configured_repository_is_left_out() -> None:
+    """As Ansible's dnf (repos.get_matching): a pattern no repository matches enables nothing, where the dnf
+    command would fail with "Unknown repo" (geerlingguy.redis passes enablerepo: epel for EL9's AppStream redis).
+    This machine has no /etc/yum.repos.d: the option vanishes; a name with blanks is matched literally."""
+    script = f"_hp_pkg=dnf; printf '[%s]' {enablerepo_opts('epel')} {enablerepo_opts('a b')}"
+    assert subprocess.run(["bash", "-c", script], capture_output=True, text=True).stdout == "[]"
+    assert "case $_hp_r in epel*)" in enablerepo_opts("epel*") and "in 'a b')" in enablerepo_opts("a b")
 
 
 def test_yum_backends_and_argument_errors() -> None:

@@ -48,6 +48,11 @@ PLAYBOOK = """
         - files: [missing.yml, second.yml, third.yml]
           paths: ["{{ playbook_dir }}/vars"]
       register: first
+    - debug: {msg: "{{ item }}"}
+      with_first_found:
+        - files: ["{{ playbook_dir }}/vars/missing-9.yml"]
+          skip: true
+      register: firstskip
     - {debug: {msg: "{{ item }}"}, with_random_choice: [only], register: rnd}
     - copy:
         dest: "{{ out }}"
@@ -64,6 +69,7 @@ PLAYBOOK = """
               'indexed': indexed.results | map(attribute='msg') | list,
               'glob': glob.results | map(attribute='msg') | list | sort,
               'first': first.results | map(attribute='msg') | list,
+              'firstskip': [firstskip.skipped | default('-'), firstskip.results | length],
               'rnd': rnd.results | map(attribute='msg') | list} | to_json(sort_keys=True) }}
 """
 
