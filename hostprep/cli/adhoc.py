@@ -104,6 +104,7 @@ def _adhoc_playbook(pattern: str, module: str, args: str | None, basedir: Path) 
 @click.option("-C", "--check", is_flag=True, help="Do not change hosts; report what would change.")
 @click.option("-D", "--diff", is_flag=True, help="Show differences.")
 @click.option("-o", "--one-line", is_flag=True, help="One line per host.")
+@click.option("--list-hosts", is_flag=True, help="List the hosts PATTERN (and --limit) select, and exit.")
 @click.option("-v", "--verbose", count=True, help="More output.")
 @click.option("-c", "--connection", "connection_type", type=click.Choice(["ssh", "smart", "paramiko", "local"]),
               help="Connection type for hosts that set no ansible_connection.")
@@ -112,8 +113,8 @@ def _adhoc_playbook(pattern: str, module: str, args: str | None, basedir: Path) 
 @connection_options
 @vault_options
 def command(pattern: str, inventories: tuple[str, ...], module: str, module_args: str | None, limit: str | None,
-            extra_vars: tuple[str, ...], forks: int | None, check: bool, diff: bool, one_line: bool, verbose: int,
-            **kwargs: Any) -> None:
+            extra_vars: tuple[str, ...], forks: int | None, check: bool, diff: bool, one_line: bool, list_hosts: bool,
+            verbose: int, **kwargs: Any) -> None:
     """Run one MODULE (default command) on the hosts matching PATTERN."""
     from hostprep.cli.interrupt import EXIT_INTERRUPTED, InterruptHandler
     from hostprep.config import ansible_cfg
@@ -129,14 +130,21 @@ def command(pattern: str, inventories: tuple[str, ...], module: str, module_args
     ansible_cfg.check_supported(cfg)
     ansible_cfg.fill_connection(connection, ask=_ask, cfg=cfg)
     pop_play_flags(kwargs, connection)
-    if module in COMMANDS and not module_args:
-        raise InputError(f"no command given: -a 'COMMAND' is required with -m {module}", key="-a")
-    book = _adhoc_playbook(pattern, module, module_args, Path.cwd())
     inv = load_inventory(list(inventories) or ansible_cfg.default_inventory(cfg))
     selected = inv.select(pattern)
     if limit:
         allowed = {h.name for h in inv.select(limit)}
         selected = [h for h in selected if h.name in allowed]
+    if list_hosts:  # as `ansible PATTERN --list-hosts`: before the module's arguments are looked at, 0 even for none
+        if not selected:
+            click.echo("[WARNING]: No hosts matched, nothing to do", err=True)
+        click.echo(f"  hosts ({len(selected)}):")
+        for host in selected:
+            click.echo(f"    {host.name}")
+        return
+    if module in COMMANDS and not module_args:
+        raise InputError(f"no command given: -a 'COMMAND' is required with -m {module}", key="-a")
+    book = _adhoc_playbook(pattern, module, module_args, Path.cwd())
     if not selected:
         raise InputError(f"no hosts matched {pattern!r}" + (f" with --limit {limit!r}" if limit else ""))
     if forks is None:
