@@ -35,6 +35,22 @@ def run_podman(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([podman(), *args], capture_output=True, text=True, timeout=timeout)
 
 
+def podman_image_ids() -> set[str]:
+    """Every image id in podman's store (what a module made is what is new at its end)."""
+    res = run_podman("images", "-a", "-q", "--no-trunc")
+    assert res.returncode == 0, res.stderr
+    return set(res.stdout.split())
+
+
+def remove_podman_images(made: list[str], before: set[str]) -> None:
+    """The images a module named, then every image it left without a name (a pulled or built image whose tag
+    moved on), by id: nothing of the peer's accumulates on the machine from run to run."""
+    run_podman("rmi", "-f", *made)
+    left = sorted(podman_image_ids() - before)
+    if left:
+        run_podman("rmi", "-f", *left)
+
+
 def make_context(base: Path, case: dict) -> Path:
     ctx = base
     ctx.mkdir(parents=True)

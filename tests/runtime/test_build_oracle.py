@@ -23,6 +23,8 @@ from tests.runtime.build_peer import (
     normalized_config,
     our_tree,
     peer_tree,
+    podman_image_ids,
+    remove_podman_images,
     run_podman,
     runtime_env,
     without_peer_mounts,
@@ -39,6 +41,7 @@ def peers(tmp_path_factory: pytest.TempPathFactory):
     res = subprocess.run([sys.executable, "-m", "hostprep.runtime", "import", str(tar), "bb"], capture_output=True,
                          text=True, env=env)
     assert res.returncode == 0, res.stderr
+    before = podman_image_ids()
     prefix = f"hprt-{os.getpid()}"
     podman_base = f"localhost/{prefix}-bb"
     # the config the runtime's import gives a rootfs tar: a default command and PATH
@@ -47,7 +50,7 @@ def peers(tmp_path_factory: pytest.TempPathFactory):
     assert res.returncode == 0, res.stderr
     made = [podman_base]
     yield {"base": base, "state": state, "env": env, "prefix": prefix, "podman_base": podman_base, "made": made}
-    run_podman("rmi", "-f", *made)
+    remove_podman_images(made, before)
 
 
 def _build_both(peers: dict, name: str, case: dict):
@@ -68,7 +71,10 @@ def _build_both(peers: dict, name: str, case: dict):
     assert res.returncode == 0, res.stdout + res.stderr
     theirs_ref = "localhost/{}-{}".format(peers["prefix"], name.replace("_", "-"))
     peers["made"].append(theirs_ref)
-    res = run_podman("build", "--format", "docker", "-t", theirs_ref, "-f", str(theirs_file), *extra, str(ctx))
+    # RUN without a network on both sides (hostprep's default): podman's own default would also leave its
+    # cni-podman0 bridge on the machine
+    res = run_podman("build", "--format", "docker", "--network", "none", "-t", theirs_ref, "-f", str(theirs_file),
+                     *extra, str(ctx))
     assert res.returncode == 0, res.stdout + res.stderr
     return ours_ref, theirs_ref
 

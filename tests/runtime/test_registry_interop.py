@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hostprep.runtime.store import DEFAULT_PATH
-from tests.runtime.build_peer import run_podman, runtime_env
+from tests.runtime.build_peer import podman_image_ids, remove_podman_images, run_podman, runtime_env
 from tests.runtime.registry_support import PASSWORD, USER, Registry
 from tests.runtime.support import busybox_rootfs_tar
 
@@ -34,6 +34,7 @@ def env(tmp_path_factory: pytest.TempPathFactory):
     state = base / "state"
     renv = runtime_env(state)
     tar = busybox_rootfs_tar(base)
+    before = podman_image_ids()
     prefix = f"hprt-interop-{os.getpid()}"
     made = [f"localhost/{prefix}-bb"]
 
@@ -51,7 +52,7 @@ def env(tmp_path_factory: pytest.TempPathFactory):
     assert rt("login", "-u", USER, "--password-stdin", reg.host, stdin=PASSWORD + "\n").returncode == 0
     peer_opts = ["--cert-dir", str(reg.cert_dir()), "--creds", f"{USER}:{PASSWORD}"]
     yield {"reg": reg, "rt": rt, "base": base, "prefix": prefix, "made": made, "peer": peer_opts}
-    run_podman("rmi", "-f", *made)
+    remove_podman_images(made, before)
     reg.stop()
 
 
@@ -94,7 +95,8 @@ def test_pushed_by_podman_pulled_and_run_by_runtime(env: dict, fmt: str) -> None
     ctx = _context(env["base"], who, env["made"][0])
     local = f"localhost/{env['prefix']}-{fmt}"
     env["made"].append(local)
-    res = run_podman("build", "--format", "docker" if fmt == "v2s2" else "oci", "-t", local, str(ctx))
+    res = run_podman("build", "--format", "docker" if fmt == "v2s2" else "oci", "--network", "none", "-t", local,
+                     str(ctx))  # RUN without a network, as the runtime's (podman's default leaves cni-podman0)
     assert res.returncode == 0, res.stderr
     ref = f"{reg.host}/hprt/interop:{who}"
     res = run_podman("push", *env["peer"], "--format", fmt, local, ref)
