@@ -70,6 +70,7 @@ def ansible_edit_result(args: dict[str, Any], plan: Plan, ctx: TaskContext, edit
 
 class TextFileModule(Module):
     """Subclasses implement `edit(args, text, exists) -> (new_text, msg)`."""
+    reports_command_output = False
 
     def probe(self, args: dict[str, Any]) -> str | None:
         p = q(args["path"])
@@ -129,9 +130,6 @@ class TextFileModule(Module):
         return self.shape(args, plan, ctx, Edit(path, before, after, exists, content_changed, cur,
                                                 sec.get("ids", "")))
 
-    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
-        """The planned result alone: Ansible's text editors give no rc/stdout of the chown/chmod they run."""
-        return dict(plan.result)
 
     def shape(self, args: dict[str, Any], plan: Plan, ctx: TaskContext, edit: Edit) -> Plan:
         """The module's own result keys (default: path, msg, backup as planned)."""

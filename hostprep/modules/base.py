@@ -104,6 +104,9 @@ class Module:
     runs_on: ClassVar[str] = "host"  # "host" or "controller"
     accepts_any_args: ClassVar[bool] = False  # set_fact: argument names are the user's variables
     supports_check_mode: ClassVar[bool] = True
+    # False: the result is the plan's alone, as for the Ansible modules that give no rc/stdout/stderr of the
+    # commands they run (hostname, sysctl, cron, rpm_key, yum_repository, the text editors, timezone)
+    reports_command_output: ClassVar[bool] = True
 
     # -- arguments ---------------------------------------------------------------------
     def validate(self, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,7 +131,7 @@ class Module:
     def finish(self, args: dict[str, Any], plan: Plan, outputs: list[RunResult], ctx: TaskContext) -> dict:
         """Result after the steps ran. Default: plan.result plus rc/stdout/stderr of the last command."""
         result = dict(plan.result)
-        if outputs:
+        if outputs and self.reports_command_output:
             last = outputs[-1]
             result.setdefault("rc", last.rc)
             result.setdefault("stdout", last.stdout.rstrip("\n"))

@@ -133,6 +133,7 @@ def is_empty(lines: list[str]) -> bool:
 
 
 class CronModule(Module):
+    reports_command_output = False
     name = "cron"
     doc = ("Manage a cron job or variable marked `#Ansible: NAME` in a user's crontab (crontab -l/-, as the become "
            "user or `user`) or in cron_file under /etc/cron.d (which needs `user`).")
@@ -178,8 +179,6 @@ class CronModule(Module):
             raise ModuleArgError("Invalid name for environment variable", key="name")
         return args
 
-    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
-        return dict(plan.result)
 
     def _user_flag(self, args: dict[str, Any]) -> str:
         return f" -u {q(args['user'])}" if args.get("user") else ""

@@ -87,6 +87,7 @@ class FileModule(Module):
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
         path = args["path"]
         cur = stats_from(probe.stdout if probe else "")["path"]
+        sec = sections(probe.stdout if probe else "")
         state = args["state"] or (cur["kind"] if cur["exists"] and cur["kind"] in ("directory", "link") else "file")
         steps: list[Command] = []
         before = {"path": path, "state": cur["kind"] if cur["exists"] else "absent"}
@@ -137,19 +138,19 @@ class FileModule(Module):
         attr_steps, b, a = attribute_steps(path, cur, args.get("mode"), args.get("owner"), args.get("group"),
                                            args["follow"])
         if args["recurse"] and state == "directory" and (args.get("owner") or args.get("group")):
-            mismatch = sections(probe.stdout if probe else "").get("recurse", "").strip()
+            mismatch = sec.get("recurse", "").strip()
             if mismatch or not probe:
                 spec = (args.get("owner") or "") + (":" + args["group"] if args.get("group") else "")
                 attr_steps.append(Command(f"chown -R {q(spec)} {q(path)}"))
                 a["recurse"] = True
         steps += attr_steps
-        se_steps, se_error = selinux_steps(path, args, sections(probe.stdout if probe else "").get("selinux", ""))
+        se_steps, se_error = selinux_steps(path, args, sec.get("selinux", ""))
         if se_error:
             return Plan(failed=True, msg=se_error, result={"path": path})
         steps += se_steps
         before.update(b)
         after.update(a)
-        numeric_owner_diff(before, after, cur, sections(probe.stdout if probe else "").get("ids", ""))
+        numeric_owner_diff(before, after, cur, sec.get("ids", ""))
         if before.get("state") == after.get("state"):  # Ansible's diff names the state only when it changes
             before.pop("state", None)
             after.pop("state", None)

@@ -30,6 +30,7 @@ FILES = {"sles": "/etc/HOSTNAME"}
 
 
 class HostnameModule(Module):
+    reports_command_output = False
     name = "hostname"
     doc = ("Set the host's name: with use=systemd (the default where systemd runs) via hostnamectl, static and "
            "transient; with use=debian/alpine/sles by its file; with use=redhat in /etc/sysconfig/network.")
@@ -40,8 +41,6 @@ class HostnameModule(Module):
                    doc="Strategy (default: systemd if the host runs it, else /etc/hostname)."),
     }
 
-    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
-        return dict(plan.result)  # Ansible's hostname gives no rc/stdout/stderr of the commands it ran
 
     def probe(self, args: dict[str, Any]) -> str | None:
         return PROBE.replace("{file}", q(FILES.get(args.get("use") or "", "/etc/hostname")))

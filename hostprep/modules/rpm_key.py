@@ -27,6 +27,7 @@ def parse_fingerprints(colons: str) -> list[str]:
 
 
 class RpmKeyModule(Module):
+    reports_command_output = False
     name = "rpm_key"
     doc = ("Import a key (URL, file on the host, or inline armored text) with rpm --import, after checking "
            "its fingerprint when one is given; already-imported keys (by key id) are left alone.")
@@ -110,6 +111,3 @@ class RpmKeyModule(Module):
         return Plan(True, [Command(cmd)], result=result,
                     diff={"before": f"gpg-pubkey-{keyid}: absent\n", "after": f"gpg-pubkey-{keyid}: present\n"})
 
-    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
-        """`changed` alone, as Ansible's rpm_key (no rc/stdout)."""
-        return dict(plan.result)

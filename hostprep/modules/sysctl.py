@@ -10,6 +10,7 @@ from hostprep.modules.shellutil import q, sections
 
 
 class SysctlModule(Module):
+    reports_command_output = False
     name = "sysctl"
     doc = "Set a sysctl value in sysctl_file (default /etc/sysctl.conf) and apply it with sysctl -w."
     examples = "- sysctl:\n    name: net.ipv4.ip_forward\n    value: '1'\n    sysctl_set: true\n"
@@ -59,5 +60,3 @@ class SysctlModule(Module):
         return Plan(bool(steps), steps, result={},
                     diff={"before": f"{name}={live}\n", "after": f"{name}={value}\n"} if steps else None)
 
-    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
-        return dict(plan.result)

@@ -25,6 +25,7 @@ RTC = re.compile(r"^\s*RTC in local TZ\s*:\s*(\S+)", re.MULTILINE)
 
 
 class TimezoneModule(Module):
+    reports_command_output = False
     name = "timezone"
     collection = "community.general"
     doc = "Set the time zone (a name under /usr/share/zoneinfo) and whether the hardware clock keeps local time."
@@ -59,5 +60,3 @@ class TimezoneModule(Module):
         diff = {"before": {k: current[k] for k in wanted}, "after": wanted}
         return Plan(bool(steps), steps, diff=diff)
 
-    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
-        return dict(plan.result)  # Ansible's timezone gives no rc/stdout of the commands it ran

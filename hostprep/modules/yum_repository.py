@@ -42,6 +42,7 @@ def render_repo_file(data: list[tuple[str, list[tuple[str, str]]]]) -> str:
 
 
 class YumRepositoryModule(Module):
+    reports_command_output = False
     name = "yum_repository"
     doc = "Add, change or remove a repository section in a .repo file (file defaults to the repository name)."
     examples = ("- yum_repository:\n    name: docker-ce-stable\n    description: Docker CE Stable - $basearch\n"
@@ -135,6 +136,3 @@ class YumRepositoryModule(Module):
         return Plan(True, [Upload(after.encode(), path, mode=mode, owner=args.get("owner"), group=args.get("group"))],
                     diff=diff, result=result)
 
-    def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
-        """The planned result: Ansible's yum_repository gives no rc/stdout."""
-        return dict(plan.result)

@@ -195,12 +195,15 @@ def _await_exit(cdir):
 
 
 def _await(cdir, done, timeout=10):
-    """Poll the record (boundedly) until it is gone or done(record) says so."""
+    """Poll the record (boundedly) until it is gone or done(record) says so; the record still not done when
+    the bound passed, else None."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         current = read_state(cdir)
         if current is None or done(current):
-            return
+            return None
+        if time.monotonic() >= deadline:
+            return current
         time.sleep(0.05)
 
 
@@ -210,11 +213,10 @@ def _await_supervisor_gone(cdir):
     monitor still there after the bound (a pump that cannot drain, a host too slow: a CI run in an emulated VM
     took longer) is killed, and its checker and pump die with it (process.die_with_parent): rm leaves no process
     of the container behind and nothing that still writes in the directory it removes."""
-    _await(cdir, lambda current: not _supervised(current))
-    current = read_state(cdir)
-    if current is not None and _supervised(current):
+    left = _await(cdir, lambda current: not _supervised(current))
+    if left is not None:
         try:
-            os.kill(current["monitor_pid"], _signal.SIGKILL)
+            os.kill(left["monitor_pid"], _signal.SIGKILL)
         except ProcessLookupError:
             pass
         _await(cdir, lambda current: not _supervised(current))
