@@ -24,6 +24,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -277,6 +278,9 @@ def command_for(tool: str, n: int, work: Path, flavor: str, role: str,
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(ROOT / "roles"), NO_COLOR="1", TERM="dumb")
     inv = work / "inventory.yml"
     if tool == "hostprep":
+        # the fast path's fact cache (last run's facts, by host name and address) in the tool's own work dir: a
+        # fresh host that reuses a name of an earlier bench run must not start with that run's facts
+        env["HOSTPREP_FACT_CACHE"] = str(work / "fact-cache")
         return [str(BIN / "hostprep"), "apply", "-i", str(inv), str(work / "playbook-hostprep.yml"), "--json",
                 "--forks", str(max(n, 1)), *extra], env
     if tool == "ansible":
@@ -400,6 +404,7 @@ def bench_tool(tool: str, n: int, opts: argparse.Namespace, work_root: Path, res
             pyinfra_inventory(inv, work / "pyinfra_inv.py",
                               {"docker_role_dir": str(ROOT / "roles" / opts.role), **ROLE_VARS.get(opts.role, {})})
         first_ok = True
+        shutil.rmtree(work / "fact-cache", ignore_errors=True)  # the first apply knows nothing of these hosts
         for phase in TOOL_PHASES.get(tool, PHASES):
             if not first_ok:
                 results.append({"tool": tool, "n": n, "phase": phase, "ok": False, "why": "first apply failed"})

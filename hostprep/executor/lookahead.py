@@ -13,7 +13,7 @@ import copy
 import threading
 from typing import Any
 
-from hostprep.executor.iterator import static_walk
+from hostprep.executor.iterator import notified_handlers, static_walk
 from hostprep.executor.prepare import TaskPrep, is_check, loop_vars
 from hostprep.executor.probebatch import ProbeRequest
 from hostprep.executor.results import apply_facts
@@ -48,18 +48,25 @@ def speculate(prep: TaskPrep, checks: bool = False) -> list[ProbeRequest]:
     the (scratch) host state so that later tasks see their variables. Anything that cannot be
     worked out yet (a condition on a result not known, an undefined variable) yields nothing.
     """
+    return _speculate(prep, checks)[0]
+
+
+def _speculate(prep: TaskPrep, checks: bool = False) -> tuple[list[ProbeRequest], bool]:
+    """`speculate`, and whether the task would run at all (False: skipped by its `when` for every item)."""
     templar = prep.templar()
     if prep.delegate(templar) not in (None, "", prep.host.name):
-        return []
+        return [], True
     whens = prep.whens()
     module = prep.module()
     items = prep.loop_items(templar)
     lc = prep.loop_control()
     out: list[ProbeRequest] = []
+    runs = False
     for index in range(len(items) if items is not None else 1):
         item_templar = templar if items is None else templar.child(loop_vars(lc, items, index))
         if not prep.conditions_hold(item_templar, whens):
             continue
+        runs = True
         args = prep.args(module, item_templar)
         if module.runs_on == "controller":
             if module.name in _VARIABLE_SETTERS:
@@ -85,7 +92,7 @@ def speculate(prep: TaskPrep, checks: bool = False) -> list[ProbeRequest]:
     register = prep.task.kw("register")
     if register:
         prep.host.set_facts.pop(register, None)
-    return out
+    return out, runs
 
 
 def position(walk: Walk, task: Task, hint: int = 0) -> int | None:
@@ -115,25 +122,44 @@ class Lookahead:
 
     def probes_from(self, host: HostState, start: int, facts: dict[str, Any] | None = None,
                     limit: int | None = None) -> list[ProbeRequest]:
-        """The probes of walk[start:] (at most `limit` tasks) for this host, as far as they can be worked out now."""
+        """The probes of walk[start:] (at most `limit` tasks that would run: one its `when` skips, or its tags
+        leave out, is not counted) for this host, as far as they can be worked out now."""
         scratch = scratch_host(host)
         if facts is not None:
             scratch.facts = dict(facts)
         options = self.play_vars.options
         out: list[ProbeRequest] = []
         walk = self.walk()
-        for task, scope in walk[start:start + min(MAX_AHEAD, limit or MAX_AHEAD)]:
+        counted = 0
+        pending = list(host.notified)
+        for task, scope in walk[start:start + MAX_AHEAD]:
+            if limit is not None and counted >= limit:
+                break
+            if task.module == "meta" and task.args.get("action") == "flush_handlers":
+                # the handlers notified so far run here: their probes too (at the first flush, which clears them)
+                for handler, handler_scope in notified_handlers(self.play_vars.play, pending):
+                    probes, _ = self._speculate(scratch, handler, handler_scope)
+                    out.extend(probes)
+                    counted += 1
+                pending = []
+                continue
             if task.module in _SKIP:
                 continue
             if not tags_selected(scope.task_tags(task), options.tags, options.skip_tags):
                 continue
-            try:
-                out.extend(speculate(TaskPrep(self.play_vars, scratch, task, scope)))
-            except Exception:  # noqa: BLE001 - what cannot be worked out now is simply not fetched ahead
-                register = task.kw("register")
-                if register:
-                    scratch.set_facts.pop(register, None)
+            probes, runs = self._speculate(scratch, task, scope)
+            out.extend(probes)
+            counted += runs
         return out
+
+    def _speculate(self, scratch: HostState, task: Task, scope: Scope) -> tuple[list[ProbeRequest], bool]:
+        try:
+            return _speculate(TaskPrep(self.play_vars, scratch, task, scope))
+        except Exception:  # noqa: BLE001 - what cannot be worked out now is simply not fetched ahead
+            register = task.kw("register")
+            if register:
+                scratch.set_facts.pop(register, None)
+            return [], True
 
     def probes(self, host: HostState, limit: int | None = None) -> list[ProbeRequest]:
         """The probes of the running task and of every task after it."""

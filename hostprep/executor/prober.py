@@ -8,9 +8,10 @@ that the executor can already work out (`lookahead`). Every later probe that mat
 Correctness rests on one rule: the cache only describes the host while nothing has changed it.
 Anything that is not a probe (a command, an upload) may change the host, so it empties the
 cache; the next probe then runs a fresh batch from that task on ("re-probing what follows").
-Reads (`get`) keep it. A change command also carries the probes of the task running and the next
-one (`PIGGYBACK_TASKS`) in its round trip: they run after it, so their answers describe the host as
-the change left it, and they are kept only while nothing else changes it. A lookahead that guessed
+Reads (`get`) keep it. A change command, and a small upload (written by a script, `inline_put_max`),
+also carries the probes of the task running and the next one (`PIGGYBACK_TASKS`) in its round trip:
+they run after it, so their answers describe the host as the change left it, and they are kept only
+while nothing else changes it. A lookahead that guessed
 wrong (a `when` that depended on a result not known yet, a variable set later) costs nothing but a
 wasted probe: a probe is read-only and a task only ever uses an answer to the exact snippet it asks for.
 """
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hostprep.errors import TransportError
 from hostprep.executor.probebatch import (
     MAX_SCRIPT,
     ProbeKey,
@@ -31,6 +33,7 @@ from hostprep.executor.probebatch import (
     split_batches,
 )
 from hostprep.transport.base import BecomeSpec, RunResult, Transport
+from hostprep.transport.remote_put import inline_write_script
 
 Lookahead = Callable[..., list[ProbeRequest]]
 # After a change the host is probably converging task after task: go on step by step (guess only
@@ -44,6 +47,8 @@ PIGGYBACK_TASKS = 2
 
 class ProbingTransport:
     """A host transport plus a cache of probe answers that any change to the host throws away."""
+
+    carries_reads = True  # put(then=...): an upload carries what the task reads right after it
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
@@ -94,8 +99,8 @@ class ProbingTransport:
         finally:
             self._metered("change_s", started, "changes")
 
-    def _run_with_probes(self, command: str, become: BecomeSpec | None,
-                         env: dict[str, str] | None) -> RunResult | None:
+    def _run_with_probes(self, command: str, become: BecomeSpec | None, env: dict[str, str] | None,
+                         then: list[ProbeRequest] | None = None) -> RunResult | None:
         """The change, then the probes of the running and the next task, in one round trip (None: not done).
 
         The change is a request of a probe batch (same user, environment and framing as a probe), after a
@@ -104,14 +109,15 @@ class ProbingTransport:
         there and None lets the caller run the change alone, which reports the real error; once the segment
         started, the change is never run a second time.
         """
-        if self.lookahead is None:
-            return None
-        try:
-            ahead = self.lookahead(PIGGYBACK_TASKS)
-        except Exception:  # noqa: BLE001 - a failed guess must never fail the task
-            return None
+        ahead: list[ProbeRequest] = list(then or [])
+        if self.lookahead is not None:
+            try:
+                ahead += self.lookahead(PIGGYBACK_TASKS)
+            except Exception:  # noqa: BLE001 - a failed guess must never fail the task
+                pass
         change = ProbeRequest(command, become, env)
-        ahead = [r for r in ahead if r.key != change.key]
+        seen = {change.key}
+        ahead = [r for r in ahead if r.key not in seen and not seen.add(r.key)]  # type: ignore[func-returns-value]
         if not ahead:
             return None
         batch = [ProbeRequest(":", become), change, *ahead]
@@ -129,12 +135,37 @@ class ProbingTransport:
         self._cache.update({batch[i].key: res for i, res in answers.items() if i > 1})
         return answers[1]
 
-    def put(self, data: bytes, dest: str, **kwargs: Any) -> None:
+    def put(self, data: bytes, dest: str, *, mode: str | None = None, owner: str | None = None,
+            group: str | None = None, become: BecomeSpec | None = None,
+            then: list[tuple[str, BecomeSpec | None]] | None = None) -> None:
+        """An upload; a small one (up to the inner transport's `inline_put_max` bytes) is one request of a
+        batch that carries the probes of the running and the next task, and `then` (what the task reads
+        right after it), as a change command does.
+
+        Without an inline upload (a large file, a transport whose uploads cost no round trip) the inner
+        transport's own put is used and nothing is carried.
+        """
         self.invalidate()
         self._changed = True
         started = time.monotonic()
         try:
-            self.inner.put(data, dest, **kwargs)
+            limit = getattr(self.inner, "inline_put_max", 0)
+            if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) > limit:
+                self.inner.put(data, dest, mode=mode, owner=owner, group=group, become=become)
+                return
+            needs = getattr(self.inner, "needs_become_for_files", None)
+            enabled = become is not None and become.enabled
+            who = become if (needs(become) if needs is not None else enabled) else None
+            script = inline_write_script(data, dest, mode, owner, group)
+            reads = [ProbeRequest(cmd, spec if spec is not None and spec.enabled else None) for cmd, spec in then or []]
+            res = self._run_with_probes(script, who, None, then=reads)
+            if res is None:
+                res = self.inner.run(script, become=who)
+            if who is not None and res.started is False:
+                raise TransportError(f"writing {dest} on {self.name} failed: sudo to {who.user or 'root'} "
+                                     f"did not start ({res.stderr.strip()})")
+            if res.rc != 0:
+                raise TransportError(f"writing {dest} on {self.name} failed (rc={res.rc}): {res.stderr.strip()}")
         finally:
             self._metered("upload_s", started, "uploads")
 

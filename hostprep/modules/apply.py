@@ -33,13 +33,15 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
                 _drop_temp_uploads(plan.steps[:i], plan.steps[i:], ctx)
                 break
             if isinstance(step, Upload):
-                ctx.transport.put(
-                    step.data, step.dest, mode=step.mode, owner=step.owner, group=step.group, become=ctx.become
-                )
+                extra = _reads_after(plan.steps[i + 1:], ctx)
+                ctx.transport.put(step.data, step.dest, mode=step.mode, owner=step.owner, group=step.group,
+                                  become=ctx.become, **({"then": extra} if extra else {}))
             elif isinstance(step, Command):
                 began = datetime.datetime.now()
                 if ctx.read_only and step.stdin is None and step.env is None:
                     res = ctx.check(step.cmd, become=step.become)  # a declared read-only check
+                elif step.reads_only and step.stdin is None and step.env is None:
+                    res = ctx.probe(step.cmd, become=step.become)  # reports the result: an upload may have carried it
                 else:
                     res = ctx.run(step.cmd, become=step.become, stdin=step.stdin, env=step.env)
                 times = (began, datetime.datetime.now())
@@ -72,6 +74,20 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
         result.update(failed=True, interrupted=True, changed=ran > 0,
                       msg="interrupted (Ctrl-C) before all of its steps ran; a re-run completes it")
     return result
+
+
+def _reads_after(steps: list[Step], ctx: TaskContext) -> list[tuple[str, Any]]:
+    """The read-only steps right after an upload, as (command, become) for a transport that carries them in
+    the upload's round trip (the fast path's: `carries_reads`). Each is then asked for with `ctx.probe`, so a
+    carried answer is used and a missing one is read at its turn."""
+    if not getattr(ctx.transport, "carries_reads", False):
+        return []
+    out = []
+    for step in steps:
+        if not (isinstance(step, Command) and step.reads_only and step.stdin is None and step.env is None):
+            break
+        out.append((step.cmd, ctx.become if step.become is not False else None))
+    return out
 
 
 def _reads_only(steps: list[Step]) -> bool:

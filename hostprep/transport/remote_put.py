@@ -11,6 +11,7 @@ example a sudoers with `requiretty`): the bytes travel on the command's stdin in
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -98,8 +99,10 @@ def finish_script(tmp: str, dest: str, sha256: str, mode: str | None, owner: str
     return "\n".join(steps)
 
 
-def atomic_write_script(dest: str, sha256: str, mode: str | None, owner: str | None, group: str | None) -> str:
-    """Shell script that reads stdin into a temp file beside `dest`, checks it, renames it."""
+def atomic_write_script(dest: str, sha256: str, mode: str | None, owner: str | None, group: str | None,
+                        fill: str = 'cat > "$tmp"') -> str:
+    """Shell script that writes stdin (or what `fill` writes) into a temp file beside `dest`, checks it,
+    renames it."""
     q = shlex.quote
     head = [
         "set -e",
@@ -107,11 +110,23 @@ def atomic_write_script(dest: str, sha256: str, mode: str | None, owner: str | N
         'dir=$(dirname -- "$d")',
         'tmp=$(mktemp "$dir/.hostprep-XXXXXXXX")',
         "trap 'rm -f \"$tmp\"' EXIT",
-        'cat > "$tmp"',
+        fill,
     ]
     return "\n".join(head) + "\n" + finish_script("$tmp", dest, sha256, mode, owner, group).replace(
         f"t={q('$tmp')}", 't="$tmp"'
     )
+
+
+def inline_write_script(data: bytes | bytearray | memoryview, dest: str, mode: str | None, owner: str | None,
+                        group: str | None) -> str:
+    """`atomic_write_script` with the bytes in the script itself (base64): an upload that needs no stdin
+    and no SFTP session, so it can be one request of a probe batch (prober.py: the upload carries the
+    next probes). For small files only: the script travels on a command line."""
+    if isinstance(mode, int):
+        mode = format(mode, "04o")
+    raw = bytes(data)
+    fill = f"printf %s {base64.b64encode(raw).decode()} | base64 -d > \"$tmp\"" if raw else ': > "$tmp"'
+    return atomic_write_script(dest, hashlib.sha256(raw).hexdigest(), mode, owner, group, fill=fill)
 
 
 def put_via_shell(

@@ -43,6 +43,10 @@ __all__ = ["SSHSettings", "SSHTransport"]
 class SSHTransport:
     """A host reached over SSH, with one Fabric Connection reused by every command."""
 
+    # an upload costs two round trips here (the SFTP write, then the finishing script): the fast path
+    # (executor/prober.py) sends a file up to this size inside one script instead, with the next probes
+    inline_put_max = 16 * 1024
+
     def __init__(self, settings: SSHSettings) -> None:
         self.settings = settings
         self.name = settings.name
