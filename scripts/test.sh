@@ -11,17 +11,16 @@ if (($#)); then  # a selection of tests: run just that
   echo "==> pytest $*"
   exec python -m pytest -p no:cacheprovider -ra "$@"
 fi
-# tests/unit (pure logic and the oracle runs against ansible-playbook & co. on this machine, no lab hosts)
-# runs on two workers; everything that boots lab hosts, starts containers or compares machine-wide state
-# (tests/integration, tests/lab, tests/runtime, tests/packaging) runs after it, one test at a time.
-# Both phases always run; the script fails if either did.
+# Everything runs at once, in two parts started together; the script fails if either did.
+# - The whole runtime suite on a pure cgroup v2 VM (tests/runtime/test_cgroup_v2_vm.py, marker cgroup_v2_vm; this
+#   machine is hybrid): software emulation makes it the longest single part (see README.md), so it starts first,
+#   in the background; its output follows the rest's. Stopped with SIGINT if this script ends first (its fixture
+#   then removes the VM).
+# - The rest on a pool of xdist workers (WORKERS, default 3) that take a whole test file at a time, the longest
+#   first (tests/conftest.py says how files are grouped: the lab modules sharing one rebooted host go together,
+#   tests/runtime runs as one group, one test at a time). Lab tests mostly wait for their hosts, so three workers
+#   keep the two cores busy.
 rc=0
-echo "==> pytest tests/unit (2 workers)"
-python -m pytest -p no:cacheprovider -ra --durations=10 -n 2 tests/unit || rc=$?
-# The whole runtime suite on a pure cgroup v2 VM (tests/runtime/test_cgroup_v2_vm.py, marker cgroup_v2_vm; this
-# machine is hybrid): software emulation makes it long (see README.md), so it runs beside the serial phase,
-# niced so that phase keeps the CPU it needs, and is waited for at the end; its output follows the serial
-# phase's. Stopped with SIGINT if this script ends first (its fixture then removes the VM).
 v2log=$(mktemp /tmp/hostprep-v2vm.XXXXXX)
 echo "==> pytest -m cgroup_v2_vm (in the background, output at the end)"
 set -m  # its own process group, and SIGINT not ignored as it is for a background job without job control
@@ -29,20 +28,20 @@ set -m  # its own process group, and SIGINT not ignored as it is for a backgroun
 # escape/seccomp/archive tests 15.5 min here under emulation, 11 min on CI; 109 lifecycle/names/cp/volumes/
 # network/pull 24.6 min; 67 build rules/oracle 20.1 min; 56 registry/build cache/errors 22.7 min, at load 15-120)
 # but one file the test leaves out itself and names with its reason (test_cgroup_v2_vm.py LEFT_OUT:
-# test_network_docker_lab boots a lab host of its own). All of it would take some 45-60 min of CI beside a
-# ~45-min serial phase, so CI runs the files whose behaviour depends on the cgroup version or the kernel
-# (cgroups, isolation, escapes, seccomp, archives, lifecycle, names, cp, volumes, networks, pull: ~265 tests,
-# ~25 min) and leaves the image build and registry files (build_*, registry_*, pull_gzip: no cgroup-specific
-# code beyond what `run` does, which the files above cover) to `HOSTPREP_V2VM_SELECT=tests/runtime`.
+# test_network_docker_lab boots a lab host of its own). CI runs the files whose behaviour depends on the cgroup
+# version or the kernel (cgroups, isolation, escapes, seccomp, archives, lifecycle, names, cp, volumes,
+# networks, pull: ~265 tests) and leaves the image build and registry files (build_*, registry_*, pull_gzip: no
+# cgroup-specific code beyond what `run` does, which the files above cover) to `HOSTPREP_V2VM_SELECT=tests/runtime`.
 export HOSTPREP_V2VM_SELECT="${HOSTPREP_V2VM_SELECT:-tests/runtime/test_escape_cgroups.py tests/runtime/test_isolation.py tests/runtime/test_fast_path.py tests/runtime/test_store_gc.py tests/runtime/test_escape_devices.py tests/runtime/test_escape_fds.py tests/runtime/test_escape_user.py tests/runtime/test_escape_keyring.py tests/runtime/test_escape_security_opt.py tests/runtime/test_cli_json.py tests/runtime/test_escape_state.py tests/runtime/test_escape_terminal.py tests/runtime/test_escape_volumes.py tests/runtime/test_seccomp.py tests/runtime/test_archives_crafted.py tests/runtime/test_lifecycle.py tests/runtime/test_names_refs.py tests/runtime/test_cp_commit.py tests/runtime/test_volumes.py tests/runtime/test_utf8_names.py tests/runtime/test_network.py tests/runtime/test_pull_split.py}"
 export HOSTPREP_V2VM_SUITE_TIMEOUT="${HOSTPREP_V2VM_SUITE_TIMEOUT:-3600}"
-nice -n 10 python -m pytest -p no:cacheprovider -ra -m cgroup_v2_vm tests/runtime/test_cgroup_v2_vm.py \
-  >"$v2log" 2>&1 &
+python -m pytest -p no:cacheprovider -ra -m cgroup_v2_vm tests/runtime/test_cgroup_v2_vm.py >"$v2log" 2>&1 &
 v2pid=$!
 set +m
 trap 'kill -INT "$v2pid" 2>/dev/null || true' EXIT
-echo "==> pytest (the rest, one test at a time)"
-python -m pytest -p no:cacheprovider -ra --durations=30 --ignore=tests/unit || rc=$?
+workers="${WORKERS:-3}"
+echo "==> pytest (the rest, $workers workers, a file at a time)"
+python -m pytest -p no:cacheprovider -ra --durations=40 -n "$workers" --dist loadfile --no-loadscope-reorder \
+  || rc=$?
 echo "==> pytest -m cgroup_v2_vm (waiting for it)"
 wait "$v2pid" || rc=$?
 trap - EXIT
