@@ -133,7 +133,10 @@ class Lookahead:
         counted = 0
         pending = list(host.notified)
         for task, scope in walk[start:start + MAX_AHEAD]:
-            if limit is not None and counted >= limit:
+            # past the limit, only a flush that comes before any task that runs still adds its handlers' probes:
+            # nothing runs in between to carry them, so they would cost a round trip of their own
+            full = limit is not None and counted >= limit
+            if full and not pending:
                 break
             if task.module == "meta" and task.args.get("action") == "flush_handlers":
                 # the handlers notified so far run here: their probes too (at the first flush, which clears them)
@@ -144,12 +147,17 @@ class Lookahead:
                 pending = []
                 continue
             if task.module in _SKIP:
+                if full:
+                    break
                 continue
             if not tags_selected(scope.task_tags(task), options.tags, options.skip_tags):
                 continue
             probes, runs = self._speculate(scratch, task, scope)
-            out.extend(probes)
-            counted += runs
+            if full and runs:
+                break
+            if not full:
+                out.extend(probes)
+                counted += runs
         return out
 
     def _speculate(self, scratch: HostState, task: Task, scope: Scope) -> tuple[list[ProbeRequest], bool]:

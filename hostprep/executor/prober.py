@@ -56,6 +56,7 @@ class ProbingTransport:
         self.lookahead: Lookahead | None = None
         self.checks_ahead: Lookahead | None = None
         self._cache: dict[ProbeKey, RunResult] = {}
+        self._then: list[ProbeRequest] = []  # carry_next
         self._checks: dict[ProbeKey, RunResult] = {}
         self.window: int | None = None  # how many tasks ahead to guess; None = all
         self._changed = False  # something but a probe ran since the last batch
@@ -85,14 +86,19 @@ class ProbingTransport:
         self._cache.clear()
         self._checks.clear()
 
+    def carry_next(self, reads: list[tuple[str, BecomeSpec | None]]) -> None:
+        """What the task reads right after its next command: that command's round trip carries it (once)."""
+        self._then = [ProbeRequest(cmd, spec if spec is not None and spec.enabled else None) for cmd, spec in reads]
+
     def run(self, command: str, *, become: BecomeSpec | None = None, env: dict[str, str] | None = None,
             stdin: bytes | None = None, timeout: float | None = None) -> RunResult:
         self.invalidate()
         self._changed = True
+        then, self._then = self._then, []
         started = time.monotonic()
         try:
             if stdin is None and timeout is None:
-                done = self._run_with_probes(command, become, env)
+                done = self._run_with_probes(command, become, env, then=then)
                 if done is not None:
                     return done
             return self.inner.run(command, become=become, env=env, stdin=stdin, timeout=timeout)
@@ -147,6 +153,7 @@ class ProbingTransport:
         """
         self.invalidate()
         self._changed = True
+        self._then = []
         started = time.monotonic()
         try:
             limit = getattr(self.inner, "inline_put_max", 0)

@@ -43,6 +43,8 @@ def apply_plan(module: Module, args: dict[str, Any], plan: Plan, ctx: TaskContex
                 elif step.reads_only and step.stdin is None and step.env is None:
                     res = ctx.probe(step.cmd, become=step.become)  # reports the result: an upload may have carried it
                 else:
+                    if i == len(plan.steps) - 1:  # the last change: what finish reads next may come with it
+                        _carry(module.reads_after(args), ctx)
                     res = ctx.run(step.cmd, become=step.become, stdin=step.stdin, env=step.env)
                 times = (began, datetime.datetime.now())
                 outputs.append(res)
@@ -88,6 +90,13 @@ def _reads_after(steps: list[Step], ctx: TaskContext) -> list[tuple[str, Any]]:
             break
         out.append((step.cmd, ctx.become if step.become is not False else None))
     return out
+
+
+def _carry(snippets: list[str], ctx: TaskContext) -> None:
+    """Have the next change carry these reads (with the task's become), where the transport can."""
+    carry = getattr(ctx.transport, "carry_next", None) if snippets else None
+    if carry is not None:
+        carry([(cmd, ctx.become) for cmd in snippets])
 
 
 def _reads_only(steps: list[Step]) -> bool:

@@ -128,6 +128,11 @@ class Module:
     def plan(self, args: dict[str, Any], probe: ProbeResult | None, ctx: TaskContext) -> Plan:
         raise NotImplementedError
 
+    def reads_after(self, args: dict[str, Any]) -> list[str]:
+        """The read-only snippets `finish` asks for with `ctx.probe` after a change (the fast path runs them
+        in the change's round trip, after it; a snippet not asked for then costs nothing but its run)."""
+        return []
+
     def finish(self, args: dict[str, Any], plan: Plan, outputs: list[RunResult], ctx: TaskContext) -> dict:
         """Result after the steps ran. Default: plan.result plus rc/stdout/stderr of the last command."""
         result = dict(plan.result)

@@ -236,6 +236,9 @@ class UserModule(Module):
         return Plan(True, [Command(f"usermod {' '.join(opts)} {q(name)}", no_log=True)], result=result,
                     diff={"before": "".join(f"{b}\n" for b in before), "after": "".join(f"{a}\n" for a in after)})
 
+    def reads_after(self, args: dict[str, Any]) -> list[str]:
+        return [f"getent passwd {q(args['name'])}"] if args["state"] == "present" else []
+
     def finish(self, args: dict[str, Any], plan: Plan, outputs: list, ctx: TaskContext) -> dict:
         """After a change, report the account as it now is (uid, group, home, shell like Ansible)."""
         result = dict(plan.result)

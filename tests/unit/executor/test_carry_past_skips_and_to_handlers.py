@@ -1,5 +1,6 @@
 """What a change carries (prober.py PIGGYBACK_TASKS) counts the tasks that will run: a task its `when` skips is
-passed over, and at a flush_handlers the notified handlers' probes come next. Through the real executor on an
+passed over, and at a flush_handlers the notified handlers' probes come next (also just past the tasks counted,
+when only skipped tasks stand between). Through the real executor on an
 `ansible_connection: local` host; statuses and end state as with --no-fast-path."""
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ BOOK = """
       notify: make three
     - name: another change
       command: touch {d}/four
+    - name: ok in between
+      file: {{path: "{d}", state: directory}}
+    - name: skipped in between
+      file: {{path: "{d}/never", state: directory}}
+      when: false
     - meta: flush_handlers
     - name: last
       file: {{path: "{d}/five", state: directory}}
@@ -64,6 +70,7 @@ def test_a_change_carries_the_probes_of_the_next_task_that_runs_and_of_the_handl
     trips = _trips(fast)
     # its probe came with "change" past the two skipped tasks: the mkdir is its only round trip
     assert trips["after the skips"] == 1, fast["profile"]
-    # the handler's probe came with "another change" (the flush is next): its mkdir is its only round trip
-    assert trips["make three"] == 1, fast["profile"]
+    # the handler's probe came with "another change": past the two tasks it carries (itself and the one that
+    # is ok), a skipped task, then the flush; nothing in between changes the host, so its mkdir is its only trip
+    assert trips["ok in between"] == 0 and trips["make three"] == 1, fast["profile"]
     assert fast["round_trips"] <= 6, fast["profile"]

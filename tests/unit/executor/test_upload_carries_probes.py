@@ -11,7 +11,7 @@ import pytest
 from hostprep.errors import TransportError
 from hostprep.executor.probebatch import ProbeRequest
 from hostprep.executor.prober import PIGGYBACK_TASKS, ProbingTransport
-from hostprep.modules.base import TaskContext
+from hostprep.modules.base import Command, Module, Plan, ProbeResult, TaskContext
 from hostprep.modules.copy import CopyModule
 from hostprep.transport.base import BecomeSpec
 from tests.unit.executor.test_probe_batch import Counting
@@ -106,3 +106,34 @@ def test_a_copy_to_a_new_file_costs_the_probe_and_one_upload_trip_with_its_closi
     assert inner.round_trips == 2, inner.commands
     again = module.run(args, TaskContext(transport=prober, host="h"))
     assert not again["changed"]
+
+
+class _Stamp(Module):
+    """A module whose finish reads the host after its change (as user's reads the account it changed)."""
+
+    name = "stamp"
+
+    def probe(self, args: dict) -> str:
+        return f"cat {args['path']} 2>/dev/null || echo absent"
+
+    def plan(self, args: dict, probe: ProbeResult | None, ctx: TaskContext) -> Plan:
+        same = probe is not None and probe.stdout == "stamped\n"
+        return Plan(not same, [] if same else [Command(f"echo stamped > {args['path']}")])
+
+    def reads_after(self, args: dict) -> list[str]:
+        return [f"wc -c < {args['path']}"]
+
+    def finish(self, args: dict, plan: Plan, outputs: list, ctx: TaskContext) -> dict:
+        return {"size": ctx.probe(f"wc -c < {args['path']}").stdout.strip()} if outputs else {}
+
+
+def test_what_finish_reads_after_the_change_comes_with_the_change(tmp_path: Path) -> None:
+    inner = Uploading()
+    prober = ProbingTransport(inner)
+    prober.lookahead = lambda limit=None: []
+    args = {"path": str(tmp_path / "s")}
+    result = _Stamp().run(args, TaskContext(transport=prober, host="h"))
+    assert result == {"size": "8", "changed": True}  # read after the change: the file it wrote
+    assert inner.round_trips == 2, inner.commands  # the probe, then the change with the read (was 3)
+    prober.run("true")  # a later change carries no stale read
+    assert len(inner.commands) == 3 and "wc -c" not in inner.commands[-1]
