@@ -59,17 +59,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.sort(key=lambda item: _rank(group_of(item.nodeid)))
 
 
-def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN201 - xdist's Scheduling
-    """`--dist loadfile` with the groups above (with --no-loadscope-reorder: in the workers' order)."""
-    if config.getvalue("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
+class _GroupScheduler:
+    """The plugin that gives xdist the scheduler above; registered only where xdist is (the suite inside the
+    cgroup v2 VM runs without it, and pytest refuses a hook nobody declared)."""
 
-    class GroupScheduling(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return group_of(nodeid)
+    @staticmethod
+    def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN205 - xdist's Scheduling
+        """`--dist loadfile` with the groups above (with --no-loadscope-reorder: in the workers' order)."""
+        if config.getvalue("dist") != "loadfile":
+            return None
+        from xdist.scheduler import LoadFileScheduling
 
-    return GroupScheduling(config, log)
+        class GroupScheduling(LoadFileScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return group_of(nodeid)
+
+        return GroupScheduling(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_GroupScheduler(), "hostprep-group-scheduler")
 
 
 class Lab:
