@@ -28,11 +28,14 @@ set -m  # its own process group, and SIGINT not ignored as it is for a backgroun
 # escape/seccomp/archive tests 15.5 min here under emulation, 11 min on CI; 109 lifecycle/names/cp/volumes/
 # network/pull 24.6 min; 67 build rules/oracle 20.1 min; 56 registry/build cache/errors 22.7 min, at load 15-120)
 # but one file the test leaves out itself and names with its reason (test_cgroup_v2_vm.py LEFT_OUT:
-# test_network_docker_lab boots a lab host of its own). CI runs the files whose behaviour depends on the cgroup
-# version or the kernel (cgroups, isolation, escapes, seccomp, archives, lifecycle, names, cp, volumes,
-# networks, pull: ~265 tests) and leaves the image build and registry files (build_*, registry_*, pull_gzip: no
-# cgroup-specific code beyond what `run` does, which the files above cover) to `HOSTPREP_V2VM_SELECT=tests/runtime`.
-export HOSTPREP_V2VM_SELECT="${HOSTPREP_V2VM_SELECT:-tests/runtime/test_escape_cgroups.py tests/runtime/test_isolation.py tests/runtime/test_fast_path.py tests/runtime/test_store_gc.py tests/runtime/test_escape_devices.py tests/runtime/test_escape_fds.py tests/runtime/test_escape_user.py tests/runtime/test_escape_keyring.py tests/runtime/test_escape_security_opt.py tests/runtime/test_cli_json.py tests/runtime/test_escape_state.py tests/runtime/test_escape_terminal.py tests/runtime/test_escape_volumes.py tests/runtime/test_seccomp.py tests/runtime/test_archives_crafted.py tests/runtime/test_lifecycle.py tests/runtime/test_names_refs.py tests/runtime/test_cp_commit.py tests/runtime/test_volumes.py tests/runtime/test_utf8_names.py tests/runtime/test_network.py tests/runtime/test_pull_split.py}"
+# test_network_docker_lab boots a lab host of its own). CI runs the files whose code paths differ with the
+# cgroup version or the kernel: cgroups and limits, isolation, exec (fast path), the devices cgroup, descriptors,
+# user namespaces, keyrings, security options, seccomp, mounts and volumes, the container lifecycle (stop, kill,
+# rm and the cgroups they remove) and networks (the EL9 kernel's packet filter). It leaves to
+# `HOSTPREP_V2VM_SELECT=tests/runtime` the files whose code does not look at either: archives, names and
+# references, state files, the terminal, JSON output, cp/commit, UTF-8 names, pulls, the store's collector,
+# image builds and the registry.
+export HOSTPREP_V2VM_SELECT="${HOSTPREP_V2VM_SELECT:-tests/runtime/test_escape_cgroups.py tests/runtime/test_isolation.py tests/runtime/test_fast_path.py tests/runtime/test_escape_devices.py tests/runtime/test_escape_fds.py tests/runtime/test_escape_user.py tests/runtime/test_escape_keyring.py tests/runtime/test_escape_security_opt.py tests/runtime/test_escape_volumes.py tests/runtime/test_seccomp.py tests/runtime/test_lifecycle.py tests/runtime/test_volumes.py tests/runtime/test_network.py}"
 export HOSTPREP_V2VM_SUITE_TIMEOUT="${HOSTPREP_V2VM_SUITE_TIMEOUT:-3600}"
 python -m pytest -p no:cacheprovider -ra -m cgroup_v2_vm tests/runtime/test_cgroup_v2_vm.py >"$v2log" 2>&1 &
 v2pid=$!
