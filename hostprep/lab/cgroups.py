@@ -94,21 +94,38 @@ def kill_all(name: str, timeout: float = 5.0) -> None:
         time.sleep(0.05)
 
 
-def remove(name: str) -> list[Path]:
-    """Remove the host's cgroups depth-first (including what software inside created). Returns leftovers."""
-    left = []
-    for cg in host_cgroups(name):
-        if not cg.exists():
-            continue
-        for sub in sorted((p for p in cg.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-            try:
-                sub.rmdir()
-            except OSError:
-                pass
+def _remove_tree(cg: Path) -> bool:
+    """rmdir the cgroup and everything below it, deepest first; whether it is gone."""
+    if not cg.exists():
+        return True
+    for sub in sorted((p for p in cg.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
         try:
-            cg.rmdir()
+            sub.rmdir()
         except OSError:
-            left.append(cg)
+            pass
+    try:
+        cg.rmdir()
+    except OSError:
+        return not cg.exists()
+    return True
+
+
+def remove(name: str, patience: float = 30.0) -> list[Path]:
+    """Remove the host's cgroups depth-first (including what software inside created). Returns leftovers.
+
+    A cgroup is busy until its last killed process has been reaped, which the machine's init does in its own
+    time: under load (50 hosts going down at once, load average 60-70) that took longer than kill_all's wait
+    and left a host's cgroups behind, empty. So a busy cgroup is tried again, its processes killed again,
+    for up to `patience` seconds."""
+    deadline = time.monotonic() + patience
+    pending = host_cgroups(name)
+    while True:
+        pending = [cg for cg in pending if not _remove_tree(cg)]
+        if not pending or time.monotonic() > deadline:
+            break
+        kill_all(name, timeout=1.0)
+        time.sleep(0.2)
+    left = list(pending)
     for h in hierarchies():
         parent = h / paths.CGROUP_PARENT
         try:
