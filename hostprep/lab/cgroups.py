@@ -39,13 +39,22 @@ def _init_cpuset(path: Path) -> None:
 
 
 def create(name: str) -> list[Path]:
-    """Create the host's cgroups (and their parents); returns them."""
+    """Create the host's cgroups (and their parents); returns them.
+
+    Another process's `remove` of its last host removes the shared parent when it is empty; should that
+    happen between making the parent and the host's own cgroup, the parent is made again."""
     made = []
     for cg in host_cgroups(name):
-        for level in (cg.parent, cg):
-            level.mkdir(exist_ok=True)
-            if "cpuset" in level.parts[3]:
-                _init_cpuset(level)
+        for attempt in range(5):
+            try:
+                for level in (cg.parent, cg):
+                    level.mkdir(exist_ok=True)
+                    if "cpuset" in level.parts[3]:
+                        _init_cpuset(level)
+                break
+            except FileNotFoundError:
+                if attempt == 4:
+                    raise
         made.append(cg)
     return made
 
