@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -381,3 +382,17 @@ def test_unsupported_become_method_in_inventory_is_refused_before_any_contact(tm
     proc = _hostprep("-i", str(inv), str(book))
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "host lo: become_method 'machinectl' is an Ansible become plugin" in proc.stderr
+
+
+def test_the_connection_sends_its_packets_without_delay(sshd: LoopbackSshd) -> None:
+    """TCP_NODELAY: each command of a run opens a new session channel, and with Nagle's algorithm the
+    channel-open waited for the host's delayed ACK (about 30-40 ms a command, more than a probe batch takes on
+    a lab host; loopback acknowledges at once, so only the option is checked here)."""
+    t = open_transport("lo", sshd.hostvars())
+    try:
+        assert t.run("true").rc == 0
+        transport = t.link.conn.client.get_transport()
+        assert transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert t.run("echo again").stdout == "again\n"
+    finally:
+        t.close()
