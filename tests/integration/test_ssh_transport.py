@@ -396,3 +396,22 @@ def test_the_connection_sends_its_packets_without_delay(sshd: LoopbackSshd) -> N
         assert t.run("echo again").stdout == "again\n"
     finally:
         t.close()
+
+
+def test_keepalives_go_once_per_interval_of_silence(sshd: LoopbackSshd) -> None:
+    """ServerAliveInterval as OpenSSH's: one keepalive per interval in which nothing came from the host, a
+    reply counting as something heard. hostprep asked again at every wake (once a second) of a command silent
+    for more than one interval: a thread and a request per second per host while dnf ran, a fifth of the
+    control node's CPU at 50 hosts. A command silent for 9 s with a 2 s interval is asked about at about 2, 5
+    and 8 s (the waits wake once a second); the old behaviour asked 7 times. The command still succeeds."""
+    hv = sshd.hostvars()
+    hv["ansible_ssh_common_args"] = (str(hv.get("ansible_ssh_common_args", "")) + " -o ServerAliveInterval=2").strip()
+    t = open_transport("lo", hv)
+    try:
+        res = t.run("sleep 9; echo done")
+        assert (res.rc, res.stdout) == (0, "done\n")
+        live = t.link._live
+        assert live is not None and live.interval == 2
+        assert 2 <= live.asked <= 4, live.asked
+    finally:
+        t.close()
