@@ -548,6 +548,9 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     build_image(opts.flavor)
+    # byte-compiled, as an installed package is: under PYTHONDONTWRITEBYTECODE a source changed since its last
+    # .pyc is compiled again by every run (the peers are installed packages, compiled when pip installed them)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "hostprep")], check=True)
     work_root = opts.workdir or Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     work_root.mkdir(parents=True, exist_ok=True)
     print(f"bench/fleet: role {opts.role}, hosts {ns}, tools {tools}; logs in {work_root}", flush=True)
