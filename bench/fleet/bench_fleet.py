@@ -362,6 +362,18 @@ def ssh(host: LabHost, cmd: str, timeout: float = 120) -> subprocess.CompletedPr
                           capture_output=True, text=True, timeout=timeout)
 
 
+def quiet_enough(max_load: float | None, wait: float) -> None:
+    """Wait (at most `wait` seconds) until the 1-minute load average is at most `max_load`: every tool then
+    starts on a machine as quiet as the others did (fresh hosts just booted, or a tool's run just ended, keep
+    it at 20-60 for a minute or two at 50 hosts, and the first tool of a size started at three times the load
+    of the next)."""
+    if max_load is None:
+        return
+    deadline = time.monotonic() + wait
+    while os.getloadavg()[0] > max_load and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 def wait_settled(hosts: list[LabHost], timeout: float = 120) -> None:
     """Every host's systemd finished booting (running or degraded), so no boot work competes with the tool."""
     def one(h: LabHost) -> str:
@@ -410,6 +422,7 @@ def bench_tool(tool: str, n: int, opts: argparse.Namespace, work_root: Path, res
                 results.append({"tool": tool, "n": n, "phase": phase, "ok": False, "why": "first apply failed"})
                 continue
             time.sleep(opts.settle)
+            quiet_enough(opts.max_load, opts.max_load_wait)
             cmd, env = command_for(tool, n, work, opts.flavor, opts.role, shlex.split(opts.hostprep_args))
             load = os.getloadavg()[0]
             run = measured_run(cmd, env, work / f"{phase}.log", opts.interval, opts.timeout)
@@ -525,6 +538,9 @@ def main() -> int:
     parser.add_argument("--hostprep-args", default="", help="more arguments for hostprep apply (e.g. --no-fast-path)")
     parser.add_argument("--interval", type=float, default=0.2, help="memory sampling period (s)")
     parser.add_argument("--settle", type=float, default=3.0, help="pause before each measured run (s)")
+    parser.add_argument("--max-load", type=float, default=None,
+                        help="after the pause, wait until the 1-minute load average is at most this")
+    parser.add_argument("--max-load-wait", type=float, default=300.0, help="the longest such wait (s)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="per tool run (s)")
     opts = parser.parse_args()
     ns = [int(x) for x in opts.hosts.split(",") if x]
@@ -574,6 +590,7 @@ def main() -> int:
             "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "role": opts.role, "role_vars": ROLE_VARS.get(opts.role, {}), "flavor": opts.flavor,
             "hosts": ns, "tools": tools, "hostprep_args": opts.hostprep_args,
+            "settle_s": opts.settle, "max_load": opts.max_load,
             "machine": {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()},
             "versions": {"hostprep": f"{metadata.version('hostprep')} ({git_state()})",
                          "ansible-core": ansible_version(opts.flavor), "pyinfra": metadata.version("pyinfra")},
