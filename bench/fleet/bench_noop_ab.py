@@ -31,11 +31,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_fleet import ROLE_VARS, wait_settled, write_playbook  # noqa: E402
+from bench_fleet import ROLE_VARS, judge_hostprep, measured_run, wait_settled, write_playbook  # noqa: E402
 
 from hostprep.lab.api import down, up, write_inventory  # noqa: E402
 
 ROOT = HERE.parents[1]
+SAMPLING = (1.0, 900.0)  # measured_run's memory sampling period and timeout (s): only time and CPU are used
 
 
 def worktree(ref: str, where: Path) -> str:
@@ -56,28 +57,6 @@ def command(tree: Path, inventory: Path, playbook: Path, n: int) -> list[str]:
     return [sys.executable, "-c", boot, "apply", "-i", str(inventory), str(playbook), "--json", "--forks", str(n)]
 
 
-def timed(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
-    """Run `cmd`; wall seconds, CPU seconds (user + system of it and its children), exit code."""
-    with open(log, "w") as out:
-        started = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.monotonic() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"seconds": round(seconds, 3), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-            "rc": proc.returncode}
-
-
-def changed_hosts(log: Path) -> dict[str, int] | None:
-    """Hosts that reported a change in the run's --json summary (None when there is no summary)."""
-    for line in reversed(log.read_text(errors="replace").splitlines()):
-        if line.startswith("{") and '"event": "summary"' in line:
-            hosts = json.loads(line)["hosts"]
-            return {h: s["changed"] for h, s in hosts.items() if s.get("changed") or s.get("failed")
-                    or s.get("unreachable")}
-    return None
-
-
 def one_size(n: int, opts: argparse.Namespace, trees: dict[str, Path], work: Path) -> list[dict[str, Any]]:
     prefix = f"{opts.prefix}{n}"
     hosts = up(n, opts.flavor, prefix, timeout=300)
@@ -88,26 +67,27 @@ def one_size(n: int, opts: argparse.Namespace, trees: dict[str, Path], work: Pat
         book = write_playbook(work, opts.role, opts.flavor, "hostprep")
         base = dict(os.environ, ANSIBLE_ROLES_PATH=str(ROOT / "roles"), NO_COLOR="1", TERM="dumb")
         envs = {name: dict(base, HOSTPREP_FACT_CACHE=str(work / f"fact-cache-{name}")) for name in trees}
-        first = timed(command(trees["this"], inv, book, n), envs["this"], work / "first.log")
+        first = measured_run(command(trees["this"], inv, book, n), envs["this"], work / "first.log", *SAMPLING)
         if first["rc"] != 0:
             raise SystemExit(f"first apply on {n} host(s) failed (rc {first['rc']}): see {work / 'first.log'}")
         print(f"  N={n:<3} first apply (this tree) {first['seconds']:.1f} s", flush=True)
         for name, tree in trees.items():  # warm-up: each tree's own fact cache, not measured
-            timed(command(tree, inv, book, n), envs[name], work / f"warm-{name}.log")
+            measured_run(command(tree, inv, book, n), envs[name], work / f"warm-{name}.log", *SAMPLING)
         order = ["this", "ref", "ref", "this"]
         for i in range(opts.rounds * 2):
             name = order[i % 4]
             time.sleep(opts.settle)
             load = os.getloadavg()[0]
             log = work / f"noop-{i:02d}-{name}.log"
-            run = timed(command(trees[name], inv, book, n), envs[name], log)
-            changed = changed_hosts(log)
-            ok = run["rc"] == 0 and changed == {}
-            rows.append({"n": n, "tree": name, "round": i, **run, "ok": ok, "changed": changed,
-                         "loadavg_before": round(load, 2)})
+            run = measured_run(command(trees[name], inv, book, n), envs[name], log, *SAMPLING)
+            verdict = judge_hostprep(log.read_text(errors="replace"), n)
+            ok = run["rc"] == 0 and verdict["ok"] and verdict.get("changed") == 0
+            rows.append({"n": n, "tree": name, "round": i, "seconds": run["seconds"],
+                         "cpu_seconds": run["cpu_seconds"], "rc": run["rc"], "ok": ok,
+                         "changed": verdict.get("changed"), "loadavg_before": round(load, 2)})
+            why = f"FAILED rc={run['rc']} changed={verdict.get('changed')} {verdict.get('why', '')}"
             print(f"  N={n:<3} {name:<4} {run['seconds']:6.2f} s  CPU {run['cpu_seconds']:5.2f} s  "
-                  f"load {load:5.2f}  {'ok' if ok else 'FAILED ' + str(changed) + ' rc=' + str(run['rc'])}",
-                  flush=True)
+                  f"load {load:5.2f}  {'ok' if ok else why}", flush=True)
     finally:
         left = down(name=prefix)
         if left:

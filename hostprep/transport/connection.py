@@ -78,7 +78,7 @@ class Liveness:
         self._asked_at: float | None = None
         self._answered_at: float | None = None
         self._lock = threading.Lock()
-        self.asked = 0  # requests sent, for -vvv and tests
+        self.asked = 0  # requests sent (the tests read it)
 
     def _ask(self) -> None:
         try:
